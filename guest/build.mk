@@ -1,0 +1,2 @@
+# guest/: test guests (built with the backend issues).
+GUEST_IMAGES :=

@@ -1,0 +1,242 @@
+/* Unit tests for the vsched.cfg parser (vmm/config.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vmm/config.h"
+
+static bool known_policy(const char *name)
+{
+    return strcmp(name, "credit") == 0 || strcmp(name, "pshare") == 0 ||
+           strcmp(name, "rr") == 0;
+}
+
+static int parse(const char *text, struct cfg *c, struct cfg_error *e)
+{
+    return cfg_parse(text, strlen(text), known_policy, c, e);
+}
+
+/* Parsing TEXT must fail on LINE with a message containing NEEDLE, and leave the output as it
+ * was (all-or-nothing). */
+static void expect_error(const char *text, uint32_t line, const char *needle)
+{
+    struct cfg c, before;
+    struct cfg_error e;
+    memset(&c, 0xA5, sizeof(c));
+    before = c;
+    assert_int_equal(parse(text, &c, &e), -1);
+    assert_int_equal(e.line, line);
+    if (!strstr(e.msg, needle))
+        fail_msg("error '%s' does not contain '%s'", e.msg, needle);
+    assert_memory_equal(&c, &before, sizeof(c));
+}
+
+static void test_empty_file_gives_defaults(void **state)
+{
+    (void)state;
+    struct cfg c, d;
+    struct cfg_error e;
+    assert_int_equal(parse("", &c, &e), 0);
+    cfg_defaults(&d);
+    assert_memory_equal(&c, &d, sizeof(c));
+    assert_int_equal(c.nvms, 0);
+    assert_string_equal(c.machine.policy, "credit");
+    assert_int_equal(c.machine.timeslice_us, 30000);
+    assert_int_equal(c.machine.pcpus, 0);
+}
+
+static void test_full_example(void **state)
+{
+    (void)state;
+    const char *text = "# the machine\n"
+                       "[machine]\n"
+                       "pcpus = 4              # how many physical CPUs\n"
+                       "policy = pshare\n"
+                       "run_ms = 2000\n"
+                       "seed = 18446744073709551615\n"
+                       "\n"
+                       "[vm web]\n"
+                       "vcpus = 2\r\n"
+                       "memory_mb = 16\n"
+                       "weight = 512 ; semicolon comment\n"
+                       "cap = 150\n"
+                       "gang = relaxed\n"
+                       "affinity = 0-1,3\n"
+                       "image = hog.elf\n"
+                       "args = spin=5 say=a#b\n"
+                       "expect = stopped\n"
+                       "[vm db]\n"
+                       "workload = periodic period_us=1000 run_us=200\n";
+    struct cfg c;
+    struct cfg_error e;
+    assert_int_equal(parse(text, &c, &e), 0);
+    assert_int_equal(c.machine.pcpus, 4);
+    assert_string_equal(c.machine.policy, "pshare");
+    assert_int_equal(c.machine.run_ms, 2000);
+    assert_true(c.machine.seed == UINT64_MAX);
+    assert_int_equal(c.nvms, 2);
+    assert_string_equal(c.vms[0].name, "web");
+    assert_int_equal(c.vms[0].line, 8);
+    assert_int_equal(c.vms[0].vcpus, 2);
+    assert_int_equal(c.vms[0].weight, 512);
+    assert_int_equal(c.vms[0].cap, 150);
+    assert_int_equal(c.vms[0].gang, CFG_GANG_RELAXED);
+    assert_int_equal(c.vms[0].affinity, 0xB);
+    assert_string_equal(c.vms[0].image, "hog.elf");
+    assert_string_equal(c.vms[0].args, "spin=5 say=a#b");
+    assert_int_equal(c.vms[0].expect, CFG_EXPECT_STOPPED);
+    /* defaults for the second VM */
+    assert_string_equal(c.vms[1].name, "db");
+    assert_int_equal(c.vms[1].vcpus, 1);
+    assert_int_equal(c.vms[1].memory_mb, 16);
+    assert_int_equal(c.vms[1].weight, 256);
+    assert_int_equal(c.vms[1].cap, 0);
+    assert_true(c.vms[1].affinity == ~0ull);
+    assert_string_equal(c.vms[1].workload, "periodic period_us=1000 run_us=200");
+    assert_string_equal(c.vms[1].image, "");
+}
+
+static void test_syntax_errors(void **state)
+{
+    (void)state;
+    expect_error("pcpus = 4\n", 1, "before any [section]");
+    expect_error("[machine\n", 1, "without ']'");
+    expect_error("[machine]\n[machine]\n", 2, "second [machine]");
+    expect_error("[bogus]\n", 1, "unknown section [bogus]");
+    expect_error("[vm]\n", 1, "unknown section");
+    expect_error("[machine]\npcpus 4\n", 2, "key = value");
+    expect_error("[machine]\n\n\nfrobs = 1\n", 4, "unknown key 'frobs' in [machine]");
+    expect_error("[vm a]\npolicy = credit\n", 2, "unknown key 'policy' in [vm]");
+    expect_error("[machine]\npcpus = 2\npcpus = 3\n", 3, "set twice");
+    expect_error("[machine]\npcpus =\n", 2, "has no value");
+    expect_error("[vm a]\n[vm a]\n", 2, "duplicate VM name 'a'");
+    expect_error("[vm a/b]\n", 1, "bad VM name");
+    expect_error("[vm abcdefghijklmnopqrstuvwxyz]\n", 1, "1 to 23");
+}
+
+static void test_nul_byte_rejected(void **state)
+{
+    (void)state;
+    static const char t[] = "[machine]\npcpus = 4\0x\n";
+    struct cfg c;
+    struct cfg_error e;
+    assert_int_equal(cfg_parse(t, sizeof(t) - 1, known_policy, &c, &e), -1);
+    assert_int_equal(e.line, 2);
+    assert_non_null(strstr(e.msg, "NUL"));
+}
+
+static void test_value_errors(void **state)
+{
+    (void)state;
+    expect_error("[machine]\npcpus = 65\n", 2, "'pcpus' is out of range");
+    expect_error("[machine]\npcpus = 4x\n", 2, "'pcpus' is not a decimal");
+    expect_error("[machine]\npcpus = -1\n", 2, "not a decimal");
+    expect_error("[machine]\nseed = 18446744073709551616\n", 2, "not a decimal");
+    expect_error("[machine]\npolicy = lottery9\n", 2, "unknown policy 'lottery9'");
+    expect_error("[machine]\ntimeslice_us = 99\n", 2, "out of range");
+    expect_error("[vm a]\nweight = 0\n", 2, "'weight' is out of range");
+    expect_error("[vm a]\nweight = 65536\n", 2, "out of range");
+    expect_error("[vm a]\nvcpus = 0\n", 2, "out of range");
+    expect_error("[vm a]\ngang = loose\n", 2, "bad value 'loose'");
+    expect_error("[vm a]\nexpect = maybe\n", 2, "bad value");
+    expect_error("[vm a]\naffinity = 3-1\n", 2, "bad CPU list");
+    expect_error("[vm a]\naffinity = 64\n", 2, "bad CPU list");
+    expect_error("[vm a]\naffinity = 1,\n", 2, "bad CPU list");
+    expect_error("[vm a]\naffinity = ,1\n", 2, "bad CPU list");
+    expect_error("[vm a]\nimage = ../x.elf\n", 2, "bad file name");
+    expect_error("[vm a]\nimage = a b\n", 2, "bad file name");
+    expect_error("[machine]\ninject_fault = gp\n", 2, "bad value");
+}
+
+static void test_cross_checks(void **state)
+{
+    (void)state;
+    expect_error("[vm a]\nvcpus = 1\ncap = 101\n", 1, "cap is above 100 * vcpus");
+    expect_error("[machine]\npcpus = 2\n[vm a]\naffinity = 2-3\n", 3, "affinity names no CPU");
+    expect_error("[machine]\npcpus = 4\n[vm g]\nvcpus = 3\ngang = strict\naffinity = 0-1\n", 3,
+                 "strict gang");
+    expect_error("[machine]\ntimeslice_us = 1000\nratelimit_us = 2000\n", 0, "ratelimit_us");
+    expect_error("[machine]\npcpus = 2\ninject_fault = ud\ninject_fault_cpu = 2\n", 0,
+                 "inject_fault_cpu");
+
+    struct cfg c;
+    struct cfg_error e;
+    assert_int_equal(parse("[vm a]\nvcpus = 2\ncap = 200\n", &c, &e), 0);
+    assert_int_equal(parse("[machine]\npcpus = 64\n[vm a]\naffinity = 63\n", &c, &e), 0);
+    assert_true(c.vms[0].affinity == 1ull << 63);
+}
+
+static void test_too_many_vms(void **state)
+{
+    (void)state;
+    char text[1024] = "";
+    for (int i = 0; i < CFG_MAX_VMS + 1; i++) {
+        char line[32];
+        snprintf(line, sizeof(line), "[vm v%d]\n", i);
+        strcat(text, line);
+    }
+    expect_error(text, CFG_MAX_VMS + 1, "too many VMs");
+}
+
+static void test_text_limits(void **state)
+{
+    (void)state;
+    char text[512];
+    char args[CFG_TEXT_MAX + 1];
+    memset(args, 'x', sizeof(args) - 1);
+    args[CFG_TEXT_MAX] = '\0';
+    snprintf(text, sizeof(text), "[vm a]\nargs = %s\n", args);
+    expect_error(text, 2, "too long");
+    args[CFG_TEXT_MAX - 1] = '\0'; /* exactly fits with its NUL */
+    snprintf(text, sizeof(text), "[vm a]\nargs = %s\n", args);
+    struct cfg c;
+    struct cfg_error e;
+    assert_int_equal(parse(text, &c, &e), 0);
+    assert_int_equal(strlen(c.vms[0].args), CFG_TEXT_MAX - 1);
+    /* An empty text value is allowed and means "none". */
+    assert_int_equal(parse("[vm a]\nargs =\n", &c, &e), 0);
+    assert_string_equal(c.vms[0].args, "");
+}
+
+static void test_null_policy_callback_accepts_any(void **state)
+{
+    (void)state;
+    struct cfg c;
+    struct cfg_error e;
+    const char *t = "[machine]\npolicy = anything\n";
+    assert_int_equal(cfg_parse(t, strlen(t), NULL, &c, &e), 0);
+    assert_string_equal(c.machine.policy, "anything");
+}
+
+static void test_no_trailing_newline(void **state)
+{
+    (void)state;
+    struct cfg c;
+    struct cfg_error e;
+    const char *t = "[vm a]\nvcpus = 3";
+    assert_int_equal(parse(t, &c, &e), 0);
+    assert_int_equal(c.vms[0].vcpus, 3);
+    /* Length is honoured: bytes past LEN are not read. */
+    assert_int_equal(cfg_parse(t, strlen(t) - 1, known_policy, &c, &e), -1);
+    assert_int_equal(e.line, 2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_empty_file_gives_defaults),
+        cmocka_unit_test(test_full_example),
+        cmocka_unit_test(test_syntax_errors),
+        cmocka_unit_test(test_nul_byte_rejected),
+        cmocka_unit_test(test_value_errors),
+        cmocka_unit_test(test_cross_checks),
+        cmocka_unit_test(test_too_many_vms),
+        cmocka_unit_test(test_text_limits),
+        cmocka_unit_test(test_null_policy_callback_accepts_any),
+        cmocka_unit_test(test_no_trailing_newline),
+    };
+    return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}

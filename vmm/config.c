@@ -1,0 +1,466 @@
+/* vsched.cfg parser: table-driven, strict (unknown keys, duplicates, out-of-range values and
+ * trailing garbage are errors), all-or-nothing.  See config.h and docs/config.md. */
+#include "vmm/config.h"
+
+#include <string.h>
+
+enum key_kind { K_U32, K_U64, K_TEXT, K_POLICY, K_GANG, K_EXPECT, K_FAULT, K_CPUSET, K_FILE };
+
+struct key {
+    const char *name;
+    enum key_kind kind;
+    size_t off;      /* offset in struct cfg_machine or struct cfg_vm */
+    size_t size;     /* K_TEXT/K_FILE/K_POLICY: buffer size */
+    uint64_t min, max;
+};
+
+#define M(field) offsetof(struct cfg_machine, field)
+#define V(field) offsetof(struct cfg_vm, field)
+#define SZ(type, field) sizeof(((struct type *)0)->field)
+
+static const struct key machine_keys[] = {
+    { "pcpus",            K_U32,    M(pcpus),            0, 0, CFG_MAX_PCPUS },
+    { "policy",           K_POLICY, M(policy), SZ(cfg_machine, policy), 0, 0 },
+    { "timeslice_us",     K_U32,    M(timeslice_us),     0, 100, 1000000 },
+    { "ratelimit_us",     K_U32,    M(ratelimit_us),     0, 0, 1000000 },
+    { "gang_skew_us",     K_U32,    M(gang_skew_us),     0, 100, 1000000 },
+    { "run_ms",           K_U32,    M(run_ms),           0, 0, 3600000 },
+    { "report_ms",        K_U32,    M(report_ms),        0, 0, 3600000 },
+    { "switch_cost_ns",   K_U32,    M(switch_cost_ns),   0, 0, 1000000 },
+    { "seed",             K_U64,    M(seed),             0, 0, UINT64_MAX },
+    { "inject_fault",     K_FAULT,  M(inject_fault),     0, 0, 0 },
+    { "inject_fault_cpu", K_U32,    M(inject_fault_cpu), 0, 0, CFG_MAX_PCPUS - 1 },
+};
+
+static const struct key vm_keys[] = {
+    { "vcpus",     K_U32,    V(vcpus),     0, 1, CFG_MAX_VCPUS },
+    { "memory_mb", K_U32,    V(memory_mb), 0, 1, 4096 },
+    { "weight",    K_U32,    V(weight),    0, 1, 65535 },
+    { "cap",       K_U32,    V(cap),       0, 0, 100 * CFG_MAX_VCPUS },
+    { "gang",      K_GANG,   V(gang),      0, 0, 0 },
+    { "affinity",  K_CPUSET, V(affinity),  0, 0, 0 },
+    { "expect",    K_EXPECT, V(expect),    0, 0, 0 },
+    { "image",     K_FILE,   V(image),    SZ(cfg_vm, image), 0, 0 },
+    { "args",      K_TEXT,   V(args),     SZ(cfg_vm, args), 0, 0 },
+    { "workload",  K_TEXT,   V(workload), SZ(cfg_vm, workload), 0, 0 },
+};
+
+#define NKEYS(t) (sizeof(t) / sizeof((t)[0]))
+
+static const char *const gang_names[] = { "none", "strict", "relaxed" };
+static const char *const expect_names[] = { "exit", "stopped" };
+static const char *const fault_names[] = { "none", "ud", "pf", "de" };
+
+const char *cfg_gang_name(enum cfg_gang g)
+{
+    return (unsigned)g < 3 ? gang_names[g] : "?";
+}
+
+const char *cfg_expect_name(enum cfg_expect e)
+{
+    return (unsigned)e < 2 ? expect_names[e] : "?";
+}
+
+void cfg_defaults(struct cfg *out)
+{
+    memset(out, 0, sizeof(*out));
+    memcpy(out->machine.policy, "credit", sizeof("credit"));
+    out->machine.timeslice_us = 30000;
+    out->machine.ratelimit_us = 1000;
+    out->machine.gang_skew_us = 3000;
+    out->machine.seed = 1;
+}
+
+static void vm_defaults(struct cfg_vm *vm)
+{
+    memset(vm, 0, sizeof(*vm));
+    vm->vcpus = 1;
+    vm->memory_mb = 16;
+    vm->weight = 256;
+    vm->affinity = ~0ull;
+}
+
+/* ---- small freestanding string helpers ---- */
+
+struct span {
+    const char *p;
+    size_t n;
+};
+
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r';
+}
+
+static struct span trim(struct span s)
+{
+    while (s.n && is_space(s.p[0])) {
+        s.p++;
+        s.n--;
+    }
+    while (s.n && is_space(s.p[s.n - 1]))
+        s.n--;
+    return s;
+}
+
+static bool span_eq(struct span s, const char *lit)
+{
+    size_t n = strlen(lit);
+    return s.n == n && memcmp(s.p, lit, n) == 0;
+}
+
+static bool is_name_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '-';
+}
+
+/* Error text: a bounded formatter for "%s" pieces only, so the parser needs no printf. */
+static void err_set(struct cfg_error *err, uint32_t line, const char *a, struct span b,
+                    const char *c)
+{
+    size_t at = 0;
+    const char *parts[3] = { a, NULL, c };
+    err->line = line;
+    for (int i = 0; i < 3; i++) {
+        const char *p = i == 1 ? b.p : parts[i];
+        size_t n = i == 1 ? b.n : (p ? strlen(p) : 0);
+        for (size_t k = 0; k < n && at + 1 < sizeof(err->msg); k++)
+            err->msg[at++] = p[k];
+    }
+    err->msg[at] = '\0';
+}
+
+static const struct span no_span = { "", 0 };
+
+static bool parse_u64(struct span s, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (s.n == 0)
+        return false;
+    for (size_t i = 0; i < s.n; i++) {
+        char c = s.p[i];
+        if (c < '0' || c > '9')
+            return false;
+        uint64_t d = (uint64_t)(c - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+static int lookup_name(struct span s, const char *const *names, int count)
+{
+    for (int i = 0; i < count; i++)
+        if (span_eq(s, names[i]))
+            return i;
+    return -1;
+}
+
+/* "all" or a comma-separated list of N and N-M, every N < CFG_MAX_PCPUS. */
+static bool parse_cpuset(struct span s, uint64_t *out)
+{
+    uint64_t set = 0;
+    if (span_eq(s, "all")) {
+        *out = ~0ull;
+        return true;
+    }
+    while (s.n) {
+        size_t n = 0;
+        while (n < s.n && s.p[n] != ',')
+            n++;
+        struct span item = trim((struct span){ s.p, n });
+        size_t dash = 0;
+        while (dash < item.n && item.p[dash] != '-')
+            dash++;
+        uint64_t lo, hi;
+        if (!parse_u64(trim((struct span){ item.p, dash }), &lo))
+            return false;
+        hi = lo;
+        if (dash < item.n &&
+            !parse_u64(trim((struct span){ item.p + dash + 1, item.n - dash - 1 }), &hi))
+            return false;
+        if (lo > hi || hi >= CFG_MAX_PCPUS)
+            return false;
+        for (uint64_t c = lo; c <= hi; c++)
+            set |= 1ull << c;
+        if (n == s.n)
+            break;
+        s.p += n + 1;
+        s.n -= n + 1;
+        if (s.n == 0)
+            return false; /* trailing comma */
+    }
+    if (!set)
+        return false;
+    *out = set;
+    return true;
+}
+
+static bool copy_text(struct span v, char *dst, size_t size)
+{
+    if (v.n + 1 > size)
+        return false;
+    memcpy(dst, v.p, v.n);
+    dst[v.n] = '\0';
+    return true;
+}
+
+static int set_value(const struct key *k, void *base, struct span v, uint32_t line,
+                     cfg_policy_known_fn policy_known, struct cfg_error *err)
+{
+    uint8_t *field = (uint8_t *)base + k->off;
+    uint64_t u;
+    int idx;
+
+    switch (k->kind) {
+    case K_U32:
+    case K_U64:
+        if (!parse_u64(v, &u)) {
+            err_set(err, line, "value of '", (struct span){ k->name, strlen(k->name) },
+                    "' is not a decimal number");
+            return -1;
+        }
+        if (u < k->min || u > k->max) {
+            err_set(err, line, "value of '", (struct span){ k->name, strlen(k->name) },
+                    "' is out of range");
+            return -1;
+        }
+        if (k->kind == K_U32)
+            *(uint32_t *)field = (uint32_t)u;
+        else
+            *(uint64_t *)field = u;
+        return 0;
+    case K_POLICY:
+        if (!v.n || v.n + 1 > k->size) {
+            err_set(err, line, "bad policy name '", v, "'");
+            return -1;
+        }
+        copy_text(v, (char *)field, k->size);
+        if (policy_known && !policy_known((char *)field)) {
+            err_set(err, line, "unknown policy '", v, "'");
+            return -1;
+        }
+        return 0;
+    case K_GANG:
+    case K_EXPECT:
+    case K_FAULT: {
+        const char *const *names = k->kind == K_GANG     ? gang_names
+                                   : k->kind == K_EXPECT ? expect_names
+                                                         : fault_names;
+        int count = k->kind == K_GANG ? 3 : k->kind == K_EXPECT ? 2 : 4;
+        idx = lookup_name(v, names, count);
+        if (idx < 0) {
+            err_set(err, line, "bad value '", v, "' (see docs/config.md)");
+            return -1;
+        }
+        *(int *)field = idx;
+        return 0;
+    }
+    case K_CPUSET:
+        if (!parse_cpuset(v, &u)) {
+            err_set(err, line, "bad CPU list '", v, "' (expected e.g. 0-3,6 or all)");
+            return -1;
+        }
+        *(uint64_t *)field = u;
+        return 0;
+    case K_FILE:
+        for (size_t i = 0; i < v.n; i++) {
+            if (!is_name_char(v.p[i]) && v.p[i] != '.') {
+                err_set(err, line, "bad file name '", v, "' (letters, digits, . _ - only)");
+                return -1;
+            }
+        }
+        if (!v.n || !copy_text(v, (char *)field, k->size)) {
+            err_set(err, line, "bad file name '", v, "'");
+            return -1;
+        }
+        return 0;
+    case K_TEXT:
+        if (!copy_text(v, (char *)field, k->size)) {
+            err_set(err, line, "value of '", (struct span){ k->name, strlen(k->name) },
+                    "' is too long");
+            return -1;
+        }
+        return 0;
+    }
+    return -1;
+}
+
+static size_t popcount64(uint64_t x)
+{
+    size_t n = 0;
+    for (; x; x &= x - 1)
+        n++;
+    return n;
+}
+
+/* Checks that involve several keys, made once the whole file is read. */
+static int cross_check(const struct cfg *c, struct cfg_error *err)
+{
+    const struct cfg_machine *m = &c->machine;
+    if (m->ratelimit_us > m->timeslice_us) {
+        err_set(err, 0, "ratelimit_us is larger than timeslice_us", no_span, "");
+        return -1;
+    }
+    uint64_t present = m->pcpus ? (m->pcpus == 64 ? ~0ull : (1ull << m->pcpus) - 1) : ~0ull;
+    if (m->pcpus && m->inject_fault != CFG_FAULT_NONE && m->inject_fault_cpu >= m->pcpus) {
+        err_set(err, 0, "inject_fault_cpu is not below pcpus", no_span, "");
+        return -1;
+    }
+    for (uint32_t i = 0; i < c->nvms; i++) {
+        const struct cfg_vm *vm = &c->vms[i];
+        struct span name = { vm->name, strlen(vm->name) };
+        if (vm->cap > 100 * vm->vcpus) {
+            err_set(err, vm->line, "[vm ", name, "]: cap is above 100 * vcpus");
+            return -1;
+        }
+        if (!(vm->affinity & present)) {
+            err_set(err, vm->line, "[vm ", name, "]: affinity names no CPU below pcpus");
+            return -1;
+        }
+        if (vm->gang == CFG_GANG_STRICT && popcount64(vm->affinity & present) < vm->vcpus) {
+            err_set(err, vm->line, "[vm ", name,
+                    "]: strict gang needs at least as many CPUs in affinity as vcpus");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int cfg_parse(const char *text, size_t len, cfg_policy_known_fn policy_known, struct cfg *out,
+              struct cfg_error *err)
+{
+    struct cfg c;
+    const struct key *keys = NULL; /* the current section's table, NULL before any section */
+    size_t nkeys = 0;
+    void *base = NULL;
+    uint32_t seen = 0; /* bit i: key i of the current section already set */
+    bool machine_seen = false;
+    uint32_t line = 0;
+    size_t pos = 0;
+
+    _Static_assert(NKEYS(machine_keys) <= 32 && NKEYS(vm_keys) <= 32, "seen is 32 bits");
+    cfg_defaults(&c);
+    err->line = 0;
+    err->msg[0] = '\0';
+
+    while (pos < len) {
+        size_t end = pos;
+        while (end < len && text[end] != '\n')
+            end++;
+        struct span s = { text + pos, end - pos };
+        pos = end + 1;
+        line++;
+
+        /* A comment starts at '#' or ';' at the start of a line or after white space. */
+        for (size_t i = 0; i < s.n; i++) {
+            if ((s.p[i] == '#' || s.p[i] == ';') && (i == 0 || is_space(s.p[i - 1]))) {
+                s.n = i;
+                break;
+            }
+        }
+        for (size_t i = 0; i < s.n; i++) {
+            if (s.p[i] == '\0') {
+                err_set(err, line, "NUL byte in file", no_span, "");
+                return -1;
+            }
+        }
+        s = trim(s);
+        if (!s.n)
+            continue;
+
+        if (s.p[0] == '[') {
+            if (s.p[s.n - 1] != ']') {
+                err_set(err, line, "section header without ']'", no_span, "");
+                return -1;
+            }
+            struct span inner = trim((struct span){ s.p + 1, s.n - 2 });
+            if (span_eq(inner, "machine")) {
+                if (machine_seen) {
+                    err_set(err, line, "second [machine] section", no_span, "");
+                    return -1;
+                }
+                machine_seen = true;
+                keys = machine_keys;
+                nkeys = NKEYS(machine_keys);
+                base = &c.machine;
+            } else if (inner.n > 3 && memcmp(inner.p, "vm", 2) == 0 && is_space(inner.p[2])) {
+                struct span name = trim((struct span){ inner.p + 3, inner.n - 3 });
+                if (!name.n || name.n >= CFG_NAME_MAX) {
+                    err_set(err, line, "VM name must be 1 to 23 characters", no_span, "");
+                    return -1;
+                }
+                for (size_t i = 0; i < name.n; i++) {
+                    if (!is_name_char(name.p[i])) {
+                        err_set(err, line, "bad VM name '", name,
+                                "' (letters, digits, _ and - only)");
+                        return -1;
+                    }
+                }
+                for (uint32_t i = 0; i < c.nvms; i++) {
+                    if (span_eq(name, c.vms[i].name)) {
+                        err_set(err, line, "duplicate VM name '", name, "'");
+                        return -1;
+                    }
+                }
+                if (c.nvms == CFG_MAX_VMS) {
+                    err_set(err, line, "too many VMs (at most 16)", no_span, "");
+                    return -1;
+                }
+                struct cfg_vm *vm = &c.vms[c.nvms++];
+                vm_defaults(vm);
+                copy_text(name, vm->name, sizeof(vm->name));
+                vm->line = line;
+                keys = vm_keys;
+                nkeys = NKEYS(vm_keys);
+                base = vm;
+            } else {
+                err_set(err, line, "unknown section [", inner, "]");
+                return -1;
+            }
+            seen = 0;
+            continue;
+        }
+
+        size_t eq = 0;
+        while (eq < s.n && s.p[eq] != '=')
+            eq++;
+        if (eq == s.n) {
+            err_set(err, line, "expected 'key = value' or '[section]'", no_span, "");
+            return -1;
+        }
+        struct span key = trim((struct span){ s.p, eq });
+        struct span value = trim((struct span){ s.p + eq + 1, s.n - eq - 1 });
+        if (!keys) {
+            err_set(err, line, "key '", key, "' before any [section]");
+            return -1;
+        }
+        size_t k = 0;
+        while (k < nkeys && !span_eq(key, keys[k].name))
+            k++;
+        if (k == nkeys) {
+            err_set(err, line, "unknown key '", key,
+                    keys == machine_keys ? "' in [machine]" : "' in [vm]");
+            return -1;
+        }
+        if (seen & (1u << k)) {
+            err_set(err, line, "key '", key, "' set twice in this section");
+            return -1;
+        }
+        seen |= 1u << k;
+        if (!value.n && keys[k].kind != K_TEXT) {
+            err_set(err, line, "key '", key, "' has no value");
+            return -1;
+        }
+        if (set_value(&keys[k], base, value, line, policy_known, err) < 0)
+            return -1;
+    }
+
+    if (cross_check(&c, err) < 0)
+        return -1;
+    *out = c;
+    return 0;
+}

@@ -1,0 +1,83 @@
+/* vsched.cfg — the one file that describes the machine and its VMs.
+ *
+ * INI-style: `[machine]` and `[vm NAME]` sections, `key = value` lines, `#` or `;` comments to
+ * the end of a line.  The reference for every key is docs/config.md.  The parser is pure and
+ * freestanding: the VMM (boot/), the simulator (tools/) and the unit tests share it.
+ *
+ * cfg_parse() either fills *out completely or returns an error and leaves *out untouched, so a
+ * bad file is never half-applied. */
+#ifndef VSCHED_VMM_CONFIG_H
+#define VSCHED_VMM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CFG_MAX_VMS        16
+#define CFG_MAX_VCPUS      64   /* per VM */
+#define CFG_MAX_PCPUS      64
+#define CFG_NAME_MAX       24   /* VM names, policy names; includes the NUL */
+#define CFG_PATH_MAX       64   /* image file names on the ESP */
+#define CFG_TEXT_MAX       160  /* args, workload */
+#define CFG_ERR_MAX        160
+
+enum cfg_gang { CFG_GANG_NONE, CFG_GANG_STRICT, CFG_GANG_RELAXED };
+enum cfg_expect { CFG_EXPECT_EXIT, CFG_EXPECT_STOPPED };
+enum cfg_fault { CFG_FAULT_NONE, CFG_FAULT_UD, CFG_FAULT_PF, CFG_FAULT_DE };
+
+struct cfg_vm {
+    char name[CFG_NAME_MAX];
+    uint32_t vcpus;           /* 1..CFG_MAX_VCPUS, default 1 */
+    uint32_t memory_mb;       /* 1..4096, default 16 */
+    uint32_t weight;          /* 1..65535, default 256 */
+    uint32_t cap;             /* percent of one pCPU, 0 = none, at most 100 * vcpus */
+    enum cfg_gang gang;       /* default none */
+    uint64_t affinity;        /* bit i = pCPU i may run this VM's vCPUs; default all */
+    enum cfg_expect expect;   /* default exit */
+    char image[CFG_PATH_MAX]; /* ELF on the ESP; "" = none */
+    char args[CFG_TEXT_MAX];  /* passed to the guest */
+    char workload[CFG_TEXT_MAX]; /* simulator only: "hog", "periodic period_us=.. run_us=..", ... */
+    uint32_t line;            /* line of the [vm] header, for later error reports */
+};
+
+struct cfg_machine {
+    uint32_t pcpus;           /* 0 = all the CPUs the machine has */
+    char policy[CFG_NAME_MAX];/* scheduler policy name, default "credit" */
+    uint32_t timeslice_us;    /* 100..1000000, default 30000 */
+    uint32_t ratelimit_us;    /* 0..timeslice_us, default 1000 */
+    uint32_t gang_skew_us;    /* relaxed gang skew threshold, 100..1000000, default 3000 */
+    uint32_t run_ms;          /* machine time before the VMM stops the VMs; 0 = until they exit */
+    uint32_t report_ms;       /* accounting record period; 0 = only at the end */
+    uint32_t switch_cost_ns;  /* simulator: cost of one context switch, default 0 */
+    uint64_t seed;            /* simulator: random seed, default 1 */
+    enum cfg_fault inject_fault;  /* self-test: raise this exception after boot */
+    uint32_t inject_fault_cpu;    /* on this CPU */
+};
+
+struct cfg {
+    struct cfg_machine machine;
+    uint32_t nvms;
+    struct cfg_vm vms[CFG_MAX_VMS];
+};
+
+struct cfg_error {
+    uint32_t line;            /* 1-based; 0 = not tied to one line */
+    char msg[CFG_ERR_MAX];
+};
+
+/* Returns true when NAME is a scheduler policy the caller knows (sched_policy_find() in the
+ * VMM and the simulator); NULL accepts any name. */
+typedef bool (*cfg_policy_known_fn)(const char *name);
+
+/* Defaults for a machine with no configuration file. */
+void cfg_defaults(struct cfg *out);
+
+/* Parse LEN bytes of TEXT.  Returns 0 and fills *OUT, or -1 and fills *ERR (OUT untouched). */
+int cfg_parse(const char *text, size_t len, cfg_policy_known_fn policy_known,
+              struct cfg *out, struct cfg_error *err);
+
+/* Names for printing. */
+const char *cfg_gang_name(enum cfg_gang g);
+const char *cfg_expect_name(enum cfg_expect e);
+
+#endif

@@ -1,0 +1,75 @@
+#include "vmm/console.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+
+#include "vmm/cpu.h"
+#include "vmm/fmt.h"
+#include "vmm/spinlock.h"
+#include "vmm/x86.h"
+
+#define COM1 0x3f8
+#define UART_THR 0
+#define UART_IER 1
+#define UART_FCR 2
+#define UART_LCR 3
+#define UART_MCR 4
+#define UART_LSR 5
+#define LSR_THRE 0x20
+#define LSR_TEMT 0x40
+
+static struct spinlock console_lock = SPINLOCK_INIT;
+static volatile int console_owner = -1; /* CPU index holding the lock, for re-entry */
+
+void console_init(void)
+{
+    outb(COM1 + UART_IER, 0x00); /* polled: no UART interrupts */
+    outb(COM1 + UART_LCR, 0x80); /* DLAB on: divisor 1 = 115200 baud */
+    outb(COM1 + 0, 0x01);
+    outb(COM1 + 1, 0x00);
+    outb(COM1 + UART_LCR, 0x03); /* 8N1; Bochs starts with 5-bit words */
+    outb(COM1 + UART_FCR, 0x07); /* FIFO on and cleared */
+    outb(COM1 + UART_MCR, 0x03); /* DTR, RTS */
+}
+
+static void uart_putc(char c)
+{
+    while (!(inb(COM1 + UART_LSR) & LSR_THRE))
+        cpu_relax();
+    outb(COM1 + UART_THR, (uint8_t)c);
+}
+
+void console_drain(void)
+{
+    while (!(inb(COM1 + UART_LSR) & LSR_TEMT))
+        cpu_relax();
+}
+
+void kprintf(const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    size_t n = fmt_vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (n >= sizeof(buf))
+        n = sizeof(buf) - 1;
+
+    uint64_t flags = irq_save();
+    int self = (int)cpu_index();
+    bool reentered = console_owner == self;
+    if (!reentered) {
+        spin_lock(&console_lock);
+        console_owner = self;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (buf[i] == '\n')
+            uart_putc('\r');
+        uart_putc(buf[i]);
+    }
+    if (!reentered) {
+        console_owner = -1;
+        spin_unlock(&console_lock);
+    }
+    irq_restore(flags);
+}

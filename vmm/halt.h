@@ -1,0 +1,20 @@
+/* Stopping the machine.  The last console line of every run is `halt: status=N`; the
+ * emulator then exits by itself (QEMU's isa-debug-exit at port 0xf4, Bochs' magic
+ * breakpoint `xchg %bx,%bx`), and on real hardware the CPUs stop. */
+#ifndef VSCHED_VMM_HALT_H
+#define VSCHED_VMM_HALT_H
+
+#include <stdbool.h>
+
+enum halt_status {
+    HALT_OK = 0,         /* every VM ended as its configuration expects */
+    HALT_VM_FAILED = 1,  /* a VM ended otherwise */
+    HALT_CONFIG = 2,     /* bad configuration or missing guest image */
+    HALT_EXCEPTION = 3,  /* unexpected exception in the VMM */
+    HALT_BOOT = 4,       /* the machine could not be brought up */
+};
+
+void machine_halt(enum halt_status status) __attribute__((noreturn));
+bool machine_halting(void);
+
+#endif

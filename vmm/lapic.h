@@ -1,0 +1,23 @@
+/* The local APIC of each CPU, in xAPIC (MMIO) or x2APIC (MSR) mode — whichever the firmware
+ * left it in (SDM Vol. 3A 11.4, 11.12). */
+#ifndef VSCHED_VMM_LAPIC_H
+#define VSCHED_VMM_LAPIC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Read the APIC base and mode; call once on the BSP before anything else here. */
+void lapic_detect(void);
+bool lapic_x2apic_mode(void);
+uint64_t lapic_mmio_base(void);
+/* Software-enable the calling CPU's APIC. */
+void lapic_enable_this(void);
+uint32_t lapic_id(void);
+void lapic_eoi(void);
+void lapic_send_ipi(uint32_t apic_id, uint8_t vector);
+void lapic_send_init(uint32_t apic_id);
+void lapic_send_sipi(uint32_t apic_id, uint8_t page);
+/* NMI to every other CPU (no-op before lapic_detect). */
+void lapic_nmi_others(void);
+
+#endif

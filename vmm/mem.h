@@ -1,0 +1,20 @@
+/* The VMM's memory: the physical page allocator over the firmware's map, and the VMM's own
+ * identity-mapped page tables. */
+#ifndef VSCHED_VMM_MEM_H
+#define VSCHED_VMM_MEM_H
+
+#include <stdint.h>
+
+#include "vmm/bootinfo.h"
+
+/* Take over memory: free RAM to the allocator, build and load the VMM's page tables, print
+ * the memory summary.  BSP only, once. */
+void mem_init(const struct boot_info *bi);
+/* CR3 of the VMM's page tables (below 4 GiB, so 32-bit start-up code can load it). */
+uint64_t mem_vmm_cr3(void);
+/* Zeroed pages; 0 when out of memory.  Safe on every CPU. */
+uint64_t phys_alloc_pages(uint64_t pages);
+uint64_t phys_alloc_pages_below(uint64_t pages, uint64_t limit);
+void phys_free_pages(uint64_t pa, uint64_t pages);
+
+#endif
