@@ -28,7 +28,8 @@ int pmm_add(struct pmm *p, uint64_t base, uint64_t len);
 /* PAGES pages aligned to ALIGN bytes (a power of two >= 4096), wholly below LIMIT (0 = no
  * limit).  Returns the physical address, or 0 when nothing fits. */
 uint64_t pmm_alloc(struct pmm *p, uint64_t pages, uint64_t align, uint64_t limit);
-/* Give back pages from pmm_alloc (or pmm_add). Returns -1 on a double free. */
+/* Give back pages from pmm_alloc (or pmm_add).  Returns -1 on a double free, or when the
+ * free list is full (PMM_MAX_RANGES fragments): the pages then stay allocated. */
 int pmm_free(struct pmm *p, uint64_t pa, uint64_t pages);
 uint64_t pmm_largest(const struct pmm *p);
 
