@@ -5,6 +5,7 @@
 
 #include "boot/esp.h"
 #include "boot/madt.h"
+#include "boot/mp_services.h"
 #include "boot/smp.h"
 
 #include "vmm/console.h"
@@ -109,16 +110,45 @@ static uint32_t bsp_apic_id(void)
     return cpuid(1, 0).ebx >> 24;
 }
 
-/* bi.apic_ids: the BSP, then the other enabled CPUs in MADT order, as many as pcpus asks. */
+/* APIC IDs of the enabled CPUs from the firmware's MP Services (present on OVMF under QEMU
+ * and Bochs and on real machines), or -1 when it is not there. */
+static int cpus_from_mp_services(uint32_t *ids, uint32_t max)
+{
+    EFI_GUID guid = EFI_MP_SERVICES_PROTOCOL_GUID;
+    EFI_MP_SERVICES_PROTOCOL *mp;
+    UINTN count, enabled;
+    if (EFI_ERROR(uefi_call_wrapper(BS->LocateProtocol, 3, &guid, NULL, (void **)&mp)) ||
+        EFI_ERROR(uefi_call_wrapper(mp->GetNumberOfProcessors, 3, mp, &count, &enabled)))
+        return -1;
+    int n = 0;
+    for (UINTN i = 0; i < count; i++) {
+        EFI_MP_PROCESSOR_INFORMATION info;
+        if (EFI_ERROR(uefi_call_wrapper(mp->GetProcessorInfo, 3, mp, i, &info)) ||
+            !(info.StatusFlag & MP_PROCESSOR_ENABLED))
+            continue;
+        if ((uint32_t)n < max)
+            ids[n] = (uint32_t)info.ProcessorId;
+        n++;
+    }
+    return n;
+}
+
+/* bi.apic_ids: the BSP, then the other enabled CPUs in firmware order, as many as pcpus
+ * asks. */
 static void find_cpus(EFI_SYSTEM_TABLE *st)
 {
     uint32_t ids[MAX_CPUS], want = bi.cfg.machine.pcpus;
     uint32_t bsp = bsp_apic_id();
-    const uint8_t *madt = acpi_find(st, "APIC");
-    int n = madt ? madt_cpus(madt, *(const uint32_t *)(madt + 4), ids, MAX_CPUS) : -1;
-    if (n < 0) {
-        kprintf("acpi: %s; using the bootstrap CPU only\n",
-                madt ? "MADT is malformed" : "no MADT");
+    const char *source = "UEFI MP services";
+    int n = cpus_from_mp_services(ids, MAX_CPUS);
+    if (n <= 0) {
+        const uint8_t *madt = acpi_find(st, "APIC");
+        source = "ACPI MADT";
+        n = madt ? madt_cpus(madt, *(const uint32_t *)(madt + 4), ids, MAX_CPUS) : -1;
+    }
+    if (n <= 0) {
+        kprintf("cpus: neither UEFI MP services nor an ACPI MADT; using the bootstrap CPU only\n");
+        source = "bootstrap only";
         n = 0;
     }
     bi.apic_ids[0] = bsp;
@@ -138,8 +168,8 @@ static void find_cpus(EFI_SYSTEM_TABLE *st)
                 bi.ncpus);
         machine_halt(HALT_CONFIG);
     }
-    kprintf("acpi: %d CPU(s) described, using %u, bootstrap apic=%u\n", n ? n : 1, bi.ncpus,
-            bsp);
+    kprintf("cpus: %d described by %s, using %u, bootstrap apic=%u\n", n ? n : 1, source,
+            bi.ncpus, bsp);
 }
 
 static uint64_t reserve_trampoline(void)
