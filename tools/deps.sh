@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# tools/deps.sh GROUP... — make sure the Debian packages a task needs are installed.
+# Groups: build, qemu, bochs, test, image.  Silent when nothing is missing; as root it installs
+# what is (apt-get); otherwise it prints the one command that would, and fails.
+set -euo pipefail
+
+declare -A GROUP=(
+    [build]="gcc make binutils gnu-efi"
+    [qemu]="qemu-system-x86 ovmf"
+    [bochs]="bochs bochsbios vgabios seabios ovmf"
+    [test]="libcmocka-dev valgrind"
+    [image]="mtools dosfstools"
+)
+
+want=()
+for g in "$@"; do
+    [[ -n "${GROUP[$g]:-}" ]] || { echo "deps.sh: unknown group '$g' (${!GROUP[*]})" >&2; exit 2; }
+    read -ra pkgs <<< "${GROUP[$g]}"
+    want+=("${pkgs[@]}")
+done
+
+missing=()
+for p in $(printf '%s\n' "${want[@]}" | sort -u); do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+if [[ $(id -u) -ne 0 ]]; then
+    echo "run: sudo apt-get install -y ${missing[*]}"
+    exit 1
+fi
+echo "deps.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
