@@ -1,0 +1,21 @@
+# sched/: freestanding scheduler library (compiled into the VMM and for the host).
+SCHED_SRCS := sched/core.c sched/place.c sched/gang.c sched/policies.c sched/credit.c \
+              sched/pshare.c sched/rr.c sched/fifo.c sched/lottery.c sched/stride.c \
+              sched/heap.c sched/hist.c
+EFI_SRCS += $(SCHED_SRCS)
+
+# Unit and property tests (tests/unit/test_sched_*.c).  The property tests drive the library
+# through the simulator engine, so they link it too.
+SCHED_TEST_SIM := tools/vsched-sim/sim.c tools/vsched-sim/workload.c vmm/config.c
+SCHED_TESTS := test_sched_heap test_sched_hist test_sched_core test_sched_credit \
+               test_sched_pshare test_sched_baselines test_sched_gang test_sched_balance \
+               test_sched_props test_sched_threads test_sched_sim
+UNIT_TESTS += $(SCHED_TESTS)
+$(foreach t,$(SCHED_TESTS),$(eval $(call host_prog,$(t),tests/unit/$(t).c tests/unit/sched_testlib.c $(SCHED_TEST_SIM) $(SCHED_SRCS),-lcmocka -lm -lpthread)))
+
+# make bench-sched: cost of one scheduling decision (instructions with callgrind, ns with the
+# host clock); tools/vsched-sim/bench.sh prints the table that docs/sched.md carries.
+.PHONY: bench-sched
+bench-sched: $(BUILD)/host/sched-bench
+	tools/vsched-sim/bench.sh $(BUILD)/host/sched-bench
+$(eval $(call host_prog,sched-bench,tools/vsched-sim/bench.c $(SCHED_SRCS),))

@@ -1,0 +1,183 @@
+/* Co-scheduling of a VM's vCPUs.
+ *
+ * strict (gang): all runnable vCPUs of the VM run together, each on its own home pCPU, or none
+ *   runs.  Rendezvous with backfill: when a home pCPU's policy picks a member, the member is
+ *   co-stopped (held) and the pCPU runs something else; when every runnable member has been
+ *   picked, they are all forced onto their homes at once and the pCPUs to kick are returned.
+ *   The gang runs for one time slice; when any member stops for a reason other than blocking
+ *   (slice end, yield, cap), the whole gang stops.  Each home's policy decides when its
+ *   member is picked, so the gang gets no more than its share on any of its pCPUs.
+ * relaxed (VMware's relaxed co-scheduling): members run independently; progress = time
+ *   running or blocked (a blocked vCPU needs no catching up).  A member whose progress leads
+ *   the slowest runnable sibling by the skew threshold is co-stopped until the lead falls
+ *   below half the threshold.
+ * All of this runs under the machine lock (gang mode), so it may touch sibling pCPUs. */
+#include "sched/internal.h"
+
+static uint64_t progress(const struct sched_vcpu *v, uint64_t now)
+{
+    uint64_t p = v->acct.running_ns + v->acct.blocked_ns;
+    if ((v->state == SCHED_RUNNING || v->state == SCHED_BLOCKED) && now > v->since_ns)
+        p += now - v->since_ns;
+    return p;
+}
+
+uint64_t sched_relaxed_lead(struct sched_vcpu *v, uint64_t now)
+{
+    struct sched_vm *vm = v->vm;
+    uint64_t mine = progress(v, now), least = mine;
+    for (uint32_t k = 0; k < vm->nvcpus; k++) {
+        struct sched_vcpu *u = &vm->vcpus[k];
+        if (u->state != SCHED_BLOCKED) {
+            uint64_t pu = progress(u, now);
+            if (pu < least)
+                least = pu;
+        }
+    }
+    return mine - least;
+}
+
+sched_cpumask_t sched_relaxed_release_kicks(struct sched *s, struct sched_vm *vm, uint64_t now)
+{
+    sched_cpumask_t m = 0;
+    for (uint32_t k = 0; k < vm->nvcpus; k++) {
+        struct sched_vcpu *u = &vm->vcpus[k];
+        if (u->hold == HOLD_LEAD && sched_relaxed_lead(u, now) < s->params.gang_skew_ns / 2)
+            m |= CPU_BIT(u->cpu);
+    }
+    return m;
+}
+
+sched_cpumask_t sched_relaxed_running_kicks(struct sched *s, struct sched_vm *vm)
+{
+    (void)s;
+    sched_cpumask_t m = 0;
+    for (uint32_t k = 0; k < vm->nvcpus; k++)
+        if (vm->vcpus[k].state == SCHED_RUNNING)
+            m |= CPU_BIT(vm->vcpus[k].cpu);
+    return m;
+}
+
+/* The minimum progress of VM's runnable vCPUs and how long it keeps rising: it rises while
+ * every vCPU at the minimum runs, until it reaches the progress of the slowest vCPU that
+ * waits (*RISE_NS, 0 = it does not rise, UINT64_MAX = nothing waits). */
+static uint64_t least_progress(struct sched_vm *vm, uint64_t now, uint64_t *rise_ns)
+{
+    uint64_t least = UINT64_MAX, waiting = UINT64_MAX;
+    for (uint32_t k = 0; k < vm->nvcpus; k++) {
+        struct sched_vcpu *u = &vm->vcpus[k];
+        if (u->state == SCHED_BLOCKED)
+            continue;
+        uint64_t pu = progress(u, now);
+        least = pu < least ? pu : least;
+        if (u->state != SCHED_RUNNING && pu < waiting)
+            waiting = pu;
+    }
+    *rise_ns = waiting == UINT64_MAX ? UINT64_MAX : waiting - least;
+    return least;
+}
+
+/* When running V must be looked at again: when its lead reaches the threshold.  The lead stays
+ * put while the minimum rises and grows by one ns per ns after that; a change of the running
+ * set kicks V's pCPU (sched_relaxed_running_kicks) so this is recomputed.  If V is among the
+ * slowest, co-stopped siblings may resume as it catches up. */
+uint64_t sched_relaxed_next_event(struct sched *s, struct sched_vcpu *v, uint64_t now)
+{
+    struct sched_vm *vm = v->vm;
+    uint64_t thr = s->params.gang_skew_ns, rise;
+    uint64_t least = least_progress(vm, now, &rise), lead = progress(v, now) - least;
+    uint64_t t = rise == UINT64_MAX ? SCHED_NO_EVENT
+                                    : add_sat(now + rise, lead < thr ? thr - lead : 1);
+    if (lead != 0)
+        return t;
+    for (uint32_t k = 0; k < vm->nvcpus; k++) {
+        struct sched_vcpu *u = &vm->vcpus[k];
+        if (u->hold != HOLD_LEAD)
+            continue;
+        uint64_t lu = progress(u, now) - least;
+        t = u64_min(t, now + (lu > thr / 2 ? lu - thr / 2 : 0) + 1);
+    }
+    return t;
+}
+
+static bool member_active(const struct sched *s, const struct sched_vcpu *u)
+{
+    return u->state == SCHED_RUNNING || s->pcpus[u->home].forced == u;
+}
+
+void sched_gang_update_on(struct sched *s, struct sched_vm *vm)
+{
+    if (!vm->gang_on)
+        return;
+    for (uint32_t k = 0; k < vm->nvcpus; k++)
+        if (member_active(s, &vm->vcpus[k]))
+            return;
+    vm->gang_on = false;
+}
+
+/* HOME is about to run VM's member: a different strict gang running there must stop. */
+static void claim_home(struct sched *s, struct sched_pcpu *home, struct sched_vm *vm,
+                       uint64_t now, sched_cpumask_t *kick)
+{
+    struct sched_vm *other = home->gang_owner;
+    if (other && other != vm && other->gang_on)
+        sched_gang_stop(s, other, now, kick);
+    home->gang_owner = vm;
+    *kick |= CPU_BIT(home->id);
+}
+
+void sched_gang_try_start(struct sched *s, struct sched_vm *vm, uint64_t now, sched_cpumask_t *kick)
+{
+    if (vm->gang_on)
+        return;
+    bool any = false;
+    for (uint32_t k = 0; k < vm->nvcpus; k++) {
+        const struct sched_vcpu *u = &vm->vcpus[k];
+        if (u->state == SCHED_BLOCKED)
+            continue;
+        if (u->hold != HOLD_GANG)
+            return; /* a runnable member has not been picked on its pCPU yet */
+        any = true;
+    }
+    if (!any)
+        return;
+    vm->gang_on = true;
+    vm->gang_slice_end_ns = now + s->params.timeslice_ns;
+    for (uint32_t k = 0; k < vm->nvcpus; k++) {
+        struct sched_vcpu *u = &vm->vcpus[k];
+        if (u->hold != HOLD_GANG)
+            continue;
+        struct sched_pcpu *home = &s->pcpus[u->home];
+        slist_del(&u->qnode); /* off the held list; runs as soon as its home reschedules */
+        u->hold = HOLD_NONE;
+        claim_home(s, home, vm, now, kick);
+        home->forced = u;
+    }
+}
+
+void sched_gang_stop(struct sched *s, struct sched_vm *vm, uint64_t now, sched_cpumask_t *kick)
+{
+    vm->gang_on = false;
+    for (uint32_t k = 0; k < vm->nvcpus; k++) {
+        struct sched_vcpu *u = &vm->vcpus[k];
+        struct sched_pcpu *home = &s->pcpus[u->home];
+        if (home->forced == u) {
+            home->forced = NULL;
+            if (home->gang_owner == vm)
+                home->gang_owner = NULL;
+            sched_enqueue(s, home, u, now, SCHED_JOIN_MOVE);
+            sched_acct_state(u, SCHED_READY, now);
+            *kick |= CPU_BIT(home->id);
+        } else if (u->state == SCHED_RUNNING) {
+            *kick |= CPU_BIT(home->id);
+        }
+    }
+}
+
+/* V woke while its gang runs: it joins at once on its home. */
+void sched_gang_force(struct sched *s, struct sched_vcpu *v, uint64_t now, sched_cpumask_t *kick)
+{
+    struct sched_pcpu *home = &s->pcpus[v->home];
+    claim_home(s, home, v->vm, now, kick);
+    home->forced = v;
+}

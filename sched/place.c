@@ -1,0 +1,269 @@
+/* Placement: initial spread, load tracking, idle stealing and periodic load balancing.
+ *
+ * Load is an exponentially decaying average of "runnable" with a 32 ms half-life, kept per
+ * vCPU and per pCPU (1024 = one always-runnable vCPU).  Because the filter is linear, a pCPU's
+ * average equals the sum of its vCPUs' averages, so moving a vCPU moves exactly its own load. */
+#include "sched/internal.h"
+
+#define LOAD_UNIT_NS 1000000ull /* decay step; 32 steps = one half-life */
+
+/* 2^(-k/32) in Q16. */
+static const uint32_t decay_q16[32] = {
+    65536, 64132, 62757, 61413, 60097, 58809, 57549, 56316, 55109, 53928, 52773,
+    51642, 50535, 49452, 48393, 47356, 46341, 45348, 44376, 43425, 42495, 41584,
+    40693, 39821, 38968, 38133, 37316, 36516, 35734, 34968, 34219, 33486,
+};
+
+/* Moves AVG toward TARGET for the whole steps elapsed since *STAMP; the remainder of a step
+ * stays for the next call, so many small updates compose like one big one. */
+static uint64_t ewma(uint64_t avg, uint64_t target, uint64_t *stamp, uint64_t now)
+{
+    if (now <= *stamp)
+        return avg;
+    uint64_t n = (now - *stamp) / LOAD_UNIT_NS;
+    if (n == 0)
+        return avg;
+    *stamp += n * LOAD_UNIT_NS;
+    uint64_t f = n >= 32 * 20 ? 0 : decay_q16[n % 32] >> (n / 32);
+    if (avg >= target)
+        return target + (((avg - target) * f) >> 16);
+    return target - (((target - avg) * f) >> 16);
+}
+
+static bool counts_as_load(const struct sched_vcpu *v)
+{
+    return v->state != SCHED_BLOCKED && v->hold != HOLD_CAP;
+}
+
+void sched_vcpu_load_update(struct sched_vcpu *v, uint64_t now)
+{
+    v->load = ewma(v->load, counts_as_load(v) ? LOAD_ONE : 0, &v->load_stamp_ns, now);
+}
+
+void sched_pcpu_load_update(struct sched_pcpu *p, uint64_t now)
+{
+    uint64_t l = ewma(p->load, (uint64_t)p->nr_runnable * LOAD_ONE, &p->load_stamp_ns, now);
+    __atomic_store_n(&p->load, l, __ATOMIC_RELAXED); /* read by other pCPUs when balancing */
+}
+
+/* Call before anything changes whether V counts as load on P. */
+void sched_load_sync(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now)
+{
+    sched_pcpu_load_update(p, now);
+    sched_vcpu_load_update(v, now);
+}
+
+void sched_place_initial(struct sched *s)
+{
+    uint32_t count[SCHED_MAX_PCPUS] = { 0 }, pinned[SCHED_MAX_PCPUS] = { 0 };
+    /* Strict gangs first: each member gets its own pCPU, preferring pCPUs with fewer members
+     * of other gangs (fewer rendezvous conflicts), then fewer vCPUs. */
+    for (uint32_t i = 0; i < s->nvms; i++) {
+        struct sched_vm *vm = &s->vms[i];
+        if (vm->gang != SCHED_GANG_STRICT)
+            continue;
+        sched_cpumask_t used = 0;
+        for (uint32_t k = 0; k < vm->nvcpus; k++) {
+            struct sched_vcpu *v = &vm->vcpus[k];
+            int best = -1;
+            for (uint32_t c = 0; c < s->npcpus; c++) {
+                if (!(vm->affinity & CPU_BIT(c)) || (used & CPU_BIT(c)))
+                    continue;
+                if (best < 0 || pinned[c] < pinned[best] ||
+                    (pinned[c] == pinned[best] && count[c] < count[best]))
+                    best = (int)c;
+            }
+            v->cpu = v->home = best;
+            v->affinity = CPU_BIT(best);
+            used |= CPU_BIT(best);
+            pinned[best]++;
+            count[best]++;
+        }
+    }
+    for (uint32_t i = 0; i < s->nvcpus; i++) {
+        struct sched_vcpu *v = &s->vcpus[i];
+        if (v->home >= 0)
+            continue;
+        if (v->cpu < 0) {
+            int best = -1;
+            for (uint32_t c = 0; c < s->npcpus; c++)
+                if ((v->affinity & CPU_BIT(c)) && (best < 0 || count[c] < count[best]))
+                    best = (int)c;
+            v->cpu = best;
+        }
+        count[v->cpu]++;
+    }
+}
+
+/* Claims one idle pCPU (other than SELF) that may run V and asks it to steal V. */
+sched_cpumask_t sched_kick_idle_for(struct sched *s, struct sched_vcpu *v, unsigned self)
+{
+    if (v->home >= 0)
+        return 0;
+    sched_cpumask_t m = __atomic_load_n(&s->idle_mask, __ATOMIC_SEQ_CST) & v->affinity & ~CPU_BIT(self);
+    for (; m; m &= m - 1) {
+        unsigned c = (unsigned)__builtin_ctzll(m);
+        if (__atomic_load_n(&s->pcpus[c].forced, __ATOMIC_RELAXED))
+            continue; /* about to run a gang member: it will not steal */
+        if (__atomic_fetch_and(&s->idle_mask, ~CPU_BIT(c), __ATOMIC_SEQ_CST) & CPU_BIT(c)) {
+            __atomic_store_n(&s->pcpus[c].steal_hint, v, __ATOMIC_SEQ_CST);
+            return CPU_BIT(c);
+        }
+    }
+    return 0;
+}
+
+/* Both runqueue locks held; V is queued on FROM. */
+static void migrate_queued(struct sched *s, struct sched_pcpu *from, struct sched_pcpu *to,
+                           struct sched_vcpu *v, uint64_t now)
+{
+    sched_load_sync(from, v, now);
+    sched_pcpu_load_update(to, now);
+    sched_dequeue(s, from, v, now);
+    from->nr_runnable--;
+    __atomic_store_n(&from->load, from->load > v->load ? from->load - v->load : 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&v->cpu, (int32_t)to->id, __ATOMIC_SEQ_CST);
+    v->acct.migrations++;
+    to->nr_runnable++;
+    __atomic_store_n(&to->load, to->load + v->load, __ATOMIC_RELAXED);
+    sched_enqueue(s, to, v, now, SCHED_JOIN_MOVE);
+}
+
+static struct sched_vcpu *find_stealable(struct sched_pcpu *src, unsigned cpu,
+                                         struct sched_vcpu *hint)
+{
+    if (hint && __atomic_load_n(&hint->cpu, __ATOMIC_SEQ_CST) == (int32_t)src->id &&
+        hint->queued && hint->home < 0 && (hint->affinity & CPU_BIT(cpu)))
+        return hint;
+    struct slist *pos;
+    slist_for_each(pos, &src->ready) {
+        struct sched_vcpu *v = SCHED_CONTAINER_OF(pos, struct sched_vcpu, qnode);
+        if (v->home < 0 && (v->affinity & CPU_BIT(cpu)))
+            return v;
+    }
+    return NULL;
+}
+
+/* P (locked, nothing to run) takes a queued vCPU from another pCPU: the claimed hint first,
+ * then the other pCPUs in order after P.  Returns true when P has something queued. */
+bool sched_steal(struct sched *s, struct sched_pcpu *p, uint64_t now)
+{
+    struct sched_vcpu *hint = __atomic_exchange_n(&p->steal_hint, NULL, __ATOMIC_SEQ_CST);
+    sched_cpumask_t cand = __atomic_load_n(&s->ready_mask, __ATOMIC_SEQ_CST) & ~CPU_BIT(p->id);
+    int first = hint ? __atomic_load_n(&hint->cpu, __ATOMIC_SEQ_CST) : -1;
+    /* i == 0: the hint's pCPU; then every pCPU after P in order (i == npcpus is P itself). */
+    for (unsigned i = 0; i <= s->npcpus && cand; i++) {
+        if (i == 0 && first < 0)
+            continue;
+        unsigned q = i == 0 ? (unsigned)first : (p->id + i) % s->npcpus;
+        if (!(cand & CPU_BIT(q)))
+            continue;
+        cand &= ~CPU_BIT(q);
+        rq_unlock(s, p->id);
+        sched_rq_lock_two(s, p->id, q);
+        struct sched_vcpu *v = find_stealable(&s->pcpus[q], p->id, hint);
+        if (v)
+            migrate_queued(s, &s->pcpus[q], p, v, now);
+        rq_unlock(s, q);
+        if (v || p->nr_ready)
+            return true;
+    }
+    return p->nr_ready != 0;
+}
+
+/* How much moving a vCPU of load L from a pCPU of load FROM to one of load TO lowers their
+ * difference (0 if it does not). */
+static uint64_t move_gain(uint64_t from, uint64_t to, uint64_t l)
+{
+    if (from <= to || l >= from - to)
+        return 0;
+    uint64_t diff = from - to, after = diff > 2 * l ? diff - 2 * l : 2 * l - diff;
+    return diff - after;
+}
+
+/* Wake-up placement: blocked vCPUs are not on any queue, so the balancer never sees vCPUs that
+ * are mostly blocked; they move when they wake instead, to the least loaded allowed pCPU if
+ * that cuts the imbalance by BALANCE_MARGIN.  P (V's pCPU) is locked; returns V's pCPU, locked. */
+struct sched_pcpu *sched_place_waking(struct sched *s, struct sched_pcpu *p, struct sched_vcpu *v,
+                                      uint64_t now)
+{
+    if (v->home >= 0 || p->curr == v || s->npcpus == 1)
+        return p;
+    int best = -1;
+    uint64_t best_load = UINT64_MAX;
+    for (sched_cpumask_t m = v->affinity & ~CPU_BIT(p->id); m; m &= m - 1) {
+        unsigned c = (unsigned)__builtin_ctzll(m);
+        uint64_t l = __atomic_load_n(&s->pcpus[c].load, __ATOMIC_RELAXED);
+        if (l < best_load) {
+            best_load = l;
+            best = (int)c;
+        }
+    }
+    sched_pcpu_load_update(p, now);
+    sched_vcpu_load_update(v, now);
+    if (best < 0 || move_gain(p->load, best_load, v->load) < BALANCE_MARGIN)
+        return p;
+    struct sched_pcpu *to = &s->pcpus[best];
+    rq_unlock(s, p->id);
+    sched_rq_lock_two(s, p->id, to->id);
+    sched_pcpu_load_update(to, now);
+    if (v->cpu == (int32_t)p->id && v->state == SCHED_BLOCKED && p->curr != v &&
+        move_gain(p->load, to->load, v->load) >= BALANCE_MARGIN) {
+        __atomic_store_n(&p->load, p->load > v->load ? p->load - v->load : 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&v->cpu, (int32_t)to->id, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&to->load, to->load + v->load, __ATOMIC_RELAXED);
+        v->acct.migrations++;
+        rq_unlock(s, p->id);
+        return to;
+    }
+    rq_unlock(s, to->id);
+    return p;
+}
+
+/* Busy P (locked) pulls one queued vCPU from the busiest pCPU when that lowers their load
+ * difference by at least BALANCE_MARGIN; a balanced machine therefore never migrates. */
+void sched_balance(struct sched *s, struct sched_pcpu *p, uint64_t now)
+{
+    p->next_balance_ns = now + s->params.balance_ns;
+    sched_pcpu_load_update(p, now);
+    sched_cpumask_t cand = __atomic_load_n(&s->ready_mask, __ATOMIC_SEQ_CST) & ~CPU_BIT(p->id);
+    uint64_t busiest = 0;
+    int src_id = -1;
+    for (; cand; cand &= cand - 1) {
+        unsigned c = (unsigned)__builtin_ctzll(cand);
+        uint64_t l = __atomic_load_n(&s->pcpus[c].load, __ATOMIC_RELAXED);
+        if (l > busiest) {
+            busiest = l;
+            src_id = (int)c;
+        }
+    }
+    if (src_id < 0 || busiest <= p->load + BALANCE_MARGIN)
+        return;
+    struct sched_pcpu *src = &s->pcpus[src_id];
+    rq_unlock(s, p->id);
+    sched_rq_lock_two(s, p->id, src->id);
+    sched_pcpu_load_update(src, now);
+    sched_pcpu_load_update(p, now);
+    if (src->load > p->load + BALANCE_MARGIN) {
+        uint64_t best_gain = BALANCE_MARGIN - 1;
+        struct sched_vcpu *best = NULL;
+        unsigned n = 0;
+        struct slist *pos;
+        slist_for_each(pos, &src->ready) {
+            struct sched_vcpu *v = SCHED_CONTAINER_OF(pos, struct sched_vcpu, qnode);
+            if (n++ == BALANCE_SCAN_MAX)
+                break;
+            if (v->home >= 0 || !(v->affinity & CPU_BIT(p->id)))
+                continue;
+            sched_vcpu_load_update(v, now);
+            uint64_t gain = move_gain(src->load, p->load, v->load);
+            if (gain > best_gain) {
+                best_gain = gain;
+                best = v;
+            }
+        }
+        if (best)
+            migrate_queued(s, src, p, best, now);
+    }
+    rq_unlock(s, src->id);
+}

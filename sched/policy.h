@@ -1,0 +1,196 @@
+/* The interface a policy file implements, and the core structures it may read.
+ *
+ * A policy keeps its per-vCPU and per-pCPU state in the `pol` words of struct sched_vcpu and
+ * struct sched_pcpu (it casts them to its own struct and checks the size with
+ * SCHED_POLICY_DATA_FITS).  The core owns everything else: runqueue membership as seen by
+ * stealing and balancing, accounting, caps, gangs, timers, kicks.  Every op runs with the
+ * runqueue lock of pCPU P held (plus the machine lock in gang mode).
+ *
+ * The runnable set of a pCPU is its current vCPU plus its queued vCPUs.  Mapping to the
+ * classic ops (Xen's struct scheduler, ACRN's struct acrn_scheduler):
+ *   wake(JOIN_WAKE)           a blocked vCPU becomes runnable here (BOOST lives here)
+ *   sleep                     a queued or current vCPU stops being runnable here (block, cap
+ *                             park, leaving by migration); the policy keeps what it needs
+ *                             (credit, lag) in nanoseconds, independent of this pCPU's clock
+ *   put_prev(yielded)         the current vCPU goes back into the queue: preempted or yield
+ *   pick_next                 remove and return the best queued vCPU
+ *   tick                      charge RAN_NS of run time to the current vCPU (timestamps, so a
+ *                             vCPU that always stops just before a tick still pays)
+ *   preempts                  must a queued vCPU replace the current one now?
+ *   recheck_ns                when preempts may turn true with no event (virtual time catching
+ *                             up with a queued vCPU); the core arms the timer for it
+ *   slice_ns                  how long a freshly picked vCPU may run before the next decision
+ *   migrate                   = sleep on the old pCPU + wake(JOIN_MOVE) on the new one
+ *   adjust                    policy-specific validation of a struct sched_change
+ *   value, dump               observation
+ * Weight changes and run-time policy switches are sleep/wake(JOIN_MOVE or JOIN_CURRENT) around
+ * the change, done by the core with every lock held. */
+#ifndef VSCHED_SCHED_POLICY_H
+#define VSCHED_SCHED_POLICY_H
+
+#include "sched/heap.h"
+#include "sched/list.h"
+#include "sched/sched.h"
+
+#define SCHED_VCPU_WORDS 10
+#define SCHED_PCPU_WORDS 16
+#define SCHED_POLICY_DATA_FITS(vtype, ptype)                                         \
+    _Static_assert(sizeof(vtype) <= SCHED_VCPU_WORDS * sizeof(uint64_t), #vtype); \
+    _Static_assert(sizeof(ptype) <= SCHED_PCPU_WORDS * sizeof(uint64_t), #ptype)
+/* Policy storage is raw bytes: each policy accesses it only through its own struct type. */
+#define SCHED_POLICY_STORAGE(words) unsigned char pol[(words) * 8] __attribute__((aligned(16)))
+
+enum sched_join {
+    SCHED_JOIN_WAKE,     /* was blocked */
+    SCHED_JOIN_MOVE,     /* migrated in, unparked, weight changed, policy switched: no bonus */
+    SCHED_JOIN_CURRENT,  /* joins as the running vCPU, not queued (policy switch, gang force) */
+};
+
+enum sched_hold { HOLD_NONE, HOLD_CAP, HOLD_GANG, HOLD_LEAD };
+
+struct sched_params {
+    uint64_t timeslice_ns, ratelimit_ns, gang_skew_ns, balance_ns;
+};
+
+struct sched_vm {
+    struct sched *s;
+    uint32_t id, nvcpus, weight, cap_pct;
+    enum sched_gang gang;
+    sched_cpumask_t affinity;
+    uint64_t request_ns;            /* pshare request size, 0 = time slice */
+    struct sched_vcpu *vcpus;
+    /* cap (VM lock) */
+    int64_t cap_budget_ns;
+    uint64_t cap_period_end_ns;
+    uint32_t cap_running;
+    /* strict gang (machine lock) */
+    bool gang_on;
+    uint64_t gang_slice_end_ns;
+};
+
+struct sched_vcpu {
+    struct sched_vm *vm;
+    uint32_t id, index;
+    int32_t cpu;                    /* runqueue it belongs to (__atomic reads) */
+    int32_t home;                   /* strict gang member: its pCPU, else -1 */
+    uint32_t weight;
+    uint8_t state;                  /* enum sched_state */
+    uint8_t hold;                   /* enum sched_hold while on the held list */
+    bool queued;                    /* on its pCPU's ready list (and in the policy queue) */
+    bool yield;                     /* asked to yield */
+    bool waking;                    /* woke and has not run yet: latency pending */
+    bool lead_hold;                 /* relaxed gang: co-stopped, resumes at half the skew */
+    sched_cpumask_t affinity;
+    uint64_t since_ns;              /* start of the current accounting state */
+    uint64_t wake_ns;
+    uint64_t load, load_stamp_ns;   /* runnable average, 1024 = always runnable */
+    struct slist qnode;             /* ready list or held list of pCPU `cpu` */
+    struct sched_acct acct;
+    struct hist *latency;
+    void *user;
+    SCHED_POLICY_STORAGE(SCHED_VCPU_WORDS);
+};
+
+struct sched_pcpu {
+    struct sched *s;
+    uint32_t id;
+    struct sched_vcpu *curr;
+    uint64_t run_start_ns;          /* when curr was dispatched */
+    uint64_t charged_ns;            /* curr's time up to here is charged */
+    uint64_t slice_end_ns;
+    uint64_t preempt_at_ns;         /* a preemption deferred by the rate limit */
+    uint64_t next_event_ns;         /* what the last decision asked for */
+    uint64_t next_balance_ns;
+    uint64_t last_now_ns;
+    struct sched_vcpu *forced;      /* strict gang: run this next (machine lock) */
+    struct sched_vm *gang_owner;    /* strict gang occupying this pCPU (machine lock) */
+    struct sched_vcpu *steal_hint;  /* claimed idle pCPU: try this vCPU first (__atomic) */
+    bool prev_preempted;            /* this decision counted a preemption of the previous vCPU */
+    struct slist ready;             /* queued vCPUs, oldest first */
+    struct slist held;              /* runnable vCPUs parked by a cap or co-scheduling */
+    uint32_t nr_ready, nr_stealable, nr_runnable;
+    uint64_t load, load_stamp_ns;   /* average of nr_runnable, 1024 per vCPU */
+    SCHED_POLICY_STORAGE(SCHED_PCPU_WORDS);
+};
+
+struct sched_policy {
+    const char *name;
+    void (*init_pcpu)(struct sched_pcpu *p, uint64_t now);
+    void (*init_vcpu)(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now);
+    void (*wake)(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now, enum sched_join why);
+    void (*sleep)(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now);
+    void (*put_prev)(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now, bool yielded);
+    struct sched_vcpu *(*pick_next)(struct sched_pcpu *p, uint64_t now);
+    void (*tick)(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t ran_ns, uint64_t now);
+    bool (*preempts)(struct sched_pcpu *p, struct sched_vcpu *cur, uint64_t now);
+    uint64_t (*slice_ns)(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now);
+    uint64_t (*recheck_ns)(struct sched_pcpu *p, struct sched_vcpu *cur, uint64_t now); /* may be NULL */
+    int (*adjust)(const struct sched *s, const struct sched_change *c);   /* may be NULL */
+    int64_t (*value)(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now); /* may be NULL */
+    size_t (*dump)(struct sched_pcpu *p, char *buf, size_t len);          /* may be NULL */
+};
+
+struct sched {
+    const struct sched_policy *policy;
+    struct sched_env env;
+    struct sched_params params;
+    uint32_t npcpus, nvms, nvcpus;
+    bool gang_mode;
+    uint64_t seed, start_ns;
+    sched_cpumask_t all_mask;
+    sched_cpumask_t idle_mask;      /* __atomic */
+    sched_cpumask_t ready_mask;     /* pCPUs with stealable queued vCPUs, __atomic */
+    sched_cpumask_t gang_held_mask; /* pCPUs holding strict members (machine lock) */
+    struct sched_pcpu *pcpus;
+    struct sched_vm *vms;
+    struct sched_vcpu *vcpus;
+    struct hist *hists;
+};
+
+/* The policy table (sched/policies.c): one line per policy. */
+extern const struct sched_policy *const sched_policies[];
+const struct sched_policy *sched_policy_find(const char *name);
+
+/* Virtual time shared by credit, pshare and stride: ns scaled by 2^VT_SHIFT / weight, compared
+ * with wrap-safe signed differences.  A pCPU clock advances by dt / (sum of runnable weights),
+ * which is the GPS "fair" service per unit weight. */
+#define VT_SHIFT 24
+
+/* ns * 2^VT_SHIFT / w without overflow for w < 2^32 (result modulo 2^64). */
+static inline uint64_t vt_from_ns(uint64_t ns, uint64_t w)
+{
+    return ((ns / w) << VT_SHIFT) + (((ns % w) << VT_SHIFT) / w);
+}
+
+/* Service in ns that virtual time DVT means at weight W (DVT signed, small). */
+static inline int64_t vt_to_ns(int64_t dvt, uint64_t w)
+{
+    __int128 x = (__int128)dvt * (__int128)w;
+    return (int64_t)(x >> VT_SHIFT);
+}
+
+static inline bool vt_before(uint64_t a, uint64_t b)
+{
+    return (int64_t)(a - b) < 0;
+}
+
+struct vclock {
+    uint64_t v;           /* virtual time */
+    uint64_t stamp_ns;    /* last advance */
+    uint64_t weight_sum;  /* runnable weight on this pCPU */
+};
+
+static inline void vclock_advance(struct vclock *c, uint64_t now)
+{
+    if (now > c->stamp_ns && c->weight_sum)
+        c->v += vt_from_ns(now - c->stamp_ns, c->weight_sum);
+    if (now > c->stamp_ns)
+        c->stamp_ns = now;
+}
+
+static inline uint64_t sched_timeslice(const struct sched_pcpu *p)
+{
+    return p->s->params.timeslice_ns;
+}
+
+#endif

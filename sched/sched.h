@@ -1,0 +1,190 @@
+/* vsched scheduler library — public interface.
+ *
+ * Freestanding C: no hardware, no globals, no allocation, no floating point.  Time is passed in
+ * by the caller as nanoseconds (uint64_t, monotonic per pCPU).  The same code runs in the VMM,
+ * in the host unit tests and in tools/vsched-sim.
+ *
+ * Model.  The caller describes pCPUs and VMs (struct sched_setup), gives the library one block
+ * of memory (sched_mem_size) and lock/unlock primitives (struct sched_env).  vCPUs start
+ * blocked.  The caller then reports events — a vCPU woke (sched_vcpu_wake), halted
+ * (sched_vcpu_block), yielded (sched_vcpu_yield) — and asks, on a pCPU, what to run now
+ * (sched_schedule).  Every call returns the set of pCPUs that must call sched_schedule as soon
+ * as possible ("kick"); sched_schedule also returns the absolute time of the next scheduling
+ * event on that pCPU, so the VMM arms exactly one timer per pCPU.
+ *
+ * CONCURRENCY CONTRACT
+ *   Locks.  The caller provides sched_lock_count() locks, addressed by index:
+ *     [0, npcpus)          runqueue lock of pCPU i
+ *     npcpus               machine lock
+ *     npcpus + 1 + vm      VM lock (cap budget of that VM; a leaf lock)
+ *   What they protect:
+ *     runqueue lock i: pCPU i's runqueue, its current vCPU and timer fields, its policy data, and
+ *                      every field of the vCPUs assigned to it (vcpu->cpu == i) — state,
+ *                      accounting, policy data.  vcpu->cpu changes only with both runqueue
+ *                      locks held (migration), so a holder of either lock sees it stable.
+ *     machine lock:    policy, parameters, strict and relaxed gang state.  Taken (first) by
+ *                      every entry point when the machine has a gang VM: co-scheduling is a
+ *                      machine-wide decision.  Without gang VMs only sched_change takes it.
+ *     VM lock:         the VM's cap budget (charged from several pCPUs at once).
+ *   Lock order: machine lock, then runqueue locks in increasing pCPU index, then VM locks.
+ *   A cross-pCPU operation (wake-up of a vCPU assigned elsewhere, idle stealing, load
+ *   balancing) drops its own runqueue lock and retakes both in index order, then re-checks.
+ *   Idle and queued pCPU masks are read and written with __atomic builtins (seq_cst) so a pCPU
+ *   going idle and a wake-up on another pCPU cannot both miss each other.
+ *   Interrupts: every entry point may run with interrupts enabled on the calling pCPU as long
+ *   as no interrupt handler on that pCPU calls into the library while it holds a lock; a VMM
+ *   that calls sched_schedule from its timer or IPI handler must make its lock primitive
+ *   disable interrupts (save/restore).  No entry point blocks, waits for another pCPU, or
+ *   calls back into the caller except through env->lock/unlock.
+ *   Who calls what: sched_schedule(cpu) only on pCPU `cpu` (or its simulator stand-in);
+ *   sched_vcpu_wake/block/yield/acct and sched_change from any pCPU.
+ *
+ * ERRORS: functions returning int return 0 or a negative SCHED_E* code; on error nothing has
+ * changed. */
+#ifndef VSCHED_SCHED_H
+#define VSCHED_SCHED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sched/acct.h"
+#include "sched/hist.h"
+
+#define SCHED_MAX_PCPUS 64
+#define SCHED_MAX_VMS 64
+#define SCHED_MAX_VCPUS 4096          /* in total */
+#define SCHED_NAME_MAX 24
+#define SCHED_NO_EVENT UINT64_MAX     /* next_event_ns when no timer is needed */
+#define SCHED_WEIGHT_DEFAULT 256
+#define SCHED_CAP_PERIOD_NS 10000000ull /* caps are enforced over 10 ms windows */
+
+typedef uint64_t sched_cpumask_t;     /* bit i = pCPU i */
+
+enum sched_err {
+    SCHED_OK = 0,
+    SCHED_E_RANGE = -1,   /* a value out of its range */
+    SCHED_E_POLICY = -2,  /* unknown policy name */
+    SCHED_E_VM = -3,      /* no such VM */
+    SCHED_E_NOMEM = -4,   /* memory block too small */
+    SCHED_E_SETUP = -5,   /* inconsistent setup (affinity outside the machine, gang too wide) */
+};
+
+enum sched_gang { SCHED_GANG_NONE, SCHED_GANG_STRICT, SCHED_GANG_RELAXED };
+
+/* Accounting state of a vCPU. */
+enum sched_state { SCHED_BLOCKED, SCHED_READY, SCHED_RUNNING, SCHED_COSTOP };
+
+struct sched_vm_setup {
+    uint32_t vcpus;             /* 1..SCHED_MAX_VCPUS */
+    uint32_t weight;            /* 1..65535 (0 = default 256); per vCPU */
+    uint32_t cap_pct;           /* percent of one pCPU for the whole VM, 0 = none, <= 100*vcpus */
+    enum sched_gang gang;
+    sched_cpumask_t affinity;   /* 0 = all */
+    int32_t first_pcpu;         /* initial pCPU of every vCPU (-1 = spread by load) */
+};
+
+struct sched_setup {
+    uint32_t npcpus;            /* 1..SCHED_MAX_PCPUS */
+    const char *policy;         /* NULL = "credit" */
+    uint64_t timeslice_ns;      /* 100 us .. 1 s, default 30 ms */
+    uint64_t ratelimit_ns;      /* 0 .. timeslice, default 1 ms */
+    uint64_t gang_skew_ns;      /* 100 us .. 1 s, default 3 ms */
+    uint64_t balance_ns;        /* load-balancing period, 0 = off, else 100 us .. 1 s; default 10 ms */
+    uint64_t seed;              /* PRNG seed (lottery) */
+    uint32_t nvms;
+    const struct sched_vm_setup *vms;
+};
+
+struct sched_env {
+    void *ctx;
+    void (*lock)(void *ctx, unsigned id);
+    void (*unlock)(void *ctx, unsigned id);
+};
+
+struct sched;
+struct sched_vcpu;
+
+struct sched_decision {
+    struct sched_vcpu *run;     /* vCPU to run on this pCPU, NULL = idle */
+    bool switched;              /* run differs from what ran before this call */
+    uint64_t next_event_ns;     /* call sched_schedule again at this time (SCHED_NO_EVENT: never) */
+    sched_cpumask_t kick;       /* other pCPUs that must call sched_schedule now, all at once */
+};
+
+/* Parameter changes: one validated call.  Set the SCHED_SET_* bits of the fields to change. */
+enum {
+    SCHED_SET_POLICY = 1u << 0,
+    SCHED_SET_TIMESLICE = 1u << 1,
+    SCHED_SET_RATELIMIT = 1u << 2,
+    SCHED_SET_GANG_SKEW = 1u << 3,
+    SCHED_SET_BALANCE = 1u << 4,
+    SCHED_SET_WEIGHT = 1u << 8,   /* VM fields: apply to VM `vm` */
+    SCHED_SET_CAP = 1u << 9,
+    SCHED_SET_REQUEST = 1u << 10, /* pshare request size, 0 = the time slice */
+};
+
+struct sched_change {
+    uint32_t set;
+    const char *policy;
+    uint64_t timeslice_ns, ratelimit_ns, gang_skew_ns, balance_ns;
+    uint32_t vm;
+    uint32_t weight, cap_pct;
+    uint64_t request_ns;
+};
+
+/* Setup and memory. */
+void sched_setup_defaults(struct sched_setup *s);
+int sched_setup_check(const struct sched_setup *s);
+size_t sched_mem_size(const struct sched_setup *s);
+unsigned sched_lock_count(const struct sched_setup *s);
+/* MEM: sched_mem_size() bytes, 16-byte aligned, any content.  Locks must be initialized. */
+int sched_init(struct sched **out, void *mem, size_t size, const struct sched_setup *setup,
+               const struct sched_env *env, uint64_t now_ns);
+
+/* Policies. */
+bool sched_policy_known(const char *name);  /* a cfg_policy_known_fn */
+const char *sched_policy_name(const struct sched *s);
+const char *sched_policy_list(unsigned i);  /* i-th policy name, NULL past the end */
+const char *sched_strerror(int err);
+
+/* Events.  Each returns the pCPUs (possibly including the caller's) that must reschedule. */
+sched_cpumask_t sched_vcpu_wake(struct sched *s, struct sched_vcpu *v, uint64_t now_ns);
+sched_cpumask_t sched_vcpu_block(struct sched *s, struct sched_vcpu *v, uint64_t now_ns);
+sched_cpumask_t sched_vcpu_yield(struct sched *s, struct sched_vcpu *v, uint64_t now_ns);
+
+/* The decision on pCPU CPU: after its timer fired, a kick, or a block/yield of its vCPU. */
+void sched_schedule(struct sched *s, unsigned cpu, uint64_t now_ns, struct sched_decision *out);
+
+/* Parameters (validated; SCHED_E_* and nothing changed on error).  *KICK: pCPUs to kick. */
+int sched_change(struct sched *s, const struct sched_change *c, uint64_t now_ns,
+                 sched_cpumask_t *kick);
+
+/* Lookup. */
+unsigned sched_npcpus(const struct sched *s);
+unsigned sched_nvms(const struct sched *s);
+unsigned sched_vm_nvcpus(const struct sched *s, unsigned vm);
+struct sched_vcpu *sched_vcpu_get(struct sched *s, unsigned vm, unsigned index);
+unsigned sched_vcpu_vm(const struct sched_vcpu *v);
+unsigned sched_vcpu_index(const struct sched_vcpu *v);
+void sched_vcpu_set_user(struct sched_vcpu *v, void *user);
+void *sched_vcpu_user(const struct sched_vcpu *v);
+
+/* Observation (takes the vCPU's runqueue lock). */
+struct sched_vcpu_info {
+    enum sched_state state;
+    unsigned pcpu;          /* runqueue it belongs to */
+    bool held;              /* runnable but parked by a cap or held by co-scheduling */
+    bool pinned;            /* strict gang member: never leaves its home pCPU */
+    sched_cpumask_t affinity;
+};
+void sched_vcpu_info(struct sched *s, struct sched_vcpu *v, struct sched_vcpu_info *out);
+/* Accounting up to NOW_NS (the current state's time included); LAT may be NULL. */
+void sched_vcpu_acct(struct sched *s, struct sched_vcpu *v, uint64_t now_ns,
+                     struct sched_acct *out, struct hist *lat);
+void sched_vm_acct(struct sched *s, unsigned vm, uint64_t now_ns, struct sched_acct *out,
+                   struct hist *lat);
+/* Human-readable state of every pCPU and vCPU; returns the length it wanted (like snprintf). */
+size_t sched_dump(struct sched *s, uint64_t now_ns, char *buf, size_t len);
+
+#endif

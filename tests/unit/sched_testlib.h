@@ -1,0 +1,39 @@
+/* Helpers shared by the sched unit tests: build a configuration in code, run the simulator
+ * engine on it, and drive the library directly with no-op locks. */
+#ifndef VSCHED_TEST_SCHED_TESTLIB_H
+#define VSCHED_TEST_SCHED_TESTLIB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sched/sched.h"
+#include "tools/vsched-sim/sim.h"
+#include "vmm/config.h"
+
+#define MS 1000000ull
+#define SEC 1000000000ull
+
+void tcfg_init(struct cfg *c, unsigned pcpus, const char *policy);
+struct cfg_vm *tcfg_vm(struct cfg *c, const char *name, unsigned vcpus, const char *workload);
+/* Creates a simulation (fails the test on error) with invariant checks on. */
+struct sim *tsim(const struct cfg *c, const struct sim_options *opt);
+/* Runs to UNTIL and fails the test if an invariant broke. */
+void tsim_run(struct sim *sim, uint64_t until);
+/* Running time of a VM (sum of its vCPUs) or one vCPU, up to the simulator's now. */
+uint64_t tvm_run_ns(struct sim *sim, unsigned vm);
+uint64_t tvcpu_run_ns(struct sim *sim, unsigned vm, unsigned idx);
+void tvcpu_acct(struct sim *sim, unsigned vm, unsigned idx, struct sched_acct *a);
+/* |got/whole - want| <= tol, reported with values on failure. */
+void assert_share(uint64_t got, uint64_t whole, double want, double tol, const char *what);
+
+/* Weights 1:2:4 on one pCPU over 10 s: shares within 1% of 1/7, 2/7, 4/7. */
+void tcheck_weights_124(const char *policy, uint32_t timeslice_us);
+
+/* Direct use of the library: single-threaded, no-op locks. */
+struct sched *tsched_new(const struct sched_setup *st);
+void tsched_free(struct sched *s);
+/* Calls sched_schedule on CPU and on every pCPU kicked, transitively. */
+struct sched_vcpu *tsched_decide(struct sched *s, unsigned cpu, uint64_t now,
+                                 struct sched_decision *d);
+
+#endif

@@ -1,0 +1,206 @@
+/* vsched-sim: run the scheduler library on a vsched.cfg with simulated workloads and print the
+ * accounting.  Same input, seed and options: same output, byte for byte. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tools/vsched-sim/sim.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: vsched-sim [options] CONFIG\n"
+            "  --run-ms N          simulated time (default: [machine] run_ms, else 1000)\n"
+            "  --pcpus N           pCPUs (default: [machine] pcpus; 0 there means 4)\n"
+            "  --policy NAME       override [machine] policy\n"
+            "  --seed N            override [machine] seed\n"
+            "  --switch-cost-ns N  override [machine] switch_cost_ns\n"
+            "  --csv               CSV instead of tables\n"
+            "  --check             verify scheduler invariants at every instant (exit 3 if broken)\n"
+            "  --start-on-pcpu0    place every vCPU on pCPU 0 at start (load-balancing experiments)\n");
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    size_t r;
+    while (buf && (r = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += r;
+        if (n == cap)
+            buf = realloc(buf, cap *= 2);
+    }
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
+static int parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (!*s || *end || errno || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* ms with three decimals, integer arithmetic only. */
+static void ms3(char *buf, size_t n, uint64_t ns)
+{
+    snprintf(buf, n, "%llu.%03llu", (unsigned long long)(ns / 1000000),
+             (unsigned long long)(ns / 1000 % 1000));
+}
+
+static void pct2(char *buf, size_t n, uint64_t part, uint64_t whole)
+{
+    uint64_t bp = whole ? (uint64_t)((unsigned __int128)part * 10000 / whole) : 0;
+    snprintf(buf, n, "%llu.%02llu", (unsigned long long)(bp / 100), (unsigned long long)(bp % 100));
+}
+
+static void print_row(bool csv, const char *vm, const char *vcpu, const struct sched_acct *a)
+{
+    char run[32], ready[32], blocked[32], costop[32], cpu[32];
+    ms3(run, sizeof(run), a->running_ns);
+    ms3(ready, sizeof(ready), a->ready_ns);
+    ms3(blocked, sizeof(blocked), a->blocked_ns);
+    ms3(costop, sizeof(costop), a->costop_ns);
+    pct2(cpu, sizeof(cpu), a->running_ns, a->lifetime_ns);
+    const char *fmt = csv ? "vcpu,%s,%s,%s,%s,%s,%s,%s,%llu,%llu,%llu,%llu,%lld\n"
+                          : "%-16s %-4s %11s %11s %11s %11s %7s %8llu %8llu %6llu %8llu %12lld\n";
+    printf(fmt, vm, vcpu, run, ready, blocked, costop, cpu, (unsigned long long)a->runs,
+           (unsigned long long)a->preemptions, (unsigned long long)a->migrations,
+           (unsigned long long)a->wakeups, (long long)a->policy_value);
+}
+
+int main(int argc, char **argv)
+{
+    struct sim_options opt = { 0 };
+    opt.switch_cost_ns = -1;
+    bool csv = false;
+    uint64_t run_ms = 0, v;
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--csv")) {
+            csv = true;
+        } else if (!strcmp(a, "--check")) {
+            opt.check = true;
+        } else if (!strcmp(a, "--start-on-pcpu0")) {
+            opt.start_on_pcpu0 = true;
+        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--policy") && val) {
+            opt.policy = val, i++;
+        } else if (!strcmp(a, "--run-ms") && val && !parse_u64(val, 3600000, &run_ms) && run_ms) {
+            i++;
+        } else if (!strcmp(a, "--pcpus") && val && !parse_u64(val, SCHED_MAX_PCPUS, &v) && v) {
+            opt.pcpus = (uint32_t)v, i++;
+        } else if (!strcmp(a, "--seed") && val && !parse_u64(val, UINT64_MAX, &v)) {
+            opt.seed = v, opt.seed_set = true, i++;
+        } else if (!strcmp(a, "--switch-cost-ns") && val && !parse_u64(val, 1000000, &v)) {
+            opt.switch_cost_ns = (int64_t)v, i++;
+        } else if (a[0] != '-' && !path) {
+            path = a;
+        } else {
+            fprintf(stderr, "vsched-sim: bad argument '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!path) {
+        usage(stderr);
+        return 2;
+    }
+    if (opt.policy && !sched_policy_known(opt.policy)) {
+        fprintf(stderr, "vsched-sim: unknown policy '%s'\n", opt.policy);
+        return 2;
+    }
+    size_t len;
+    char *text = read_file(path, &len);
+    if (!text) {
+        fprintf(stderr, "vsched-sim: %s: %s\n", path, strerror(errno));
+        return 2;
+    }
+    struct cfg cfg;
+    struct cfg_error cerr;
+    if (cfg_parse(text, len, sched_policy_known, &cfg, &cerr) < 0) {
+        fprintf(stderr, "%s:%u: error: %s\n", path, cerr.line, cerr.msg);
+        free(text);
+        return 2;
+    }
+    free(text);
+    if (!run_ms)
+        run_ms = cfg.machine.run_ms ? cfg.machine.run_ms : 1000;
+    struct sim *sim;
+    char err[200];
+    if (sim_create(&sim, &cfg, &opt, err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s: error: %s\n", path, err);
+        return 2;
+    }
+    sim_run(sim, run_ms * 1000000);
+    struct sched *s = sim_sched(sim);
+    uint64_t now = sim_now(sim);
+
+    if (csv)
+        printf("kind,vm,vcpu,run_ms,ready_ms,blocked_ms,costop_ms,cpu_pct,runs,preemptions,"
+               "migrations,wakeups,policy_value\n");
+    else
+        printf("vsched-sim: policy=%s pcpus=%u run_ms=%llu seed=%llu switch_cost_ns=%u events=%llu\n\n"
+               "%-16s %-4s %11s %11s %11s %11s %7s %8s %8s %6s %8s %12s\n",
+               sched_policy_name(s), sched_npcpus(s), (unsigned long long)run_ms,
+               (unsigned long long)(opt.seed_set ? opt.seed : cfg.machine.seed),
+               opt.switch_cost_ns >= 0 ? (unsigned)opt.switch_cost_ns : cfg.machine.switch_cost_ns,
+               (unsigned long long)sim_events(sim), "vm", "vcpu", "run_ms", "ready_ms",
+               "blocked_ms", "costop_ms", "cpu%", "runs", "preempt", "migr", "wakeups", "value");
+    for (unsigned m = 0; m < sched_nvms(s); m++) {
+        for (unsigned k = 0; k < sched_vm_nvcpus(s, m); k++) {
+            struct sched_acct a;
+            char idx[12];
+            snprintf(idx, sizeof(idx), "%u", k);
+            sched_vcpu_acct(s, sched_vcpu_get(s, m, k), now, &a, NULL);
+            print_row(csv, cfg.vms[m].name, idx, &a);
+        }
+        struct sched_acct a;
+        sched_vm_acct(s, m, now, &a, NULL);
+        print_row(csv, cfg.vms[m].name, "all", &a);
+    }
+    if (!csv)
+        printf("\nwake-up to run latency, us\n%-16s %10s %10s %10s %10s %10s\n", "vm", "wakeups",
+               "p50", "p99", "p99.9", "max");
+    for (unsigned m = 0; m < sched_nvms(s); m++) {
+        struct sched_acct a;
+        struct hist h;
+        sched_vm_acct(s, m, now, &a, &h);
+        unsigned long long q[4] = { hist_percentile(&h, 500000), hist_percentile(&h, 990000),
+                                    hist_percentile(&h, 999000), h.max };
+        char f[4][24];
+        for (int i = 0; i < 4; i++)
+            snprintf(f[i], sizeof(f[i]), "%llu.%03llu", q[i] / 1000, q[i] % 1000);
+        if (csv)
+            printf("latency,%s,all,%llu,%s,%s,%s,%s,,,,,\n", cfg.vms[m].name,
+                   (unsigned long long)h.count, f[0], f[1], f[2], f[3]);
+        else
+            printf("%-16s %10llu %10s %10s %10s %10s\n", cfg.vms[m].name,
+                   (unsigned long long)h.count, f[0], f[1], f[2], f[3]);
+    }
+    int rc = 0;
+    if (opt.check) {
+        if (sim_violations(sim)) {
+            fprintf(stderr, "vsched-sim: %llu invariant violations; first: %s\n",
+                    (unsigned long long)sim_violations(sim), sim_first_violation(sim));
+            rc = 3;
+        } else if (!csv) {
+            printf("\ncheck: all invariants held\n");
+        }
+    }
+    sim_destroy(sim);
+    return rc;
+}
