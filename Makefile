@@ -19,6 +19,7 @@ HOST_CC    ?= cc
 EFI_CC     ?= gcc
 
 .DEFAULT_GOAL := all
+.SECONDARY:
 .PHONY: all help deps deps-test deps-qemu deps-bochs esp run run-bochs test test-unit \
         test-integration clean image
 

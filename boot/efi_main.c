@@ -7,6 +7,7 @@
 #include "boot/madt.h"
 #include "boot/mp_services.h"
 #include "boot/smp.h"
+#include "sched/sched.h"
 
 #include "vmm/console.h"
 #include "vmm/halt.h"
@@ -33,7 +34,7 @@ static const char *efi_error(EFI_STATUS st)
 
 static bool policy_known(const char *name)
 {
-    (void)name; return true;
+    return sched_policy_known(name);
 }
 
 static void load_config(void)

@@ -11,4 +11,11 @@ $(eval $(call host_prog,test_pagetable,tests/unit/test_pagetable.c vmm/pagetable
 UNIT_TESTS += test_caps test_madt
 $(eval $(call host_prog,test_caps,tests/unit/test_caps.c vmm/vmx/vmx_caps.c vmm/svm/svm_caps.c vmm/fmt.c,-lcmocka))
 $(eval $(call host_prog,test_madt,tests/unit/test_madt.c boot/madt.c,-lcmocka))
-INTEGRATION_TESTS :=
+UNIT_TESTS += test_vmx_ctls
+$(eval $(call host_prog,test_vmx_ctls,tests/unit/test_vmx_ctls.c vmm/vmx/vmx_ctls.c,-lcmocka))
+UNIT_TESTS += test_guest_image
+$(eval $(call host_prog,test_guest_image,tests/unit/test_guest_image.c vmm/elf.c vmm/guest_boot.c vmm/pagetable.c vmm/fmt.c,-lcmocka))
+# The image test reads the real guests.
+$(BUILD)/host/test_guest_image: | $(GUEST_IMAGES)
+
+INTEGRATION_TESTS := $(sort $(wildcard tests/integration/qemu_*.sh tests/integration/bochs_*.sh))

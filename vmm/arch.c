@@ -9,7 +9,7 @@ const struct arch_ops *arch_select(void)
     const struct arch_ops *chosen = NULL;
     const char *why[2];
     for (unsigned i = 0; i < 2; i++) {
-        char line[320];
+        char line[640];
         why[i] = backends[i]->probe(line, sizeof(line));
         kprintf("%s\n", line);
         if (!why[i] && !chosen)

@@ -171,6 +171,16 @@ static void __attribute__((noreturn)) report_exception(struct irq_frame *f)
     machine_halt(HALT_EXCEPTION);
 }
 
+static void dispatch(struct irq_frame *f)
+{
+    irq_handler_fn fn = irq_handlers[f->vector];
+    if (fn)
+        fn(f);
+    else
+        kprintf("cpu %u: unexpected interrupt vector %lu\n", cpu_index(), f->vector);
+    lapic_eoi();
+}
+
 void isr_dispatch(struct irq_frame *f)
 {
     if (f->vector == 13 && f->rip == (uint64_t)(uintptr_t)rdmsr_safe_insn) {
@@ -183,12 +193,18 @@ void isr_dispatch(struct irq_frame *f)
         report_exception(f);
     if (f->vector == VEC_SPURIOUS)
         return; /* no EOI for spurious interrupts (SDM Vol. 3A 11.9) */
-    irq_handler_fn fn = irq_handlers[f->vector];
-    if (fn)
-        fn(f);
-    else
-        kprintf("cpu %u: unexpected interrupt vector %lu\n", cpu_index(), f->vector);
-    lapic_eoi();
+    dispatch(f);
+}
+
+void irq_deliver(uint8_t vector)
+{
+    struct irq_frame f;
+    memset(&f, 0, sizeof(f));
+    f.vector = vector;
+    if (vector == VEC_NMI && machine_halting())
+        halt_forever();
+    if (vector != VEC_SPURIOUS)
+        dispatch(&f);
 }
 
 void cpu_inject_fault(int which)

@@ -43,6 +43,10 @@ void cpu_load_tables(struct percpu *cpu);
 /* Install a handler for an interrupt vector (32..255). */
 void irq_register(uint8_t vector, irq_handler_fn fn);
 
+/* Run the handler of VECTOR and signal EOI, as if it had arrived through the IDT (for
+ * interrupts acknowledged by a VM exit). */
+void irq_deliver(uint8_t vector);
+
 /* Raise the self-test exception named by the configuration (CFG_FAULT_*). */
 void cpu_inject_fault(int which);
 

@@ -1,5 +1,7 @@
 #include "vmm/lapic.h"
 
+#include "vmm/cpu.h"
+#include "vmm/tsc.h"
 #include "vmm/x86.h"
 
 #define APIC_BASE_X2APIC (1ull << 10)
@@ -11,6 +13,11 @@
 #define REG_SVR   0x0f0
 #define REG_ICR   0x300
 #define REG_ICR2  0x310
+#define REG_LVT_TIMER 0x320
+#define REG_TIMER_INIT 0x380
+#define REG_TIMER_CUR  0x390
+#define REG_TIMER_DIV  0x3e0
+#define LVT_MASKED (1u << 16)
 
 #define ICR_FIXED    (0u << 8)
 #define ICR_NMI      (4u << 8)
@@ -108,4 +115,58 @@ void lapic_nmi_others(void)
 {
     if (detected)
         send_icr(0, ICR_NMI | ICR_ASSERT | ICR_ALL_BUT_SELF);
+}
+
+/* ---- one-shot timer ---- */
+
+static uint64_t timer_hz;
+static volatile bool timer_expired[MAX_CPUS];
+
+static void timer_irq(struct irq_frame *f)
+{
+    (void)f;
+    timer_expired[cpu_index()] = true;
+}
+
+void lapic_timer_calibrate(void)
+{
+    lapic_write(REG_TIMER_DIV, 0xb); /* divide by 1 (SDM Vol. 3A 11.5.4) */
+    lapic_write(REG_LVT_TIMER, LVT_MASKED | VEC_APIC_TIMER);
+    lapic_write(REG_TIMER_INIT, 0xffffffffu);
+    tsc_delay_us(10000);
+    uint32_t elapsed = 0xffffffffu - lapic_read(REG_TIMER_CUR);
+    lapic_write(REG_TIMER_INIT, 0);
+    timer_hz = (uint64_t)elapsed * 100;
+    irq_register(VEC_APIC_TIMER, timer_irq);
+}
+
+uint64_t lapic_timer_hz(void)
+{
+    return timer_hz;
+}
+
+void lapic_timer_arm(uint64_t deadline_tsc)
+{
+    timer_expired[cpu_index()] = false;
+    if (!deadline_tsc || !timer_hz) {
+        lapic_write(REG_TIMER_INIT, 0);
+        return;
+    }
+    uint64_t now = rdtsc();
+    uint64_t tsc = deadline_tsc > now ? deadline_tsc - now : 1;
+    uint64_t ticks = tsc / (tsc_hz() / 1000000 ? tsc_hz() / 1000000 : 1) * timer_hz / 1000000;
+    if (ticks == 0)
+        ticks = 1;
+    if (ticks > 0xffffffffu)
+        ticks = 0xffffffffu;
+    lapic_write(REG_LVT_TIMER, VEC_APIC_TIMER); /* one-shot, unmasked */
+    lapic_write(REG_TIMER_INIT, (uint32_t)ticks);
+}
+
+bool lapic_timer_take_expired(void)
+{
+    uint32_t cpu = cpu_index();
+    bool fired = timer_expired[cpu];
+    timer_expired[cpu] = false;
+    return fired;
 }

@@ -6,10 +6,21 @@
 #include "vmm/lapic.h"
 #include "vmm/mem.h"
 #include "vmm/tsc.h"
+#include "vmm/vm.h"
 #include "vmm/x86.h"
 
+/* The machine's phases, advanced by the BSP; APs follow. */
+enum phase { PHASE_BOOT, PHASE_STARTED /* all APs up */, PHASE_RUN /* VMs built */ };
+
 static const struct boot_info *boot;
-static volatile bool all_started; /* set by vmm_main once boot/ has started every AP */
+static const struct arch_ops *arch;
+static volatile int phase;
+
+static void wait_phase(int p)
+{
+    while (__atomic_load_n(&phase, __ATOMIC_ACQUIRE) < p)
+        cpu_relax();
+}
 
 static void maybe_inject_fault(void)
 {
@@ -26,9 +37,11 @@ void vmm_init_bsp(const struct boot_info *bi)
     cpu_init_bsp(lapic_id());
     lapic_enable_this();
     uint64_t hz = tsc_calibrate();
-    kprintf("tsc: %lu.%03lu MHz (PIT-calibrated), apic: %s\n", hz / 1000000,
-            hz / 1000 % 1000, lapic_x2apic_mode() ? "x2apic" : "xapic");
-    arch_select();
+    lapic_timer_calibrate();
+    kprintf("tsc: %lu.%03lu MHz (PIT-calibrated), apic: %s, apic timer %lu kHz\n",
+            hz / 1000000, hz / 1000 % 1000, lapic_x2apic_mode() ? "x2apic" : "xapic",
+            lapic_timer_hz() / 1000);
+    arch = arch_select();
     struct percpu *bsp = this_cpu();
     kprintf("cpu %u online apic=%u (bootstrap)\n", bsp->index, bsp->apic_id);
     bsp->online = true;
@@ -45,11 +58,10 @@ void vmm_ap_entry(struct percpu *cpu)
     kprintf("cpu %u online apic=%u\n", cpu->index, id);
     __atomic_store_n(&cpu->online, true, __ATOMIC_RELEASE);
     /* Wait for boot/ to finish starting the others before a self-test may stop the machine. */
-    while (!__atomic_load_n(&all_started, __ATOMIC_ACQUIRE))
-        cpu_relax();
+    wait_phase(PHASE_STARTED);
     maybe_inject_fault();
-    for (;;)
-        __asm__ volatile("sti; hlt");
+    wait_phase(PHASE_RUN);
+    vm_run_cpu();
 }
 
 void vmm_main(void)
@@ -59,7 +71,7 @@ void vmm_main(void)
     for (uint32_t i = 0; i < boot->ncpus; i++)
         online += cpu_get(i)->online;
     kprintf("cpus: %u of %u online\n", online, boot->ncpus);
-    __atomic_store_n(&all_started, true, __ATOMIC_RELEASE);
+    __atomic_store_n(&phase, PHASE_STARTED, __ATOMIC_RELEASE);
     kprintf("config: %s, policy=%s timeslice_us=%u, %u VM(s)\n",
             boot->have_cfg ? "vsched.cfg" : "none (defaults)", c->machine.policy,
             c->machine.timeslice_us, c->nvms);
@@ -71,12 +83,32 @@ void vmm_main(void)
                 cfg_gang_name(vm->gang), vm->affinity, vm->image[0] ? vm->image : "-",
                 boot->images[i].size);
     }
-    maybe_inject_fault();
     if (online != boot->ncpus)
         machine_halt(HALT_BOOT);
-    if (c->nvms) {
-        kprintf("vmm: this build cannot run guests yet; %u VM(s) not started\n", c->nvms);
+    const struct cfg_machine *m = &c->machine;
+    if (m->inject_fault != CFG_FAULT_NONE) {
+        if (m->inject_fault_cpu >= boot->ncpus) {
+            kprintf("vsched.cfg: error: inject_fault_cpu = %u but only %u CPU(s) are online\n",
+                    m->inject_fault_cpu, boot->ncpus);
+            machine_halt(HALT_CONFIG);
+        }
+        maybe_inject_fault();
+        /* Another CPU raises the fault and halts the machine: nothing else may run first. */
+        for (;;)
+            cpu_relax();
+    }
+    if (!c->nvms)
+        machine_halt(HALT_OK);
+    if (!arch) {
+        kprintf("vmm: no usable virtualization backend; %u VM(s) not started\n", c->nvms);
         machine_halt(HALT_VM_FAILED);
     }
-    machine_halt(HALT_OK);
+    if (!arch->vcpu_run) {
+        kprintf("vmm: the %s backend cannot run guests yet; %u VM(s) not started\n", arch->name,
+                c->nvms);
+        machine_halt(HALT_VM_FAILED);
+    }
+    vm_create_all(boot, arch);
+    __atomic_store_n(&phase, PHASE_RUN, __ATOMIC_RELEASE);
+    vm_run_cpu();
 }

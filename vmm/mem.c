@@ -18,14 +18,24 @@ static struct spinlock pmm_lock = SPINLOCK_INIT;
 static uint64_t vmm_cr3;
 static uint64_t table_pages;
 
-uint64_t phys_alloc_pages_below(uint64_t pages, uint64_t limit)
+static uint64_t alloc_zeroed(uint64_t pages, uint64_t align, uint64_t limit)
 {
     spin_lock(&pmm_lock);
-    uint64_t pa = pmm_alloc(&pmm, pages, PAGE_SIZE, limit);
+    uint64_t pa = pmm_alloc(&pmm, pages, align, limit);
     spin_unlock(&pmm_lock);
     if (pa)
         memset((void *)(uintptr_t)pa, 0, pages * PAGE_SIZE);
     return pa;
+}
+
+uint64_t phys_alloc_pages_below(uint64_t pages, uint64_t limit)
+{
+    return alloc_zeroed(pages, PAGE_SIZE, limit);
+}
+
+uint64_t phys_alloc_aligned(uint64_t pages, uint64_t align)
+{
+    return alloc_zeroed(pages, align, 0);
 }
 
 uint64_t phys_alloc_pages(uint64_t pages)

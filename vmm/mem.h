@@ -15,6 +15,8 @@ uint64_t mem_vmm_cr3(void);
 /* Zeroed pages; 0 when out of memory.  Safe on every CPU. */
 uint64_t phys_alloc_pages(uint64_t pages);
 uint64_t phys_alloc_pages_below(uint64_t pages, uint64_t limit);
+/* Zeroed, ALIGN-aligned (a power of two >= 4096) contiguous pages, e.g. guest memory. */
+uint64_t phys_alloc_aligned(uint64_t pages, uint64_t align);
 void phys_free_pages(uint64_t pa, uint64_t pages);
 
 #endif

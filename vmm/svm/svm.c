@@ -1,10 +1,125 @@
-/* AMD-V (SVM) backend. */
+/* AMD-V (SVM) backend: EFER.SVME and a host save area per pCPU, one VMCB per vCPU, nested
+ * page tables per VM (AMD64 APM Vol. 2 chapter 15).
+ *
+ * Works without next-RIP save, decode assists and VMCB clean bits (QEMU's TCG has none): the
+ * VMM computes the next RIP itself for the instructions it intercepts, and uses nRIP when the
+ * CPU provides it.  The hypervisor timer is the host APIC timer (SVM has no preemption timer):
+ * its interrupt is intercepted (INTR) and ends the guest's run. */
+#include <string.h>
+
 #include "vmm/arch.h"
+#include "vmm/console.h"
+#include "vmm/cpu.h"
 #include "vmm/fmt.h"
+#include "vmm/lapic.h"
+#include "vmm/mem.h"
+#include "vmm/pagetable.h"
 #include "vmm/svm/svm_caps.h"
 #include "vmm/x86.h"
 
+#define MSR_VM_HSAVE_PA 0xc0010117u
+#define EFER_SVME       (1ull << 12)
+
+/* VMCB control area (APM Vol. 2 Appendix B, Table B-1) */
+#define VMCB_INTERCEPT_CR      0x000
+#define VMCB_INTERCEPT_EXC     0x008
+#define VMCB_INTERCEPT_MISC1   0x00c
+#define VMCB_INTERCEPT_MISC2   0x010
+#define VMCB_IOPM_BASE         0x040
+#define VMCB_MSRPM_BASE        0x048
+#define VMCB_ASID              0x058
+#define VMCB_TLB_CONTROL       0x05c
+#define VMCB_VINTR             0x060
+#define VMCB_INT_SHADOW        0x068
+#define VMCB_EXITCODE          0x070
+#define VMCB_EXITINFO1         0x078
+#define VMCB_EXITINFO2         0x080
+#define VMCB_EXITINTINFO       0x088
+#define VMCB_NP_ENABLE         0x090
+#define VMCB_EVENTINJ          0x0a8
+#define VMCB_N_CR3             0x0b0
+#define VMCB_CLEAN             0x0c0
+#define VMCB_NRIP              0x0c8
+/* VMCB state save area (Table B-2) */
+#define VMCB_ES                0x400 /* ES, CS, SS, DS, FS, GS, GDTR, LDTR, IDTR, TR: 16 each */
+#define VMCB_GDTR              0x460
+#define VMCB_LDTR              0x470
+#define VMCB_IDTR              0x480
+#define VMCB_TR                0x490
+#define VMCB_CPL               0x4cb
+#define VMCB_EFER              0x4d0
+#define VMCB_CR4               0x548
+#define VMCB_CR3               0x550
+#define VMCB_CR0               0x558
+#define VMCB_DR7               0x560
+#define VMCB_DR6               0x568
+#define VMCB_RFLAGS            0x570
+#define VMCB_RIP               0x578
+#define VMCB_RSP               0x5d8
+#define VMCB_RAX               0x5f8
+#define VMCB_G_PAT             0x668
+
+/* Intercept bits (Table B-1) */
+#define MISC1_INTR     (1u << 0)
+#define MISC1_NMI      (1u << 1)
+#define MISC1_CPUID    (1u << 18)
+#define MISC1_HLT      (1u << 24)
+#define MISC1_IOIO     (1u << 27)
+#define MISC1_MSR      (1u << 28)
+#define MISC1_SHUTDOWN (1u << 31)
+#define MISC2_SVM_INSNS 0x7fu /* VMRUN (required), VMMCALL, VMLOAD, VMSAVE, STGI, CLGI, SKINIT */
+#define VINTR_MASKING  (1ull << 24)
+
+/* Exit codes (Appendix C) */
+#define SVM_EXIT_INTR     0x060
+#define SVM_EXIT_NMI      0x061
+#define SVM_EXIT_CPUID    0x072
+#define SVM_EXIT_HLT      0x078
+#define SVM_EXIT_IOIO     0x07b
+#define SVM_EXIT_MSR      0x07c
+#define SVM_EXIT_SHUTDOWN 0x07f
+#define SVM_EXIT_VMMCALL  0x081
+#define SVM_EXIT_NPF      0x400
+#define SVM_EXIT_INVALID  0xffffffffu
+
+/* Nested page tables use the x86-64 format; guest accesses count as user accesses, so U/S is
+ * set at every level (APM Vol. 2 15.25.5). */
+#define NPT_BITS (PTE_P | PTE_RW | (1ull << 2))
+static const struct pt_format npt_format = {
+    .table_bits = NPT_BITS,
+    .present_mask = PTE_P,
+    .large_bit = PTE_PS,
+};
+
+struct arch_vm {
+    uint32_t id;
+    uint64_t npt_root;
+};
+
+struct arch_vcpu {
+    struct vcpu_gprs gprs; /* rax lives in the VMCB: gprs.rax is synced around each run */
+    struct arch_vm *vm;
+    uint32_t id;
+    uint32_t asid;
+    int32_t last_cpu;
+    uint64_t vmcb_pa;
+    uint64_t timer_deadline_tsc;
+};
+
 static struct svm_caps caps;
+static bool usable;
+static uint64_t iopm_pa, msrpm_pa;
+static uint64_t host_save_pa[MAX_CPUS];  /* VMSAVE area for the host's hidden state */
+static struct arch_vcpu *last_run_on[MAX_CPUS];
+
+void svm_enter(struct vcpu_gprs *gprs, uint64_t vmcb_pa, uint64_t host_save_pa);
+
+#define VMCB8(v, off)  (*(volatile uint8_t *)(uintptr_t)((v)->vmcb_pa + (off)))
+#define VMCB16(v, off) (*(volatile uint16_t *)(uintptr_t)((v)->vmcb_pa + (off)))
+#define VMCB32(v, off) (*(volatile uint32_t *)(uintptr_t)((v)->vmcb_pa + (off)))
+#define VMCB64(v, off) (*(volatile uint64_t *)(uintptr_t)((v)->vmcb_pa + (off)))
+
+/* ---- probe ---- */
 
 static const char *svm_probe(char *line, size_t size)
 {
@@ -23,10 +138,286 @@ static const char *svm_probe(char *line, size_t size)
     in.vm_cr_valid = rdmsr_safe(MSR_VM_CR, &in.vm_cr) == 0;
     svm_caps_decode(&in, &caps);
     svm_caps_format(&caps, line, size);
-    return svm_caps_unusable(&caps);
+    const char *why = svm_caps_unusable(&caps);
+    usable = !why;
+    return why;
+}
+
+/* ---- per pCPU ---- */
+
+static int svm_cpu_enable(void)
+{
+    uint32_t cpu = cpu_index();
+    if (!usable)
+        return -1;
+    if (!host_save_pa[cpu]) {
+        host_save_pa[cpu] = phys_alloc_pages(1);
+        uint64_t hsave = phys_alloc_pages(1);
+        if (!host_save_pa[cpu] || !hsave) {
+            kprintf("svm: cpu %u: out of memory for the host save areas\n", cpu);
+            return -1;
+        }
+        wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
+        wrmsr(MSR_VM_HSAVE_PA, hsave);
+    }
+    return 0;
+}
+
+/* ---- VMs ---- */
+
+static uint64_t npt_alloc(void *ctx)
+{
+    (void)ctx;
+    return phys_alloc_pages(1);
+}
+
+static uint64_t *npt_table(void *ctx, uint64_t pa)
+{
+    (void)ctx;
+    return (uint64_t *)(uintptr_t)pa;
+}
+
+static const struct pt_mem npt_mem = { npt_alloc, npt_table, NULL };
+
+static struct arch_vm vms[64];
+static uint32_t nvms;
+
+static struct arch_vm *svm_vm_create(uint32_t vm_id)
+{
+    /* Permission maps shared by every vCPU: intercept all port I/O (IOPM, 12 KiB) and every
+     * MSR (MSRPM, 8 KiB) (APM Vol. 2 15.10, 15.11). */
+    if (!iopm_pa) {
+        iopm_pa = phys_alloc_pages(3);
+        msrpm_pa = phys_alloc_pages(2);
+        if (!iopm_pa || !msrpm_pa)
+            return NULL;
+        memset((void *)(uintptr_t)iopm_pa, 0xff, 3 * 4096);
+        memset((void *)(uintptr_t)msrpm_pa, 0xff, 2 * 4096);
+    }
+    if (nvms == sizeof(vms) / sizeof(vms[0]))
+        return NULL;
+    struct arch_vm *vm = &vms[nvms];
+    vm->id = vm_id;
+    vm->npt_root = phys_alloc_pages(1);
+    if (!vm->npt_root) {
+        kprintf("svm: out of memory for a nested page table root\n");
+        return NULL;
+    }
+    nvms++;
+    return vm;
+}
+
+static int svm_vm_map(struct arch_vm *vm, uint64_t gpa, uint64_t hpa, uint64_t size)
+{
+    return pt_map(&npt_format, &npt_mem, vm->npt_root, gpa, hpa, size, NPT_BITS, PT_SIZE_2M);
+}
+
+/* ---- vCPUs ---- */
+
+static struct arch_vcpu vcpus[256];
+static uint32_t nvcpus;
+
+static void set_segment(struct arch_vcpu *v, unsigned off, uint16_t sel, uint16_t attr,
+                        uint32_t limit, uint64_t base)
+{
+    VMCB16(v, off) = sel;
+    VMCB16(v, off + 2) = attr;
+    VMCB32(v, off + 4) = limit;
+    VMCB64(v, off + 8) = base;
+}
+
+static struct arch_vcpu *svm_vcpu_create(struct arch_vm *vm, uint32_t vcpu_id,
+                                         const struct vcpu_start *s)
+{
+    if (nvcpus == sizeof(vcpus) / sizeof(vcpus[0]))
+        return NULL;
+    struct arch_vcpu *v = &vcpus[nvcpus];
+    memset(v, 0, sizeof(*v));
+    v->vm = vm;
+    v->id = vcpu_id;
+    v->last_cpu = -1;
+    /* ASID 0 is the host's; when vCPUs outnumber ASIDs they share, and every switch flushes. */
+    v->asid = 1 + nvcpus % (caps.asids - 1);
+    v->vmcb_pa = phys_alloc_pages(1);
+    if (!v->vmcb_pa)
+        return NULL;
+    nvcpus++;
+
+    VMCB32(v, VMCB_INTERCEPT_EXC) = 0;
+    VMCB32(v, VMCB_INTERCEPT_MISC1) = MISC1_INTR | MISC1_NMI | MISC1_CPUID | MISC1_HLT |
+                                       MISC1_IOIO | MISC1_MSR | MISC1_SHUTDOWN;
+    VMCB32(v, VMCB_INTERCEPT_MISC2) = MISC2_SVM_INSNS;
+    VMCB64(v, VMCB_IOPM_BASE) = iopm_pa;
+    VMCB64(v, VMCB_MSRPM_BASE) = msrpm_pa;
+    VMCB32(v, VMCB_ASID) = v->asid;
+    VMCB64(v, VMCB_VINTR) = VINTR_MASKING; /* host IF governs physical interrupts */
+    VMCB64(v, VMCB_NP_ENABLE) = 1;
+    VMCB64(v, VMCB_N_CR3) = vm->npt_root;
+    VMCB32(v, VMCB_CLEAN) = 0;
+
+    /* Guest state: 64-bit mode, paging, flat segments (guest ABI v1).  Attributes use the
+     * VMCB's packed format: type/S/DPL/P in bits 7:0, AVL/L/DB/G in bits 11:8. */
+    for (unsigned i = 0; i < 6; i++) /* ES, CS, SS, DS, FS, GS */
+        set_segment(v, VMCB_ES + 16 * i, i == 1 ? 0x08 : 0x10, i == 1 ? 0xa9b : 0xc93,
+                    0xffffffff, 0);
+    set_segment(v, VMCB_GDTR, 0, 0, s->gdt_limit, s->gdt_base);
+    set_segment(v, VMCB_LDTR, 0, 0, 0, 0);
+    set_segment(v, VMCB_IDTR, 0, 0, 0, 0);
+    set_segment(v, VMCB_TR, 0, 0x8b, 0x67, 0);
+    VMCB8(v, VMCB_CPL) = 0;
+    /* EFER.SVME must be set in the guest's EFER for VMRUN (APM 15.5.1); the guest cannot
+     * see it (every MSR access is intercepted) and its SVM instructions are intercepted. */
+    VMCB64(v, VMCB_EFER) = (1ull << 8) | (1ull << 10) | EFER_NXE | EFER_SVME;
+    VMCB64(v, VMCB_CR0) = CR0_PE | (1ull << 1) | (1ull << 4) | (1ull << 5) | CR0_WP | CR0_PG;
+    VMCB64(v, VMCB_CR3) = s->cr3;
+    VMCB64(v, VMCB_CR4) = CR4_PAE;
+    VMCB64(v, VMCB_DR7) = 0x400;
+    VMCB64(v, VMCB_DR6) = 0xffff0ff0;
+    VMCB64(v, VMCB_RFLAGS) = 0x2;
+    VMCB64(v, VMCB_RIP) = s->rip;
+    VMCB64(v, VMCB_RSP) = s->rsp;
+    VMCB64(v, VMCB_RAX) = 0;
+    VMCB64(v, VMCB_G_PAT) = 0x0007040600070406ull;
+    v->gprs.rdi = s->rdi;
+    v->gprs.rsi = s->rsi;
+    return v;
+}
+
+/* Length of the intercepted instruction: from nRIP when the CPU saves it, else known per
+ * intercept (CPUID 0f a2, HLT f4, RDMSR/WRMSR 0f 32/30, VMMCALL 0f 01 d9). */
+static uint32_t insn_length(struct arch_vcpu *v, uint32_t code, uint64_t rip)
+{
+    if (caps.nrips && VMCB64(v, VMCB_NRIP))
+        return (uint32_t)(VMCB64(v, VMCB_NRIP) - rip);
+    switch (code) {
+    case SVM_EXIT_CPUID: return 2;
+    case SVM_EXIT_HLT: return 1;
+    case SVM_EXIT_MSR: return 2;
+    case SVM_EXIT_VMMCALL: return 3;
+    case SVM_EXIT_IOIO: return (uint32_t)(VMCB64(v, VMCB_EXITINFO2) - rip); /* next RIP */
+    default: return 0;
+    }
+}
+
+static void svm_vcpu_dump(struct arch_vcpu *v)
+{
+    kprintf("  vmcb: cr0=%lx cr3=%lx cr4=%lx efer=%lx rip=%lx rsp=%lx rflags=%lx cs=%x/%x "
+            "exitintinfo=%lx\n",
+            VMCB64(v, VMCB_CR0), VMCB64(v, VMCB_CR3), VMCB64(v, VMCB_CR4), VMCB64(v, VMCB_EFER),
+            VMCB64(v, VMCB_RIP), VMCB64(v, VMCB_RSP), VMCB64(v, VMCB_RFLAGS),
+            VMCB16(v, VMCB_ES + 16), VMCB16(v, VMCB_ES + 18), VMCB64(v, VMCB_EXITINTINFO));
+}
+
+static void decode_exit(struct arch_vcpu *v, struct vexit *e)
+{
+    uint64_t code = VMCB64(v, VMCB_EXITCODE);
+    uint64_t info1 = VMCB64(v, VMCB_EXITINFO1);
+    e->raw_reason = (uint32_t)code;
+    e->raw_qual = info1;
+    e->rip = VMCB64(v, VMCB_RIP);
+    e->insn_len = insn_length(v, (uint32_t)code, e->rip);
+    switch ((uint32_t)code) {
+    case SVM_EXIT_INTR:
+        /* The interrupt is still pending; let the host take it through its IDT. */
+        __asm__ volatile("sti; nop; cli" ::: "memory");
+        e->reason = lapic_timer_take_expired() ? VEXIT_TIMER : VEXIT_EXTINT;
+        if (v->timer_deadline_tsc && rdtsc() >= v->timer_deadline_tsc)
+            e->reason = VEXIT_TIMER;
+        break;
+    case SVM_EXIT_NMI:
+        __asm__ volatile("sti; nop; cli" ::: "memory");
+        e->reason = VEXIT_NMI;
+        break;
+    case SVM_EXIT_CPUID: e->reason = VEXIT_CPUID; break;
+    case SVM_EXIT_HLT: e->reason = VEXIT_HLT; break;
+    case SVM_EXIT_VMMCALL: e->reason = VEXIT_HYPERCALL; break;
+    case SVM_EXIT_SHUTDOWN: e->reason = VEXIT_TRIPLE_FAULT; break;
+    case SVM_EXIT_MSR: e->reason = info1 ? VEXIT_WRMSR : VEXIT_RDMSR; break;
+    case SVM_EXIT_IOIO: /* APM Vol. 2 15.10.2, Figure 15-2 */
+        e->reason = VEXIT_IO;
+        e->io.in = info1 & 1;
+        e->io.string = (info1 >> 2) & 1;
+        e->io.rep = (info1 >> 3) & 1;
+        e->io.size = (info1 >> 4) & 1 ? 1 : (info1 >> 5) & 1 ? 2 : 4;
+        e->io.port = (uint16_t)(info1 >> 16);
+        break;
+    case SVM_EXIT_NPF: /* EXITINFO1: page-fault error code, EXITINFO2: the GPA */
+        e->reason = VEXIT_NPF;
+        e->npf.gpa = VMCB64(v, VMCB_EXITINFO2);
+        e->npf.write = (info1 >> 1) & 1;
+        e->npf.fetch = (info1 >> 4) & 1;
+        e->npf.read = !e->npf.write && !e->npf.fetch;
+        break;
+    case SVM_EXIT_INVALID:
+        kprintf("svm: VMRUN failed: VMEXIT_INVALID (illegal guest state in the VMCB, APM Vol. 2 "
+                "15.5.1)\n");
+        svm_vcpu_dump(v);
+        e->reason = VEXIT_ENTRY_FAILED;
+        break;
+    default: e->reason = VEXIT_UNHANDLED; break;
+    }
+}
+
+static void svm_vcpu_run(struct arch_vcpu *v, struct vexit *e)
+{
+    uint32_t cpu = cpu_index();
+    /* Flush this ASID's translations when the vCPU comes to a pCPU it was not on last, or
+     * when its ASID is shared and another vCPU ran here in between. */
+    bool shared_asid = nvcpus >= caps.asids;
+    VMCB8(v, VMCB_TLB_CONTROL) =
+        (v->last_cpu != (int32_t)cpu || (shared_asid && last_run_on[cpu] != v)) ? 1 : 0;
+    v->last_cpu = (int32_t)cpu;
+    last_run_on[cpu] = v;
+    lapic_timer_arm(v->timer_deadline_tsc);
+    VMCB64(v, VMCB_RAX) = v->gprs.rax;
+    svm_enter(&v->gprs, v->vmcb_pa, host_save_pa[cpu]);
+    v->gprs.rax = VMCB64(v, VMCB_RAX);
+    VMCB64(v, VMCB_EVENTINJ) = 0;
+    decode_exit(v, e);
+    if (e->reason != VEXIT_TIMER)
+        lapic_timer_arm(0);
+}
+
+static struct vcpu_gprs *svm_vcpu_gprs(struct arch_vcpu *v)
+{
+    return &v->gprs;
+}
+
+static uint64_t svm_vcpu_rip(struct arch_vcpu *v)
+{
+    return VMCB64(v, VMCB_RIP);
+}
+
+static void svm_vcpu_set_rip(struct arch_vcpu *v, uint64_t rip)
+{
+    VMCB64(v, VMCB_RIP) = rip;
+}
+
+static void svm_vcpu_inject_exception(struct arch_vcpu *v, uint8_t vector, bool has_error,
+                                      uint32_t error)
+{
+    /* EVENTINJ: vector, type 3 (exception), error code valid, valid (APM Vol. 2 15.20). */
+    VMCB64(v, VMCB_EVENTINJ) = vector | (3ull << 8) | (has_error ? 1ull << 11 : 0) |
+                               (1ull << 31) | ((uint64_t)error << 32);
+}
+
+static void svm_vcpu_set_timer(struct arch_vcpu *v, uint64_t deadline_tsc)
+{
+    v->timer_deadline_tsc = deadline_tsc;
 }
 
 const struct arch_ops svm_arch_ops = {
     .name = "svm",
     .probe = svm_probe,
+    .cpu_enable = svm_cpu_enable,
+    .vm_create = svm_vm_create,
+    .vm_map = svm_vm_map,
+    .vcpu_create = svm_vcpu_create,
+    .vcpu_run = svm_vcpu_run,
+    .vcpu_gprs = svm_vcpu_gprs,
+    .vcpu_rip = svm_vcpu_rip,
+    .vcpu_set_rip = svm_vcpu_set_rip,
+    .vcpu_inject_exception = svm_vcpu_inject_exception,
+    .vcpu_set_timer = svm_vcpu_set_timer,
+    .vcpu_dump = svm_vcpu_dump,
 };

@@ -1,21 +1,151 @@
-/* VT-x backend. */
+/* VT-x backend: VMXON per pCPU, one VMCS per vCPU, EPT per VM (SDM Vol. 3C chapters 24-29).
+ *
+ * A vCPU's VMCS is made current on the pCPU that runs it; a pCPU that switches to another vCPU
+ * first VMCLEARs the one it had, so any vCPU can later be loaded on any pCPU (SDM Vol. 3C
+ * 25.11.1).  Per-pCPU host fields (TR, GS base) are rewritten at each load. */
 #include <string.h>
 
 #include "vmm/arch.h"
+#include "vmm/console.h"
+#include "vmm/cpu.h"
 #include "vmm/fmt.h"
+#include "vmm/lapic.h"
+#include "vmm/mem.h"
+#include "vmm/pagetable.h"
+#include "vmm/vmx/vmcs.h"
 #include "vmm/vmx/vmx_caps.h"
+#include "vmm/vmx/vmx_ctls.h"
 #include "vmm/x86.h"
 
 #define MSR_VMX_PINBASED       0x481
-#define MSR_VMX_PROCBASED      0x482
-#define MSR_VMX_EXIT           0x483
-#define MSR_VMX_ENTRY          0x484
 #define MSR_VMX_MISC           0x485
+#define MSR_VMX_CR0_FIXED0     0x486
+#define MSR_VMX_CR0_FIXED1     0x487
+#define MSR_VMX_CR4_FIXED0     0x488
+#define MSR_VMX_CR4_FIXED1     0x489
 #define MSR_VMX_PROCBASED2     0x48b
 #define MSR_VMX_EPT_VPID       0x48c
 #define MSR_VMX_TRUE_PINBASED  0x48d
+#define MSR_IA32_PAT           0x277
+#define CR4_VMXE               (1ull << 13)
+#define FC_LOCK                (1ull << 0)
+#define FC_VMX_OUTSIDE_SMX     (1ull << 2)
 
+/* EPT entries (SDM Vol. 3C 29.3.2): R/W/X in bits 2:0, memory type in 5:3 for leaves. */
+#define EPT_RWX      7ull
+#define EPT_MT_WB    (6ull << 3)
+#define EPTP_WB_4LVL (6ull | (3ull << 3))
+static const struct pt_format ept_format = {
+    .table_bits = EPT_RWX,
+    .present_mask = EPT_RWX,
+    .large_bit = 1ull << 7,
+};
+
+struct arch_vm {
+    uint32_t id;
+    uint64_t ept_root;
+};
+
+struct arch_vcpu {
+    struct vcpu_gprs gprs; /* first: vmx_enter saves into it */
+    struct arch_vm *vm;
+    uint32_t id;
+    uint16_t vpid;
+    uint64_t vmcs_pa;
+    bool launched;         /* VMLAUNCH done since the last VMCLEAR */
+    int32_t loaded_cpu;    /* pCPU whose current VMCS this is, or -1 */
+    int32_t last_cpu;      /* pCPU it last ran on, or -1 */
+    bool initialized;      /* VMCS fields written */
+    uint64_t timer_deadline_tsc;
+    struct vcpu_start start;
+};
+
+static struct vmx_msrs msrs;
 static struct vmx_caps caps;
+static struct vmx_controls ctls;
+static bool ctls_ok;
+static uint64_t io_bitmaps_pa, msr_bitmap_pa;
+static uint16_t next_vpid = 1;
+/* Per pCPU: the VMXON region and the vCPU whose VMCS is current there. */
+static uint64_t vmxon_pa[MAX_CPUS];
+static struct arch_vcpu *current_on[MAX_CPUS];
+
+int vmx_enter(struct vcpu_gprs *gprs, int launched);
+extern char vmx_exit_point[];
+
+/* ---- VMX instructions (SDM Vol. 3C 31.2: CF=1 VMfailInvalid, ZF=1 VMfailValid) ---- */
+
+static int vmx_op_result(bool cf, bool zf)
+{
+    return cf ? 1 : zf ? 2 : 0;
+}
+
+static int vmxon(uint64_t pa)
+{
+    bool cf, zf;
+    __asm__ volatile("vmxon %2" : "=@ccc"(cf), "=@ccz"(zf) : "m"(pa) : "memory");
+    return vmx_op_result(cf, zf);
+}
+
+static int vmclear(uint64_t pa)
+{
+    bool cf, zf;
+    __asm__ volatile("vmclear %2" : "=@ccc"(cf), "=@ccz"(zf) : "m"(pa) : "memory");
+    return vmx_op_result(cf, zf);
+}
+
+static int vmptrld(uint64_t pa)
+{
+    bool cf, zf;
+    __asm__ volatile("vmptrld %2" : "=@ccc"(cf), "=@ccz"(zf) : "m"(pa) : "memory");
+    return vmx_op_result(cf, zf);
+}
+
+static uint64_t vmread(uint64_t field)
+{
+    uint64_t v = 0;
+    __asm__ volatile("vmread %1, %0" : "=rm"(v) : "r"(field) : "cc");
+    return v;
+}
+
+static bool vmwrite_failed;
+
+static void vmwrite(uint64_t field, uint64_t value)
+{
+    bool cf, zf;
+    __asm__ volatile("vmwrite %2, %3" : "=@ccc"(cf), "=@ccz"(zf) : "rm"(value), "r"(field)
+                     : "memory");
+    if (cf || zf) {
+        vmwrite_failed = true;
+        kprintf("vmx: VMWRITE of field 0x%04lx failed (error %lu)\n", field,
+                zf ? vmread(VMCS_INSN_ERROR) : 0);
+    }
+}
+
+/* Drop the cached translations of VPID (SDM Vol. 3C 29.4.3.3): a vCPU that comes back to a
+ * pCPU may find entries there that its guest has since invalidated elsewhere.  Single-context
+ * (type 1) when supported (EPT_VPID_CAP[41]), else all-context (type 2, [42]). */
+static void invvpid_flush(uint16_t vpid)
+{
+    struct {
+        uint64_t vpid, linear;
+    } desc = { vpid, 0 };
+    uint64_t type = (msrs.ept_vpid >> 41) & 1 ? 1 : 2;
+    if ((msrs.ept_vpid >> 32) & 1) /* INVVPID supported */
+        __asm__ volatile("invvpid %0, %1" : : "m"(desc), "r"(type) : "cc", "memory");
+}
+
+static void invept_all(void)
+{
+    struct {
+        uint64_t eptp, zero;
+    } desc = { 0, 0 };
+    /* Type 2: all-context (SDM Vol. 3C 29.4.3.1); only when supported (EPT_VPID_CAP[26]). */
+    if ((msrs.ept_vpid >> 26) & 1)
+        __asm__ volatile("invept %0, %1" : : "m"(desc), "r"(2ull) : "cc", "memory");
+}
+
+/* ---- probe ---- */
 
 static uint64_t msr_or_zero(uint32_t msr)
 {
@@ -25,33 +155,523 @@ static uint64_t msr_or_zero(uint32_t msr)
 
 static const char *vmx_probe(char *line, size_t size)
 {
-    struct vmx_msrs m;
-    memset(&m, 0, sizeof(m));
-    m.cpuid1_ecx = cpuid(1, 0).ecx;
-    if (!vmx_cpuid_present(m.cpuid1_ecx)) {
+    memset(&msrs, 0, sizeof(msrs));
+    msrs.cpuid1_ecx = cpuid(1, 0).ecx;
+    if (!vmx_cpuid_present(msrs.cpuid1_ecx)) {
         fmt_snprintf(line, size, "vmx: absent (CPUID.1:ECX.VMX=0)");
         return "no VMX";
     }
-    m.basic = msr_or_zero(MSR_IA32_VMX_BASIC);
-    /* The TRUE_* MSRs (when BASIC[55]) report the real default-1 controls; allowed-1 bits
-     * are the same in both (SDM Vol. 3D A.2). */
-    uint32_t first = (m.basic >> 55) & 1 ? MSR_VMX_TRUE_PINBASED : MSR_VMX_PINBASED;
-    m.pinbased = msr_or_zero(first);
-    m.procbased = msr_or_zero(first + 1);
-    m.exit = msr_or_zero(first + 2);
-    m.entry = msr_or_zero(first + 3);
-    m.misc = msr_or_zero(MSR_VMX_MISC);
-    if ((m.procbased >> 63) & 1) {
-        m.procbased2 = msr_or_zero(MSR_VMX_PROCBASED2);
-        m.ept_vpid = msr_or_zero(MSR_VMX_EPT_VPID);
+    msrs.basic = msr_or_zero(MSR_IA32_VMX_BASIC);
+    /* The TRUE_* MSRs (when BASIC[55]) report the real default-1 controls (SDM Vol. 3D A.2). */
+    uint32_t first = (msrs.basic >> 55) & 1 ? MSR_VMX_TRUE_PINBASED : MSR_VMX_PINBASED;
+    msrs.pinbased = msr_or_zero(first);
+    msrs.procbased = msr_or_zero(first + 1);
+    msrs.exit = msr_or_zero(first + 2);
+    msrs.entry = msr_or_zero(first + 3);
+    msrs.misc = msr_or_zero(MSR_VMX_MISC);
+    if ((msrs.procbased >> 63) & 1) {
+        msrs.procbased2 = msr_or_zero(MSR_VMX_PROCBASED2);
+        msrs.ept_vpid = msr_or_zero(MSR_VMX_EPT_VPID);
     }
-    m.feature_control = msr_or_zero(MSR_IA32_FEATURE_CONTROL);
-    vmx_caps_decode(&m, &caps);
-    vmx_caps_format(&caps, line, size);
-    return vmx_caps_unusable(&caps);
+    msrs.feature_control = msr_or_zero(MSR_IA32_FEATURE_CONTROL);
+    vmx_caps_decode(&msrs, &caps);
+    size_t n = vmx_caps_format(&caps, line, size);
+    /* The raw values too: what every decision above came from. */
+    if (n < size)
+        fmt_snprintf(line + n, size - n,
+                     "\nvmx: msrs basic=%016lx pin=%016lx proc=%016lx proc2=%016lx exit=%016lx "
+                     "entry=%016lx misc=%lx ept_vpid=%016lx",
+                     msrs.basic, msrs.pinbased, msrs.procbased, msrs.procbased2, msrs.exit,
+                     msrs.entry, msrs.misc, msrs.ept_vpid);
+    const char *why = vmx_caps_unusable(&caps);
+    if (why)
+        return why;
+    const char *which;
+    uint32_t missing;
+    if (vmx_controls_compute(&msrs, &ctls, &which, &missing) < 0) {
+        static char reason[96];
+        fmt_snprintf(reason, sizeof(reason), "%s controls lack required bits 0x%x", which,
+                     missing);
+        return reason;
+    }
+    ctls_ok = true;
+    return NULL;
+}
+
+/* ---- per pCPU ---- */
+
+static int vmx_cpu_enable(void)
+{
+    uint32_t cpu = cpu_index();
+    uint64_t fc = rdmsr(MSR_IA32_FEATURE_CONTROL);
+    if (!(fc & FC_LOCK)) {
+        wrmsr(MSR_IA32_FEATURE_CONTROL, fc | FC_LOCK | FC_VMX_OUTSIDE_SMX);
+    } else if (!(fc & FC_VMX_OUTSIDE_SMX)) {
+        kprintf("vmx: cpu %u: IA32_FEATURE_CONTROL is locked with VMX off (enable VT-x in the "
+                "firmware setup)\n", cpu);
+        return -1;
+    }
+    /* CR0/CR4 bits fixed in VMX operation (SDM Vol. 3D A.7, A.8). */
+    uint64_t cr0 = (read_cr0() | rdmsr(MSR_VMX_CR0_FIXED0)) & rdmsr(MSR_VMX_CR0_FIXED1);
+    uint64_t cr4 = (read_cr4() | rdmsr(MSR_VMX_CR4_FIXED0) | CR4_VMXE) &
+                   rdmsr(MSR_VMX_CR4_FIXED1);
+    write_cr0(cr0);
+    write_cr4(cr4);
+    if (!vmxon_pa[cpu]) {
+        vmxon_pa[cpu] = phys_alloc_pages(1);
+        if (!vmxon_pa[cpu]) {
+            kprintf("vmx: cpu %u: out of memory for the VMXON region\n", cpu);
+            return -1;
+        }
+        *(uint32_t *)(uintptr_t)vmxon_pa[cpu] = caps.vmcs_revision;
+    }
+    int rc = vmxon(vmxon_pa[cpu]);
+    if (rc) {
+        kprintf("vmx: cpu %u: VMXON failed (%s)\n", cpu,
+                rc == 1 ? "VMfailInvalid: bad VMXON region or CR0/CR4" : "VMfailValid");
+        return -1;
+    }
+    invept_all();
+    return 0;
+}
+
+/* ---- VMs ---- */
+
+static uint64_t ept_alloc(void *ctx)
+{
+    (void)ctx;
+    return phys_alloc_pages(1);
+}
+
+static uint64_t *ept_table(void *ctx, uint64_t pa)
+{
+    (void)ctx;
+    return (uint64_t *)(uintptr_t)pa;
+}
+
+static const struct pt_mem ept_mem = { ept_alloc, ept_table, NULL };
+
+static struct arch_vm vms[64];
+static uint32_t nvms;
+
+static int vmx_setup_bitmaps(void);
+
+static struct arch_vm *vmx_vm_create(uint32_t vm_id)
+{
+    /* VMs are built on the BSP before any pCPU runs a vCPU, so every VMCS sees the bitmaps. */
+    if (vmx_setup_bitmaps() < 0) {
+        kprintf("vmx: out of memory for the I/O and MSR bitmaps\n");
+        return NULL;
+    }
+    if (nvms == sizeof(vms) / sizeof(vms[0]))
+        return NULL;
+    struct arch_vm *vm = &vms[nvms];
+    vm->id = vm_id;
+    vm->ept_root = phys_alloc_pages(1);
+    if (!vm->ept_root) {
+        kprintf("vmx: out of memory for an EPT root\n");
+        return NULL;
+    }
+    nvms++;
+    return vm;
+}
+
+static int vmx_vm_map(struct arch_vm *vm, uint64_t gpa, uint64_t hpa, uint64_t size)
+{
+    uint64_t max = caps.ept_1g ? PT_SIZE_1G : caps.ept_2m ? PT_SIZE_2M : PT_SIZE_4K;
+    return pt_map(&ept_format, &ept_mem, vm->ept_root, gpa, hpa, size, EPT_RWX | EPT_MT_WB,
+                  max);
+}
+
+/* ---- vCPUs ---- */
+
+static struct arch_vcpu vcpus[256];
+static uint32_t nvcpus;
+
+static struct arch_vcpu *vmx_vcpu_create(struct arch_vm *vm, uint32_t vcpu_id,
+                                         const struct vcpu_start *start)
+{
+    if (nvcpus == sizeof(vcpus) / sizeof(vcpus[0]))
+        return NULL;
+    struct arch_vcpu *v = &vcpus[nvcpus];
+    memset(v, 0, sizeof(*v));
+    v->vm = vm;
+    v->id = vcpu_id;
+    v->start = *start;
+    v->loaded_cpu = -1;
+    v->last_cpu = -1;
+    v->vpid = caps.vpid ? next_vpid++ : 0;
+    v->vmcs_pa = phys_alloc_pages(1);
+    if (!v->vmcs_pa)
+        return NULL;
+    *(uint32_t *)(uintptr_t)v->vmcs_pa = caps.vmcs_revision;
+    v->gprs.rdi = start->rdi;
+    v->gprs.rsi = start->rsi;
+    nvcpus++;
+    return v;
+}
+
+struct dtr {
+    uint16_t limit;
+    uint64_t base;
+} __attribute__((packed));
+
+/* Host fields that differ between pCPUs: written whenever the VMCS is loaded somewhere. */
+static void write_host_percpu(void)
+{
+    struct dtr gdtr, idtr;
+    uint16_t tr;
+    __asm__ volatile("sgdt %0; sidt %1; str %2" : "=m"(gdtr), "=m"(idtr), "=r"(tr));
+    const uint64_t *gdt = (const uint64_t *)(uintptr_t)gdtr.base;
+    uint64_t lo = gdt[tr / 8], hi = gdt[tr / 8 + 1];
+    uint64_t tr_base = ((lo >> 16) & 0xffffff) | ((lo >> 56) << 24) | (hi << 32);
+    vmwrite(VMCS_HOST_TR_SEL, tr);
+    vmwrite(VMCS_HOST_TR_BASE, tr_base);
+    vmwrite(VMCS_HOST_GDTR_BASE, gdtr.base);
+    vmwrite(VMCS_HOST_IDTR_BASE, idtr.base);
+    vmwrite(VMCS_HOST_GS_BASE, rdmsr(MSR_GS_BASE));
+    vmwrite(VMCS_HOST_CR3, read_cr3());
+}
+
+static void write_guest_segment(unsigned i, uint16_t sel, uint32_t limit, uint32_t ar)
+{
+    vmwrite(VMCS_GUEST_ES_SEL + 2 * i, sel);
+    vmwrite(VMCS_GUEST_ES_LIMIT + 2 * i, limit);
+    vmwrite(VMCS_GUEST_ES_AR + 2 * i, ar);
+    vmwrite(VMCS_GUEST_ES_BASE + 2 * i, 0);
+}
+
+static void vmcs_init(struct arch_vcpu *v)
+{
+    const struct vcpu_start *s = &v->start;
+    vmwrite_failed = false;
+
+    /* Controls */
+    vmwrite(VMCS_PIN_CTLS, ctls.pin & ~PIN_PREEMPTION_TIMER);
+    vmwrite(VMCS_PROC_CTLS, ctls.proc);
+    vmwrite(VMCS_PROC_CTLS2, ctls.proc2);
+    vmwrite(VMCS_EXIT_CTLS, ctls.exit);
+    vmwrite(VMCS_ENTRY_CTLS, ctls.entry);
+    vmwrite(VMCS_EXCEPTION_BITMAP, 0);
+    vmwrite(VMCS_CR3_TARGET_COUNT, 0);
+    vmwrite(VMCS_EXIT_MSR_STORE_COUNT, 0);
+    vmwrite(VMCS_EXIT_MSR_LOAD_COUNT, 0);
+    vmwrite(VMCS_ENTRY_MSR_LOAD_COUNT, 0);
+    vmwrite(VMCS_ENTRY_INTR_INFO, 0);
+    vmwrite(VMCS_IO_BITMAP_A, io_bitmaps_pa);
+    vmwrite(VMCS_IO_BITMAP_B, io_bitmaps_pa + 4096);
+    vmwrite(VMCS_MSR_BITMAP, msr_bitmap_pa);
+    vmwrite(VMCS_EPT_POINTER, v->vm->ept_root | EPTP_WB_4LVL);
+    if (ctls.proc2 & PROC2_VPID)
+        vmwrite(VMCS_VPID, v->vpid);
+    /* The guest sees CR4.VMXE clear: VMX needs it set in VMX operation (CR4_FIXED0), so it
+     * is owned by the host and shadowed (SDM Vol. 3C 25.6.6). */
+    vmwrite(VMCS_CR0_MASK, 0);
+    vmwrite(VMCS_CR4_MASK, CR4_VMXE);
+    vmwrite(VMCS_CR4_SHADOW, CR4_PAE);
+    vmwrite(VMCS_LINK_POINTER, ~0ull);
+
+    /* Host state (SDM Vol. 3C 26.2.2-26.2.4) */
+    vmwrite(VMCS_HOST_CR0, read_cr0());
+    vmwrite(VMCS_HOST_CR4, read_cr4());
+    vmwrite(VMCS_HOST_CS_SEL, 0x08);
+    vmwrite(VMCS_HOST_SS_SEL, 0x10);
+    vmwrite(VMCS_HOST_DS_SEL, 0x10);
+    vmwrite(VMCS_HOST_ES_SEL, 0x10);
+    vmwrite(VMCS_HOST_FS_SEL, 0);
+    vmwrite(VMCS_HOST_GS_SEL, 0);
+    vmwrite(VMCS_HOST_FS_BASE, 0);
+    vmwrite(VMCS_HOST_SYSENTER_CS, 0);
+    vmwrite(VMCS_HOST_SYSENTER_ESP, 0);
+    vmwrite(VMCS_HOST_SYSENTER_EIP, 0);
+    vmwrite(VMCS_HOST_EFER, rdmsr(MSR_EFER));
+    if (ctls.exit & EXIT_LOAD_PAT)
+        vmwrite(VMCS_HOST_PAT, rdmsr(MSR_IA32_PAT));
+    vmwrite(VMCS_HOST_RIP, (uint64_t)(uintptr_t)vmx_exit_point);
+
+    /* Guest state: 64-bit mode, paging, flat segments (guest ABI v1). */
+    uint64_t cr0 = (CR0_PE | (1ull << 1) /* MP */ | (1ull << 4) /* ET */ | (1ull << 5) /* NE */ |
+                    CR0_WP | CR0_PG);
+    cr0 = (cr0 | rdmsr(MSR_VMX_CR0_FIXED0)) & rdmsr(MSR_VMX_CR0_FIXED1);
+    uint64_t cr4 = (CR4_PAE | CR4_VMXE | rdmsr(MSR_VMX_CR4_FIXED0)) & rdmsr(MSR_VMX_CR4_FIXED1);
+    vmwrite(VMCS_GUEST_CR0, cr0);
+    vmwrite(VMCS_CR0_SHADOW, cr0);
+    vmwrite(VMCS_GUEST_CR3, s->cr3);
+    vmwrite(VMCS_GUEST_CR4, cr4);
+    vmwrite(VMCS_GUEST_EFER, (1ull << 8) | (1ull << 10) | EFER_NXE); /* LME, LMA, NXE */
+    if (ctls.entry & ENTRY_LOAD_PAT)
+        vmwrite(VMCS_GUEST_PAT, 0x0007040600070406ull); /* the reset value */
+    vmwrite(VMCS_GUEST_DEBUGCTL, 0);
+    for (unsigned i = 0; i < 6; i++) /* ES, CS, SS, DS, FS, GS */
+        write_guest_segment(i, i == 1 ? 0x08 : 0x10, 0xffffffff, i == 1 ? 0xa09b : 0xc093);
+    write_guest_segment(6, 0, 0, 1u << 16);  /* LDTR: unusable */
+    write_guest_segment(7, 0, 0x67, 0x8b);   /* TR: busy 64-bit TSS */
+    vmwrite(VMCS_GUEST_GDTR_BASE, s->gdt_base);
+    vmwrite(VMCS_GUEST_GDTR_LIMIT, s->gdt_limit);
+    vmwrite(VMCS_GUEST_IDTR_BASE, 0);
+    vmwrite(VMCS_GUEST_IDTR_LIMIT, 0);
+    vmwrite(VMCS_GUEST_DR7, 0x400);
+    vmwrite(VMCS_GUEST_RSP, s->rsp);
+    vmwrite(VMCS_GUEST_RIP, s->rip);
+    vmwrite(VMCS_GUEST_RFLAGS, 0x2);
+    vmwrite(VMCS_GUEST_PENDING_DBG, 0);
+    vmwrite(VMCS_GUEST_INTERRUPTIBILITY, 0);
+    vmwrite(VMCS_GUEST_ACTIVITY, 0);
+    vmwrite(VMCS_GUEST_SYSENTER_CS, 0);
+    vmwrite(VMCS_GUEST_SYSENTER_ESP, 0);
+    vmwrite(VMCS_GUEST_SYSENTER_EIP, 0);
+    v->initialized = true;
+}
+
+/* Make V's VMCS current on this pCPU. */
+static void vmcs_load(struct arch_vcpu *v)
+{
+    uint32_t cpu = cpu_index();
+    if (current_on[cpu] == v)
+        return;
+    if (current_on[cpu]) {
+        /* Flush the previous vCPU's VMCS to memory so any pCPU may load it next. */
+        vmclear(current_on[cpu]->vmcs_pa);
+        current_on[cpu]->launched = false;
+        current_on[cpu]->loaded_cpu = -1;
+    }
+    int rc = vmptrld(v->vmcs_pa);
+    if (rc)
+        kprintf("vmx: cpu %u: VMPTRLD failed (%d)\n", cpu, rc);
+    current_on[cpu] = v;
+    v->loaded_cpu = (int32_t)cpu;
+    if (!v->initialized)
+        vmcs_init(v);
+    write_host_percpu();
+}
+
+static const char *const insn_errors[] = {
+    [1] = "VMCALL in VMX root operation",
+    [2] = "VMCLEAR with invalid physical address",
+    [4] = "VMLAUNCH with non-clear VMCS",
+    [5] = "VMRESUME with non-launched VMCS",
+    [7] = "VM entry with invalid control field(s)",
+    [8] = "VM entry with invalid host-state field(s)",
+    [9] = "VMPTRLD with invalid physical address",
+    [11] = "VMPTRLD with incorrect VMCS revision identifier",
+    [12] = "VMREAD/VMWRITE from/to unsupported VMCS component",
+    [26] = "VM entry with events blocked by MOV SS",
+    [28] = "invalid operand to INVEPT/INVVPID",
+};
+
+static void dump_fields(const char *title, const uint32_t *fields, unsigned n)
+{
+    char line[200];
+    size_t at = (size_t)fmt_snprintf(line, sizeof(line), "  %s:", title);
+    for (unsigned i = 0; i < n; i++) {
+        char one[40];
+        size_t len = fmt_snprintf(one, sizeof(one), " %04x=%lx", fields[i], vmread(fields[i]));
+        if (at + len >= 96) {
+            kprintf("%s\n", line);
+            at = (size_t)fmt_snprintf(line, sizeof(line), "   ");
+        }
+        memcpy(line + at, one, len + 1);
+        at += len;
+    }
+    kprintf("%s\n", line);
+}
+
+static const uint32_t control_fields[] = {
+    VMCS_PIN_CTLS, VMCS_PROC_CTLS, VMCS_PROC_CTLS2, VMCS_EXIT_CTLS, VMCS_ENTRY_CTLS,
+    VMCS_EXCEPTION_BITMAP, VMCS_ENTRY_INTR_INFO, VMCS_EPT_POINTER, VMCS_VPID,
+    VMCS_MSR_BITMAP, VMCS_IO_BITMAP_A, VMCS_CR4_MASK, VMCS_LINK_POINTER,
+};
+static const uint32_t host_fields[] = {
+    VMCS_HOST_CR0, VMCS_HOST_CR3, VMCS_HOST_CR4, VMCS_HOST_CS_SEL, VMCS_HOST_SS_SEL,
+    VMCS_HOST_TR_SEL, VMCS_HOST_TR_BASE, VMCS_HOST_GDTR_BASE, VMCS_HOST_IDTR_BASE,
+    VMCS_HOST_GS_BASE, VMCS_HOST_RIP, VMCS_HOST_RSP, VMCS_HOST_EFER,
+};
+static const uint32_t guest_fields[] = {
+    VMCS_GUEST_CR0, VMCS_GUEST_CR3, VMCS_GUEST_CR4, VMCS_GUEST_EFER, VMCS_GUEST_RIP,
+    VMCS_GUEST_RSP, VMCS_GUEST_RFLAGS, VMCS_GUEST_CS_SEL, VMCS_GUEST_ES_AR + 2,
+    VMCS_GUEST_ES_AR + 4, VMCS_GUEST_ES_AR + 14, VMCS_GUEST_ES_AR + 12, VMCS_GUEST_GDTR_BASE,
+    VMCS_GUEST_GDTR_LIMIT, VMCS_GUEST_ACTIVITY, VMCS_GUEST_INTERRUPTIBILITY,
+};
+
+static void vmx_vcpu_dump(struct arch_vcpu *v)
+{
+    (void)v;
+    dump_fields("guest", guest_fields, sizeof(guest_fields) / sizeof(guest_fields[0]));
+}
+
+/* Decode the VMX exit into the arch-neutral form (SDM Vol. 3C 28.2). */
+static void decode_exit(struct arch_vcpu *v, struct vexit *e)
+{
+    uint32_t reason = (uint32_t)vmread(VMCS_EXIT_REASON);
+    uint64_t qual = vmread(VMCS_EXIT_QUALIFICATION);
+    e->raw_reason = reason;
+    e->raw_qual = qual;
+    e->rip = vmread(VMCS_GUEST_RIP);
+    e->insn_len = (uint32_t)vmread(VMCS_EXIT_INSN_LEN);
+    if (reason & EXIT_REASON_ENTRY_FAILED_BIT) {
+        uint32_t basic = reason & 0xffff;
+        kprintf("vmx: VM entry failed: exit reason %u (%s), qualification 0x%lx\n", basic,
+                basic == EXIT_REASON_INVALID_GUEST   ? "invalid guest state"
+                : basic == EXIT_REASON_MSR_LOADING   ? "MSR loading"
+                : basic == EXIT_REASON_MACHINE_CHECK ? "machine check"
+                                                     : "?",
+                qual);
+        dump_fields("guest", guest_fields, sizeof(guest_fields) / sizeof(guest_fields[0]));
+        e->reason = VEXIT_ENTRY_FAILED;
+        return;
+    }
+    switch (reason & 0xffff) {
+    case EXIT_REASON_EXCEPTION_NMI: {
+        uint32_t info = (uint32_t)vmread(VMCS_EXIT_INTR_INFO);
+        e->reason = ((info >> 8) & 7) == 2 ? VEXIT_NMI : VEXIT_UNHANDLED;
+        break;
+    }
+    case EXIT_REASON_EXTERNAL_INTR: {
+        /* Acknowledged on exit (EXIT_ACK_INTR): the vector is in the interruption info. */
+        uint32_t info = (uint32_t)vmread(VMCS_EXIT_INTR_INFO);
+        e->reason = VEXIT_EXTINT;
+        irq_deliver((uint8_t)info);
+        break;
+    }
+    case EXIT_REASON_TRIPLE_FAULT: e->reason = VEXIT_TRIPLE_FAULT; break;
+    case EXIT_REASON_CPUID: e->reason = VEXIT_CPUID; break;
+    case EXIT_REASON_HLT: e->reason = VEXIT_HLT; break;
+    case EXIT_REASON_VMCALL: e->reason = VEXIT_HYPERCALL; break;
+    case EXIT_REASON_RDMSR: e->reason = VEXIT_RDMSR; break;
+    case EXIT_REASON_WRMSR: e->reason = VEXIT_WRMSR; break;
+    case EXIT_REASON_PREEMPTION_TIMER: e->reason = VEXIT_TIMER; break;
+    case EXIT_REASON_IO: /* SDM Vol. 3C Table 28-5 */
+        e->reason = VEXIT_IO;
+        e->io.size = (uint8_t)((qual & 7) + 1);
+        e->io.in = (qual >> 3) & 1;
+        e->io.string = (qual >> 4) & 1;
+        e->io.rep = (qual >> 5) & 1;
+        e->io.port = (uint16_t)(qual >> 16);
+        break;
+    case EXIT_REASON_EPT_VIOLATION: /* SDM Vol. 3C Table 28-7 */
+        e->reason = VEXIT_NPF;
+        e->npf.gpa = vmread(VMCS_GUEST_PHYS_ADDR);
+        e->npf.read = qual & 1;
+        e->npf.write = (qual >> 1) & 1;
+        e->npf.fetch = (qual >> 2) & 1;
+        break;
+    default: e->reason = VEXIT_UNHANDLED; break;
+    }
+    (void)v;
+}
+
+static void vmx_vcpu_run(struct arch_vcpu *v, struct vexit *e)
+{
+    vmcs_load(v);
+    int32_t cpu = (int32_t)cpu_index();
+    if (v->vpid && v->last_cpu != cpu)
+        invvpid_flush(v->vpid);
+    v->last_cpu = cpu;
+    if (v->timer_deadline_tsc && !caps.preempt_timer)
+        lapic_timer_arm(v->timer_deadline_tsc); /* fallback: the host APIC timer */
+    if (v->timer_deadline_tsc && caps.preempt_timer) {
+        uint64_t now = rdtsc();
+        uint64_t ticks = v->timer_deadline_tsc > now ? v->timer_deadline_tsc - now : 0;
+        ticks >>= caps.preempt_timer_shift;
+        vmwrite(VMCS_PREEMPTION_TIMER, ticks > 0xffffffffu ? 0xffffffffu : ticks);
+    }
+    int rc = vmx_enter(&v->gprs, v->launched);
+    if (rc) {
+        uint64_t err = rc == 2 ? vmread(VMCS_INSN_ERROR) : 0;
+        const char *text = err < sizeof(insn_errors) / sizeof(insn_errors[0]) && insn_errors[err]
+                               ? insn_errors[err]
+                               : "?";
+        kprintf("vmx: %s failed: %s, VM-instruction error %lu (%s)\n",
+                v->launched ? "VMRESUME" : "VMLAUNCH",
+                rc == 1 ? "VMfailInvalid (no current VMCS)" : "VMfailValid", err, text);
+        if (err == 7)
+            dump_fields("controls", control_fields,
+                        sizeof(control_fields) / sizeof(control_fields[0]));
+        if (err == 8)
+            dump_fields("host", host_fields, sizeof(host_fields) / sizeof(host_fields[0]));
+        memset(e, 0, sizeof(*e));
+        e->reason = VEXIT_ENTRY_FAILED;
+        e->raw_reason = (uint32_t)err;
+        return;
+    }
+    v->launched = true;
+    decode_exit(v, e);
+    if (!caps.preempt_timer && v->timer_deadline_tsc) {
+        if (e->reason == VEXIT_EXTINT && lapic_timer_take_expired())
+            e->reason = VEXIT_TIMER;
+        else
+            lapic_timer_arm(0);
+    }
+}
+
+static struct vcpu_gprs *vmx_vcpu_gprs(struct arch_vcpu *v)
+{
+    return &v->gprs;
+}
+
+static uint64_t vmx_vcpu_rip(struct arch_vcpu *v)
+{
+    vmcs_load(v);
+    return vmread(VMCS_GUEST_RIP);
+}
+
+static void vmx_vcpu_set_rip(struct arch_vcpu *v, uint64_t rip)
+{
+    vmcs_load(v);
+    vmwrite(VMCS_GUEST_RIP, rip);
+}
+
+static void vmx_vcpu_inject_exception(struct arch_vcpu *v, uint8_t vector, bool has_error,
+                                      uint32_t error)
+{
+    vmcs_load(v);
+    /* Interruption info: vector, type 3 (hardware exception), deliver error code, valid
+     * (SDM Vol. 3C 25.8.3). */
+    vmwrite(VMCS_ENTRY_INTR_INFO, vector | (3u << 8) | (has_error ? 1u << 11 : 0) | 1u << 31);
+    if (has_error)
+        vmwrite(VMCS_ENTRY_EXC_ERROR, error);
+}
+
+static void vmx_vcpu_set_timer(struct arch_vcpu *v, uint64_t deadline_tsc)
+{
+    vmcs_load(v);
+    v->timer_deadline_tsc = deadline_tsc;
+    bool use_pt = caps.preempt_timer && deadline_tsc;
+    vmwrite(VMCS_PIN_CTLS, use_pt ? ctls.pin : ctls.pin & ~PIN_PREEMPTION_TIMER);
+}
+
+/* Bitmaps shared by every vCPU: trap all port I/O and every MSR (SDM Vol. 3C 25.6.4,
+ * 25.6.9); the VMM's exit handler decides what each access does. */
+static int vmx_setup_bitmaps(void)
+{
+    if (io_bitmaps_pa)
+        return 0;
+    io_bitmaps_pa = phys_alloc_pages(2);
+    msr_bitmap_pa = phys_alloc_pages(1);
+    if (!io_bitmaps_pa || !msr_bitmap_pa)
+        return -1;
+    memset((void *)(uintptr_t)io_bitmaps_pa, 0xff, 2 * 4096);
+    memset((void *)(uintptr_t)msr_bitmap_pa, 0xff, 4096);
+    return 0;
+}
+
+static int vmx_cpu_enable_checked(void)
+{
+    return ctls_ok ? vmx_cpu_enable() : -1;
 }
 
 const struct arch_ops vmx_arch_ops = {
     .name = "vmx",
     .probe = vmx_probe,
+    .cpu_enable = vmx_cpu_enable_checked,
+    .vm_create = vmx_vm_create,
+    .vm_map = vmx_vm_map,
+    .vcpu_create = vmx_vcpu_create,
+    .vcpu_run = vmx_vcpu_run,
+    .vcpu_gprs = vmx_vcpu_gprs,
+    .vcpu_rip = vmx_vcpu_rip,
+    .vcpu_set_rip = vmx_vcpu_set_rip,
+    .vcpu_inject_exception = vmx_vcpu_inject_exception,
+    .vcpu_set_timer = vmx_vcpu_set_timer,
+    .vcpu_dump = vmx_vcpu_dump,
 };

@@ -1,0 +1,52 @@
+# Guest scenarios shared by the QEMU (SVM) and Bochs (VT-x) tests: sourced after lib.sh with
+# BOOT set to boot_qemu or boot_bochs and BACKEND to svm or vmx; EXTRA holds emulator args.
+
+guests_two_vms() {
+    local esp; esp=$(make_esp "$WORK/two" tests/configs/two_vms.cfg "$GUEST_DIR/hello.elf")
+    $BOOT "$WORK/two.log" --esp "$esp" --smp 2 "${EXTRA[@]}"
+    expect_status $? 0
+    local log="$WORK/two.log"
+    expect_line "$log" "^virt: backend $BACKEND\$"
+    expect_line "$log" "^\[alpha\] hello from vcpu 0 of 1, args='status=3'\$"
+    expect_line "$log" "^\[beta\] hello from vcpu 0 of 1, args='status=5'\$"
+    expect_line "$log" '^vm alpha: exited with status 3$'
+    expect_line "$log" '^vm beta: exited with status 5$'
+    expect_line "$log" '^outcome alpha: exited status=3 expect=exit ok$'
+    expect_line "$log" '^outcome beta: exited status=5 expect=exit ok$'
+    expect_line "$log" '^halt: status=0$'
+}
+
+guests_isolation() {
+    local esp; esp=$(make_esp "$WORK/iso" tests/configs/isolation.cfg "$GUEST_DIR/bad.elf" \
+                              "$GUEST_DIR/hog.elf")
+    $BOOT "$WORK/iso.log" --esp "$esp" --smp 2 "${EXTRA[@]}"
+    expect_status $? 0
+    local log="$WORK/iso.log"
+    expect_line "$log" '^\[intruder\] bad: about to write_outside$'
+    expect_line "$log" '^vm intruder: stopped: memory violation: write at gpa 0x[0-9a-f]+, outside its 16 MiB'
+    expect_no_line "$log" 'still alive'
+    expect_line "$log" '^\[hog\] hog vcpu 0: progress [0-9]+ iterations$'
+    expect_line "$log" '^vm hog: exited with status 0$'
+    expect_line "$log" '^outcome intruder: stopped \(memory violation.*\) expect=stopped ok$'
+    expect_line "$log" '^outcome hog: exited status=0 expect=exit ok$'
+    expect_line "$log" '^halt: status=0$'
+}
+
+guests_misbehave() {
+    local esp; esp=$(make_esp "$WORK/mis" tests/configs/misbehave.cfg "$GUEST_DIR/bad.elf" \
+                              "$GUEST_DIR/hog.elf")
+    $BOOT "$WORK/mis.log" --esp "$esp" --smp 2 "${EXTRA[@]}"
+    expect_status $? 0
+    local log="$WORK/mis.log"
+    expect_line "$log" '^vm w_out: stopped: memory violation: write at gpa'
+    expect_line "$log" '^vm w_vmm: stopped: memory violation: write at gpa 0x100000000,'
+    expect_line "$log" '^vm insn: stopped: triple fault'
+    expect_line "$log" '^vm hcall: stopped: bad hypercall arguments: print buffer outside guest memory'
+    expect_line "$log" '^vm hcnr: stopped: bad hypercall number 999 '
+    expect_line "$log" '^vm tfault: stopped: triple fault'
+    expect_no_line "$log" 'still alive'
+    expect_count "$log" '^outcome [a-z_]+: stopped .* expect=stopped ok$' 6
+    expect_line "$log" '^outcome hog: exited status=0 expect=exit ok$'
+    expect_no_line "$log" 'EXCEPTION'
+    expect_line "$log" '^halt: status=0$'
+}

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# SVM backend under QEMU (TCG, qemu64,+svm,+npt): two VMs print and exit with their own
+# status; a stray write stops only the VM that made it; every misbehaviour of the bad guest
+# gets its own report while a hog finishes.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/guests_common.sh"
+BOOT=boot_qemu BACKEND=svm EXTRA=()
+guests_two_vms
+guests_isolation
+guests_misbehave

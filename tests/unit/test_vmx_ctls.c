@@ -1,0 +1,99 @@
+/* Unit tests for VMX control computation (vmm/vmx/vmx_ctls.c) from capability MSR values. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "vmm/vmx/vmcs.h"
+#include "vmm/vmx/vmx_ctls.h"
+
+/* Bochs 2.7 corei7_skylake_x (TRUE_* MSRs, read from the emulated CPU). */
+static const struct vmx_msrs skylake_x = {
+    .basic = 0x00d810000000002bull,
+    .pinbased = 0x0000007f00000016ull,
+    .procbased = 0xf7f9fffe04006172ull,
+    .exit = 0x007fffff00036dfbull,
+    .entry = 0x0000ffff000011fbull,
+    .misc = 0x600401e0ull,
+    .procbased2 = 0x02177fff00000000ull,
+    .ept_vpid = 0x00000f0106334141ull,
+};
+
+static void test_ctl_value_rules(void **state)
+{
+    (void)state;
+    uint32_t missing;
+    /* must-be-1 bits are kept, may-be-1 limits, wanted-but-not-allowed bits are dropped. */
+    assert_int_equal(vmx_ctl_value(0x000000f000000030ull, 0x40, 0x100, &missing), 0x70);
+    assert_int_equal(missing, 0);
+    /* a needed bit that may not be 1 is reported */
+    vmx_ctl_value(0x000000f000000030ull, 0x101, 0, &missing);
+    assert_int_equal(missing, 0x101 & ~0xf0u);
+}
+
+static void test_skylake_x_controls(void **state)
+{
+    (void)state;
+    struct vmx_controls c;
+    const char *which = NULL;
+    uint32_t missing = 0;
+    assert_int_equal(vmx_controls_compute(&skylake_x, &c, &which, &missing), 0);
+    /* Values worked out by hand from the MSRs above. */
+    assert_int_equal(c.pin, 0x7f);        /* ext-int, NMI, virtual NMIs, preemption timer */
+    assert_int_equal(c.proc, 0x960061f2); /* + HLT, I/O and MSR bitmaps, secondary */
+    assert_int_equal(c.proc2, 0x1010aa);  /* EPT, RDTSCP, VPID, unrestricted, INVPCID, XSAVES */
+    assert_int_equal(c.exit, 0x3feffb);   /* 64-bit host, ack intr, PAT and EFER save/load */
+    assert_int_equal(c.entry, 0xd3fb);    /* IA-32e guest, load PAT and EFER */
+    assert_false(c.pin & PIN_POSTED_INTERRUPTS);
+}
+
+static void test_missing_required_control(void **state)
+{
+    (void)state;
+    struct vmx_msrs m = skylake_x;
+    struct vmx_controls c;
+    const char *which = NULL;
+    uint32_t missing = 0;
+    m.procbased2 &= ~((uint64_t)PROC2_UNRESTRICTED << 32); /* an old CPU: no unrestricted guest */
+    assert_int_equal(vmx_controls_compute(&m, &c, &which, &missing), -1);
+    assert_string_equal(which, "secondary processor-based");
+    assert_int_equal(missing, PROC2_UNRESTRICTED);
+    m = skylake_x;
+    m.exit &= ~((uint64_t)EXIT_ACK_INTR << 32);
+    assert_int_equal(vmx_controls_compute(&m, &c, &which, &missing), -1);
+    assert_string_equal(which, "VM-exit");
+    assert_int_equal(missing, EXIT_ACK_INTR);
+}
+
+static void test_optional_controls_dropped(void **state)
+{
+    (void)state;
+    struct vmx_msrs m = skylake_x;
+    struct vmx_controls c;
+    const char *which;
+    uint32_t missing;
+    /* No preemption timer, no VPID, no PAT loading: still usable, those bits stay clear. */
+    m.pinbased &= ~((uint64_t)PIN_PREEMPTION_TIMER << 32);
+    m.procbased2 &= ~((uint64_t)PROC2_VPID << 32);
+    m.exit &= ~((uint64_t)(EXIT_SAVE_PAT | EXIT_LOAD_PAT) << 32);
+    m.entry &= ~((uint64_t)ENTRY_LOAD_PAT << 32);
+    assert_int_equal(vmx_controls_compute(&m, &c, &which, &missing), 0);
+    assert_false(c.pin & PIN_PREEMPTION_TIMER);
+    assert_false(c.proc2 & PROC2_VPID);
+    assert_false(c.exit & (EXIT_SAVE_PAT | EXIT_LOAD_PAT));
+    assert_false(c.entry & ENTRY_LOAD_PAT);
+    assert_true(c.proc2 & PROC2_EPT);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ctl_value_rules),
+        cmocka_unit_test(test_skylake_x_controls),
+        cmocka_unit_test(test_missing_required_control),
+        cmocka_unit_test(test_optional_controls_dropped),
+    };
+    return cmocka_run_group_tests_name("vmx_ctls", tests, NULL, NULL);
+}

@@ -1,0 +1,100 @@
+#include "vmm/elf.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#include "vmm/fmt.h"
+
+/* ELF64 layouts (System V ABI, x86-64 supplement); read field by field, no alignment assumed. */
+#define EH_SIZE     64
+#define PH_SIZE     56
+#define ET_EXEC     2
+#define EM_X86_64   62
+#define PT_LOAD     1
+#define PF_X        1
+
+static uint64_t rd(const uint8_t *p, unsigned n)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+int elf_inspect(const void *image, size_t size, uint64_t mem_size, struct elf_info *out,
+                char *err, size_t errlen)
+{
+    const uint8_t *b = image;
+    memset(out, 0, sizeof(*out));
+    if (size < EH_SIZE || memcmp(b, "\177ELF", 4) != 0) {
+        fmt_snprintf(err, errlen, "not an ELF file");
+        return -1;
+    }
+    if (b[4] != 2 || b[5] != 1) {
+        fmt_snprintf(err, errlen, "not a 64-bit little-endian ELF file");
+        return -1;
+    }
+    if (rd(b + 16, 2) != ET_EXEC || rd(b + 18, 2) != EM_X86_64) {
+        fmt_snprintf(err, errlen, "not an x86-64 executable (type %lu, machine %lu)",
+                     rd(b + 16, 2), rd(b + 18, 2));
+        return -1;
+    }
+    uint64_t entry = rd(b + 24, 8), phoff = rd(b + 32, 8);
+    uint64_t phentsize = rd(b + 54, 2), phnum = rd(b + 56, 2);
+    if (phentsize != PH_SIZE || phoff > size || phnum > (size - phoff) / PH_SIZE) {
+        fmt_snprintf(err, errlen, "program headers outside the file");
+        return -1;
+    }
+    bool entry_ok = false;
+    for (uint64_t i = 0; i < phnum; i++) {
+        const uint8_t *ph = b + phoff + i * PH_SIZE;
+        if (rd(ph, 4) != PT_LOAD)
+            continue;
+        struct elf_segment s = {
+            .flags = (uint32_t)rd(ph + 4, 4),
+            .file_off = rd(ph + 8, 8),
+            .gpa = rd(ph + 24, 8), /* p_paddr */
+            .file_size = rd(ph + 32, 8),
+            .mem_size = rd(ph + 40, 8),
+        };
+        if (s.file_size > s.mem_size || s.file_off > size || s.file_size > size - s.file_off) {
+            fmt_snprintf(err, errlen, "segment %lu: file bytes outside the file", i);
+            return -1;
+        }
+        if (s.gpa < ELF_MIN_LOAD || s.gpa > mem_size || s.mem_size > mem_size - s.gpa) {
+            fmt_snprintf(err, errlen,
+                         "segment %lu [0x%lx, 0x%lx) does not fit in [1 MiB, %lu MiB) of guest "
+                         "memory", i, s.gpa, s.gpa + s.mem_size, mem_size >> 20);
+            return -1;
+        }
+        if (out->nsegments == ELF_MAX_SEGMENTS) {
+            fmt_snprintf(err, errlen, "more than %d loadable segments", ELF_MAX_SEGMENTS);
+            return -1;
+        }
+        out->segments[out->nsegments++] = s;
+        if (s.gpa + s.mem_size > out->top)
+            out->top = s.gpa + s.mem_size;
+        if ((s.flags & PF_X) && entry >= s.gpa && entry < s.gpa + s.mem_size)
+            entry_ok = true;
+    }
+    if (!out->nsegments) {
+        fmt_snprintf(err, errlen, "no loadable segment");
+        return -1;
+    }
+    if (!entry_ok) {
+        fmt_snprintf(err, errlen, "entry point 0x%lx is not in an executable segment", entry);
+        return -1;
+    }
+    out->entry = entry;
+    return 0;
+}
+
+void elf_load(const void *image, const struct elf_info *info, void *guest_mem)
+{
+    uint8_t *mem = guest_mem;
+    for (uint32_t i = 0; i < info->nsegments; i++) {
+        const struct elf_segment *s = &info->segments[i];
+        memcpy(mem + s->gpa, (const uint8_t *)image + s->file_off, s->file_size);
+        memset(mem + s->gpa + s->file_size, 0, s->mem_size - s->file_size);
+    }
+}

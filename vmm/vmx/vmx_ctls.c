@@ -1,0 +1,43 @@
+#include "vmm/vmx/vmx_ctls.h"
+
+#include "vmm/vmx/vmcs.h"
+
+uint32_t vmx_ctl_value(uint64_t cap, uint32_t need, uint32_t want, uint32_t *missing)
+{
+    uint32_t must1 = (uint32_t)cap, may1 = (uint32_t)(cap >> 32);
+    *missing = need & ~may1;
+    return (must1 | need | want) & may1;
+}
+
+int vmx_controls_compute(const struct vmx_msrs *m, struct vmx_controls *out, const char **which,
+                         uint32_t *missing)
+{
+    /* Required: exits for what the VMM must see; EPT and unrestricted guest are how guest
+     * memory is isolated and how guests start.  Wanted: what is used when present. */
+    struct {
+        const char *name;
+        uint64_t cap;
+        uint32_t need, want;
+        uint32_t *out;
+    } f[] = {
+        { "pin-based", m->pinbased, PIN_EXT_INTR_EXITING | PIN_NMI_EXITING,
+          PIN_VIRTUAL_NMIS | PIN_PREEMPTION_TIMER, &out->pin },
+        { "processor-based", m->procbased,
+          PROC_HLT_EXITING | PROC_USE_IO_BITMAPS | PROC_USE_MSR_BITMAPS | PROC_SECONDARY, 0,
+          &out->proc },
+        { "secondary processor-based", m->procbased2, PROC2_EPT | PROC2_UNRESTRICTED,
+          PROC2_VPID | PROC2_RDTSCP | PROC2_INVPCID | PROC2_XSAVES, &out->proc2 },
+        { "VM-exit", m->exit, EXIT_HOST_64BIT | EXIT_ACK_INTR | EXIT_SAVE_EFER | EXIT_LOAD_EFER,
+          EXIT_SAVE_PAT | EXIT_LOAD_PAT, &out->exit },
+        { "VM-entry", m->entry, ENTRY_IA32E_GUEST | ENTRY_LOAD_EFER, ENTRY_LOAD_PAT,
+          &out->entry },
+    };
+    for (unsigned i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+        *f[i].out = vmx_ctl_value(f[i].cap, f[i].need, f[i].want, missing);
+        if (*missing) {
+            *which = f[i].name;
+            return -1;
+        }
+    }
+    return 0;
+}
