@@ -7,12 +7,14 @@ $(eval $(call host_prog,test_fmt,tests/unit/test_fmt.c vmm/fmt.c,-lcmocka))
 UNIT_TESTS += test_pmm
 $(eval $(call host_prog,test_pmm,tests/unit/test_pmm.c vmm/pmm.c,-lcmocka))
 UNIT_TESTS += test_pagetable
-$(eval $(call host_prog,test_pagetable,tests/unit/test_pagetable.c vmm/pagetable.c,-lcmocka))
+$(eval $(call host_prog,test_pagetable,tests/unit/test_pagetable.c vmm/pagetable.c vmm/vmx/ept.c,-lcmocka))
 UNIT_TESTS += test_caps test_madt
 $(eval $(call host_prog,test_caps,tests/unit/test_caps.c vmm/vmx/vmx_caps.c vmm/svm/svm_caps.c vmm/fmt.c,-lcmocka))
 $(eval $(call host_prog,test_madt,tests/unit/test_madt.c boot/madt.c,-lcmocka))
 UNIT_TESTS += test_vmx_ctls
-$(eval $(call host_prog,test_vmx_ctls,tests/unit/test_vmx_ctls.c vmm/vmx/vmx_ctls.c,-lcmocka))
+$(eval $(call host_prog,test_vmx_ctls,tests/unit/test_vmx_ctls.c vmm/vmx/vmx_ctls.c vmm/vmx/vmx_caps.c vmm/fmt.c,-lcmocka))
+UNIT_TESTS += test_exit_decode
+$(eval $(call host_prog,test_exit_decode,tests/unit/test_exit_decode.c vmm/vmx/vmx_exit.c vmm/svm/svm_exit.c,-lcmocka))
 UNIT_TESTS += test_guest_image
 $(eval $(call host_prog,test_guest_image,tests/unit/test_guest_image.c vmm/elf.c vmm/guest_boot.c vmm/pagetable.c vmm/fmt.c,-lcmocka))
 # The image test reads the real guests.

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# VT-x backend under Bochs (corei7_skylake_x): the same scenarios as qemu_guests.sh.
+# VT-x backend under Bochs (corei7_skylake_x), 2 and 4 CPUs: the same scenarios as qemu_guests.sh.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/guests_common.sh"
 BOOT=boot_bochs BACKEND=vmx EXTRA=(--cpu corei7_skylake_x)
 guests_two_vms
 guests_isolation
 guests_misbehave
+guests_smp4

@@ -50,3 +50,16 @@ guests_misbehave() {
     expect_no_line "$log" 'EXCEPTION'
     expect_line "$log" '^halt: status=0$'
 }
+
+guests_smp4() {
+    local esp; esp=$(make_esp "$WORK/smp4" tests/configs/smp_hello.cfg "$GUEST_DIR/hello.elf")
+    $BOOT "$WORK/smp4.log" --esp "$esp" --smp 4 "${EXTRA[@]}"
+    expect_status $? 0
+    local log="$WORK/smp4.log"
+    expect_line "$log" '^cpus: 4 of 4 online$'
+    for i in 0 1 2 3; do
+        expect_line "$log" "^\[quad\] hello from vcpu $i of 4, args='status=0'\$"
+    done
+    expect_line "$log" '^outcome quad: exited status=0 expect=exit ok$'
+    expect_line "$log" '^halt: status=0$'
+}

@@ -4,7 +4,7 @@
 # and a clean halt.
 source "$(dirname "$0")/lib.sh"
 
-esp=$(make_esp "$WORK/esp" tests/configs/default.cfg)
+esp=$(make_esp "$WORK/esp" tests/configs/boot_only.cfg)
 boot_qemu "$WORK/serial.log" --esp "$esp" --smp 4
 expect_status $? 0
 log="$WORK/serial.log"

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "vmm/pagetable.h"
+#include "vmm/vmx/ept.h"
 
 /* "Physical" memory for tables: page i lives at fake address (i + 1) * 4096. */
 #define MAX_TABLES 4096
@@ -162,6 +163,29 @@ static void test_random_against_model(void **state)
     }
 }
 
+/* EPT for a 16 MiB guest at host 0x40000000: 2 MiB leaves, RWX and write-back, nothing else. */
+static void test_ept_guest_memory(void **state)
+{
+    (void)state;
+    uint64_t root = alloc_table(NULL);
+    const uint64_t hpa = 0x40000000, size = 16ull << 20;
+    assert_int_equal(pt_map(&ept_format, &mem, root, 0, hpa, size, EPT_LEAF_RAM, PT_SIZE_2M), 0);
+    assert_int_equal(used, 3); /* the root (PML4), one PDPT, one PD */
+    uint64_t *pml4 = table(NULL, root);
+    assert_int_equal(pml4[0] & 0xfff, EPT_RWX); /* table entries: RWX, no memory type */
+    uint64_t *pdpt = table(NULL, pml4[0] & PTE_ADDR_MASK);
+    uint64_t *pd = table(NULL, pdpt[0] & PTE_ADDR_MASK);
+    for (unsigned i = 0; i < 8; i++)
+        assert_int_equal(pd[i], (hpa + i * PT_SIZE_2M) | EPT_LEAF_RAM | EPT_LARGE);
+    assert_int_equal(pd[8], 0); /* not present: an access there is an EPT violation */
+    uint64_t pa, bits, ps;
+    assert_true(pt_lookup(&ept_format, &mem, root, 0x123456, &pa, &bits, &ps));
+    assert_int_equal(pa, hpa + 0x123456);
+    assert_int_equal(bits, EPT_LEAF_RAM);
+    assert_false(pt_lookup(&ept_format, &mem, root, size, &pa, &bits, &ps));
+    assert_int_equal(ept_pointer(root) & 0xfff, 0x1e); /* WB, 4-level walk */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -170,6 +194,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_split_keeps_rest_of_large_page, setup, teardown),
         cmocka_unit_test_setup_teardown(test_out_of_memory_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random_against_model, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ept_guest_memory, setup, teardown),
     };
     return cmocka_run_group_tests_name("pagetable", tests, NULL, NULL);
 }

@@ -21,6 +21,45 @@ static const struct vmx_msrs skylake_x = {
     .ept_vpid = 0x00000f0106334141ull,
 };
 
+/* Other Bochs 2.7 models, from the VMM's `vmx: msrs` line. */
+static const struct vmx_msrs sandy_bridge = {
+    .basic = 0x00d810000000002bull, .pinbased = 0x0000007f00000016ull,
+    .procbased = 0xf7f9fffe04006172ull, .procbased2 = 0x000000ff00000000ull,
+    .exit = 0x007fffff00036dfbull, .entry = 0x0000ffff000011fbull, .misc = 0x401e0ull,
+    .ept_vpid = 0x00000f0106114141ull,
+};
+static const struct vmx_msrs lynnfield = { /* Nehalem: no unrestricted guest */
+    .basic = 0x00d810000000002bull, .pinbased = 0x0000007f00000016ull,
+    .procbased = 0xf7f9fffe04006172ull, .procbased2 = 0x0000007f00000000ull,
+    .exit = 0x007fffff00036dfbull, .entry = 0x0000ffff000011fbull, .misc = 0x401e0ull,
+    .ept_vpid = 0x00000f0106114141ull,
+};
+static const struct vmx_msrs icelake_u = {
+    .basic = 0x00d8100000000004ull, .pinbased = 0x0000007f00000016ull,
+    .procbased = 0xfff9fffe04006172ull, .procbased2 = 0x02977fff00000000ull,
+    .exit = 0x007fffff00036dfbull, .entry = 0x0000ffff000011fbull, .misc = 0x600401e0ull,
+    .ept_vpid = 0x00000f0106334141ull,
+};
+
+static void test_other_models(void **state)
+{
+    (void)state;
+    struct vmx_controls c;
+    const char *which;
+    uint32_t missing;
+    assert_int_equal(vmx_controls_compute(&sandy_bridge, &c, &which, &missing), 0);
+    assert_int_equal(c.proc2, 0xaa); /* EPT, RDTSCP, VPID, unrestricted; no INVPCID/XSAVES */
+    assert_int_equal(vmx_controls_compute(&lynnfield, &c, &which, &missing), 0);
+    assert_int_equal(c.proc2, 0x2a); /* no unrestricted guest: still usable */
+    assert_int_equal(vmx_controls_compute(&icelake_u, &c, &which, &missing), 0);
+    assert_int_equal(c.proc2, 0x1010aa);
+    assert_int_equal(c.pin, 0x7f);
+    struct vmx_caps caps;
+    vmx_caps_decode(&lynnfield, &caps);
+    assert_false(caps.unrestricted);
+    assert_null(vmx_caps_unusable(&caps));
+}
+
 static void test_ctl_value_rules(void **state)
 {
     (void)state;
@@ -56,10 +95,10 @@ static void test_missing_required_control(void **state)
     struct vmx_controls c;
     const char *which = NULL;
     uint32_t missing = 0;
-    m.procbased2 &= ~((uint64_t)PROC2_UNRESTRICTED << 32); /* an old CPU: no unrestricted guest */
+    m.procbased2 &= ~((uint64_t)PROC2_EPT << 32); /* a CPU without EPT */
     assert_int_equal(vmx_controls_compute(&m, &c, &which, &missing), -1);
     assert_string_equal(which, "secondary processor-based");
-    assert_int_equal(missing, PROC2_UNRESTRICTED);
+    assert_int_equal(missing, PROC2_EPT);
     m = skylake_x;
     m.exit &= ~((uint64_t)EXIT_ACK_INTR << 32);
     assert_int_equal(vmx_controls_compute(&m, &c, &which, &missing), -1);
@@ -76,12 +115,14 @@ static void test_optional_controls_dropped(void **state)
     uint32_t missing;
     /* No preemption timer, no VPID, no PAT loading: still usable, those bits stay clear. */
     m.pinbased &= ~((uint64_t)PIN_PREEMPTION_TIMER << 32);
+    m.procbased2 &= ~((uint64_t)PROC2_UNRESTRICTED << 32);
     m.procbased2 &= ~((uint64_t)PROC2_VPID << 32);
     m.exit &= ~((uint64_t)(EXIT_SAVE_PAT | EXIT_LOAD_PAT) << 32);
     m.entry &= ~((uint64_t)ENTRY_LOAD_PAT << 32);
     assert_int_equal(vmx_controls_compute(&m, &c, &which, &missing), 0);
     assert_false(c.pin & PIN_PREEMPTION_TIMER);
     assert_false(c.proc2 & PROC2_VPID);
+    assert_false(c.proc2 & PROC2_UNRESTRICTED);
     assert_false(c.exit & (EXIT_SAVE_PAT | EXIT_LOAD_PAT));
     assert_false(c.entry & ENTRY_LOAD_PAT);
     assert_true(c.proc2 & PROC2_EPT);
@@ -91,6 +132,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ctl_value_rules),
+        cmocka_unit_test(test_other_models),
         cmocka_unit_test(test_skylake_x_controls),
         cmocka_unit_test(test_missing_required_control),
         cmocka_unit_test(test_optional_controls_dropped),

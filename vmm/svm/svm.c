@@ -15,6 +15,7 @@
 #include "vmm/mem.h"
 #include "vmm/pagetable.h"
 #include "vmm/svm/svm_caps.h"
+#include "vmm/svm/svm_exit.h"
 #include "vmm/x86.h"
 
 #define MSR_VM_HSAVE_PA 0xc0010117u
@@ -69,18 +70,6 @@
 #define MISC1_SHUTDOWN (1u << 31)
 #define MISC2_SVM_INSNS 0x7fu /* VMRUN (required), VMMCALL, VMLOAD, VMSAVE, STGI, CLGI, SKINIT */
 #define VINTR_MASKING  (1ull << 24)
-
-/* Exit codes (Appendix C) */
-#define SVM_EXIT_INTR     0x060
-#define SVM_EXIT_NMI      0x061
-#define SVM_EXIT_CPUID    0x072
-#define SVM_EXIT_HLT      0x078
-#define SVM_EXIT_IOIO     0x07b
-#define SVM_EXIT_MSR      0x07c
-#define SVM_EXIT_SHUTDOWN 0x07f
-#define SVM_EXIT_VMMCALL  0x081
-#define SVM_EXIT_NPF      0x400
-#define SVM_EXIT_INVALID  0xffffffffu
 
 /* Nested page tables use the x86-64 format; guest accesses count as user accesses, so U/S is
  * set at every level (APM Vol. 2 15.25.5). */
@@ -283,22 +272,6 @@ static struct arch_vcpu *svm_vcpu_create(struct arch_vm *vm, uint32_t vcpu_id,
     return v;
 }
 
-/* Length of the intercepted instruction: from nRIP when the CPU saves it, else known per
- * intercept (CPUID 0f a2, HLT f4, RDMSR/WRMSR 0f 32/30, VMMCALL 0f 01 d9). */
-static uint32_t insn_length(struct arch_vcpu *v, uint32_t code, uint64_t rip)
-{
-    if (caps.nrips && VMCB64(v, VMCB_NRIP))
-        return (uint32_t)(VMCB64(v, VMCB_NRIP) - rip);
-    switch (code) {
-    case SVM_EXIT_CPUID: return 2;
-    case SVM_EXIT_HLT: return 1;
-    case SVM_EXIT_MSR: return 2;
-    case SVM_EXIT_VMMCALL: return 3;
-    case SVM_EXIT_IOIO: return (uint32_t)(VMCB64(v, VMCB_EXITINFO2) - rip); /* next RIP */
-    default: return 0;
-    }
-}
-
 static void svm_vcpu_dump(struct arch_vcpu *v)
 {
     kprintf("  vmcb: cr0=%lx cr3=%lx cr4=%lx efer=%lx rip=%lx rsp=%lx rflags=%lx cs=%x/%x "
@@ -308,53 +281,29 @@ static void svm_vcpu_dump(struct arch_vcpu *v)
             VMCB16(v, VMCB_ES + 16), VMCB16(v, VMCB_ES + 18), VMCB64(v, VMCB_EXITINTINFO));
 }
 
+/* Decode the exit (svm_exit.c) and take its side effects: a physical interrupt is still
+ * pending after the exit, so the host takes it through its IDT; an invalid VMCB is reported. */
 static void decode_exit(struct arch_vcpu *v, struct vexit *e)
 {
-    uint64_t code = VMCB64(v, VMCB_EXITCODE);
-    uint64_t info1 = VMCB64(v, VMCB_EXITINFO1);
-    e->raw_reason = (uint32_t)code;
-    e->raw_qual = info1;
-    e->rip = VMCB64(v, VMCB_RIP);
-    e->insn_len = insn_length(v, (uint32_t)code, e->rip);
-    switch ((uint32_t)code) {
-    case SVM_EXIT_INTR:
-        /* The interrupt is still pending; let the host take it through its IDT. */
+    struct svm_exit_raw raw = {
+        .code = VMCB64(v, VMCB_EXITCODE),
+        .info1 = VMCB64(v, VMCB_EXITINFO1),
+        .info2 = VMCB64(v, VMCB_EXITINFO2),
+        .rip = VMCB64(v, VMCB_RIP),
+        .nrip = VMCB64(v, VMCB_NRIP),
+        .has_nrip = caps.nrips,
+    };
+    svm_exit_decode(&raw, e);
+    if (e->reason == VEXIT_EXTINT || e->reason == VEXIT_NMI) {
         __asm__ volatile("sti; nop; cli" ::: "memory");
-        e->reason = lapic_timer_take_expired() ? VEXIT_TIMER : VEXIT_EXTINT;
-        if (v->timer_deadline_tsc && rdtsc() >= v->timer_deadline_tsc)
+        bool timer = lapic_timer_take_expired() ||
+                     (v->timer_deadline_tsc && rdtsc() >= v->timer_deadline_tsc);
+        if (e->reason == VEXIT_EXTINT && timer)
             e->reason = VEXIT_TIMER;
-        break;
-    case SVM_EXIT_NMI:
-        __asm__ volatile("sti; nop; cli" ::: "memory");
-        e->reason = VEXIT_NMI;
-        break;
-    case SVM_EXIT_CPUID: e->reason = VEXIT_CPUID; break;
-    case SVM_EXIT_HLT: e->reason = VEXIT_HLT; break;
-    case SVM_EXIT_VMMCALL: e->reason = VEXIT_HYPERCALL; break;
-    case SVM_EXIT_SHUTDOWN: e->reason = VEXIT_TRIPLE_FAULT; break;
-    case SVM_EXIT_MSR: e->reason = info1 ? VEXIT_WRMSR : VEXIT_RDMSR; break;
-    case SVM_EXIT_IOIO: /* APM Vol. 2 15.10.2, Figure 15-2 */
-        e->reason = VEXIT_IO;
-        e->io.in = info1 & 1;
-        e->io.string = (info1 >> 2) & 1;
-        e->io.rep = (info1 >> 3) & 1;
-        e->io.size = (info1 >> 4) & 1 ? 1 : (info1 >> 5) & 1 ? 2 : 4;
-        e->io.port = (uint16_t)(info1 >> 16);
-        break;
-    case SVM_EXIT_NPF: /* EXITINFO1: page-fault error code, EXITINFO2: the GPA */
-        e->reason = VEXIT_NPF;
-        e->npf.gpa = VMCB64(v, VMCB_EXITINFO2);
-        e->npf.write = (info1 >> 1) & 1;
-        e->npf.fetch = (info1 >> 4) & 1;
-        e->npf.read = !e->npf.write && !e->npf.fetch;
-        break;
-    case SVM_EXIT_INVALID:
+    } else if (e->reason == VEXIT_ENTRY_FAILED) {
         kprintf("svm: VMRUN failed: VMEXIT_INVALID (illegal guest state in the VMCB, APM Vol. 2 "
                 "15.5.1)\n");
         svm_vcpu_dump(v);
-        e->reason = VEXIT_ENTRY_FAILED;
-        break;
-    default: e->reason = VEXIT_UNHANDLED; break;
     }
 }
 

@@ -12,9 +12,11 @@
 #include "vmm/lapic.h"
 #include "vmm/mem.h"
 #include "vmm/pagetable.h"
+#include "vmm/vmx/ept.h"
 #include "vmm/vmx/vmcs.h"
 #include "vmm/vmx/vmx_caps.h"
 #include "vmm/vmx/vmx_ctls.h"
+#include "vmm/vmx/vmx_exit.h"
 #include "vmm/x86.h"
 
 #define MSR_VMX_PINBASED       0x481
@@ -30,16 +32,6 @@
 #define CR4_VMXE               (1ull << 13)
 #define FC_LOCK                (1ull << 0)
 #define FC_VMX_OUTSIDE_SMX     (1ull << 2)
-
-/* EPT entries (SDM Vol. 3C 29.3.2): R/W/X in bits 2:0, memory type in 5:3 for leaves. */
-#define EPT_RWX      7ull
-#define EPT_MT_WB    (6ull << 3)
-#define EPTP_WB_4LVL (6ull | (3ull << 3))
-static const struct pt_format ept_format = {
-    .table_bits = EPT_RWX,
-    .present_mask = EPT_RWX,
-    .large_bit = 1ull << 7,
-};
 
 struct arch_vm {
     uint32_t id;
@@ -195,6 +187,14 @@ static const char *vmx_probe(char *line, size_t size)
         return reason;
     }
     ctls_ok = true;
+    /* What the backend does with what this CPU has. */
+    n = strlen(line);
+    if (n < size)
+        fmt_snprintf(line + n, size - n,
+                     "\nvmx: using timer=%s vpid=%s ept_pages=%s",
+                     caps.preempt_timer ? "preemption" : "apic (no VMX-preemption timer)",
+                     caps.vpid ? "on" : "off (every VM entry and exit flushes the TLB)",
+                     caps.ept_1g ? "1g" : caps.ept_2m ? "2m" : "4k");
     return NULL;
 }
 
@@ -279,7 +279,7 @@ static struct arch_vm *vmx_vm_create(uint32_t vm_id)
 static int vmx_vm_map(struct arch_vm *vm, uint64_t gpa, uint64_t hpa, uint64_t size)
 {
     uint64_t max = caps.ept_1g ? PT_SIZE_1G : caps.ept_2m ? PT_SIZE_2M : PT_SIZE_4K;
-    return pt_map(&ept_format, &ept_mem, vm->ept_root, gpa, hpa, size, EPT_RWX | EPT_MT_WB,
+    return pt_map(&ept_format, &ept_mem, vm->ept_root, gpa, hpa, size, EPT_LEAF_RAM,
                   max);
 }
 
@@ -361,7 +361,7 @@ static void vmcs_init(struct arch_vcpu *v)
     vmwrite(VMCS_IO_BITMAP_A, io_bitmaps_pa);
     vmwrite(VMCS_IO_BITMAP_B, io_bitmaps_pa + 4096);
     vmwrite(VMCS_MSR_BITMAP, msr_bitmap_pa);
-    vmwrite(VMCS_EPT_POINTER, v->vm->ept_root | EPTP_WB_4LVL);
+    vmwrite(VMCS_EPT_POINTER, ept_pointer(v->vm->ept_root));
     if (ctls.proc2 & PROC2_VPID)
         vmwrite(VMCS_VPID, v->vpid);
     /* The guest sees CR4.VMXE clear: VMX needs it set in VMX operation (CR4_FIXED0), so it
@@ -499,65 +499,32 @@ static void vmx_vcpu_dump(struct arch_vcpu *v)
     dump_fields("guest", guest_fields, sizeof(guest_fields) / sizeof(guest_fields[0]));
 }
 
-/* Decode the VMX exit into the arch-neutral form (SDM Vol. 3C 28.2). */
-static void decode_exit(struct arch_vcpu *v, struct vexit *e)
+/* Read the exit out of the VMCS and decode it (vmx_exit.c); the side effects of an exit are
+ * taken here: an interrupt acknowledged on exit is handed to its handler, a failed entry is
+ * reported with the guest fields the SDM's checks name. */
+static void decode_exit(struct vexit *e)
 {
-    uint32_t reason = (uint32_t)vmread(VMCS_EXIT_REASON);
-    uint64_t qual = vmread(VMCS_EXIT_QUALIFICATION);
-    e->raw_reason = reason;
-    e->raw_qual = qual;
-    e->rip = vmread(VMCS_GUEST_RIP);
-    e->insn_len = (uint32_t)vmread(VMCS_EXIT_INSN_LEN);
-    if (reason & EXIT_REASON_ENTRY_FAILED_BIT) {
-        uint32_t basic = reason & 0xffff;
+    struct vmx_exit_raw raw = {
+        .reason = (uint32_t)vmread(VMCS_EXIT_REASON),
+        .qual = vmread(VMCS_EXIT_QUALIFICATION),
+        .intr_info = (uint32_t)vmread(VMCS_EXIT_INTR_INFO),
+        .insn_len = (uint32_t)vmread(VMCS_EXIT_INSN_LEN),
+        .rip = vmread(VMCS_GUEST_RIP),
+        .gpa = vmread(VMCS_GUEST_PHYS_ADDR),
+    };
+    vmx_exit_decode(&raw, e);
+    if (e->reason == VEXIT_EXTINT) {
+        irq_deliver((uint8_t)raw.intr_info); /* acknowledged on exit (EXIT_ACK_INTR) */
+    } else if (e->reason == VEXIT_ENTRY_FAILED) {
+        uint32_t basic = raw.reason & 0xffff;
         kprintf("vmx: VM entry failed: exit reason %u (%s), qualification 0x%lx\n", basic,
                 basic == EXIT_REASON_INVALID_GUEST   ? "invalid guest state"
                 : basic == EXIT_REASON_MSR_LOADING   ? "MSR loading"
                 : basic == EXIT_REASON_MACHINE_CHECK ? "machine check"
                                                      : "?",
-                qual);
+                raw.qual);
         dump_fields("guest", guest_fields, sizeof(guest_fields) / sizeof(guest_fields[0]));
-        e->reason = VEXIT_ENTRY_FAILED;
-        return;
     }
-    switch (reason & 0xffff) {
-    case EXIT_REASON_EXCEPTION_NMI: {
-        uint32_t info = (uint32_t)vmread(VMCS_EXIT_INTR_INFO);
-        e->reason = ((info >> 8) & 7) == 2 ? VEXIT_NMI : VEXIT_UNHANDLED;
-        break;
-    }
-    case EXIT_REASON_EXTERNAL_INTR: {
-        /* Acknowledged on exit (EXIT_ACK_INTR): the vector is in the interruption info. */
-        uint32_t info = (uint32_t)vmread(VMCS_EXIT_INTR_INFO);
-        e->reason = VEXIT_EXTINT;
-        irq_deliver((uint8_t)info);
-        break;
-    }
-    case EXIT_REASON_TRIPLE_FAULT: e->reason = VEXIT_TRIPLE_FAULT; break;
-    case EXIT_REASON_CPUID: e->reason = VEXIT_CPUID; break;
-    case EXIT_REASON_HLT: e->reason = VEXIT_HLT; break;
-    case EXIT_REASON_VMCALL: e->reason = VEXIT_HYPERCALL; break;
-    case EXIT_REASON_RDMSR: e->reason = VEXIT_RDMSR; break;
-    case EXIT_REASON_WRMSR: e->reason = VEXIT_WRMSR; break;
-    case EXIT_REASON_PREEMPTION_TIMER: e->reason = VEXIT_TIMER; break;
-    case EXIT_REASON_IO: /* SDM Vol. 3C Table 28-5 */
-        e->reason = VEXIT_IO;
-        e->io.size = (uint8_t)((qual & 7) + 1);
-        e->io.in = (qual >> 3) & 1;
-        e->io.string = (qual >> 4) & 1;
-        e->io.rep = (qual >> 5) & 1;
-        e->io.port = (uint16_t)(qual >> 16);
-        break;
-    case EXIT_REASON_EPT_VIOLATION: /* SDM Vol. 3C Table 28-7 */
-        e->reason = VEXIT_NPF;
-        e->npf.gpa = vmread(VMCS_GUEST_PHYS_ADDR);
-        e->npf.read = qual & 1;
-        e->npf.write = (qual >> 1) & 1;
-        e->npf.fetch = (qual >> 2) & 1;
-        break;
-    default: e->reason = VEXIT_UNHANDLED; break;
-    }
-    (void)v;
 }
 
 static void vmx_vcpu_run(struct arch_vcpu *v, struct vexit *e)
@@ -595,7 +562,7 @@ static void vmx_vcpu_run(struct arch_vcpu *v, struct vexit *e)
         return;
     }
     v->launched = true;
-    decode_exit(v, e);
+    decode_exit(e);
     if (!caps.preempt_timer && v->timer_deadline_tsc) {
         if (e->reason == VEXIT_EXTINT && lapic_timer_take_expired())
             e->reason = VEXIT_TIMER;

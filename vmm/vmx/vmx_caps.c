@@ -54,7 +54,5 @@ const char *vmx_caps_unusable(const struct vmx_caps *c)
         return "VMX is disabled by the firmware (IA32_FEATURE_CONTROL locked with VMX off)";
     if (!c->ept)
         return "no EPT";
-    if (!c->unrestricted)
-        return "no unrestricted guest";
     return NULL;
 }

@@ -12,8 +12,9 @@ uint32_t vmx_ctl_value(uint64_t cap, uint32_t need, uint32_t want, uint32_t *mis
 int vmx_controls_compute(const struct vmx_msrs *m, struct vmx_controls *out, const char **which,
                          uint32_t *missing)
 {
-    /* Required: exits for what the VMM must see; EPT and unrestricted guest are how guest
-     * memory is isolated and how guests start.  Wanted: what is used when present. */
+    /* Required: exits for what the VMM must see, and EPT, which isolates guest memory.
+     * Wanted: what is used when present (guests start in 64-bit paged mode, so unrestricted
+     * guest is not needed). */
     struct {
         const char *name;
         uint64_t cap;
@@ -25,8 +26,9 @@ int vmx_controls_compute(const struct vmx_msrs *m, struct vmx_controls *out, con
         { "processor-based", m->procbased,
           PROC_HLT_EXITING | PROC_USE_IO_BITMAPS | PROC_USE_MSR_BITMAPS | PROC_SECONDARY, 0,
           &out->proc },
-        { "secondary processor-based", m->procbased2, PROC2_EPT | PROC2_UNRESTRICTED,
-          PROC2_VPID | PROC2_RDTSCP | PROC2_INVPCID | PROC2_XSAVES, &out->proc2 },
+        { "secondary processor-based", m->procbased2, PROC2_EPT,
+          PROC2_UNRESTRICTED | PROC2_VPID | PROC2_RDTSCP | PROC2_INVPCID | PROC2_XSAVES,
+          &out->proc2 },
         { "VM-exit", m->exit, EXIT_HOST_64BIT | EXIT_ACK_INTR | EXIT_SAVE_EFER | EXIT_LOAD_EFER,
           EXIT_SAVE_PAT | EXIT_LOAD_PAT, &out->exit },
         { "VM-entry", m->entry, ENTRY_IA32E_GUEST | ENTRY_LOAD_EFER, ENTRY_LOAD_PAT,

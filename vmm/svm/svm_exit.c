@@ -1,0 +1,57 @@
+#include "vmm/svm/svm_exit.h"
+
+#include <string.h>
+
+/* Length of the intercepted instruction: from next RIP when the CPU saves it, else known per
+ * intercept (CPUID 0f a2, HLT f4, RDMSR/WRMSR 0f 32/30, VMMCALL 0f 01 d9; for IOIO the CPU
+ * always stores the next RIP in EXITINFO2, APM Vol. 2 15.10.2). */
+static uint32_t insn_length(const struct svm_exit_raw *raw)
+{
+    if (raw->code == SVM_EXIT_IOIO)
+        return (uint32_t)(raw->info2 - raw->rip);
+    if (raw->has_nrip && raw->nrip)
+        return (uint32_t)(raw->nrip - raw->rip);
+    switch (raw->code) {
+    case SVM_EXIT_CPUID: return 2;
+    case SVM_EXIT_HLT: return 1;
+    case SVM_EXIT_MSR: return 2;
+    case SVM_EXIT_VMMCALL: return 3;
+    default: return 0;
+    }
+}
+
+void svm_exit_decode(const struct svm_exit_raw *raw, struct vexit *e)
+{
+    uint64_t info1 = raw->info1;
+    memset(e, 0, sizeof(*e));
+    e->raw_reason = (uint32_t)raw->code;
+    e->raw_qual = info1;
+    e->rip = raw->rip;
+    e->insn_len = insn_length(raw);
+    switch ((uint32_t)raw->code) {
+    case SVM_EXIT_INTR: e->reason = VEXIT_EXTINT; break;
+    case SVM_EXIT_NMI: e->reason = VEXIT_NMI; break;
+    case SVM_EXIT_CPUID: e->reason = VEXIT_CPUID; break;
+    case SVM_EXIT_HLT: e->reason = VEXIT_HLT; break;
+    case SVM_EXIT_VMMCALL: e->reason = VEXIT_HYPERCALL; break;
+    case SVM_EXIT_SHUTDOWN: e->reason = VEXIT_TRIPLE_FAULT; break;
+    case SVM_EXIT_MSR: e->reason = info1 ? VEXIT_WRMSR : VEXIT_RDMSR; break;
+    case SVM_EXIT_IOIO: /* APM Vol. 2 Figure 15-2 */
+        e->reason = VEXIT_IO;
+        e->io.in = info1 & 1;
+        e->io.string = (info1 >> 2) & 1;
+        e->io.rep = (info1 >> 3) & 1;
+        e->io.size = (info1 >> 4) & 1 ? 1 : (info1 >> 5) & 1 ? 2 : 4;
+        e->io.port = (uint16_t)(info1 >> 16);
+        break;
+    case SVM_EXIT_NPF: /* EXITINFO1: page-fault error code; EXITINFO2: the GPA (15.25.6) */
+        e->reason = VEXIT_NPF;
+        e->npf.gpa = raw->info2;
+        e->npf.write = (info1 >> 1) & 1;
+        e->npf.fetch = (info1 >> 4) & 1;
+        e->npf.read = !e->npf.write && !e->npf.fetch;
+        break;
+    case SVM_EXIT_INVALID: e->reason = VEXIT_ENTRY_FAILED; break;
+    default: e->reason = VEXIT_UNHANDLED; break;
+    }
+}

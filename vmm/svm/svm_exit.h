@@ -1,0 +1,35 @@
+/* SVM exit decoding into the arch-neutral struct vexit (AMD64 APM Vol. 2 15.6, Appendix C),
+ * including the length of the intercepted instruction when the CPU has no next-RIP save.
+ * Pure; unit-tested. */
+#ifndef VSCHED_SVM_EXIT_H
+#define VSCHED_SVM_EXIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmm/arch.h"
+
+#define SVM_EXIT_INTR     0x060
+#define SVM_EXIT_NMI      0x061
+#define SVM_EXIT_CPUID    0x072
+#define SVM_EXIT_HLT      0x078
+#define SVM_EXIT_IOIO     0x07b
+#define SVM_EXIT_MSR      0x07c
+#define SVM_EXIT_SHUTDOWN 0x07f
+#define SVM_EXIT_VMMCALL  0x081
+#define SVM_EXIT_NPF      0x400
+#define SVM_EXIT_INVALID  0xffffffffu
+
+struct svm_exit_raw {
+    uint64_t code;       /* EXITCODE */
+    uint64_t info1;      /* EXITINFO1 */
+    uint64_t info2;      /* EXITINFO2 */
+    uint64_t rip;        /* guest RIP at the exit */
+    uint64_t nrip;       /* next RIP, when has_nrip */
+    bool has_nrip;       /* the CPU saves next RIP (CPUID 8000000A EDX[3]) */
+};
+
+/* INTR exits decode to VEXIT_EXTINT; the backend decides whether it was its timer. */
+void svm_exit_decode(const struct svm_exit_raw *raw, struct vexit *e);
+
+#endif
