@@ -182,6 +182,15 @@ static struct arch_vm *svm_vm_create(uint32_t vm_id)
             return NULL;
         memset((void *)(uintptr_t)iopm_pa, 0xff, 3 * 4096);
         memset((void *)(uintptr_t)msrpm_pa, 0xff, 2 * 4096);
+        /* Pass through what is safe without the VMM: FS/GS/KernelGS base are switched by
+         * VMLOAD/VMSAVE, the TSC read needs no emulation (MSRPM: two bits per MSR, read then
+         * write; MSRs 0-1FFFh at byte 0, C000_0000h-C000_1FFFh at byte 800h; APM 15.11). */
+        uint8_t *pm = (uint8_t *)(uintptr_t)msrpm_pa;
+        for (uint32_t msr = 0xc0000100u; msr <= 0xc0000102u; msr++) {
+            uint32_t bit = 2 * (msr - 0xc0000000u);
+            pm[0x800 + bit / 8] &= (uint8_t)~(3u << (bit % 8));
+        }
+        pm[2 * 0x10 / 8] &= (uint8_t)~(1u << (2 * 0x10 % 8)); /* read IA32_TSC */
     }
     if (nvms == sizeof(vms) / sizeof(vms[0]))
         return NULL;
@@ -313,8 +322,12 @@ static void svm_vcpu_run(struct arch_vcpu *v, struct vexit *e)
     /* Flush this ASID's translations when the vCPU comes to a pCPU it was not on last, or
      * when its ASID is shared and another vCPU ran here in between. */
     bool shared_asid = nvcpus >= caps.asids;
+    bool moved = v->last_cpu != (int32_t)cpu || last_run_on[cpu] != v;
     VMCB8(v, VMCB_TLB_CONTROL) =
         (v->last_cpu != (int32_t)cpu || (shared_asid && last_run_on[cpu] != v)) ? 1 : 0;
+    /* VMCB clean bits (APM 15.15): nothing the VMM sets once at creation changes later, so
+     * everything is clean, except after the VMCB moved or another one ran on this pCPU. */
+    VMCB32(v, VMCB_CLEAN) = caps.vmcb_clean && !moved ? 0xfffu : 0;
     v->last_cpu = (int32_t)cpu;
     last_run_on[cpu] = v;
     lapic_timer_arm(v->timer_deadline_tsc);

@@ -619,6 +619,17 @@ static int vmx_setup_bitmaps(void)
         return -1;
     memset((void *)(uintptr_t)io_bitmaps_pa, 0xff, 2 * 4096);
     memset((void *)(uintptr_t)msr_bitmap_pa, 0xff, 4096);
+    /* Pass through what is safe without the VMM: FS/GS base live in the VMCS guest state,
+     * and reading the TSC needs no emulation (SDM Vol. 3C 25.6.9: read bitmap low at 0,
+     * high at 1024; write bitmaps at 2048 and 3072). */
+    uint8_t *bm = (uint8_t *)(uintptr_t)msr_bitmap_pa;
+    const uint32_t high_rw[] = { 0xc0000100u /* FS_BASE */, 0xc0000101u /* GS_BASE */ };
+    for (unsigned i = 0; i < 2; i++) {
+        uint32_t bit = high_rw[i] - 0xc0000000u;
+        bm[1024 + bit / 8] &= (uint8_t)~(1u << (bit % 8));
+        bm[3072 + bit / 8] &= (uint8_t)~(1u << (bit % 8));
+    }
+    bm[0x10 / 8] &= (uint8_t)~(1u << (0x10 % 8)); /* read IA32_TSC */
     return 0;
 }
 
