@@ -220,7 +220,7 @@ void sched_rq_unlock_two(struct sched *s, unsigned a, unsigned b)
 }
 
 /* Locks the runqueue V belongs to; V may migrate while we wait, so re-check. */
-static struct sched_pcpu *lock_vcpu_rq(struct sched *s, struct sched_vcpu *v)
+struct sched_pcpu *sched_lock_vcpu_rq(struct sched *s, struct sched_vcpu *v)
 {
     for (;;) {
         int32_t c = __atomic_load_n(&v->cpu, __ATOMIC_SEQ_CST);
@@ -565,8 +565,11 @@ static uint64_t next_event(struct sched *s, struct sched_pcpu *p, uint64_t now)
     if (v && v->state == SCHED_RUNNING) {
         t = u64_min(p->slice_end_ns, p->preempt_at_ns);
         if (capped(v->vm)) {
-            int64_t b = sched_cap_budget(s, v->vm, now);
+            vm_lock(s, v->vm);
+            cap_refill_locked(v->vm, now);
+            int64_t b = v->vm->cap_budget_ns;
             uint32_t n = v->vm->cap_running ? v->vm->cap_running : 1;
+            vm_unlock(s, v->vm);
             t = u64_min(t, now + (b > 0 ? (uint64_t)b / n : 0) + 1);
         }
         if (is_relaxed(v))
@@ -579,8 +582,11 @@ static uint64_t next_event(struct sched *s, struct sched_pcpu *p, uint64_t now)
     struct slist *pos;
     slist_for_each(pos, &p->held) {
         struct sched_vcpu *h = SCHED_CONTAINER_OF(pos, struct sched_vcpu, qnode);
-        if (h->hold == HOLD_CAP)
+        if (h->hold == HOLD_CAP) {
+            vm_lock(s, h->vm);
             t = u64_min(t, h->vm->cap_period_end_ns);
+            vm_unlock(s, h->vm);
+        }
     }
     return t;
 }
@@ -653,7 +659,7 @@ sched_cpumask_t sched_vcpu_wake(struct sched *s, struct sched_vcpu *v, uint64_t 
 {
     sched_cpumask_t kick = 0;
     enter(s);
-    struct sched_pcpu *p = lock_vcpu_rq(s, v);
+    struct sched_pcpu *p = sched_lock_vcpu_rq(s, v);
     if (v->state == SCHED_BLOCKED)
         p = sched_place_waking(s, p, v, now);
     if (v->state == SCHED_BLOCKED) {
@@ -702,7 +708,7 @@ sched_cpumask_t sched_vcpu_block(struct sched *s, struct sched_vcpu *v, uint64_t
 {
     sched_cpumask_t kick = 0;
     enter(s);
-    struct sched_pcpu *p = lock_vcpu_rq(s, v);
+    struct sched_pcpu *p = sched_lock_vcpu_rq(s, v);
     if (v->state == SCHED_RUNNING) {
         charge_current(s, p, now);
         sched_load_sync(p, v, now);
@@ -745,7 +751,7 @@ sched_cpumask_t sched_vcpu_yield(struct sched *s, struct sched_vcpu *v, uint64_t
     (void)now;
     sched_cpumask_t kick = 0;
     enter(s);
-    struct sched_pcpu *p = lock_vcpu_rq(s, v);
+    struct sched_pcpu *p = sched_lock_vcpu_rq(s, v);
     if (v->state == SCHED_RUNNING) {
         v->yield = true;
         kick = CPU_BIT(p->id);
@@ -931,7 +937,7 @@ void *sched_vcpu_user(const struct sched_vcpu *v)
 void sched_vcpu_info(struct sched *s, struct sched_vcpu *v, struct sched_vcpu_info *out)
 {
     enter(s);
-    struct sched_pcpu *p = lock_vcpu_rq(s, v);
+    struct sched_pcpu *p = sched_lock_vcpu_rq(s, v);
     out->state = (enum sched_state)v->state;
     out->pcpu = p->id;
     out->held = v->hold != HOLD_NONE;
@@ -945,7 +951,7 @@ void sched_vcpu_acct(struct sched *s, struct sched_vcpu *v, uint64_t now, struct
                      struct hist *lat)
 {
     enter(s);
-    struct sched_pcpu *p = lock_vcpu_rq(s, v);
+    struct sched_pcpu *p = sched_lock_vcpu_rq(s, v);
     *out = v->acct;
     uint64_t t = now > v->since_ns ? now : v->since_ns;
     uint64_t d = t - v->since_ns;

@@ -91,4 +91,25 @@ static inline bool fifoq_never_preempts(struct sched_pcpu *p, struct sched_vcpu 
     return false;
 }
 
+/* The ops of a FIFO-queue policy that differ only in name, pick, slice and pCPU set-up. */
+#define FIFOQ_POLICY(NAME, INIT_PCPU, PICK, SLICE) \
+    {                                               \
+        .name = NAME,                               \
+        .init_pcpu = INIT_PCPU,                     \
+        .init_vcpu = fifoq_init_vcpu,               \
+        .wake = fifoq_wake,                         \
+        .sleep = fifoq_sleep,                       \
+        .put_prev = fifoq_put_prev,                 \
+        .pick_next = PICK,                          \
+        .tick = fifoq_tick,                         \
+        .preempts = fifoq_never_preempts,           \
+        .slice_ns = SLICE,                          \
+    }
+
+static inline uint64_t fifoq_timeslice_ns(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now)
+{
+    (void)v, (void)now;
+    return sched_timeslice(p);
+}
+
 #endif

@@ -39,6 +39,7 @@ static inline void rq_unlock(struct sched *s, unsigned cpu)
 }
 void sched_rq_lock_two(struct sched *s, unsigned a, unsigned b);
 void sched_rq_unlock_two(struct sched *s, unsigned a, unsigned b);
+struct sched_pcpu *sched_lock_vcpu_rq(struct sched *s, struct sched_vcpu *v);
 
 /* Queues. */
 void sched_ready_add(struct sched *s, struct sched_pcpu *p, struct sched_vcpu *v);

@@ -36,21 +36,5 @@ static struct sched_vcpu *lottery_pick(struct sched_pcpu *p, uint64_t now)
     return NULL; /* unreachable: tickets is the sum of the queued weights */
 }
 
-static uint64_t lottery_slice_ns(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now)
-{
-    (void)v, (void)now;
-    return sched_timeslice(p);
-}
-
-const struct sched_policy sched_policy_lottery = {
-    .name = "lottery",
-    .init_pcpu = lottery_init_pcpu,
-    .init_vcpu = fifoq_init_vcpu,
-    .wake = fifoq_wake,
-    .sleep = fifoq_sleep,
-    .put_prev = fifoq_put_prev,
-    .pick_next = lottery_pick,
-    .tick = fifoq_tick,
-    .preempts = fifoq_never_preempts,
-    .slice_ns = lottery_slice_ns,
-};
+const struct sched_policy sched_policy_lottery =
+    FIFOQ_POLICY("lottery", lottery_init_pcpu, lottery_pick, fifoq_timeslice_ns);

@@ -206,6 +206,7 @@ struct sched_pcpu *sched_place_waking(struct sched *s, struct sched_pcpu *p, str
     struct sched_pcpu *to = &s->pcpus[best];
     rq_unlock(s, p->id);
     sched_rq_lock_two(s, p->id, to->id);
+    /* Re-check: another wake-up may have handled V while no lock was held. */
     sched_pcpu_load_update(to, now);
     if (v->cpu == (int32_t)p->id && v->state == SCHED_BLOCKED && p->curr != v &&
         move_gain(p->load, to->load, v->load) >= BALANCE_MARGIN) {
@@ -213,11 +214,10 @@ struct sched_pcpu *sched_place_waking(struct sched *s, struct sched_pcpu *p, str
         __atomic_store_n(&v->cpu, (int32_t)to->id, __ATOMIC_SEQ_CST);
         __atomic_store_n(&to->load, to->load + v->load, __ATOMIC_RELAXED);
         v->acct.migrations++;
-        rq_unlock(s, p->id);
-        return to;
     }
+    rq_unlock(s, p->id);
     rq_unlock(s, to->id);
-    return p;
+    return sched_lock_vcpu_rq(s, v); /* wherever V is now */
 }
 
 /* Busy P (locked) pulls one queued vCPU from the busiest pCPU when that lowers their load

@@ -24,6 +24,7 @@ static const struct key machine_keys[] = {
     { "timeslice_us",     K_U32,    M(timeslice_us),     0, 100, 1000000 },
     { "ratelimit_us",     K_U32,    M(ratelimit_us),     0, 0, 1000000 },
     { "gang_skew_us",     K_U32,    M(gang_skew_us),     0, 100, 1000000 },
+    { "balance_us",       K_U32,    M(balance_us),       0, 0, 1000000 },
     { "run_ms",           K_U32,    M(run_ms),           0, 0, 3600000 },
     { "report_ms",        K_U32,    M(report_ms),        0, 0, 3600000 },
     { "switch_cost_ns",   K_U32,    M(switch_cost_ns),   0, 0, 1000000 },
@@ -39,6 +40,7 @@ static const struct key vm_keys[] = {
     { "cap",       K_U32,    V(cap),       0, 0, 100 * CFG_MAX_VCPUS },
     { "gang",      K_GANG,   V(gang),      0, 0, 0 },
     { "affinity",  K_CPUSET, V(affinity),  0, 0, 0 },
+    { "request_us", K_U32,   V(request_us), 0, 0, 1000000 },
     { "expect",    K_EXPECT, V(expect),    0, 0, 0 },
     { "image",     K_FILE,   V(image),    SZ(cfg_vm, image), 0, 0 },
     { "args",      K_TEXT,   V(args),     SZ(cfg_vm, args), 0, 0 },
@@ -68,6 +70,7 @@ void cfg_defaults(struct cfg *out)
     out->machine.timeslice_us = 30000;
     out->machine.ratelimit_us = 1000;
     out->machine.gang_skew_us = 3000;
+    out->machine.balance_us = 10000;
     out->machine.seed = 1;
 }
 
@@ -305,6 +308,10 @@ static int cross_check(const struct cfg *c, struct cfg_error *err)
         err_set(err, 0, "ratelimit_us is larger than timeslice_us", no_span, "");
         return -1;
     }
+    if (m->balance_us && m->balance_us < 100) {
+        err_set(err, 0, "balance_us must be 0 (off) or at least 100", no_span, "");
+        return -1;
+    }
     uint64_t present = m->pcpus ? (m->pcpus == 64 ? ~0ull : (1ull << m->pcpus) - 1) : ~0ull;
     if (m->pcpus && m->inject_fault != CFG_FAULT_NONE && m->inject_fault_cpu >= m->pcpus) {
         err_set(err, 0, "inject_fault_cpu is not below pcpus", no_span, "");
@@ -313,6 +320,10 @@ static int cross_check(const struct cfg *c, struct cfg_error *err)
     for (uint32_t i = 0; i < c->nvms; i++) {
         const struct cfg_vm *vm = &c->vms[i];
         struct span name = { vm->name, strlen(vm->name) };
+        if (vm->request_us && vm->request_us < 100) {
+            err_set(err, vm->line, "[vm ", name, "]: request_us must be 0 or at least 100");
+            return -1;
+        }
         if (vm->cap > 100 * vm->vcpus) {
             err_set(err, vm->line, "[vm ", name, "]: cap is above 100 * vcpus");
             return -1;

@@ -33,6 +33,7 @@ struct cfg_vm {
     uint32_t cap;             /* percent of one pCPU, 0 = none, at most 100 * vcpus */
     enum cfg_gang gang;       /* default none */
     uint64_t affinity;        /* bit i = pCPU i may run this VM's vCPUs; default all */
+    uint32_t request_us;      /* pshare request size, 0 = the time slice, else 100..1000000 */
     enum cfg_expect expect;   /* default exit */
     char image[CFG_PATH_MAX]; /* ELF on the ESP; "" = none */
     char args[CFG_TEXT_MAX];  /* passed to the guest */
@@ -46,6 +47,7 @@ struct cfg_machine {
     uint32_t timeslice_us;    /* 100..1000000, default 30000 */
     uint32_t ratelimit_us;    /* 0..timeslice_us, default 1000 */
     uint32_t gang_skew_us;    /* relaxed gang skew threshold, 100..1000000, default 3000 */
+    uint32_t balance_us;      /* load-balancing period, 0 = off or 100..1000000, default 10000 */
     uint32_t run_ms;          /* machine time before the VMM stops the VMs; 0 = until they exit */
     uint32_t report_ms;       /* accounting record period; 0 = only at the end */
     uint32_t switch_cost_ns;  /* simulator: cost of one context switch, default 0 */

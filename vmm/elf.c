@@ -61,7 +61,7 @@ int elf_inspect(const void *image, size_t size, uint64_t mem_size, struct elf_in
             fmt_snprintf(err, errlen, "segment %lu: file bytes outside the file", i);
             return -1;
         }
-        if (s.gpa < ELF_MIN_LOAD || s.gpa > mem_size || s.mem_size > mem_size - s.gpa) {
+        if (s.gpa < GUEST_LOAD_MIN || s.gpa > mem_size || s.mem_size > mem_size - s.gpa) {
             fmt_snprintf(err, errlen,
                          "segment %lu [0x%lx, 0x%lx) does not fit in [1 MiB, %lu MiB) of guest "
                          "memory", i, s.gpa, s.gpa + s.mem_size, mem_size >> 20);

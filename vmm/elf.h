@@ -6,8 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vmm/guest_abi.h"
+
 #define ELF_MAX_SEGMENTS 16
-#define ELF_MIN_LOAD     0x100000ull /* below 1 MiB is the VMM's boot area */
 
 struct elf_segment {
     uint64_t file_off, file_size, gpa, mem_size;

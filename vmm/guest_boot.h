@@ -10,27 +10,7 @@
 #include <stdint.h>
 
 #include "vmm/elf.h"
-
-#define GUEST_PML4_GPA      0x1000ull
-#define GUEST_TABLES_END    0xe000ull
-#define GUEST_BOOT_INFO_GPA 0xe000ull
-#define GUEST_GDT_GPA       0xf000ull
-#define GUEST_STACK_SIZE    0x10000ull
-#define GUEST_BOOT_MAGIC    0x76736368u /* "vsch" */
-#define GUEST_BOOT_VERSION  1u
-
-/* The boot-info page as the guest sees it (mirrored in guest/rt/rt.h). */
-struct guest_boot_info {
-    uint32_t magic;
-    uint32_t version;
-    uint32_t vcpus;
-    uint32_t reserved;
-    uint64_t memory_bytes;
-    uint64_t tsc_hz;
-    char vm_name[24];
-    char args[160];
-};
-_Static_assert(sizeof(struct guest_boot_info) == 216, "guest ABI v1 boot info");
+#include "vmm/guest_abi.h"
 
 struct guest_layout {
     uint64_t mem_size;

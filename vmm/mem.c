@@ -68,6 +68,14 @@ static uint64_t *table_at(void *ctx, uint64_t pa)
 
 static const struct pt_mem vmm_pt_mem = { alloc_table, table_at, NULL };
 
+static uint64_t alloc_any_table(void *ctx)
+{
+    (void)ctx;
+    return phys_alloc_pages(1);
+}
+
+const struct pt_mem phys_pt_mem = { alloc_any_table, table_at, NULL };
+
 static bool is_ram(enum boot_mem_type t)
 {
     return t == BOOT_MEM_FREE || t == BOOT_MEM_LOADER || t == BOOT_MEM_FIRMWARE ||

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "vmm/bootinfo.h"
+#include "vmm/pagetable.h"
 
 /* Take over memory: free RAM to the allocator, build and load the VMM's page tables, print
  * the memory summary.  BSP only, once. */
@@ -18,5 +19,8 @@ uint64_t phys_alloc_pages_below(uint64_t pages, uint64_t limit);
 /* Zeroed, ALIGN-aligned (a power of two >= 4096) contiguous pages, e.g. guest memory. */
 uint64_t phys_alloc_aligned(uint64_t pages, uint64_t align);
 void phys_free_pages(uint64_t pa, uint64_t pages);
+/* Table memory for the page-table builder from the allocator (identity-mapped), e.g. for
+ * nested page tables. */
+extern const struct pt_mem phys_pt_mem;
 
 #endif

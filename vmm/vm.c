@@ -8,7 +8,7 @@
 #include "vmm/fmt.h"
 #include "vmm/guest_boot.h"
 #include "vmm/halt.h"
-#include "vmm/hypercall.h"
+#include "vmm/guest_abi.h"
 #include "vmm/mem.h"
 #include "vmm/spinlock.h"
 #include "vmm/tsc.h"
@@ -228,11 +228,12 @@ static void handle_cpuid(struct vcpu *v, const struct vexit *e)
     struct vcpu_gprs *g = arch->vcpu_gprs(v->arch);
     uint32_t leaf = (uint32_t)g->rax, sub = (uint32_t)g->rcx;
     struct cpuid_regs r = { 0, 0, 0, 0 };
-    if (leaf == 0x40000000u) {
-        r.eax = 0x40000001u; /* "vsched\0\0\0\0\0\0" */
-        r.ebx = 0x63737673u; /* "vsch" */
-        r.ecx = 0x00006465u; /* "ed" */
-    } else if (leaf == 0x40000001u) {
+    if (leaf == VSCHED_CPUID_BASE) {
+        r.eax = VSCHED_CPUID_BASE + 1;
+        r.ebx = VSCHED_SIG_EBX;
+        r.ecx = VSCHED_SIG_ECX;
+        r.edx = VSCHED_SIG_EDX;
+    } else if (leaf == VSCHED_CPUID_BASE + 1) {
         r.eax = VSCHED_HYPERCALL_ABI;
     } else if (leaf < 0x40000000u || leaf >= 0x80000000u) {
         r = cpuid(leaf, sub);

@@ -1,6 +1,6 @@
 /* The test guests' runtime: console on COM1, hypercalls, time, CPUID/MSR helpers, arguments.
- * Guest ABI v1 (guest/README.md); nothing here depends on the VMM's code except the shared
- * hypercall numbers (vmm/hypercall.h) and the formatter (vmm/fmt.c). */
+ * Guest ABI v1 (guest/README.md); nothing here depends on the VMM's code except the shared ABI
+ * header (vmm/guest_abi.h) and the formatter (vmm/fmt.c). */
 #ifndef VSCHED_GUEST_RT_H
 #define VSCHED_GUEST_RT_H
 
@@ -8,20 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vmm/hypercall.h"
-
-/* The boot-info page at RSI (mirrors vmm/guest_boot.h). */
-struct guest_boot_info {
-    uint32_t magic;
-    uint32_t version;
-    uint32_t vcpus;
-    uint32_t reserved;
-    uint64_t memory_bytes;
-    uint64_t tsc_hz;
-    char vm_name[24];
-    char args[160];
-};
-_Static_assert(sizeof(struct guest_boot_info) == 216, "guest ABI v1 boot info");
+#include "vmm/guest_abi.h"
 
 /* Each guest defines this.  vCPU 0's return value is the VM's exit status; the other vCPUs
  * halt when they return. */

@@ -9,20 +9,7 @@
 
 #include "vmm/svm/svm_caps.h"
 #include "vmm/vmx/vmx_caps.h"
-
-/* Bochs 2.7 corei7_skylake_x, read from the emulated MSRs (docs/emulation.md). */
-static const struct vmx_msrs bochs_skylake_x = {
-    .basic = 0x00d810000000002bull,
-    .pinbased = 0x0000007f00000016ull,
-    .procbased = 0xf7f9fffe04006172ull,
-    .exit = 0x007fffff00036dfbull,
-    .entry = 0x0000ffff000011fbull,
-    .misc = 0x600401e0ull,
-    .procbased2 = 0x02177fff00000000ull,
-    .ept_vpid = 0x00000f0106334141ull,
-    .feature_control = 0,
-    .cpuid1_ecx = (1u << 5) | (1u << 21) | (1u << 24), /* VMX, x2APIC, TSC-deadline */
-};
+#include "tests/unit/vmx_fixtures.h"
 
 static void test_vmx_bochs_skylake_x(void **state)
 {

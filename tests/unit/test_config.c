@@ -45,6 +45,7 @@ static void test_empty_file_gives_defaults(void **state)
     assert_int_equal(c.nvms, 0);
     assert_string_equal(c.machine.policy, "credit");
     assert_int_equal(c.machine.timeslice_us, 30000);
+    assert_int_equal(c.machine.balance_us, 10000);
     assert_int_equal(c.machine.pcpus, 0);
 }
 
@@ -68,6 +69,7 @@ static void test_full_example(void **state)
                        "image = hog.elf\n"
                        "args = spin=5 say=a#b\n"
                        "expect = stopped\n"
+                       "request_us = 500\n"
                        "[vm db]\n"
                        "workload = periodic period_us=1000 run_us=200\n";
     struct cfg c;
@@ -88,6 +90,7 @@ static void test_full_example(void **state)
     assert_string_equal(c.vms[0].image, "hog.elf");
     assert_string_equal(c.vms[0].args, "spin=5 say=a#b");
     assert_int_equal(c.vms[0].expect, CFG_EXPECT_STOPPED);
+    assert_int_equal(c.vms[0].request_us, 500);
     /* defaults for the second VM */
     assert_string_equal(c.vms[1].name, "db");
     assert_int_equal(c.vms[1].vcpus, 1);
@@ -159,12 +162,15 @@ static void test_cross_checks(void **state)
     expect_error("[machine]\npcpus = 4\n[vm g]\nvcpus = 3\ngang = strict\naffinity = 0-1\n", 3,
                  "strict gang");
     expect_error("[machine]\ntimeslice_us = 1000\nratelimit_us = 2000\n", 0, "ratelimit_us");
+    expect_error("[machine]\nbalance_us = 50\n", 0, "balance_us must be 0");
+    expect_error("[vm a]\nrequest_us = 99\n", 1, "request_us must be 0");
     expect_error("[machine]\npcpus = 2\ninject_fault = ud\ninject_fault_cpu = 2\n", 0,
                  "inject_fault_cpu");
 
     struct cfg c;
     struct cfg_error e;
     assert_int_equal(parse("[vm a]\nvcpus = 2\ncap = 200\n", &c, &e), 0);
+    assert_int_equal(parse("[machine]\nbalance_us = 0\n[vm a]\nrequest_us = 0\n", &c, &e), 0);
     assert_int_equal(parse("[machine]\npcpus = 64\n[vm a]\naffinity = 63\n", &c, &e), 0);
     assert_true(c.vms[0].affinity == 1ull << 63);
 }

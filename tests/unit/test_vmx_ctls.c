@@ -8,18 +8,7 @@
 
 #include "vmm/vmx/vmcs.h"
 #include "vmm/vmx/vmx_ctls.h"
-
-/* Bochs 2.7 corei7_skylake_x (TRUE_* MSRs, read from the emulated CPU). */
-static const struct vmx_msrs skylake_x = {
-    .basic = 0x00d810000000002bull,
-    .pinbased = 0x0000007f00000016ull,
-    .procbased = 0xf7f9fffe04006172ull,
-    .exit = 0x007fffff00036dfbull,
-    .entry = 0x0000ffff000011fbull,
-    .misc = 0x600401e0ull,
-    .procbased2 = 0x02177fff00000000ull,
-    .ept_vpid = 0x00000f0106334141ull,
-};
+#include "tests/unit/vmx_fixtures.h"
 
 /* Other Bochs 2.7 models, from the VMM's `vmx: msrs` line. */
 static const struct vmx_msrs sandy_bridge = {
@@ -72,13 +61,13 @@ static void test_ctl_value_rules(void **state)
     assert_int_equal(missing, 0x101 & ~0xf0u);
 }
 
-static void test_skylake_x_controls(void **state)
+static void test_bochs_skylake_x_controls(void **state)
 {
     (void)state;
     struct vmx_controls c;
     const char *which = NULL;
     uint32_t missing = 0;
-    assert_int_equal(vmx_controls_compute(&skylake_x, &c, &which, &missing), 0);
+    assert_int_equal(vmx_controls_compute(&bochs_skylake_x, &c, &which, &missing), 0);
     /* Values worked out by hand from the MSRs above. */
     assert_int_equal(c.pin, 0x7f);        /* ext-int, NMI, virtual NMIs, preemption timer */
     assert_int_equal(c.proc, 0x960061f2); /* + HLT, I/O and MSR bitmaps, secondary */
@@ -91,7 +80,7 @@ static void test_skylake_x_controls(void **state)
 static void test_missing_required_control(void **state)
 {
     (void)state;
-    struct vmx_msrs m = skylake_x;
+    struct vmx_msrs m = bochs_skylake_x;
     struct vmx_controls c;
     const char *which = NULL;
     uint32_t missing = 0;
@@ -99,7 +88,7 @@ static void test_missing_required_control(void **state)
     assert_int_equal(vmx_controls_compute(&m, &c, &which, &missing), -1);
     assert_string_equal(which, "secondary processor-based");
     assert_int_equal(missing, PROC2_EPT);
-    m = skylake_x;
+    m = bochs_skylake_x;
     m.exit &= ~((uint64_t)EXIT_ACK_INTR << 32);
     assert_int_equal(vmx_controls_compute(&m, &c, &which, &missing), -1);
     assert_string_equal(which, "VM-exit");
@@ -109,7 +98,7 @@ static void test_missing_required_control(void **state)
 static void test_optional_controls_dropped(void **state)
 {
     (void)state;
-    struct vmx_msrs m = skylake_x;
+    struct vmx_msrs m = bochs_skylake_x;
     struct vmx_controls c;
     const char *which;
     uint32_t missing;
@@ -133,7 +122,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ctl_value_rules),
         cmocka_unit_test(test_other_models),
-        cmocka_unit_test(test_skylake_x_controls),
+        cmocka_unit_test(test_bochs_skylake_x_controls),
         cmocka_unit_test(test_missing_required_control),
         cmocka_unit_test(test_optional_controls_dropped),
     };

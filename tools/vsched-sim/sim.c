@@ -401,6 +401,7 @@ int sim_create(struct sim **out, const struct cfg *cfg, const struct sim_options
     st.timeslice_ns = (uint64_t)m->timeslice_us * 1000;
     st.ratelimit_ns = (uint64_t)m->ratelimit_us * 1000;
     st.gang_skew_ns = (uint64_t)m->gang_skew_us * 1000;
+    st.balance_ns = (uint64_t)m->balance_us * 1000;
     st.seed = m->seed;
     st.nvms = sim->cfg.nvms;
     st.vms = vms;
@@ -430,6 +431,21 @@ int sim_create(struct sim **out, const struct cfg *cfg, const struct sim_options
         free(sim->mem);
         free(sim);
         return -1;
+    }
+    for (uint32_t i = 0; i < sim->cfg.nvms; i++) {
+        if (!sim->cfg.vms[i].request_us)
+            continue;
+        struct sched_change ch = { .set = SCHED_SET_REQUEST, .vm = i,
+                                   .request_ns = (uint64_t)sim->cfg.vms[i].request_us * 1000 };
+        sched_cpumask_t kick;
+        rc = sched_change(sim->s, &ch, 0, &kick);
+        if (rc) {
+            snprintf(err, errlen, "vm '%s': request_us: %s", sim->cfg.vms[i].name,
+                     sched_strerror(rc));
+            free(sim->mem);
+            free(sim);
+            return -1;
+        }
     }
     sim->vcpu = calloc(sim->nvcpus ? sim->nvcpus : 1, sizeof(*sim->vcpu));
     uint32_t id = 0;

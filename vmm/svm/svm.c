@@ -154,20 +154,6 @@ static int svm_cpu_enable(void)
 
 /* ---- VMs ---- */
 
-static uint64_t npt_alloc(void *ctx)
-{
-    (void)ctx;
-    return phys_alloc_pages(1);
-}
-
-static uint64_t *npt_table(void *ctx, uint64_t pa)
-{
-    (void)ctx;
-    return (uint64_t *)(uintptr_t)pa;
-}
-
-static const struct pt_mem npt_mem = { npt_alloc, npt_table, NULL };
-
 static struct arch_vm vms[64];
 static uint32_t nvms;
 
@@ -207,7 +193,7 @@ static struct arch_vm *svm_vm_create(uint32_t vm_id)
 
 static int svm_vm_map(struct arch_vm *vm, uint64_t gpa, uint64_t hpa, uint64_t size)
 {
-    return pt_map(&npt_format, &npt_mem, vm->npt_root, gpa, hpa, size, NPT_BITS, PT_SIZE_2M);
+    return pt_map(&npt_format, &phys_pt_mem, vm->npt_root, gpa, hpa, size, NPT_BITS, PT_SIZE_2M);
 }
 
 /* ---- vCPUs ---- */

@@ -237,20 +237,6 @@ static int vmx_cpu_enable(void)
 
 /* ---- VMs ---- */
 
-static uint64_t ept_alloc(void *ctx)
-{
-    (void)ctx;
-    return phys_alloc_pages(1);
-}
-
-static uint64_t *ept_table(void *ctx, uint64_t pa)
-{
-    (void)ctx;
-    return (uint64_t *)(uintptr_t)pa;
-}
-
-static const struct pt_mem ept_mem = { ept_alloc, ept_table, NULL };
-
 static struct arch_vm vms[64];
 static uint32_t nvms;
 
@@ -279,7 +265,7 @@ static struct arch_vm *vmx_vm_create(uint32_t vm_id)
 static int vmx_vm_map(struct arch_vm *vm, uint64_t gpa, uint64_t hpa, uint64_t size)
 {
     uint64_t max = caps.ept_1g ? PT_SIZE_1G : caps.ept_2m ? PT_SIZE_2M : PT_SIZE_4K;
-    return pt_map(&ept_format, &ept_mem, vm->ept_root, gpa, hpa, size, EPT_LEAF_RAM,
+    return pt_map(&ept_format, &phys_pt_mem, vm->ept_root, gpa, hpa, size, EPT_LEAF_RAM,
                   max);
 }
 

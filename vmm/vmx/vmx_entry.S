@@ -3,6 +3,8 @@
  * after a VM exit (guest registers saved to *gprs), 1 on VMfailInvalid, 2 on VMfailValid
  * (SDM Vol. 3C 31.2).  HOST_RSP is set here so the exit lands on this frame; HOST_RIP is
  * vmx_exit_point (set once per VMCS). */
+#include "vmm/guest_gprs.inc"
+
     .text
     .globl vmx_enter, vmx_exit_point
 vmx_enter:
@@ -17,19 +19,7 @@ vmx_enter:
     vmwrite %rsp, %rax
     testl %esi, %esi                /* the movs below keep the flags */
     movq 0x00(%rdi), %rax
-    movq 0x08(%rdi), %rcx
-    movq 0x10(%rdi), %rdx
-    movq 0x18(%rdi), %rbx
-    movq 0x28(%rdi), %rbp
-    movq 0x30(%rdi), %rsi
-    movq 0x40(%rdi), %r8
-    movq 0x48(%rdi), %r9
-    movq 0x50(%rdi), %r10
-    movq 0x58(%rdi), %r11
-    movq 0x60(%rdi), %r12
-    movq 0x68(%rdi), %r13
-    movq 0x70(%rdi), %r14
-    movq 0x78(%rdi), %r15
+    LOAD_GUEST_GPRS %rdi
     movq 0x38(%rdi), %rdi
     jnz 1f
     /* Bochs 2.7 misses external-interrupt exits when both host and guest enter with IF=0:
@@ -56,19 +46,7 @@ vmx_exit_point:
     pushq %rdi                      /* guest rdi */
     movq 8(%rsp), %rdi              /* gprs */
     movq %rax, 0x00(%rdi)
-    movq %rcx, 0x08(%rdi)
-    movq %rdx, 0x10(%rdi)
-    movq %rbx, 0x18(%rdi)
-    movq %rbp, 0x28(%rdi)
-    movq %rsi, 0x30(%rdi)
-    movq %r8, 0x40(%rdi)
-    movq %r9, 0x48(%rdi)
-    movq %r10, 0x50(%rdi)
-    movq %r11, 0x58(%rdi)
-    movq %r12, 0x60(%rdi)
-    movq %r13, 0x68(%rdi)
-    movq %r14, 0x70(%rdi)
-    movq %r15, 0x78(%rdi)
+    SAVE_GUEST_GPRS %rdi
     popq %rax
     movq %rax, 0x38(%rdi)
     popq %rdi
