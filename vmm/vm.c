@@ -29,6 +29,7 @@ struct vcpu {
     uint32_t id;
     uint32_t pcpu;      /* where it runs (fixed until the scheduler integration) */
     bool halted;        /* HLT with interrupts off: nothing will wake it */
+    bool yielded;       /* HC_YIELD: end its time slice now */
     char line[CONSOLE_LINE];
     uint32_t line_len;
 };
@@ -51,9 +52,9 @@ static struct vm vms[CFG_MAX_VMS];
 static uint32_t nvms;
 static struct vcpu vcpu_pool[MAX_VCPUS_TOTAL];
 static uint32_t nvcpus;
+static uint64_t run_start_tsc;        /* when the VMs were built and started */
 static uint64_t run_end_tsc;          /* 0 = no limit */
 static volatile uint32_t cpus_done;   /* pCPUs that finished their run loop */
-static uint32_t cpus_running;
 
 /* ---- outcome ---- */
 
@@ -92,7 +93,7 @@ static void vm_exit(struct vm *vm, int64_t status)
 static void __attribute__((noreturn)) final_report(void)
 {
     uint32_t bad = 0;
-    kprintf("run: ended after %lu ms\n", tsc_to_ns(rdtsc()) / 1000000);
+    kprintf("run: ended after %lu ms\n", tsc_to_ns(rdtsc() - run_start_tsc) / 1000000);
     for (uint32_t i = 0; i < nvms; i++) {
         struct vm *vm = &vms[i];
         bool ok;
@@ -197,8 +198,9 @@ void vm_create_all(const struct boot_info *bi, const struct arch_ops *ops)
     nvms = bi->cfg.nvms;
     for (uint32_t i = 0; i < nvms; i++)
         create_vm(i, &rr);
+    run_start_tsc = rdtsc();
     if (bi->cfg.machine.run_ms)
-        run_end_tsc = rdtsc() + (uint64_t)bi->cfg.machine.run_ms * (tsc_hz() / 1000);
+        run_end_tsc = run_start_tsc + (uint64_t)bi->cfg.machine.run_ms * (tsc_hz() / 1000);
 }
 
 /* ---- exits ---- */
@@ -331,6 +333,7 @@ static void handle_hypercall(struct vcpu *v, const struct vexit *e)
         break;
     case HC_YIELD:
         g->rax = 0;
+        v->yielded = true;
         break;
     default: {
         char why[64];
@@ -419,7 +422,6 @@ void vm_run_cpu(void)
     bool enabled = arch->cpu_enable() == 0;
     if (!enabled)
         kprintf("cpu %u: virtualization could not be enabled; its vCPUs are stopped\n", self);
-    __atomic_fetch_add(&cpus_running, 1, __ATOMIC_ACQ_REL);
 
     /* Round-robin over this pCPU's vCPUs, one time slice each (the sched/ integration
      * replaces this). */
@@ -448,7 +450,8 @@ void vm_run_cpu(void)
         do {
             arch->vcpu_run(v->arch, &e);
             handle_exit(v, &e);
-        } while (e.reason != VEXIT_TIMER && !v->halted && !vm_ended(v->vm));
+        } while (e.reason != VEXIT_TIMER && !v->halted && !v->yielded && !vm_ended(v->vm));
+        v->yielded = false;
         if (v->halted)
             check_all_halted(v->vm);
     }

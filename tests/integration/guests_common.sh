@@ -63,3 +63,19 @@ guests_smp4() {
     expect_line "$log" '^outcome quad: exited status=0 expect=exit ok$'
     expect_line "$log" '^halt: status=0$'
 }
+
+guests_yield() {
+    local esp; esp=$(make_esp "$WORK/yield" tests/configs/shared_pcpu.cfg "$GUEST_DIR/hello.elf")
+    $BOOT "$WORK/yield.log" --esp "$esp" --smp 1 "${EXTRA[@]}"
+    expect_status $? 0
+    local log="$WORK/yield.log"
+    for i in 0 1 2; do
+        expect_line "$log" "^\[trio\] hello from vcpu $i of 3, args='status=7'\$"
+    done
+    expect_line "$log" '^outcome trio: exited status=7 expect=exit ok$'
+    # One-second slices: without the yield, vCPU 0 would spin at least 2 s before its
+    # siblings ran.
+    local ms; ms=$(sed -n 's/^run: ended after \([0-9]*\) ms$/\1/p' "$log")
+    [[ -n "$ms" && "$ms" -lt 1000 ]] || fail "run took ${ms:-?} ms of machine time, expected < 1000"
+    echo "ok: ended after $ms ms"
+}

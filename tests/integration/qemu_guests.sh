@@ -9,3 +9,4 @@ guests_two_vms
 guests_isolation
 guests_misbehave
 guests_smp4
+guests_yield
