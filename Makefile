@@ -17,6 +17,9 @@ VERSION    := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 HOST_CC    ?= cc
 EFI_CC     ?= gcc
+V          ?= 0
+Q          := $(if $(filter 1,$(V)),,@)
+say         = $(if $(filter 1,$(V)),,@printf '  %-7s %s\n' $(1) $(2))
 
 .DEFAULT_GOAL := all
 .SECONDARY:
@@ -41,7 +44,8 @@ HOST_TOOLS :=
 define host_prog
 $(BUILD)/host/$(1): $(patsubst %.c,$(BUILD)/host/obj/%.o,$(2))
 	@mkdir -p $$(dir $$@)
-	$$(HOST_CC) $$(HOST_LDFLAGS) -o $$@ $$^ $(3)
+	$$(call say,LD,$$@)
+	$$(Q)$$(HOST_CC) $$(HOST_LDFLAGS) -o $$@ $$^ $(3)
 endef
 
 include boot/build.mk
@@ -59,21 +63,26 @@ all: $(VMM_EFI) $(addprefix $(BUILD)/host/,$(HOST_TOOLS))
 
 $(BUILD)/efi/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(EFI_CC) $(EFI_CFLAGS) -c $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(EFI_CC) $(EFI_CFLAGS) -c $< -o $@
 
 $(BUILD)/efi/obj/%.o: %.S
 	@mkdir -p $(dir $@)
-	$(EFI_CC) $(EFI_CFLAGS) -c $< -o $@
+	$(call say,AS,$<)
+	$(Q)$(EFI_CC) $(EFI_CFLAGS) -c $< -o $@
 
 $(BUILD)/host/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(HOST_CC) $(HOST_CFLAGS) -c $< -o $@
+	$(call say,HOSTCC,$<)
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -c $< -o $@
 
 $(BUILD)/vsched.so: $(EFI_OBJS)
-	ld $(EFI_LDFLAGS) /usr/lib/crt0-efi-x86_64.o $^ -o $@ -lefi -lgnuefi
+	$(call say,LD,$@)
+	$(Q)ld $(EFI_LDFLAGS) /usr/lib/crt0-efi-x86_64.o $^ -o $@ -lefi -lgnuefi
 
 $(VMM_EFI): $(BUILD)/vsched.so
-	objcopy -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela -j .reloc \
+	$(call say,EFI,$@)
+	$(Q)objcopy -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela -j .reloc \
 	        --target efi-app-x86_64 --subsystem=10 $< $@
 
 # The ESP as a host directory (QEMU and Bochs expose it as a FAT disk).
@@ -138,5 +147,6 @@ help:
 	@echo "  QEMU_CPU=...       QEMU -cpu string (default: host with KVM, qemu64,+svm,+npt without)"
 	@echo "  TIMEOUT=$(TIMEOUT)        seconds before an emulator run is stopped"
 	@echo "  BUILD=$(BUILD)        output directory"
+	@echo "  V=1                full build commands"
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -9,14 +9,17 @@ GUEST_RT_OBJS := $(addprefix $(BUILD)/guest/obj/,guest/rt/crt0.o guest/rt/rt.o v
 
 $(BUILD)/guest/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(GUEST_CFLAGS) -c $< -o $@
+	$(call say,GUESTCC,$<)
+	$(Q)$(CC) $(GUEST_CFLAGS) -c $< -o $@
 
 $(BUILD)/guest/obj/%.o: %.S
 	@mkdir -p $(dir $@)
-	$(CC) $(GUEST_CFLAGS) -c $< -o $@
+	$(call say,GUESTAS,$<)
+	$(Q)$(CC) $(GUEST_CFLAGS) -c $< -o $@
 
 $(BUILD)/guest/%.elf: $(BUILD)/guest/obj/guest/%.o $(GUEST_RT_OBJS) guest/rt/guest.ld
-	ld -T guest/rt/guest.ld -nostdlib -static -z max-page-size=4096 -z noexecstack \
+	$(call say,GUESTLD,$@)
+	$(Q)ld -T guest/rt/guest.ld -nostdlib -static -z max-page-size=4096 -z noexecstack \
 	   -o $@ $(filter %.o,$^)
 
 guests: $(GUEST_IMAGES)
