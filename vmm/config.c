@@ -4,7 +4,8 @@
 
 #include <string.h>
 
-enum key_kind { K_U32, K_U64, K_TEXT, K_POLICY, K_GANG, K_EXPECT, K_FAULT, K_CPUSET, K_FILE };
+enum key_kind { K_U32, K_U64, K_TEXT, K_POLICY, K_GANG, K_EXPECT, K_FAULT, K_SELFTEST, K_CPUSET,
+                K_FILE };
 
 struct key {
     const char *name;
@@ -42,6 +43,7 @@ static const struct key vm_keys[] = {
     { "affinity",  K_CPUSET, V(affinity),  0, 0, 0 },
     { "request_us", K_U32,   V(request_us), 0, 0, 1000000 },
     { "expect",    K_EXPECT, V(expect),    0, 0, 0 },
+    { "selftest",  K_SELFTEST, V(selftest), 0, 0, 0 },
     { "image",     K_FILE,   V(image),    SZ(cfg_vm, image), 0, 0 },
     { "args",      K_TEXT,   V(args),     SZ(cfg_vm, args), 0, 0 },
     { "workload",  K_TEXT,   V(workload), SZ(cfg_vm, workload), 0, 0 },
@@ -52,6 +54,7 @@ static const struct key vm_keys[] = {
 static const char *const gang_names[] = { "none", "strict", "relaxed" };
 static const char *const expect_names[] = { "exit", "stopped" };
 static const char *const fault_names[] = { "none", "ud", "pf", "de" };
+static const char *const selftest_names[] = { "none", "bad_entry" };
 
 const char *cfg_gang_name(enum cfg_gang g)
 {
@@ -249,11 +252,13 @@ static int set_value(const struct key *k, void *base, struct span v, uint32_t li
         return 0;
     case K_GANG:
     case K_EXPECT:
-    case K_FAULT: {
+    case K_FAULT:
+    case K_SELFTEST: {
         const char *const *names = k->kind == K_GANG     ? gang_names
                                    : k->kind == K_EXPECT ? expect_names
-                                                         : fault_names;
-        int count = k->kind == K_GANG ? 3 : k->kind == K_EXPECT ? 2 : 4;
+                                   : k->kind == K_FAULT  ? fault_names
+                                                         : selftest_names;
+        int count = k->kind == K_GANG ? 3 : k->kind == K_EXPECT ? 2 : k->kind == K_FAULT ? 4 : 2;
         idx = lookup_name(v, names, count);
         if (idx < 0) {
             err_set(err, line, "bad value '", v, "' (see docs/config.md)");

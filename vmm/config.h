@@ -24,6 +24,7 @@
 enum cfg_gang { CFG_GANG_NONE, CFG_GANG_STRICT, CFG_GANG_RELAXED };
 enum cfg_expect { CFG_EXPECT_EXIT, CFG_EXPECT_STOPPED };
 enum cfg_fault { CFG_FAULT_NONE, CFG_FAULT_UD, CFG_FAULT_PF, CFG_FAULT_DE };
+enum cfg_vm_selftest { CFG_SELFTEST_NONE, CFG_SELFTEST_BAD_ENTRY };
 
 struct cfg_vm {
     char name[CFG_NAME_MAX];
@@ -35,6 +36,7 @@ struct cfg_vm {
     uint64_t affinity;        /* bit i = pCPU i may run this VM's vCPUs; default all */
     uint32_t request_us;      /* pshare request size, 0 = the time slice, else 100..1000000 */
     enum cfg_expect expect;   /* default exit */
+    enum cfg_vm_selftest selftest; /* bad_entry: start with an illegal CR3, to test reports */
     char image[CFG_PATH_MAX]; /* ELF on the ESP; "" = none */
     char args[CFG_TEXT_MAX];  /* passed to the guest */
     char workload[CFG_TEXT_MAX]; /* simulator only: "hog", "periodic period_us=.. run_us=..", ... */

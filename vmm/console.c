@@ -47,7 +47,7 @@ void console_drain(void)
 
 void kprintf(const char *fmt, ...)
 {
-    char buf[512];
+    char buf[1024];
     va_list ap;
     va_start(ap, fmt);
     size_t n = fmt_vsnprintf(buf, sizeof(buf), fmt, ap);

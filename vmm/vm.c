@@ -175,6 +175,10 @@ static void create_vm(uint32_t i, uint32_t *rr)
         struct vcpu_start s = { .rip = ge.rip, .rsp = ge.rsp, .cr3 = ge.cr3, .rdi = ge.rdi,
                                 .rsi = ge.rsi, .gdt_base = ge.gdt_base,
                                 .gdt_limit = (uint16_t)ge.gdt_limit };
+        /* Self-test of the failure reports: CR3 bits above any physical-address width must
+         * be zero (SDM Vol. 3C 27.3.1.1; APM Vol. 2 15.5.1), so the CPU refuses the entry. */
+        if (c->selftest == CFG_SELFTEST_BAD_ENTRY)
+            s.cr3 |= 1ull << 62;
         if (nvcpus == MAX_VCPUS_TOTAL)
             create_failed(c, "too many vCPUs in all");
         struct vcpu *v = &vcpu_pool[nvcpus++];

@@ -79,3 +79,15 @@ guests_yield() {
     [[ -n "$ms" && "$ms" -lt 1000 ]] || fail "run took ${ms:-?} ms of machine time, expected < 1000"
     echo "ok: ended after $ms ms"
 }
+
+guests_bad_entry() { # $1: the backend's report line (regex)
+    local esp; esp=$(make_esp "$WORK/entry" tests/configs/bad_entry.cfg "$GUEST_DIR/hello.elf")
+    $BOOT "$WORK/entry.log" --esp "$esp" --smp 2 "${EXTRA[@]}"
+    expect_status $? 0
+    local log="$WORK/entry.log"
+    expect_line "$log" "$1"
+    expect_line "$log" '^vm broken: stopped: VM entry failed \(report above\)'
+    expect_line "$log" '^outcome broken: stopped \(VM entry failed \(report above\)\) expect=stopped ok$'
+    expect_line "$log" '^outcome fine: exited status=4 expect=exit ok$'
+    expect_line "$log" '^halt: status=0$'
+}

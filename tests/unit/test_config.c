@@ -70,6 +70,7 @@ static void test_full_example(void **state)
                        "args = spin=5 say=a#b\n"
                        "expect = stopped\n"
                        "request_us = 500\n"
+                       "selftest = bad_entry\n"
                        "[vm db]\n"
                        "workload = periodic period_us=1000 run_us=200\n";
     struct cfg c;
@@ -91,6 +92,8 @@ static void test_full_example(void **state)
     assert_string_equal(c.vms[0].args, "spin=5 say=a#b");
     assert_int_equal(c.vms[0].expect, CFG_EXPECT_STOPPED);
     assert_int_equal(c.vms[0].request_us, 500);
+    assert_int_equal(c.vms[0].selftest, CFG_SELFTEST_BAD_ENTRY);
+    assert_int_equal(c.vms[1].selftest, CFG_SELFTEST_NONE);
     /* defaults for the second VM */
     assert_string_equal(c.vms[1].name, "db");
     assert_int_equal(c.vms[1].vcpus, 1);
@@ -152,6 +155,7 @@ static void test_value_errors(void **state)
     expect_error("[vm a]\nimage = ../x.elf\n", 2, "bad file name");
     expect_error("[vm a]\nimage = a b\n", 2, "bad file name");
     expect_error("[machine]\ninject_fault = gp\n", 2, "bad value");
+    expect_error("[vm a]\nselftest = crash\n", 2, "bad value 'crash'");
 }
 
 static void test_cross_checks(void **state)

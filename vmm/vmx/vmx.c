@@ -445,21 +445,19 @@ static const char *const insn_errors[] = {
     [28] = "invalid operand to INVEPT/INVVPID",
 };
 
+/* One console write for the whole dump, so another CPU's line cannot split it. */
 static void dump_fields(const char *title, const uint32_t *fields, unsigned n)
 {
-    char line[200];
-    size_t at = (size_t)fmt_snprintf(line, sizeof(line), "  %s:", title);
-    for (unsigned i = 0; i < n; i++) {
-        char one[40];
-        size_t len = fmt_snprintf(one, sizeof(one), " %04x=%lx", fields[i], vmread(fields[i]));
-        if (at + len >= 96) {
-            kprintf("%s\n", line);
-            at = (size_t)fmt_snprintf(line, sizeof(line), "   ");
+    char out[768];
+    size_t at = (size_t)fmt_snprintf(out, sizeof(out), "  %s:", title), line_start = 0;
+    for (unsigned i = 0; i < n && at < sizeof(out); i++) {
+        if (at - line_start >= 88) {
+            line_start = at + 1;
+            at += fmt_snprintf(out + at, sizeof(out) - at, "\n   ");
         }
-        memcpy(line + at, one, len + 1);
-        at += len;
+        at += fmt_snprintf(out + at, sizeof(out) - at, " %04x=%lx", fields[i], vmread(fields[i]));
     }
-    kprintf("%s\n", line);
+    kprintf("%s\n", out);
 }
 
 static const uint32_t control_fields[] = {
