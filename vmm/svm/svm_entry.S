@@ -19,6 +19,10 @@ svm_enter:
     pushq %rdx                      /* host save area */
     pushq %rsi                      /* VMCB */
     clgi
+    /* With V_INTR_MASKING the host's RFLAGS.IF at VMRUN decides whether physical interrupts
+     * (the hypervisor's APIC timer) end the guest's run (APM Vol. 2 15.21.1); GIF=0 holds
+     * them until VMRUN. */
+    sti
     movq %rdx, %rax
     vmsave %rax                     /* host's hidden state */
     movq (%rsp), %rax
@@ -35,6 +39,7 @@ svm_enter:
     popq %rax                       /* VMCB */
     popq %rax                       /* host save area */
     vmload %rax
+    cli                             /* the exit handler takes a pending interrupt itself */
     stgi
     popq %rdi
     popq %r15
