@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # tests/run-tests.sh --build DIR --unit "NAMES" --integration "SCRIPTS"
-# Runs the host unit tests (DIR/host/NAME), then the integration scripts (TEST_JOBS at a time,
-# default 2), each one's output in DIR/test-logs/NAME.log.  One line per test, the tail of the
-# log of each failure, and a last line `summary: N passed, M failed, K skipped`.
-# An integration script passes with exit 0 and is skipped with exit 77.
+# Runs the host unit tests (DIR/host/NAME, one after the other), then the integration scripts
+# (TEST_JOBS at a time, default 2), each one's output in DIR/test-logs/NAME.log.  Prints one
+# line per test in the order given -- `PASS name (Ns)`, `FAIL name (Ns)` followed by the last
+# 40 lines of its log, `SKIP name` -- and last `summary: N passed, M failed, K skipped`.
+# A test passes with exit 0; an integration script is skipped with exit 77.  Exit 1 on a failure.
 set -uo pipefail
 
-build=build unit= integ=
+build=build unit='' integ=''
 while [[ $# -gt 0 ]]; do
     case $1 in
         --build) build=$2; shift 2 ;;
@@ -17,7 +18,9 @@ while [[ $# -gt 0 ]]; do
 done
 logs="$build/test-logs"
 mkdir -p "$logs"
+abs_build=$(cd "$build" && pwd)   # the scripts run from the repository root (lib.sh)
 jobs=${TEST_JOBS:-2}
+[[ $jobs =~ ^[1-9][0-9]*$ ]] || { echo "run-tests: TEST_JOBS must be a positive number" >&2; exit 2; }
 passed=0 failed=0 skipped=0
 
 report() { # name rc seconds
@@ -27,7 +30,8 @@ report() { # name rc seconds
     elif [[ $rc -eq 77 ]]; then
         printf 'SKIP %s\n' "$name"; skipped=$((skipped + 1))
     else
-        printf 'FAIL %s (%ss, exit %s)\n' "$name" "$secs" "$rc"; failed=$((failed + 1))
+        printf 'FAIL %s (%ss)\n' "$name" "$secs"; failed=$((failed + 1))
+        printf '    | exit status %s; last lines of %s:\n' "$rc" "$logs/$name.log"
         tail -n 40 "$logs/$name.log" | sed 's/^/    | /'
     fi
 }
@@ -35,29 +39,46 @@ report() { # name rc seconds
 for name in $unit; do
     start=$SECONDS
     "$build/host/$name" > "$logs/$name.log" 2>&1
-    report "$name" $? $((SECONDS - start))
+    rc=$?
+    [[ $rc -eq 77 ]] && rc=1   # no skipping for unit tests
+    report "$name" "$rc" $((SECONDS - start))
 done
 
-# Integration tests in parallel; results printed in the order given.
-declare -A pid_of start_of
-names=()
+# Integration tests: up to $jobs at once, each in a subshell that leaves "STATUS SECONDS" in
+# NAME.rc when it ends; results are printed in the order given, each as soon as it and all
+# those before it have finished.
+names=() next=0
+flush() {
+    local rc secs
+    while [[ $next -lt ${#names[@]} && -f "$logs/${names[next]}.rc" ]]; do
+        read -r rc secs < "$logs/${names[next]}.rc"
+        rm -f "$logs/${names[next]}.rc"
+        report "${names[next]}" "$rc" "$secs"
+        next=$((next + 1))
+    done
+}
 for script in $integ; do
     name=$(basename "$script" .sh)
     names+=("$name")
+    rm -f "$logs/$name.rc"
     while [[ $(jobs -rp | wc -l) -ge $jobs ]]; do
-        wait -n 2>/dev/null || true
+        wait -n
+        flush
     done
-    start_of[$name]=$SECONDS
-    ( BUILD="$build" bash "$script" > "$logs/$name.log" 2>&1
-      echo $? > "$logs/$name.rc"; echo $((SECONDS)) > "$logs/$name.end" ) &
-    pid_of[$name]=$!
+    ( start=$SECONDS
+      BUILD="$abs_build" bash "$script" > "$logs/$name.log" 2>&1
+      echo "$? $((SECONDS - start))" > "$logs/$name.rc.tmp"
+      mv "$logs/$name.rc.tmp" "$logs/$name.rc" ) &
 done
-for name in "${names[@]}"; do
-    wait "${pid_of[$name]}" 2>/dev/null
-    rc=$(cat "$logs/$name.rc" 2>/dev/null || echo 1)
-    end=$(cat "$logs/$name.end" 2>/dev/null || echo "${start_of[$name]}")
-    report "$name" "$rc" $((end - start_of[$name]))
+while [[ -n $(jobs -rp) ]]; do
+    wait -n
+    flush
 done
+wait
+for name in "${names[@]:next}"; do   # a runner subshell that died left no NAME.rc
+    [[ -f "$logs/$name.rc" ]] || echo "1 0" > "$logs/$name.rc"
+done
+flush
 
 echo "summary: $passed passed, $failed failed, $skipped skipped"
 [[ $failed -eq 0 ]]

@@ -12,6 +12,7 @@ declare -A GROUP=(
     [image]="mtools dosfstools"
 )
 
+[[ $# -gt 0 ]] || { echo "usage: deps.sh GROUP... (${!GROUP[*]})" >&2; exit 2; }
 want=()
 for g in "$@"; do
     [[ -n "${GROUP[$g]:-}" ]] || { echo "deps.sh: unknown group '$g' (${!GROUP[*]})" >&2; exit 2; }
@@ -19,6 +20,8 @@ for g in "$@"; do
     want+=("${pkgs[@]}")
 done
 
+# dpkg-query's status, not just `dpkg -s` succeeding: a removed-but-not-purged package is
+# still known to dpkg (state "deinstall ok config-files") yet not installed.
 missing=()
 for p in $(printf '%s\n' "${want[@]}" | sort -u); do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,35 +1,47 @@
-# Helpers for integration tests (tests/integration/*.sh), sourced first thing.  A test boots
-# the VMM through tools/run-qemu or tools/run-bochs and asserts on the serial log; the first
-# failed assertion ends it with exit 1 and shows the log's tail.
+# Helpers for integration tests (tests/integration/*.sh), sourced first thing:
+#     source "$(dirname "$0")/lib.sh"
+# A test boots the VMM through tools/run-qemu or tools/run-bochs and asserts on the serial
+# log; the first failed assertion ends it with exit 1, printing what failed and the tail of the
+# log concerned.  Exit 77 to be counted as skipped.  The runner (tests/run-tests.sh) sets BUILD
+# and keeps the test's whole output in $BUILD/test-logs/NAME.log.  Runs from the repo root.
 #
+#   BUILD                       build directory (default build); EFI=$BUILD/BOOTX64.EFI
 #   WORK                        a fresh directory for this test's files (removed at exit)
 #   GUEST_DIR                   where the built guest images are ($BUILD/guest)
-#   make_esp DIR CONFIG [IMG..] build an ESP in DIR (CONFIG '' = no vsched.cfg); prints DIR
-#   boot_qemu LOG ARGS..        run tools/run-qemu ARGS with the serial log in LOG; returns its status
-#   boot_bochs LOG ARGS..       the same with tools/run-bochs
-#   expect_status ACTUAL WANT   the run's status
-#   expect_line LOG REGEX       some line matches (extended regex)
+#   BOOT_TIMEOUT                seconds per boot (default 300 for QEMU, 600 for Bochs)
+#   make_esp DIR CONFIG [IMG..] build an ESP in DIR with $EFI (CONFIG '' = no vsched.cfg);
+#                               prints DIR:  esp=$(make_esp "$WORK/esp" tests/configs/x.cfg)
+#   boot_qemu LOG ARGS..        run tools/run-qemu ARGS with the serial log in LOG; returns its
+#                               status (the VMM's halt status, 124 timeout, 125 no halt line)
+#   boot_bochs LOG ARGS..       the same with tools/run-bochs (its bochs.log report on failure
+#                               lands in the test's output)
+#   expect_status ACTUAL WANT   the run's status:  boot_qemu "$log" --esp "$esp"; expect_status $? 0
+#   expect_line LOG REGEX       some line matches (grep -E)
 #   expect_no_line LOG REGEX    no line matches
 #   expect_count LOG REGEX N    exactly N lines match
 #   expect_order LOG RE1 RE2..  the first matches of the regexes appear in this order
-#   fail MSG                    fail with MSG
+#   fail MSG                    fail with MSG (and the tail of the last log booted or checked)
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT" || exit 1
 BUILD=${BUILD:-build}
+# shellcheck disable=SC2034  # for the tests
 GUEST_DIR="$BUILD/guest"
 EFI="$BUILD/BOOTX64.EFI"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/vsched-test.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 LAST_LOG=
 
+# To stderr, so that a failure inside $(...) still reaches the test's output.
 fail() {
-    echo "FAILED: $*"
-    if [[ -n "$LAST_LOG" && -f "$LAST_LOG" ]]; then
-        echo "--- last 30 lines of $LAST_LOG"
-        tail -n 30 "$LAST_LOG"
-    fi
+    {
+        echo "FAILED: $*"
+        if [[ -n "$LAST_LOG" && -f "$LAST_LOG" ]]; then
+            echo "--- last 30 lines of $LAST_LOG"
+            tail -n 30 "$LAST_LOG"
+        fi
+    } >&2
     exit 1
 }
 
@@ -62,11 +74,13 @@ expect_status() {
 }
 
 expect_line() {
+    LAST_LOG=$1
     grep -aEq -- "$2" "$1" || fail "no line matches /$2/ in $1"
     echo "ok: /$2/"
 }
 
 expect_no_line() {
+    LAST_LOG=$1
     if grep -aEq -- "$2" "$1"; then
         fail "a line matches /$2/ in $1: $(grep -aE -- "$2" "$1" | head -n 1)"
     fi
@@ -75,6 +89,7 @@ expect_no_line() {
 
 expect_count() {
     local n
+    LAST_LOG=$1
     n=$(grep -aEc -- "$2" "$1")
     [[ "$n" -eq "$3" ]] || fail "$n lines match /$2/ in $1, expected $3"
     echo "ok: $3 x /$2/"
@@ -82,6 +97,7 @@ expect_count() {
 
 expect_order() {
     local log=$1 prev=0 re n
+    LAST_LOG=$log
     shift
     for re in "$@"; do
         n=$(grep -anE -- "$re" "$log" | head -n 1 | cut -d: -f1)
