@@ -53,12 +53,18 @@ int elf_inspect(const void *image, size_t size, uint64_t mem_size, struct elf_in
         struct elf_segment s = {
             .flags = (uint32_t)rd(ph + 4, 4),
             .file_off = rd(ph + 8, 8),
-            .gpa = rd(ph + 24, 8), /* p_paddr */
+            .gpa = rd(ph + 24, 8), /* p_paddr; p_vaddr at ph + 16 */
             .file_size = rd(ph + 32, 8),
             .mem_size = rd(ph + 40, 8),
         };
         if (s.file_size > s.mem_size || s.file_off > size || s.file_size > size - s.file_off) {
             fmt_snprintf(err, errlen, "segment %lu: file bytes outside the file", i);
+            return -1;
+        }
+        if (rd(ph + 16, 8) != s.gpa) {
+            fmt_snprintf(err, errlen,
+                         "segment %lu: virtual address 0x%lx differs from physical 0x%lx "
+                         "(guests start identity-mapped)", i, rd(ph + 16, 8), s.gpa);
             return -1;
         }
         if (s.gpa < GUEST_LOAD_MIN || s.gpa > mem_size || s.mem_size > mem_size - s.gpa) {

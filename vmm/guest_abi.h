@@ -16,11 +16,23 @@
 #define HC_TIME_NS 2 /* (): the VMM's clock in ns */
 #define HC_YIELD   3 /* (): give up the rest of the time slice */
 
-/* CPUID 0x40000000: EAX = 0x40000001, EBX:ECX:EDX = "vsched" padded with NULs. */
+/* CPUID 0x40000000: EAX = 0x40000010 (highest leaf), EBX:ECX:EDX = "vsched" padded with NULs.
+ * CPUID 0x40000001: EAX = VSCHED_HYPERCALL_ABI.
+ * CPUID 0x40000010 (timing, as VMware and KVM define it): EAX = TSC rate in kHz, EBX = the
+ * virtual local APIC timer's input clock in kHz (before the divide configuration). */
 #define VSCHED_CPUID_BASE 0x40000000u
 #define VSCHED_SIG_EBX    0x63737673u /* "vsch" */
 #define VSCHED_SIG_ECX    0x00006465u /* "ed" */
 #define VSCHED_SIG_EDX    0x00000000u
+#define VSCHED_CPUID_TIMING 0x40000010u
+
+/* Interrupts (guest ABI v1.1).  Every vCPU has a virtual local APIC in x2APIC mode (IA32_APIC_BASE
+ * reads 0xFEE00C00, BSP bit on vCPU 0; CPUID.1:ECX.x2APIC[21] and .TSC_DEADLINE[24] are set):
+ * MSRs 0x802-0x83F and IA32_TSC_DEADLINE (0x6E0) behave as the SDM describes (Vol. 3A 11.12).
+ * It resets software-disabled (SVR = 0xFF): set SVR bit 8 first.  Its timer counts the TSC
+ * (CPUID 0x40000010:EBX = EAX), divided by the divide configuration.  The x2APIC ID of vCPU i
+ * is i; IPIs reach the vCPUs of the same VM only.  The guest's TSC runs at all times, also
+ * while the vCPU is not on a pCPU. */
 
 /* Guest-physical layout of the boot area (written by vmm/guest_boot.c). */
 #define GUEST_PML4_GPA      0x1000ull   /* identity-mapped page tables from here */

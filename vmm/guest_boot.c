@@ -41,7 +41,11 @@ int guest_boot_setup(void *mem, uint64_t mem_size, const struct elf_info *elf, u
                      struct guest_layout *out, char *err, size_t errlen)
 {
     uint8_t *m = mem;
-    if (!vcpus || mem_size % PT_SIZE_2M) {
+    if (!vcpus) {
+        fmt_snprintf(err, errlen, "a VM needs at least one vCPU");
+        return -1;
+    }
+    if (!mem_size || mem_size % PT_SIZE_2M) {
         fmt_snprintf(err, errlen, "guest memory must be a multiple of 2 MiB");
         return -1;
     }

@@ -6,9 +6,11 @@
 #include "vmm/fmt.h"
 
 #define COM1 0x3f8
+#define SPINS_BEFORE_YIELD 4096
 
 static bool amd; /* VMMCALL rather than VMCALL */
-static const struct guest_boot_info *boot;
+static struct rt_spinlock console_lock;
+static const struct guest_boot_info *boot_info;
 
 void *memset(void *d, int c, size_t n)
 {
@@ -37,12 +39,31 @@ void rt_start(uint32_t vcpu, const struct guest_boot_info *bi)
 {
     uint32_t r[4];
     rt_cpuid(0, 0, r);
-    amd = r[1] == 0x68747541u; /* "Auth"enticAMD */
-    if (vcpu == 0)
-        boot = bi;
+    amd = r[1] == 0x68747541u; /* "Auth"enticAMD; anything else uses VMCALL */
+    boot_info = bi;
+    rt_irq_init(vcpu);
     int status = guest_main(vcpu, bi);
     if (vcpu == 0)
         hc_exit(status);
+}
+
+void rt_spin_lock(struct rt_spinlock *l)
+{
+    while (__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE)) {
+        unsigned spins = 0;
+        while (__atomic_load_n(&l->locked, __ATOMIC_RELAXED)) {
+            rt_pause();
+            if (++spins == SPINS_BEFORE_YIELD) {
+                hc_yield();
+                spins = 0;
+            }
+        }
+    }
+}
+
+void rt_spin_unlock(struct rt_spinlock *l)
+{
+    __atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE);
 }
 
 void rt_putc(char c)
@@ -52,8 +73,29 @@ void rt_putc(char c)
 
 void rt_puts(const char *s)
 {
+    rt_spin_lock(&console_lock);
     while (*s)
         rt_putc(*s++);
+    rt_spin_unlock(&console_lock);
+}
+
+void rt_puts_fatal(const char *s)
+{
+    /* The lock may be held by this very vCPU (a fault inside rt_puts): take it if it comes
+     * free within a few yields, print regardless. */
+    bool locked = false;
+    for (unsigned i = 0; i < 64 && !locked; i++) {
+        for (unsigned spins = 0; spins < SPINS_BEFORE_YIELD && !locked; spins++) {
+            locked = !__atomic_exchange_n(&console_lock.locked, 1, __ATOMIC_ACQUIRE);
+            rt_pause();
+        }
+        if (!locked)
+            hc_yield();
+    }
+    while (*s)
+        rt_putc(*s++);
+    if (locked)
+        rt_spin_unlock(&console_lock);
 }
 
 void rt_printf(const char *fmt, ...)
@@ -129,48 +171,30 @@ uint32_t rt_x2apic_id(void)
     return (uint32_t)rt_rdmsr(0x802);
 }
 
-/* The value of KEY in ARGS: a pointer into ARGS and its length, or NULL. */
-static const char *arg_find(const char *args, const char *key, size_t *len)
+uint32_t rt_vcpu_index(void)
 {
-    size_t klen = strlen(key);
-    for (const char *p = args; *p;) {
-        while (*p == ' ')
-            p++;
-        const char *word = p;
-        while (*p && *p != ' ')
-            p++;
-        if ((size_t)(p - word) > klen && memcmp(word, key, klen) == 0 && word[klen] == '=') {
-            *len = (size_t)(p - word) - klen - 1;
-            return word + klen + 1;
-        }
-    }
-    return NULL;
+    uint64_t rsp;
+    __asm__ volatile("mov %%rsp, %0" : "=r"(rsp));
+    return (uint32_t)((boot_info->memory_bytes - rsp) / GUEST_STACK_SIZE);
 }
 
-uint64_t rt_arg_u64(const char *args, const char *key, uint64_t dflt)
+uint64_t rt_tsc_hz(void)
 {
-    size_t len;
-    const char *v = arg_find(args, key, &len);
-    if (!v || !len)
-        return dflt;
-    uint64_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (v[i] < '0' || v[i] > '9')
-            return dflt;
-        n = n * 10 + (uint64_t)(v[i] - '0');
-    }
-    return n;
+    if (boot_info && boot_info->tsc_hz)
+        return boot_info->tsc_hz;
+    uint32_t r[4];
+    rt_cpuid(VSCHED_CPUID_BASE, 0, r);
+    if (!rt_under_vsched() || r[0] < VSCHED_CPUID_TIMING)
+        return 0;
+    rt_cpuid(VSCHED_CPUID_TIMING, 0, r);
+    return (uint64_t)r[0] * 1000;
 }
 
-bool rt_arg_str(const char *args, const char *key, char *buf, size_t size)
+uint64_t rt_mul_div(uint64_t a, uint64_t b, uint64_t c)
 {
-    size_t len;
-    const char *v = arg_find(args, key, &len);
-    if (!v || !size)
-        return false;
-    if (len >= size)
-        len = size - 1;
-    memcpy(buf, v, len);
-    buf[len] = '\0';
-    return true;
+    uint64_t lo, hi, q, rem;
+    __asm__("mulq %3" : "=a"(lo), "=d"(hi) : "a"(a), "rm"(b) : "cc");
+    __asm__("divq %4" : "=a"(q), "=d"(rem) : "a"(lo), "d"(hi), "rm"(c) : "cc");
+    (void)rem;
+    return q;
 }
