@@ -163,7 +163,7 @@ int sched_init(struct sched **out, void *mem, size_t size, const struct sched_se
         vm->cap_budget_ns = (int64_t)(SCHED_CAP_PERIOD_NS * vm->cap_pct / 100);
         vm->cap_period_end_ns = now + SCHED_CAP_PERIOD_NS;
         if (vm->gang != SCHED_GANG_NONE)
-            s->gang_mode = true;
+            s->gang_refs++;
         for (uint32_t k = 0; k < vm->nvcpus; k++, id++) {
             struct sched_vcpu *v = &s->vcpus[id];
             v->vm = vm;
@@ -190,16 +190,44 @@ int sched_init(struct sched **out, void *mem, size_t size, const struct sched_se
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
-static void enter(struct sched *s)
+/* Every entry point starts with enter and ends with leave: the machine lock while some VM is
+ * gang, else a pass in the lockless counter of SLOT (any pCPU index; the caller's own spreads
+ * the counters).  Returns what leave must undo: -1 = the machine lock, else the slot.  Why a
+ * switch to a gang mode cannot catch an entry point without the machine lock: sched.h. */
+static int enter(struct sched *s, unsigned slot)
 {
-    if (s->gang_mode)
-        s->env.lock(s->env.ctx, s->npcpus);
+    if (!LOAD_ATOMIC(s->gang_refs)) {
+        uint32_t *n = &s->pcpus[slot].lockless;
+        __atomic_fetch_add(n, 1, __ATOMIC_SEQ_CST);
+        if (!LOAD_ATOMIC(s->gang_refs))
+            return (int)slot;
+        __atomic_fetch_sub(n, 1, __ATOMIC_SEQ_CST); /* a switch began: wait for the lock */
+    }
+    s->env.lock(s->env.ctx, s->npcpus);
+    return -1;
 }
 
-static void leave(struct sched *s)
+static void leave(struct sched *s, int e)
 {
-    if (s->gang_mode)
+    if (e < 0)
         s->env.unlock(s->env.ctx, s->npcpus);
+    else
+        __atomic_fetch_sub(&s->pcpus[e].lockless, 1, __ATOMIC_SEQ_CST);
+}
+
+static unsigned vcpu_slot(const struct sched_vcpu *v)
+{
+    return (unsigned)__atomic_load_n(&v->cpu, __ATOMIC_RELAXED);
+}
+
+/* sched_change, before any lock, when it may make a VM gang: from now on entry points take the
+ * machine lock; wait until those that started without it have left. */
+static void gang_ref_and_drain(struct sched *s)
+{
+    __atomic_fetch_add(&s->gang_refs, 1, __ATOMIC_SEQ_CST);
+    for (uint32_t c = 0; c < s->npcpus; c++)
+        while (LOAD_ATOMIC(s->pcpus[c].lockless))
+            cpu_relax();
 }
 
 void sched_rq_lock_two(struct sched *s, unsigned a, unsigned b)
@@ -523,8 +551,10 @@ static void dispatch(struct sched *s, struct sched_pcpu *p, struct sched_vcpu *p
                 next->acct.preemptions--; /* picked again: it was not preempted after all */
         } else {
             next->acct.runs++;
+            /* The waker's clock may be ahead of this pCPU's (callers read their clocks
+             * before taking locks): a wake-up "after" the dispatch counts as no wait. */
             if (next->waking)
-                hist_record(next->latency, now - next->wake_ns);
+                hist_record(next->latency, now > next->wake_ns ? now - next->wake_ns : 0);
         }
         next->waking = false;
         next->lead_hold = false;
@@ -597,7 +627,7 @@ void sched_schedule(struct sched *s, unsigned cpu, uint64_t now, struct sched_de
 {
     struct sched_pcpu *p = &s->pcpus[cpu];
     sched_cpumask_t kick = 0;
-    enter(s);
+    int e = enter(s, cpu);
     rq_lock(s, cpu);
     if (now < p->last_now_ns)
         now = p->last_now_ns;
@@ -641,8 +671,9 @@ void sched_schedule(struct sched *s, unsigned cpu, uint64_t now, struct sched_de
     if (next)
         __atomic_fetch_and(&s->idle_mask, ~CPU_BIT(cpu), __ATOMIC_SEQ_CST);
     kick |= offer_surplus(s, p);
-    /* Claimed to steal a vCPU but found other work: pass the claim on.  (Only the hint's
-     * immutable fields are read; the pCPU that takes the claim re-checks under locks.) */
+    /* Claimed to steal a vCPU but found other work: pass the claim on.  (Only the hint's home
+     * and affinity are read, stable under our runqueue lock; the pCPU that takes the claim
+     * re-checks under locks.) */
     struct sched_vcpu *hint = __atomic_exchange_n(&p->steal_hint, NULL, __ATOMIC_SEQ_CST);
     if (hint && next && hint != next)
         kick |= sched_kick_idle_for(s, hint, p->id);
@@ -652,13 +683,13 @@ void sched_schedule(struct sched *s, unsigned cpu, uint64_t now, struct sched_de
     out->kick = kick & ~CPU_BIT(cpu);
     p->next_event_ns = out->next_event_ns;
     rq_unlock(s, cpu);
-    leave(s);
+    leave(s, e);
 }
 
 sched_cpumask_t sched_vcpu_wake(struct sched *s, struct sched_vcpu *v, uint64_t now)
 {
     sched_cpumask_t kick = 0;
-    enter(s);
+    int e = enter(s, vcpu_slot(v));
     struct sched_pcpu *p = sched_lock_vcpu_rq(s, v);
     if (v->state == SCHED_BLOCKED)
         p = sched_place_waking(s, p, v, now);
@@ -700,14 +731,14 @@ sched_cpumask_t sched_vcpu_wake(struct sched *s, struct sched_vcpu *v, uint64_t 
             kick |= sched_relaxed_running_kicks(s, v->vm);
     }
     rq_unlock(s, p->id);
-    leave(s);
+    leave(s, e);
     return kick;
 }
 
 sched_cpumask_t sched_vcpu_block(struct sched *s, struct sched_vcpu *v, uint64_t now)
 {
     sched_cpumask_t kick = 0;
-    enter(s);
+    int e = enter(s, vcpu_slot(v));
     struct sched_pcpu *p = sched_lock_vcpu_rq(s, v);
     if (v->state == SCHED_RUNNING) {
         charge_current(s, p, now);
@@ -742,7 +773,7 @@ sched_cpumask_t sched_vcpu_block(struct sched *s, struct sched_vcpu *v, uint64_t
     if (is_relaxed(v)) /* the slowest set changed: resume or re-time the siblings */
         kick |= sched_relaxed_release_kicks(s, v->vm, now) | sched_relaxed_running_kicks(s, v->vm);
     rq_unlock(s, p->id);
-    leave(s);
+    leave(s, e);
     return kick;
 }
 
@@ -750,14 +781,14 @@ sched_cpumask_t sched_vcpu_yield(struct sched *s, struct sched_vcpu *v, uint64_t
 {
     (void)now;
     sched_cpumask_t kick = 0;
-    enter(s);
+    int e = enter(s, vcpu_slot(v));
     struct sched_pcpu *p = sched_lock_vcpu_rq(s, v);
     if (v->state == SCHED_RUNNING) {
         v->yield = true;
         kick = CPU_BIT(p->id);
     }
     rq_unlock(s, p->id);
-    leave(s);
+    leave(s, e);
     return kick;
 }
 
@@ -779,7 +810,7 @@ static int change_check(const struct sched *s, const struct sched_change *c,
                            c->set & SCHED_SET_BALANCE ? c->balance_ns : cur->balance_ns);
     if (err)
         return err;
-    if (c->set & (SCHED_SET_WEIGHT | SCHED_SET_CAP | SCHED_SET_REQUEST)) {
+    if (c->set & (SCHED_SET_WEIGHT | SCHED_SET_CAP | SCHED_SET_REQUEST | SCHED_SET_GANG)) {
         if (c->vm >= s->nvms)
             return SCHED_E_VM;
         const struct sched_vm *vm = &s->vms[c->vm];
@@ -790,10 +821,15 @@ static int change_check(const struct sched *s, const struct sched_change *c,
         if ((c->set & SCHED_SET_REQUEST) && c->request_ns &&
             !in_range(c->request_ns, 100000, 1000000000))
             return SCHED_E_RANGE;
+        if ((c->set & SCHED_SET_GANG) && (unsigned)c->gang > SCHED_GANG_RELAXED)
+            return SCHED_E_RANGE;
+        if ((c->set & SCHED_SET_GANG) && c->gang == SCHED_GANG_STRICT &&
+            mask_weight(vm->affinity) < vm->nvcpus)
+            return SCHED_E_SETUP; /* as at setup: one pCPU of its own for every member */
     }
     if (c->set & ~(SCHED_SET_POLICY | SCHED_SET_TIMESLICE | SCHED_SET_RATELIMIT |
                    SCHED_SET_GANG_SKEW | SCHED_SET_BALANCE | SCHED_SET_WEIGHT | SCHED_SET_CAP |
-                   SCHED_SET_REQUEST))
+                   SCHED_SET_REQUEST | SCHED_SET_GANG))
         return SCHED_E_RANGE;
     return (*pol)->adjust ? (*pol)->adjust(s, c) : SCHED_OK;
 }
@@ -835,6 +871,11 @@ int sched_change(struct sched *s, const struct sched_change *c, uint64_t now,
     const struct sched_policy *pol;
     if (kick)
         *kick = 0;
+    /* A switch to strict or relaxed: entry points must take the machine lock before any VM is
+     * gang (sched.h).  The reference becomes the VM's if it turns gang, else it is dropped. */
+    bool gang_ref = (c->set & SCHED_SET_GANG) && c->gang != SCHED_GANG_NONE;
+    if (gang_ref)
+        gang_ref_and_drain(s);
     s->env.lock(s->env.ctx, s->npcpus);
     for (uint32_t i = 0; i < s->npcpus; i++)
         rq_lock(s, i);
@@ -871,14 +912,26 @@ int sched_change(struct sched *s, const struct sched_change *c, uint64_t now,
         }
         if ((c->set & SCHED_SET_POLICY) && pol != s->policy)
             switch_policy(s, pol, now);
+        sched_cpumask_t gang_kick = 0; /* covered by the full mask below */
+        if (c->set & SCHED_SET_GANG) {
+            struct sched_vm *vm = &s->vms[c->vm];
+            bool was = vm->gang != SCHED_GANG_NONE;
+            sched_gang_switch(s, vm, c->gang, now, &gang_kick);
+            if (was && c->gang == SCHED_GANG_NONE) /* no lockless entry point can be running */
+                __atomic_fetch_sub(&s->gang_refs, 1, __ATOMIC_SEQ_CST);
+            else if (!was && gang_ref)
+                gang_ref = false; /* kept: it is now this VM's */
+        }
         for (uint32_t i = 0; i < s->npcpus; i++) { /* running vCPUs start a slice of the new kind */
             struct sched_pcpu *p = &s->pcpus[i];
             if (p->curr && p->curr->state == SCHED_RUNNING && !is_strict(p->curr))
                 p->slice_end_ns = add_sat(now, s->policy->slice_ns(p, p->curr, now));
         }
-        if (kick)
-            *kick = s->all_mask;
+        if (kick) /* every decision may change (and the gang switch's kicks are among them) */
+            *kick = s->all_mask | gang_kick;
     }
+    if (gang_ref)
+        __atomic_fetch_sub(&s->gang_refs, 1, __ATOMIC_SEQ_CST);
     for (uint32_t i = s->npcpus; i-- > 0;)
         rq_unlock(s, i);
     s->env.unlock(s->env.ctx, s->npcpus);
@@ -905,6 +958,16 @@ unsigned sched_nvms(const struct sched *s)
 unsigned sched_vm_nvcpus(const struct sched *s, unsigned vm)
 {
     return vm < s->nvms ? s->vms[vm].nvcpus : 0;
+}
+
+enum sched_gang sched_vm_gang(struct sched *s, unsigned vm)
+{
+    if (vm >= s->nvms)
+        return SCHED_GANG_NONE;
+    s->env.lock(s->env.ctx, s->npcpus);
+    enum sched_gang g = s->vms[vm].gang;
+    s->env.unlock(s->env.ctx, s->npcpus);
+    return g;
 }
 
 struct sched_vcpu *sched_vcpu_get(struct sched *s, unsigned vm, unsigned index)
@@ -936,7 +999,7 @@ void *sched_vcpu_user(const struct sched_vcpu *v)
 
 void sched_vcpu_info(struct sched *s, struct sched_vcpu *v, struct sched_vcpu_info *out)
 {
-    enter(s);
+    int e = enter(s, vcpu_slot(v));
     struct sched_pcpu *p = sched_lock_vcpu_rq(s, v);
     out->state = (enum sched_state)v->state;
     out->pcpu = p->id;
@@ -944,13 +1007,13 @@ void sched_vcpu_info(struct sched *s, struct sched_vcpu *v, struct sched_vcpu_in
     out->pinned = v->home >= 0;
     out->affinity = v->affinity;
     rq_unlock(s, p->id);
-    leave(s);
+    leave(s, e);
 }
 
 void sched_vcpu_acct(struct sched *s, struct sched_vcpu *v, uint64_t now, struct sched_acct *out,
                      struct hist *lat)
 {
-    enter(s);
+    int e = enter(s, vcpu_slot(v));
     struct sched_pcpu *p = sched_lock_vcpu_rq(s, v);
     *out = v->acct;
     uint64_t t = now > v->since_ns ? now : v->since_ns;
@@ -966,7 +1029,7 @@ void sched_vcpu_acct(struct sched *s, struct sched_vcpu *v, uint64_t now, struct
     if (lat)
         *lat = *v->latency;
     rq_unlock(s, p->id);
-    leave(s);
+    leave(s, e);
 }
 
 void sched_vm_acct(struct sched *s, unsigned vm, uint64_t now, struct sched_acct *out,
@@ -1030,7 +1093,7 @@ static const char *const state_names[] = { "blocked", "ready", "running", "costo
 size_t sched_dump(struct sched *s, uint64_t now, char *buf, size_t len)
 {
     struct out o = { buf, len, 0 };
-    enter(s);
+    int e = enter(s, 0);
     for (uint32_t c = 0; c < s->npcpus; c++)
         rq_lock(s, c);
     put_str(&o, "policy ");
@@ -1078,7 +1141,7 @@ size_t sched_dump(struct sched *s, uint64_t now, char *buf, size_t len)
     }
     for (uint32_t c = s->npcpus; c-- > 0;)
         rq_unlock(s, c);
-    leave(s);
+    leave(s, e);
     if (len)
         buf[o.pos < len ? o.pos : len - 1] = 0;
     return o.pos;

@@ -11,7 +11,9 @@
  *   running or blocked (a blocked vCPU needs no catching up).  A member whose progress leads
  *   the slowest runnable sibling by the skew threshold is co-stopped until the lead falls
  *   below half the threshold.
- * All of this runs under the machine lock (gang mode), so it may touch sibling pCPUs. */
+ * All of this runs under the machine lock (gang mode), so it may touch sibling pCPUs.
+ * A VM's mode can be switched at run time (sched_gang_switch, from sched_change with every
+ * lock held; sched.h explains why no entry point is then running without the machine lock). */
 #include "sched/internal.h"
 
 static uint64_t progress(const struct sched_vcpu *v, uint64_t now)
@@ -180,4 +182,86 @@ void sched_gang_force(struct sched *s, struct sched_vcpu *v, uint64_t now, sched
     struct sched_pcpu *home = &s->pcpus[v->home];
     claim_home(s, home, v->vm, now, kick);
     home->forced = v;
+}
+
+/* ---- run-time switch of a VM's mode (sched_change, every lock held) ---------------------- */
+
+/* Gives V the home HOME (-1: none) and the matching affinity, moving it there.  V is not
+ * current on any pCPU unless HOME is where it is current. */
+static void set_home(struct sched *s, struct sched_vcpu *v, int32_t home, uint64_t now)
+{
+    struct sched_pcpu *from = &s->pcpus[v->cpu], *to = home >= 0 ? &s->pcpus[home] : from;
+    bool queued = v->queued;
+    if (queued) /* off the queue first: whether it counts as stealable depends on its home */
+        sched_dequeue(s, from, v, now);
+    v->home = home;
+    v->affinity = home >= 0 ? CPU_BIT(home) : v->vm->affinity;
+    if (to != from)
+        sched_move_vcpu(s, from, to, v, now);
+    if (queued)
+        sched_enqueue(s, to, v, now, SCHED_JOIN_MOVE);
+}
+
+/* Strict: every member gets its own home within the VM's affinity.  A member that is current
+ * on a pCPU (running, or blocked there and not yet rescheduled) keeps that pCPU as its home —
+ * its context is there, so it must not be handed to another pCPU; the others are placed as at
+ * setup and migrate.  Running members stop at their pCPU's next decision (the gang is not on)
+ * and rendezvous like any gang. */
+static void pin_members(struct sched *s, struct sched_vm *vm, uint64_t now)
+{
+    uint32_t count[SCHED_MAX_PCPUS] = { 0 }, pinned[SCHED_MAX_PCPUS] = { 0 };
+    int32_t home[SCHED_MAX_PCPUS]; /* strict: nvcpus <= weight of the affinity <= 64 */
+    for (uint32_t i = 0; i < s->nvcpus; i++) {
+        const struct sched_vcpu *w = &s->vcpus[i];
+        if (w->vm == vm)
+            continue;
+        count[w->cpu]++;
+        if (w->home >= 0)
+            pinned[w->home]++;
+    }
+    for (uint32_t k = 0; k < vm->nvcpus; k++) {
+        struct sched_vcpu *v = &vm->vcpus[k];
+        home[k] = s->pcpus[v->cpu].curr == v ? v->cpu : -1;
+        if (home[k] >= 0) {
+            count[home[k]]++;
+            pinned[home[k]]++;
+        }
+    }
+    sched_place_gang(s, vm, home, count, pinned);
+    for (uint32_t k = 0; k < vm->nvcpus; k++)
+        set_home(s, &vm->vcpus[k], home[k], now);
+}
+
+void sched_gang_switch(struct sched *s, struct sched_vm *vm, enum sched_gang to, uint64_t now,
+                       sched_cpumask_t *kick)
+{
+    enum sched_gang from = vm->gang;
+    if (from == to)
+        return;
+    /* Leave the old mode: a running gang stops (forced members go back to their queues,
+     * running ones are kicked), and every member co-stopped by it is requeued. */
+    if (from == SCHED_GANG_STRICT) {
+        if (vm->gang_on)
+            sched_gang_stop(s, vm, now, kick);
+        for (uint32_t c = 0; c < s->npcpus; c++)
+            if (s->pcpus[c].gang_owner == vm)
+                s->pcpus[c].gang_owner = NULL;
+    }
+    for (uint32_t k = 0; k < vm->nvcpus; k++) {
+        struct sched_vcpu *v = &vm->vcpus[k];
+        if (v->hold == HOLD_GANG || v->hold == HOLD_LEAD) {
+            struct sched_pcpu *p = &s->pcpus[v->cpu];
+            slist_del(&v->qnode);
+            v->hold = HOLD_NONE;
+            sched_enqueue(s, p, v, now, SCHED_JOIN_MOVE);
+            sched_acct_state(v, SCHED_READY, now);
+        }
+        v->lead_hold = false;
+    }
+    vm->gang = to;
+    if (from == SCHED_GANG_STRICT)
+        for (uint32_t k = 0; k < vm->nvcpus; k++)
+            set_home(s, &vm->vcpus[k], -1, now);
+    if (to == SCHED_GANG_STRICT)
+        pin_members(s, vm, now);
 }

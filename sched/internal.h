@@ -28,6 +28,13 @@ static inline uint64_t add_sat(uint64_t a, uint64_t b)
     return a + b < a ? UINT64_MAX : a + b;
 }
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 /* Locks (see the contract in sched.h). */
 static inline void rq_lock(struct sched *s, unsigned cpu)
 {
@@ -59,6 +66,10 @@ void sched_balance(struct sched *s, struct sched_pcpu *p, uint64_t now);
 struct sched_pcpu *sched_place_waking(struct sched *s, struct sched_pcpu *p, struct sched_vcpu *v,
                                       uint64_t now);
 void sched_place_initial(struct sched *s);
+void sched_place_gang(const struct sched *s, const struct sched_vm *vm, int32_t *home,
+                      uint32_t *count, uint32_t *pinned);
+void sched_move_vcpu(struct sched *s, struct sched_pcpu *from, struct sched_pcpu *to,
+                     struct sched_vcpu *v, uint64_t now);
 
 /* Caps (core.c). */
 int64_t sched_cap_budget(struct sched *s, struct sched_vm *vm, uint64_t now);
@@ -80,5 +91,7 @@ void sched_gang_try_start(struct sched *s, struct sched_vm *vm, uint64_t now, sc
 void sched_gang_stop(struct sched *s, struct sched_vm *vm, uint64_t now, sched_cpumask_t *kick);
 void sched_gang_update_on(struct sched *s, struct sched_vm *vm);
 void sched_gang_force(struct sched *s, struct sched_vcpu *v, uint64_t now, sched_cpumask_t *kick);
+void sched_gang_switch(struct sched *s, struct sched_vm *vm, enum sched_gang to, uint64_t now,
+                       sched_cpumask_t *kick);
 
 #endif

@@ -53,31 +53,51 @@ void sched_load_sync(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now)
     sched_vcpu_load_update(v, now);
 }
 
+/* Home pCPUs for the members of strict-gang VM: distinct, within its affinity, preferring
+ * pCPUs with fewer homes of other gangs (fewer rendezvous conflicts), then fewer vCPUs.
+ * HOME[k] >= 0 on entry is kept (counted already); the others are chosen here.  COUNT and
+ * PINNED (vCPUs and homes per pCPU) are updated.  Used at setup and by a run-time switch. */
+void sched_place_gang(const struct sched *s, const struct sched_vm *vm, int32_t *home,
+                      uint32_t *count, uint32_t *pinned)
+{
+    sched_cpumask_t used = 0;
+    for (uint32_t k = 0; k < vm->nvcpus; k++)
+        if (home[k] >= 0)
+            used |= CPU_BIT(home[k]);
+    for (uint32_t k = 0; k < vm->nvcpus; k++) {
+        if (home[k] >= 0)
+            continue;
+        int best = -1;
+        for (uint32_t c = 0; c < s->npcpus; c++) {
+            if (!(vm->affinity & CPU_BIT(c)) || (used & CPU_BIT(c)))
+                continue;
+            if (best < 0 || pinned[c] < pinned[best] ||
+                (pinned[c] == pinned[best] && count[c] < count[best]))
+                best = (int)c;
+        }
+        home[k] = best;
+        used |= CPU_BIT(best);
+        pinned[best]++;
+        count[best]++;
+    }
+}
+
 void sched_place_initial(struct sched *s)
 {
     uint32_t count[SCHED_MAX_PCPUS] = { 0 }, pinned[SCHED_MAX_PCPUS] = { 0 };
-    /* Strict gangs first: each member gets its own pCPU, preferring pCPUs with fewer members
-     * of other gangs (fewer rendezvous conflicts), then fewer vCPUs. */
+    int32_t home[SCHED_MAX_PCPUS];
+    /* Strict gangs first, each member on its own pCPU. */
     for (uint32_t i = 0; i < s->nvms; i++) {
         struct sched_vm *vm = &s->vms[i];
         if (vm->gang != SCHED_GANG_STRICT)
             continue;
-        sched_cpumask_t used = 0;
+        for (uint32_t k = 0; k < vm->nvcpus; k++)
+            home[k] = -1;
+        sched_place_gang(s, vm, home, count, pinned);
         for (uint32_t k = 0; k < vm->nvcpus; k++) {
             struct sched_vcpu *v = &vm->vcpus[k];
-            int best = -1;
-            for (uint32_t c = 0; c < s->npcpus; c++) {
-                if (!(vm->affinity & CPU_BIT(c)) || (used & CPU_BIT(c)))
-                    continue;
-                if (best < 0 || pinned[c] < pinned[best] ||
-                    (pinned[c] == pinned[best] && count[c] < count[best]))
-                    best = (int)c;
-            }
-            v->cpu = v->home = best;
-            v->affinity = CPU_BIT(best);
-            used |= CPU_BIT(best);
-            pinned[best]++;
-            count[best]++;
+            v->cpu = v->home = home[k];
+            v->affinity = CPU_BIT(home[k]);
         }
     }
     for (uint32_t i = 0; i < s->nvcpus; i++) {
@@ -113,19 +133,34 @@ sched_cpumask_t sched_kick_idle_for(struct sched *s, struct sched_vcpu *v, unsig
     return 0;
 }
 
+/* Moves V, assigned to FROM but neither current nor queued there (blocked, or on the held
+ * list), to TO; both runqueue locks held.  Its load moves with it. */
+void sched_move_vcpu(struct sched *s, struct sched_pcpu *from, struct sched_pcpu *to,
+                     struct sched_vcpu *v, uint64_t now)
+{
+    (void)s;
+    sched_load_sync(from, v, now);
+    sched_pcpu_load_update(to, now);
+    if (counts_as_load(v)) {
+        from->nr_runnable--;
+        to->nr_runnable++;
+    }
+    if (v->hold != HOLD_NONE) {
+        slist_del(&v->qnode);
+        slist_add_tail(&to->held, &v->qnode);
+    }
+    __atomic_store_n(&from->load, from->load > v->load ? from->load - v->load : 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&v->cpu, (int32_t)to->id, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&to->load, to->load + v->load, __ATOMIC_RELAXED);
+    v->acct.migrations++;
+}
+
 /* Both runqueue locks held; V is queued on FROM. */
 static void migrate_queued(struct sched *s, struct sched_pcpu *from, struct sched_pcpu *to,
                            struct sched_vcpu *v, uint64_t now)
 {
-    sched_load_sync(from, v, now);
-    sched_pcpu_load_update(to, now);
     sched_dequeue(s, from, v, now);
-    from->nr_runnable--;
-    __atomic_store_n(&from->load, from->load > v->load ? from->load - v->load : 0, __ATOMIC_RELAXED);
-    __atomic_store_n(&v->cpu, (int32_t)to->id, __ATOMIC_SEQ_CST);
-    v->acct.migrations++;
-    to->nr_runnable++;
-    __atomic_store_n(&to->load, to->load + v->load, __ATOMIC_RELAXED);
+    sched_move_vcpu(s, from, to, v, now);
     sched_enqueue(s, to, v, now, SCHED_JOIN_MOVE);
 }
 
@@ -208,13 +243,10 @@ struct sched_pcpu *sched_place_waking(struct sched *s, struct sched_pcpu *p, str
     sched_rq_lock_two(s, p->id, to->id);
     /* Re-check: another wake-up may have handled V while no lock was held. */
     sched_pcpu_load_update(to, now);
-    if (v->cpu == (int32_t)p->id && v->state == SCHED_BLOCKED && p->curr != v &&
-        move_gain(p->load, to->load, v->load) >= BALANCE_MARGIN) {
-        __atomic_store_n(&p->load, p->load > v->load ? p->load - v->load : 0, __ATOMIC_RELAXED);
-        __atomic_store_n(&v->cpu, (int32_t)to->id, __ATOMIC_SEQ_CST);
-        __atomic_store_n(&to->load, to->load + v->load, __ATOMIC_RELAXED);
-        v->acct.migrations++;
-    }
+    if (__atomic_load_n(&v->cpu, __ATOMIC_SEQ_CST) == (int32_t)p->id &&
+        v->state == SCHED_BLOCKED && p->curr != v &&
+        v->home < 0 && move_gain(p->load, to->load, v->load) >= BALANCE_MARGIN)
+        sched_move_vcpu(s, p, to, v, now);
     rq_unlock(s, p->id);
     rq_unlock(s, to->id);
     return sched_lock_vcpu_rq(s, v); /* wherever V is now */

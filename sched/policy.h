@@ -72,7 +72,7 @@ struct sched_vcpu {
     struct sched_vm *vm;
     uint32_t id, index;
     int32_t cpu;                    /* runqueue it belongs to (__atomic reads) */
-    int32_t home;                   /* strict gang member: its pCPU, else -1 */
+    int32_t home;                   /* strict gang member: its pCPU, else -1 (all locks to change) */
     uint32_t weight;
     uint8_t state;                  /* enum sched_state */
     uint8_t hold;                   /* enum sched_hold while on the held list */
@@ -106,6 +106,8 @@ struct sched_pcpu {
     struct sched_vm *gang_owner;    /* strict gang occupying this pCPU (machine lock) */
     struct sched_vcpu *steal_hint;  /* claimed idle pCPU: try this vCPU first (__atomic) */
     bool prev_preempted;            /* this decision counted a preemption of the previous vCPU */
+    uint32_t lockless;              /* entry points in progress without the machine lock that
+                                       took this slot (__atomic; see sched.h) */
     struct slist ready;             /* queued vCPUs, oldest first */
     struct slist held;              /* runnable vCPUs parked by a cap or co-scheduling */
     uint32_t nr_ready, nr_stealable, nr_runnable;
@@ -135,7 +137,7 @@ struct sched {
     struct sched_env env;
     struct sched_params params;
     uint32_t npcpus, nvms, nvcpus;
-    bool gang_mode;
+    uint32_t gang_refs;             /* gang VMs + gang switches in progress (__atomic; sched.h) */
     uint64_t seed, start_ns;
     sched_cpumask_t all_mask;
     sched_cpumask_t idle_mask;      /* __atomic */

@@ -23,9 +23,30 @@
  *                      accounting, policy data.  vcpu->cpu changes only with both runqueue
  *                      locks held (migration), so a holder of either lock sees it stable.
  *     machine lock:    policy, parameters, strict and relaxed gang state.  Taken (first) by
- *                      every entry point when the machine has a gang VM: co-scheduling is a
- *                      machine-wide decision.  Without gang VMs only sched_change takes it.
+ *                      every entry point while some VM is gang (strict or relaxed):
+ *                      co-scheduling is a machine-wide decision.  Without gang VMs only
+ *                      sched_change and sched_vm_gang take it.
  *     VM lock:         the VM's cap budget (charged from several pCPUs at once).
+ *   A VM's gang mode and its vCPUs' home pCPUs and affinities change only in sched_change, with
+ *   every lock held: a holder of any runqueue lock (or of the machine lock) sees them stable.
+ *   Gang mode switched at run time (SCHED_SET_GANG).  Each entry point decides when it starts
+ *   whether it takes the machine lock, from gang_refs = the number of gang VMs plus the
+ *   sched_change calls in progress that switch a VM to strict or relaxed.  If gang_refs is 0 it
+ *   announces itself in a lockless counter (its slot's, seq_cst increment), reads gang_refs
+ *   again, and if that is no longer 0 withdraws and takes the machine lock after all; leaving,
+ *   it undoes exactly what it did.  sched_change switching a VM to strict or relaxed first
+ *   increments gang_refs (seq_cst), then waits, holding no lock, until every lockless counter
+ *   is 0, and only then takes its locks and makes the VM gang.  Both sides write, then read
+ *   the other's variable (Dekker, seq_cst): either the entry point sees the new gang_refs and
+ *   takes the machine lock, or sched_change sees the entry point and waits for it to leave.
+ *   So while any VM is gang, every entry point in progress holds the machine lock — also one
+ *   that started lockless and was between dropping and retaking runqueue locks (idle
+ *   stealing, balancing, wake-up placement) when the switch began: it finishes, still lockless
+ *   and before any VM is gang, while the switch waits.  The wait is bounded: lockless entry
+ *   points never take the machine lock, hold no lock the waiting sched_change holds, and no
+ *   new one starts once gang_refs is non-zero.  Switching the last gang VM back to none drops
+ *   gang_refs to 0 with every lock held; entry points already holding or waiting for the
+ *   machine lock simply release it when they leave.
  *   Lock order: machine lock, then runqueue locks in increasing pCPU index, then VM locks.
  *   A cross-pCPU operation (wake-up of a vCPU assigned elsewhere, idle stealing, load
  *   balancing) drops its own runqueue lock and retakes both in index order, then re-checks.
@@ -35,7 +56,10 @@
  *   as no interrupt handler on that pCPU calls into the library while it holds a lock; a VMM
  *   that calls sched_schedule from its timer or IPI handler must make its lock primitive
  *   disable interrupts (save/restore).  No entry point blocks, waits for another pCPU, or
- *   calls back into the caller except through env->lock/unlock.
+ *   calls back into the caller except through env->lock/unlock — with one exception:
+ *   sched_change switching a VM to a gang mode waits, holding no lock, for the lockless entry
+ *   points in progress (above), so it must not be called from an interrupt handler that may
+ *   have interrupted an entry point on its own pCPU.
  *   Who calls what: sched_schedule(cpu) only on pCPU `cpu` (or its simulator stand-in);
  *   sched_vcpu_wake/block/yield/acct and sched_change from any pCPU.
  *
@@ -122,6 +146,7 @@ enum {
     SCHED_SET_WEIGHT = 1u << 8,   /* VM fields: apply to VM `vm` */
     SCHED_SET_CAP = 1u << 9,
     SCHED_SET_REQUEST = 1u << 10, /* pshare request size, 0 = the time slice */
+    SCHED_SET_GANG = 1u << 11,    /* co-scheduling mode; strict: as at setup (SCHED_E_SETUP) */
 };
 
 struct sched_change {
@@ -131,6 +156,7 @@ struct sched_change {
     uint32_t vm;
     uint32_t weight, cap_pct;
     uint64_t request_ns;
+    enum sched_gang gang;
 };
 
 /* Setup and memory. */
@@ -164,6 +190,8 @@ int sched_change(struct sched *s, const struct sched_change *c, uint64_t now_ns,
 unsigned sched_npcpus(const struct sched *s);
 unsigned sched_nvms(const struct sched *s);
 unsigned sched_vm_nvcpus(const struct sched *s, unsigned vm);
+/* The VM's co-scheduling mode now (takes the machine lock; SCHED_GANG_NONE for no such VM). */
+enum sched_gang sched_vm_gang(struct sched *s, unsigned vm);
 struct sched_vcpu *sched_vcpu_get(struct sched *s, unsigned vm, unsigned index);
 unsigned sched_vcpu_vm(const struct sched_vcpu *v);
 unsigned sched_vcpu_index(const struct sched_vcpu *v);

@@ -1,5 +1,5 @@
 /* Property tests: random machines and workloads (seeded, deterministic), every policy, with
- * run-time parameter and policy changes.  The simulator checks at every instant: exact
+ * run-time parameter, policy and gang-mode changes.  The simulator checks at every instant: exact
  * accounting, work conservation (except strict gangs and caps), strict gangs never partial,
  * relaxed skew under its threshold.  Here: no starvation, and determinism. */
 #include <setjmp.h>
@@ -61,12 +61,32 @@ static void random_machine(uint64_t seed, struct cfg *c)
     }
 }
 
+/* Switches a random VM to a random co-scheduling mode at the simulator's now (strict only
+ * where the VM has as many allowed pCPUs as vCPUs, else the switch must be refused).  The
+ * simulator asks the library for each VM's mode, so it checks the new mode's invariants. */
+static void gang_switch(struct sim *sim, struct cfg *c, uint64_t *r)
+{
+    struct sched *s = sim_sched(sim);
+    struct sched_change ch = { .set = SCHED_SET_GANG, .vm = (uint32_t)(rnd(r) % c->nvms),
+                               .gang = (enum sched_gang)(rnd(r) % 3) };
+    struct cfg_vm *vm = &c->vms[ch.vm];
+    uint64_t all = (1ull << c->machine.pcpus) - 1, aff = vm->affinity & all;
+    unsigned allowed = (unsigned)__builtin_popcountll(aff ? aff : all);
+    bool ok = ch.gang != SCHED_GANG_STRICT || allowed >= vm->vcpus;
+    sched_cpumask_t k = 0;
+    assert_int_equal(sched_change(s, &ch, sim_now(sim), &k), ok ? SCHED_OK : SCHED_E_SETUP);
+    assert_int_equal(sched_vm_gang(s, ch.vm), ok ? ch.gang : (enum sched_gang)vm->gang);
+    if (ok)
+        vm->gang = (enum cfg_gang)ch.gang;
+    sim_kick(sim, k);
+}
+
 /* Runs SEED for 3 s in 1 s windows with a random change between windows.  A vCPU that was
  * ready for a whole window must have run in it, unless a cap or a gang held it, the policy is
  * fifo (run to completion starves by design), or its weight is below 1/8 of the heaviest
- * (then its share is legitimately tiny).  Machines with a strict gang are exempt: a vCPU that
- * backfills a gang's pCPUs can be preempted by every co-start at the instant it starts (known
- * limitation, docs/sched.md). */
+ * (then its share is legitimately tiny).  A window in which the machine has a strict gang (from
+ * setup or switched on) is exempt: a vCPU that backfills a gang's pCPUs can be preempted by
+ * every co-start at the instant it starts (known limitation, docs/sched.md). */
 static void run_one(uint64_t seed, struct sched_acct *final)
 {
     struct cfg c;
@@ -124,6 +144,8 @@ static void run_one(uint64_t seed, struct sched_acct *final)
         if (ch.set == SCHED_SET_CAP)
             c.vms[ch.vm].cap = 0;
         sim_kick(sim, k);
+        if (rnd(&r) % 3 != 0)
+            gang_switch(sim, &c, &r);
     }
     (void)n;
     sim_destroy(sim);

@@ -1,6 +1,7 @@
 /* The library driven from several host threads at once, as the VMM drives it from every pCPU:
  * each thread is a pCPU (schedules itself when kicked or when its timer is due, blocks and
- * yields its vCPU), any thread wakes any vCPU, one thread changes parameters and the policy.
+ * yields its vCPU), any thread wakes any vCPU, one thread changes parameters and the policy,
+ * and (third test) two more switch VMs between gang modes.
  * Checks: no vCPU ever runs on two pCPUs at once, accounting stays exact. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,17 +26,53 @@ struct machine {
     int32_t owner[NVCPU];            /* pCPU running each vCPU, -1 = none (atomic) */
     uint64_t doubles;                /* vCPUs seen on two pCPUs (atomic) */
     uint64_t change_errors;          /* failed sched_change calls (atomic) */
-    bool gang;
+    uint64_t gang_switches;          /* successful SCHED_SET_GANG changes (atomic) */
+    bool switch_gangs;               /* threads 1 and 2 switch VMs' gang modes */
+    /* A lower bound of the gang VMs (atomic): raised after a switch to a gang mode returned,
+     * lowered before a switch to none starts — so while it is non-zero a gang VM exists. */
+    uint32_t gang_vms;
+    uint64_t unlocked_in_gang;       /* runqueue locks taken without the machine lock then */
 };
+
+static __thread bool holds_machine_lock;
 
 static void lk(void *ctx, unsigned id)
 {
-    pthread_spin_lock(&((struct machine *)ctx)->locks[id]);
+    struct machine *m = ctx;
+    pthread_spin_lock(&m->locks[id]);
+    if (id == NCPU)
+        holds_machine_lock = true;
+    else if (id < NCPU && !holds_machine_lock && __atomic_load_n(&m->gang_vms, __ATOMIC_SEQ_CST))
+        __atomic_fetch_add(&m->unlocked_in_gang, 1, __ATOMIC_SEQ_CST); /* the contract broken */
 }
 
 static void ulk(void *ctx, unsigned id)
 {
-    pthread_spin_unlock(&((struct machine *)ctx)->locks[id]);
+    struct machine *m = ctx;
+    if (id == NCPU)
+        holds_machine_lock = false;
+    pthread_spin_unlock(&m->locks[id]);
+}
+
+/* Switches VM to G, keeping m->gang_vms a lower bound of the library's gang VMs. */
+static void gang_switch(struct machine *m, unsigned vm, enum sched_gang g, enum sched_gang *cur,
+                        uint64_t now)
+{
+    struct sched_change ch = { .set = SCHED_SET_GANG, .vm = vm, .gang = g };
+    sched_cpumask_t k;
+    bool off = *cur != SCHED_GANG_NONE && g == SCHED_GANG_NONE;
+    bool on = *cur == SCHED_GANG_NONE && g != SCHED_GANG_NONE;
+    if (off)
+        __atomic_fetch_sub(&m->gang_vms, 1, __ATOMIC_SEQ_CST);
+    if (sched_change(m->s, &ch, now, &k)) {
+        __atomic_fetch_add(&m->change_errors, 1, __ATOMIC_SEQ_CST);
+        return;
+    }
+    *cur = g;
+    if (on)
+        __atomic_fetch_add(&m->gang_vms, 1, __ATOMIC_SEQ_CST);
+    __atomic_fetch_add(&m->gang_switches, 1, __ATOMIC_SEQ_CST);
+    __atomic_fetch_or(&m->kicked, k, __ATOMIC_SEQ_CST);
 }
 
 struct worker {
@@ -55,6 +92,7 @@ static void *pcpu_thread(void *arg)
     struct sched *s = m->s;
     uint64_t r = 0x1234567ull * (w->cpu + 1), next_event = 0;
     struct sched_vcpu *cur = NULL;
+    enum sched_gang gang_mode = SCHED_GANG_NONE; /* of the VM this thread switches */
     for (int i = 0; i < ITER; i++) {
         r ^= r << 13, r ^= r >> 7, r ^= r << 17;
         uint64_t now = now_ns(m);
@@ -67,7 +105,8 @@ static void *pcpu_thread(void *arg)
             due = true;
         }
         if (r % 5 == 0) { /* an interrupt for some vCPU */
-            struct sched_vcpu *v = sched_vcpu_get(s, (unsigned)(r >> 8) % 4, (unsigned)(r >> 16) % 6);
+            unsigned vm = (unsigned)(r >> 8) % 4;
+            struct sched_vcpu *v = sched_vcpu_get(s, vm, (unsigned)(r >> 16) % sched_vm_nvcpus(s, vm));
             __atomic_fetch_or(&m->kicked, sched_vcpu_wake(s, v, now), __ATOMIC_SEQ_CST);
         }
         if (w->cpu == 0 && i % 5000 == 4999) {
@@ -79,6 +118,22 @@ static void *pcpu_thread(void *arg)
             if (sched_change(s, &ch, now, &k)) /* cmocka asserts belong to the main thread */
                 __atomic_fetch_add(&m->change_errors, 1, __ATOMIC_SEQ_CST);
             __atomic_fetch_or(&m->kicked, k, __ATOMIC_SEQ_CST);
+        }
+        if (m->switch_gangs && w->cpu == 1 && i % 700 == 699) {
+            /* VM 1 (4 vCPUs, may be strict) cycles through every transition; while it is the
+             * only gang VM, the machine lock comes and goes with it. */
+            static const enum sched_gang cycle[] = { SCHED_GANG_STRICT, SCHED_GANG_NONE,
+                                                     SCHED_GANG_RELAXED, SCHED_GANG_STRICT,
+                                                     SCHED_GANG_RELAXED, SCHED_GANG_NONE };
+            gang_switch(m, 1, cycle[(i / 700) % 6], &gang_mode, now);
+        }
+        if (m->switch_gangs && w->cpu == 2 && i % 900 == 899) {
+            /* VM 3 (6 vCPUs on 2 pCPUs): strict is refused; relaxed and none alternate. */
+            struct sched_change ch = { .set = SCHED_SET_GANG, .vm = 3, .gang = SCHED_GANG_STRICT };
+            sched_cpumask_t k;
+            if (sched_change(s, &ch, now, &k) != SCHED_E_SETUP || k)
+                __atomic_fetch_add(&m->change_errors, 1, __ATOMIC_SEQ_CST);
+            gang_switch(m, 3, (i / 900) % 2 ? SCHED_GANG_NONE : SCHED_GANG_RELAXED, &gang_mode, now);
         }
         if (!due)
             continue;
@@ -105,10 +160,14 @@ static void *pcpu_thread(void *arg)
     return NULL;
 }
 
-static void run_machine(bool gang)
+enum variant { PLAIN, GANG_MODE, GANG_SWITCHES };
+
+static void run_machine(enum variant var)
 {
     static struct machine m;
     memset(&m, 0, sizeof(m));
+    bool gang = var == GANG_MODE;
+    m.switch_gangs = var == GANG_SWITCHES;
     struct sched_vm_setup vms[4] = { { 6, 256, 0, SCHED_GANG_NONE, 0, -1 },
                                      { 6, 512, 0, SCHED_GANG_NONE, 0, -1 },
                                      { 6, 256, 150, SCHED_GANG_NONE, 0, -1 },
@@ -119,6 +178,9 @@ static void run_machine(bool gang)
         vms[3] = (struct sched_vm_setup){ 6, 256, 0, SCHED_GANG_NONE, 0, -1 };
         vms[1].gang = SCHED_GANG_NONE;
     }
+    if (m.switch_gangs)
+        vms[1].vcpus = 4; /* can be a strict gang on 4 pCPUs */
+    m.gang_vms = gang; /* VM 0 is relaxed for the whole run */
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.npcpus = NCPU;
@@ -146,8 +208,11 @@ static void run_machine(bool gang)
     assert_int_equal(m.doubles, 0);
     assert_int_equal(m.change_errors, 0);
     uint64_t now = m.clock + 1, ran = 0, runs = 0;
+    if (m.switch_gangs)
+        assert_true(m.gang_switches > 100);
+    assert_int_equal(m.unlocked_in_gang, 0);
     for (unsigned vm = 0; vm < 4; vm++)
-        for (unsigned k = 0; k < 6; k++) {
+        for (unsigned k = 0; k < sched_vm_nvcpus(m.s, vm); k++) {
             struct sched_acct a;
             sched_vcpu_acct(m.s, sched_vcpu_get(m.s, vm, k), now, &a, NULL);
             assert_int_equal(a.running_ns + a.ready_ns + a.blocked_ns + a.costop_ns, a.lifetime_ns);
@@ -156,19 +221,39 @@ static void run_machine(bool gang)
         }
     assert_true(runs > 1000);
     assert_true(ran <= NCPU * now); /* never more running than pCPUs */
+    if (m.switch_gangs) { /* quiet now: a last switch to strict pins VM 1 to 4 distinct pCPUs */
+        struct sched_change ch = { .set = SCHED_SET_GANG, .vm = 1, .gang = SCHED_GANG_STRICT };
+        sched_cpumask_t k, homes = 0;
+        assert_int_equal(sched_change(m.s, &ch, now, &k), SCHED_OK);
+        for (unsigned i = 0; i < 4; i++) {
+            struct sched_vcpu_info in;
+            sched_vcpu_info(m.s, sched_vcpu_get(m.s, 1, i), &in);
+            assert_true(in.pinned);
+            homes |= (sched_cpumask_t)1 << in.pcpu;
+        }
+        assert_int_equal(homes, 0xf);
+    }
     free(mem);
 }
 
 static void test_four_pcpu_threads(void **state)
 {
     (void)state;
-    run_machine(false);
+    run_machine(PLAIN);
 }
 
 static void test_four_pcpu_threads_gang_mode(void **state)
 {
     (void)state;
-    run_machine(true);
+    run_machine(GANG_MODE);
+}
+
+/* VMs switch gang modes while every thread schedules: the machine lock is taken and dropped
+ * by the entry points as gang VMs come and go, concurrent with them. */
+static void test_four_pcpu_threads_gang_switches(void **state)
+{
+    (void)state;
+    run_machine(GANG_SWITCHES);
 }
 
 int main(void)
@@ -176,6 +261,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_four_pcpu_threads),
         cmocka_unit_test(test_four_pcpu_threads_gang_mode),
+        cmocka_unit_test(test_four_pcpu_threads_gang_switches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -312,12 +312,13 @@ static void check_instant(struct sim *sim)
             if (in->state != SCHED_BLOCKED && progress[base + k] < least)
                 least = progress[base + k];
         }
-        if (vm->gang == CFG_GANG_STRICT && running && running != runnable) {
+        enum sched_gang gang = sched_vm_gang(s, m); /* may change at run time */
+        if (gang == SCHED_GANG_STRICT && running && running != runnable) {
             snprintf(msg, sizeof(msg), "strict gang vm %s: %u of %u runnable vCPUs running",
                      vm->name, running, runnable);
             violation(sim, msg);
         }
-        if (vm->gang == CFG_GANG_RELAXED)
+        if (gang == SCHED_GANG_RELAXED)
             for (uint32_t k = 0; k < vm->vcpus; k++)
                 if (info[base + k].state == SCHED_RUNNING &&
                     progress[base + k] - least > (uint64_t)sim->cfg.machine.gang_skew_us * 1000) {
