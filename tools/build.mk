@@ -3,3 +3,6 @@
 SIM_SRCS := tools/vsched-sim/sim.c tools/vsched-sim/workload.c vmm/config.c $(SCHED_SRCS)
 HOST_TOOLS += vsched-sim
 $(eval $(call host_prog,vsched-sim,tools/vsched-sim/main.c $(SIM_SRCS),-lm))
+# vsched-ctl: the host side of the console protocol (docs/protocol.md, tools/README.md).
+HOST_TOOLS += vsched-ctl
+$(eval $(call host_prog,vsched-ctl,tools/vsched-ctl.c vmm/proto.c,))

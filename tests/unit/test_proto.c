@@ -1,0 +1,731 @@
+/* Unit tests for the console protocol (vmm/proto.c): formatter round trips through the parser,
+ * every accepted and rejected command form, and a random-input property test. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmm/proto.h"
+
+static int parse(const char *line, struct proto_msg *m, char *err)
+{
+    return proto_parse(line, strlen(line), m, err, PROTO_ERR_MAX);
+}
+
+static int cmd(const char *line, struct proto_cmd *c, char *err)
+{
+    return proto_parse_cmd(line, strlen(line), c, err, PROTO_ERR_MAX);
+}
+
+/* ---- formatter ---- */
+
+static void test_format_record(void **state)
+{
+    (void)state;
+    struct proto_line l;
+    proto_begin(&l, 42, "vm");
+    proto_u64(&l, "round", 3);
+    proto_tok(&l, "vm", "web");
+    proto_i64(&l, "credit", -1500);
+    proto_u64(&l, "zero", 0);
+    proto_str(&l, "msg", "a \"b\" c\\d");
+    int n = proto_end(&l);
+    const char *want = "@vs1 seq=42 type=vm round=3 vm=web credit=-1500 zero=0 "
+                       "msg=\"a \\\"b\\\" c\\\\d\"\n";
+    assert_string_equal(l.buf, want);
+    assert_int_equal(n, (int)strlen(want));
+
+    struct proto_msg m;
+    char err[PROTO_ERR_MAX];
+    assert_int_equal(proto_parse(l.buf, (size_t)n, &m, err, sizeof(err)), PROTO_OK);
+    assert_int_equal(m.npairs, 7);
+    uint64_t u;
+    int64_t i;
+    const char *s;
+    assert_true(proto_get_u64(&m, "seq", &u));
+    assert_int_equal(u, 42);
+    assert_true(proto_get_tok(&m, "type", &s));
+    assert_string_equal(s, "vm");
+    assert_true(proto_get_i64(&m, "credit", &i));
+    assert_int_equal(i, -1500);
+    assert_false(proto_get_u64(&m, "credit", &u)); /* negative is not u64 */
+    assert_true(proto_get_u64(&m, "zero", &u));
+    assert_int_equal(u, 0);
+    assert_true(proto_get_str(&m, "msg", &s));
+    assert_string_equal(s, "a \"b\" c\\d");
+    assert_false(proto_get_tok(&m, "msg", &s));    /* quoted: not a token */
+    assert_false(proto_get_u64(&m, "nope", &u));
+    assert_string_equal(m.pairs[0].key, "seq");
+    assert_string_equal(m.pairs[6].key, "msg");
+
+    /* A copy points into its own text, not into the original's. */
+    struct proto_msg copy;
+    proto_msg_copy(&copy, &m);
+    memset(&m, 0, sizeof(m));
+    assert_int_equal(copy.npairs, 7);
+    assert_true(proto_get_str(&copy, "msg", &s));
+    assert_string_equal(s, "a \"b\" c\\d");
+    assert_true(s >= copy.text && s < copy.text + sizeof(copy.text));
+    assert_true(proto_get_i64(&copy, "credit", &i));
+    assert_int_equal(i, -1500);
+}
+
+static void test_format_extremes(void **state)
+{
+    (void)state;
+    struct proto_line l;
+    proto_begin(&l, UINT64_MAX, "x");
+    proto_i64(&l, "min", INT64_MIN);
+    proto_i64(&l, "max", INT64_MAX);
+    proto_str(&l, "empty", "");
+    proto_str(&l, "ctl", "a\tb\x01\xff");
+    assert_true(proto_end(&l) > 0);
+    assert_string_equal(l.buf, "@vs1 seq=18446744073709551615 type=x min=-9223372036854775808 "
+                               "max=9223372036854775807 empty=\"\" ctl=\"a?b??\"\n");
+    struct proto_msg m;
+    char err[PROTO_ERR_MAX];
+    uint64_t u;
+    int64_t i;
+    const char *s;
+    assert_int_equal(parse(l.buf, &m, err), PROTO_OK);
+    assert_true(proto_get_u64(&m, "seq", &u));
+    assert_true(u == UINT64_MAX);
+    assert_true(proto_get_i64(&m, "min", &i));
+    assert_true(i == INT64_MIN);
+    assert_true(proto_get_i64(&m, "max", &i));
+    assert_true(i == INT64_MAX);
+    assert_true(proto_get_str(&m, "empty", &s));
+    assert_string_equal(s, "");
+    assert_true(proto_find(&m, "empty")->quoted);
+    /* Out of range numbers are not numbers. */
+    assert_int_equal(parse("@vs1 a=18446744073709551616 b=9223372036854775808 "
+                           "c=-9223372036854775809 d=-0 e=+1 f=1x", &m, err), PROTO_OK);
+    assert_false(proto_get_u64(&m, "a", &u));
+    assert_false(proto_get_i64(&m, "b", &i));
+    assert_false(proto_get_i64(&m, "c", &i));
+    assert_true(proto_get_i64(&m, "d", &i));
+    assert_int_equal(i, 0);
+    assert_false(proto_get_u64(&m, "e", &u));
+    assert_false(proto_get_u64(&m, "f", &u));
+}
+
+static void test_format_bad_key_or_token(void **state)
+{
+    (void)state;
+    struct proto_line l;
+    const char *bad_keys[] = { "", "Up", "a-b", "a b", "a=b", "0123456789012345678901234567890x" };
+    for (size_t k = 0; k < sizeof(bad_keys) / sizeof(bad_keys[0]); k++) {
+        proto_begin(&l, 1, "t");
+        proto_u64(&l, bad_keys[k], 1);
+        assert_int_equal(proto_end(&l), -1);
+    }
+    const char *bad_toks[] = { "", "a b", "q\"", "b\\s", "\x7f", "\t" };
+    for (size_t k = 0; k < sizeof(bad_toks) / sizeof(bad_toks[0]); k++) {
+        proto_begin(&l, 1, "t");
+        proto_tok(&l, "k", bad_toks[k]);
+        assert_int_equal(proto_end(&l), -1);
+    }
+    proto_begin(&l, 1, "bad type");
+    assert_int_equal(proto_end(&l), -1);
+    proto_begin(&l, 1, "t");
+    proto_tok(&l, "k", NULL);
+    assert_int_equal(proto_end(&l), -1);
+    /* The longest key is fine. */
+    proto_begin(&l, 1, "t");
+    proto_tok(&l, "abcdefghijklmnopqrstuvwxyz_0123", "a=b!~");
+    assert_true(proto_end(&l) > 0);
+}
+
+/* Filling a line to exactly 512 bytes works; one byte more gives -1, never a cut line. */
+static void test_format_overflow(void **state)
+{
+    (void)state;
+    struct proto_line l;
+    char val[600];
+    proto_begin(&l, 7, "t");                  /* "@vs1 seq=7 type=t": 17 bytes */
+    size_t room = proto_room(&l);
+    assert_int_equal(room, 511 - 17);
+    memset(val, 'v', sizeof(val));
+    val[room - 3] = '\0';                      /* " k=" + value fills the line */
+    proto_tok(&l, "k", val);
+    assert_int_equal(proto_room(&l), 0);
+    int n = proto_end(&l);
+    assert_int_equal(n, 512);
+    assert_int_equal(strlen(l.buf), 512);
+    assert_int_equal(l.buf[511], '\n');
+    struct proto_msg m;
+    char err[PROTO_ERR_MAX];
+    assert_int_equal(proto_parse(l.buf, 512, &m, err, sizeof(err)), PROTO_OK);
+    assert_int_equal(strlen(proto_find(&m, "k")->val), room - 3);
+    /* CR LF is allowed on top of the 512 bytes. */
+    char crlf[520];
+    memcpy(crlf, l.buf, 511);
+    memcpy(crlf + 511, "\r\n", 2);
+    assert_int_equal(proto_parse(crlf, 513, &m, err, sizeof(err)), PROTO_OK);
+
+    proto_begin(&l, 7, "t");
+    val[room - 3] = 'v';
+    val[room - 2] = '\0';
+    proto_tok(&l, "k", val);
+    assert_true(l.overflow);
+    assert_int_equal(l.len, 17);               /* the pair that did not fit is not there */
+    proto_u64(&l, "small", 1);                 /* later pairs do not sneak in */
+    assert_int_equal(proto_end(&l), -1);
+    assert_string_equal(l.buf, "");
+
+    /* A string whose escapes push it over. */
+    proto_begin(&l, 7, "t");
+    memset(val, '"', room / 2);
+    val[room / 2] = '\0';
+    proto_str(&l, "s", val);
+    assert_int_equal(proto_end(&l), -1);
+
+    /* Many pairs: the formatter stops at the byte limit. */
+    proto_begin(&l, 0, "t");
+    int fitted = 0;
+    for (int i = 0; i < 100; i++) {
+        proto_u64(&l, "value_ns", 1234567890123ull);
+        if (!l.overflow)
+            fitted++;
+    }
+    assert_int_equal(fitted, (511 - 17) / 23);
+    assert_int_equal(proto_end(&l), -1);
+}
+
+static void test_format_command(void **state)
+{
+    (void)state;
+    struct proto_line l;
+    proto_begin_cmd(&l, "set");
+    proto_u64(&l, "id", 9);
+    proto_tok(&l, "vm", "web");
+    proto_u64(&l, "weight", 512);
+    assert_true(proto_end(&l) > 0);
+    assert_string_equal(l.buf, "@vs1 cmd=set id=9 vm=web weight=512\n");
+    struct proto_cmd c;
+    char err[PROTO_ERR_MAX];
+    assert_int_equal(cmd(l.buf, &c, err), PROTO_OK);
+    assert_int_equal(c.kind, PROTO_CMD_SET);
+    assert_true(c.has_id);
+    assert_int_equal(c.id, 9);
+    assert_int_equal(c.weight, 512);
+}
+
+/* ---- parser ---- */
+
+static void test_parse_seq_and_type(void **state)
+{
+    (void)state;
+    struct proto_msg m;
+    char err[PROTO_ERR_MAX];
+    uint64_t seq;
+    const char *type;
+    assert_int_equal(parse("@vs1 seq=0 type=hello proto=1 version=6c6339b-dirty backend=svm\r\n",
+                           &m, err), PROTO_OK);
+    assert_true(proto_get_u64(&m, "seq", &seq));
+    assert_int_equal(seq, 0);
+    assert_true(proto_get_tok(&m, "type", &type));
+    assert_string_equal(type, "hello");
+    assert_true(proto_get_tok(&m, "version", &type));
+    assert_string_equal(type, "6c6339b-dirty");
+    /* Extra spaces between pairs and at the end are fine; a bare tag is an empty message. */
+    assert_int_equal(parse("@vs1   seq=5  type=round   ", &m, err), PROTO_OK);
+    assert_int_equal(m.npairs, 2);
+    assert_true(proto_get_u64(&m, "seq", &seq));
+    assert_int_equal(seq, 5);
+    assert_int_equal(parse("@vs1", &m, err), PROTO_OK);
+    assert_int_equal(m.npairs, 0);
+    assert_int_equal(parse("@vs1\n", &m, err), PROTO_OK);
+    /* seq is a plain number: leading zeros are allowed, signs and hex are not. */
+    assert_int_equal(parse("@vs1 seq=007 a=0x10 b=-3", &m, err), PROTO_OK);
+    assert_true(proto_get_u64(&m, "seq", &seq));
+    assert_int_equal(seq, 7);
+    assert_false(proto_get_u64(&m, "a", &seq));
+    assert_false(proto_get_u64(&m, "b", &seq));
+    /* Tokens may contain '=' and punctuation. */
+    assert_int_equal(parse("@vs1 a=b=c d=x:y/z,1", &m, err), PROTO_OK);
+    assert_string_equal(proto_find(&m, "a")->val, "b=c");
+    assert_string_equal(proto_find(&m, "d")->val, "x:y/z,1");
+    /* Strings keep spaces and '='. */
+    assert_int_equal(parse("@vs1 msg=\"x = y  z\" n=1", &m, err), PROTO_OK);
+    assert_string_equal(proto_find(&m, "msg")->val, "x = y  z");
+    assert_string_equal(proto_find(&m, "n")->val, "1");
+}
+
+static void test_parse_not_protocol(void **state)
+{
+    (void)state;
+    struct proto_msg m;
+    char err[PROTO_ERR_MAX] = "untouched";
+    const char *lines[] = { "", "\n", "hello", "halt: status=0", " @vs1 seq=1", "@v", "@VS1 x=1",
+                            "[web] @vs1 cmd=dump", "@ vs1" };
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+        assert_int_equal(parse(lines[i], &m, err), PROTO_IGNORE);
+    assert_string_equal(err, "untouched");
+}
+
+static void expect_parse_error(const char *line, size_t len, const char *want)
+{
+    struct proto_msg m;
+    char err[PROTO_ERR_MAX];
+    assert_int_equal(proto_parse(line, len, &m, err, sizeof(err)), PROTO_ERROR);
+    if (strcmp(err, want) != 0)
+        fail_msg("line '%.60s': error '%s', want '%s'", line, err, want);
+}
+
+#define PARSE_ERROR(line, want) expect_parse_error(line, strlen(line), want)
+
+static void test_parse_errors(void **state)
+{
+    (void)state;
+    PARSE_ERROR("@vs2 cmd=dump", "unsupported protocol tag '@vs2' (this is @vs1)");
+    PARSE_ERROR("@vs cmd=dump", "unsupported protocol tag '@vs' (this is @vs1)");
+    PARSE_ERROR("@vs10 cmd=dump", "unsupported protocol tag '@vs10' (this is @vs1)");
+    PARSE_ERROR("@vs1x cmd=dump", "unsupported protocol tag '@vs1x' (this is @vs1)");
+    PARSE_ERROR("@vs1 cmd", "expected key=value at 'cmd'");
+    PARSE_ERROR("@vs1 a=1 junk b=2", "expected key=value at 'junk'");
+    PARSE_ERROR("@vs1 Cmd=dump", "bad key 'Cmd' (a-z 0-9 _)");
+    PARSE_ERROR("@vs1 a-b=1", "bad key 'a-b' (a-z 0-9 _)");
+    PARSE_ERROR("@vs1 =1", "empty key before '='");
+    PARSE_ERROR("@vs1 a=", "key 'a' has no value");
+    PARSE_ERROR("@vs1 a= b=1", "key 'a' has no value");
+    PARSE_ERROR("@vs1 abcdefghijklmnopqrstuvwxyz_012345=1",
+                "key too long: 'abcdefghijklmnopqrstuvwx...'");
+    PARSE_ERROR("@vs1 a=1 a=2", "key 'a' given twice");
+    PARSE_ERROR("@vs1 m=\"abc", "unterminated string in 'm'");
+    PARSE_ERROR("@vs1 m=\"abc\\\"", "unterminated string in 'm'");
+    PARSE_ERROR("@vs1 m=\"a\\nb\"", "bad escape in 'm' (only \\\" and \\\\)");
+    PARSE_ERROR("@vs1 m=\"ab\"c", "no space after the string of 'm'");
+    PARSE_ERROR("@vs1 m=a\"b", "bad character in the value of 'm'");
+    PARSE_ERROR("@vs1 m=a\\b", "bad character in the value of 'm'");
+    PARSE_ERROR("@vs1 a=1\tb=2", "bad character 0x09 at column 9");
+    PARSE_ERROR("@vs1 a=\xc3\xa9", "bad character 0xc3 at column 8");
+    PARSE_ERROR("@vs1 a=1\n\n", "bad character 0x0a at column 9");
+    PARSE_ERROR("@vs1 a=1\r", "bad character 0x0d at column 9");
+    expect_parse_error("@vs1 a=1\0b=2", 12, "bad character 0x00 at column 9");
+    /* 48 pairs are fine, 49 are not. */
+    char line[600] = "@vs1";
+    for (int i = 0; i < 48; i++)
+        sprintf(line + strlen(line), " k%d=%d", i, i);
+    struct proto_msg m;
+    char err[PROTO_ERR_MAX];
+    assert_int_equal(parse(line, &m, err), PROTO_OK);
+    assert_int_equal(m.npairs, 48);
+    strcat(line, " k48=48");
+    PARSE_ERROR(line, "too many keys (more than 48)");
+    /* 511 bytes + '\n' are fine, 512 + '\n' are not, with or without the '\n'. */
+    memset(line, 'x', sizeof(line));
+    memcpy(line, "@vs1 k=", 7);
+    line[511] = '\n';
+    assert_int_equal(proto_parse(line, 512, &m, err, sizeof(err)), PROTO_OK);
+    assert_int_equal(proto_parse(line, 511, &m, err, sizeof(err)), PROTO_OK);
+    line[511] = 'x';
+    line[512] = '\n';
+    expect_parse_error(line, 513, "line too long (more than 512 bytes)");
+    expect_parse_error(line, 512, "line too long (more than 512 bytes)");
+    expect_parse_error(line, 600, "line too long (more than 512 bytes)");
+    /* A small error buffer is never overrun and always terminated. */
+    char small[8];
+    memset(small, 'Z', sizeof(small));
+    assert_int_equal(proto_parse("@vs1 a=1 a=2", 12, &m, small, 6), PROTO_ERROR);
+    assert_string_equal(small, "key '");
+    assert_int_equal(small[6], 'Z');
+}
+
+/* ---- commands ---- */
+
+static void test_cmd_accepted(void **state)
+{
+    (void)state;
+    struct proto_cmd c;
+    char err[PROTO_ERR_MAX];
+
+    assert_int_equal(cmd("@vs1 cmd=dump", &c, err), PROTO_OK);
+    assert_int_equal(c.kind, PROTO_CMD_DUMP);
+    assert_string_equal(c.cmd, "dump");
+    assert_false(c.has_id);
+    assert_false(c.has_vm || c.has_weight || c.has_cap || c.has_policy || c.has_gang ||
+                 c.has_period);
+
+    assert_int_equal(cmd("@vs1 cmd=dump id=18446744073709551615\r\n", &c, err), PROTO_OK);
+    assert_true(c.has_id);
+    assert_true(c.id == UINT64_MAX);
+
+    assert_int_equal(cmd("@vs1 cmd=set id=1 vm=web weight=512", &c, err), PROTO_OK);
+    assert_int_equal(c.kind, PROTO_CMD_SET);
+    assert_string_equal(c.vm, "web");
+    assert_true(c.has_weight && !c.has_cap);
+    assert_int_equal(c.weight, 512);
+    assert_int_equal(c.id, 1);
+
+    assert_int_equal(cmd("@vs1 cmd=set vm=a_B-9 cap=0", &c, err), PROTO_OK);
+    assert_true(!c.has_weight && c.has_cap);
+    assert_int_equal(c.cap, 0);
+    assert_string_equal(c.vm, "a_B-9");
+
+    assert_int_equal(cmd("@vs1 cmd=set cap=6400 weight=65535 vm=abcdefghijklmnopqrstuvw",
+                         &c, err), PROTO_OK);
+    assert_true(c.has_weight && c.has_cap);
+    assert_int_equal(c.weight, 65535);
+    assert_int_equal(c.cap, 6400);
+    assert_string_equal(c.vm, "abcdefghijklmnopqrstuvw");
+
+    assert_int_equal(cmd("@vs1 cmd=set vm=x weight=1", &c, err), PROTO_OK);
+    assert_int_equal(c.weight, 1);
+
+    assert_int_equal(cmd("@vs1 cmd=policy name=pshare", &c, err), PROTO_OK);
+    assert_int_equal(c.kind, PROTO_CMD_POLICY);
+    assert_true(c.has_policy);
+    assert_string_equal(c.policy, "pshare");
+    /* Known policies are the VMM's business: any well-formed name passes here. */
+    assert_int_equal(cmd("@vs1 cmd=policy name=nosuch", &c, err), PROTO_OK);
+
+    const char *modes[] = { "none", "strict", "relaxed" };
+    for (int g = 0; g < 3; g++) {
+        char line[64];
+        snprintf(line, sizeof(line), "@vs1 cmd=gang id=%d vm=db mode=%s", g, modes[g]);
+        assert_int_equal(cmd(line, &c, err), PROTO_OK);
+        assert_int_equal(c.kind, PROTO_CMD_GANG);
+        assert_true(c.has_gang && c.has_vm);
+        assert_int_equal(c.gang, (enum cfg_gang)g);
+        assert_int_equal(c.id, g);
+    }
+    assert_int_equal(CFG_GANG_RELAXED, 2);
+
+    assert_int_equal(cmd("@vs1 cmd=report period_ms=0", &c, err), PROTO_OK);
+    assert_int_equal(c.kind, PROTO_CMD_REPORT);
+    assert_true(c.has_period);
+    assert_int_equal(c.period_ms, 0);
+    assert_int_equal(cmd("@vs1 cmd=report period_ms=60000", &c, err), PROTO_OK);
+    assert_int_equal(c.period_ms, 60000);
+
+    assert_string_equal(proto_cmd_name(PROTO_CMD_SET), "set");
+    assert_string_equal(proto_cmd_name(PROTO_CMD_REPORT), "report");
+    assert_string_equal(proto_cmd_name(PROTO_CMD_NONE), "?");
+    assert_string_equal(proto_cmd_name((enum proto_cmd_kind)99), "?");
+}
+
+/* The command must be rejected with exactly WANT; the echo (cmd, id) must be WANT_CMD and
+ * WANT_ID (-1 = no id). */
+static void expect_cmd_error(const char *line, const char *want, const char *want_cmd,
+                             long long want_id)
+{
+    struct proto_cmd c;
+    char err[PROTO_ERR_MAX];
+    memset(&c, 0x5a, sizeof(c));
+    assert_int_equal(cmd(line, &c, err), PROTO_ERROR);
+    if (strcmp(err, want) != 0)
+        fail_msg("line '%s': error '%s', want '%s'", line, err, want);
+    assert_int_equal(c.kind, PROTO_CMD_NONE);
+    assert_string_equal(c.cmd, want_cmd);
+    assert_int_equal(c.has_id, want_id >= 0);
+    if (want_id >= 0)
+        assert_int_equal(c.id, want_id);
+    assert_false(c.has_vm || c.has_weight || c.has_cap || c.has_policy || c.has_gang ||
+                 c.has_period);
+}
+
+static void test_cmd_rejected(void **state)
+{
+    (void)state;
+    /* Not starting with @vs1. */
+    expect_cmd_error("@vs2 cmd=dump id=1", "unsupported protocol tag '@vs2' (this is @vs1)",
+                     "?", -1);
+    /* Unknown command, missing cmd, cmd not first. */
+    expect_cmd_error("@vs1 cmd=reboot id=3", "unknown command 'reboot' (dump, set, policy, "
+                     "gang, report)", "reboot", 3);
+    expect_cmd_error("@vs1 cmd=\"dump\" id=3", "unknown command 'dump' (dump, set, policy, "
+                     "gang, report)", "?", 3);
+    expect_cmd_error("@vs1 cmd=DUMP", "unknown command 'DUMP' (dump, set, policy, gang, "
+                     "report)", "?", -1);
+    expect_cmd_error("@vs1 cmd=averyveryverylongcommand",
+                     "unknown command 'averyveryverylongcommand' (dump, set, policy, gang, "
+                     "report)", "?", -1);
+    expect_cmd_error("@vs1 id=4 vm=web", "missing key 'cmd'", "?", 4);
+    expect_cmd_error("@vs1 seq=1 type=vm", "missing key 'cmd'", "?", -1);
+    expect_cmd_error("@vs1", "missing key 'cmd'", "?", -1);
+    expect_cmd_error("@vs1 id=4 cmd=dump", "'cmd' must be the first key", "dump", 4);
+    /* Bad id. */
+    expect_cmd_error("@vs1 cmd=dump id=x", "value of 'id' is not a decimal number", "dump", -1);
+    expect_cmd_error("@vs1 cmd=dump id=-1", "value of 'id' is not a decimal number", "dump", -1);
+    expect_cmd_error("@vs1 cmd=dump id=\"1\"", "value of 'id' is not a decimal number", "dump",
+                     -1);
+    /* Unknown keys. */
+    expect_cmd_error("@vs1 cmd=dump id=5 vm=web", "unknown key 'vm' for cmd=dump", "dump", 5);
+    expect_cmd_error("@vs1 cmd=set vm=web weight=5 prio=1", "unknown key 'prio' for cmd=set",
+                     "set", -1);
+    expect_cmd_error("@vs1 cmd=policy name=rr vm=a", "unknown key 'vm' for cmd=policy",
+                     "policy", -1);
+    expect_cmd_error("@vs1 cmd=gang vm=a mode=none weight=1", "unknown key 'weight' for "
+                     "cmd=gang", "gang", -1);
+    expect_cmd_error("@vs1 cmd=report period=5", "unknown key 'period' for cmd=report",
+                     "report", -1);
+    /* set */
+    expect_cmd_error("@vs1 cmd=set id=6 weight=5", "missing key 'vm'", "set", 6);
+    expect_cmd_error("@vs1 cmd=set vm=web", "set needs weight= or cap= (or both)", "set", -1);
+    expect_cmd_error("@vs1 cmd=set vm=web weight=0", "value of 'weight' is out of range "
+                     "(1..65535)", "set", -1);
+    expect_cmd_error("@vs1 cmd=set vm=web weight=65536", "value of 'weight' is out of range "
+                     "(1..65535)", "set", -1);
+    expect_cmd_error("@vs1 cmd=set vm=web weight=99999999999999999999", "value of 'weight' is "
+                     "not a decimal number", "set", -1);
+    expect_cmd_error("@vs1 cmd=set vm=web weight=1k", "value of 'weight' is not a decimal "
+                     "number", "set", -1);
+    expect_cmd_error("@vs1 cmd=set vm=web weight=\"5\"", "value of 'weight' is not a decimal "
+                     "number", "set", -1);
+    expect_cmd_error("@vs1 cmd=set vm=web weight=10 cap=6401", "value of 'cap' is out of "
+                     "range (0..6400)", "set", -1);
+    expect_cmd_error("@vs1 cmd=set vm=web cap=-1", "value of 'cap' is not a decimal number",
+                     "set", -1);
+    expect_cmd_error("@vs1 cmd=set vm=a/b weight=1", "bad VM name 'a/b' (1 to 23 of A-Z a-z "
+                     "0-9 _ -)", "set", -1);
+    expect_cmd_error("@vs1 cmd=set vm=abcdefghijklmnopqrstuvwx weight=1", "bad VM name "
+                     "'abcdefghijklmnopqrstuvwx' (1 to 23 of A-Z a-z 0-9 _ -)", "set", -1);
+    expect_cmd_error("@vs1 cmd=set vm=\"web\" weight=1", "bad VM name 'web' (1 to 23 of A-Z "
+                     "a-z 0-9 _ -)", "set", -1);
+    expect_cmd_error("@vs1 cmd=set vm=\"\" weight=1", "bad VM name '' (1 to 23 of A-Z a-z 0-9 "
+                     "_ -)", "set", -1);
+    /* policy */
+    expect_cmd_error("@vs1 cmd=policy", "missing key 'name'", "policy", -1);
+    expect_cmd_error("@vs1 cmd=policy name=cr.dit", "bad policy name 'cr.dit' (1 to 23 of "
+                     "A-Z a-z 0-9 _ -)", "policy", -1);
+    /* gang */
+    expect_cmd_error("@vs1 cmd=gang mode=strict", "missing key 'vm'", "gang", -1);
+    expect_cmd_error("@vs1 cmd=gang vm=db", "missing key 'mode'", "gang", -1);
+    expect_cmd_error("@vs1 cmd=gang vm=db mode=loose", "bad gang mode 'loose' (none, strict, "
+                     "relaxed)", "gang", -1);
+    expect_cmd_error("@vs1 cmd=gang vm=db mode=\"none\"", "bad gang mode 'none' (none, "
+                     "strict, relaxed)", "gang", -1);
+    /* report */
+    expect_cmd_error("@vs1 cmd=report", "missing key 'period_ms'", "report", -1);
+    expect_cmd_error("@vs1 cmd=report period_ms=60001", "value of 'period_ms' is out of range "
+                     "(0..60000)", "report", -1);
+    /* Syntax errors from the line parser. */
+    expect_cmd_error("@vs1 cmd=dump junk", "expected key=value at 'junk'", "?", -1);
+    expect_cmd_error("@vs1 cmd=set vm=a vm=b weight=1", "key 'vm' given twice", "?", -1);
+
+    /* Too long. */
+    char line[700];
+    memset(line, 'x', sizeof(line));
+    memcpy(line, "@vs1 cmd=dump id=1 pad=", 23);
+    line[600] = '\0';
+    expect_cmd_error(line, "line too long (more than 512 bytes)", "?", -1);
+
+    /* Not a protocol line: no reply at all. */
+    struct proto_cmd c;
+    char err[PROTO_ERR_MAX];
+    assert_int_equal(cmd("dump", &c, err), PROTO_IGNORE);
+    assert_int_equal(cmd("cmd=dump", &c, err), PROTO_IGNORE);
+    assert_int_equal(c.kind, PROTO_CMD_NONE);
+}
+
+/* ---- properties ---- */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+/* Random bytes, random protocol-ish text and mutated valid lines: the parsers never crash
+ * (the sanitizers and valgrind would say so), never accept a line over the limit, and an
+ * accepted line's pairs are well-formed. */
+static void test_fuzz(void **state)
+{
+    (void)state;
+    static const char alphabet[] = "@vs1 =\"\\abcdkmz_09-\r\n\t\x01\xff"
+                                   "cmd=set vm=web weight=cap=id=mode=strict";
+    static const char *seeds[] = { "@vs1 cmd=set id=1 vm=web weight=512 cap=100",
+                                   "@vs1 seq=12 type=error cmd=set id=2 msg=\"bad \\\"x\\\"\"",
+                                   "@vs1 cmd=gang vm=db mode=relaxed",
+                                   "@vs1 cmd=report period_ms=100" };
+    char line[1100];
+    struct proto_msg m;
+    struct proto_cmd c;
+    char err[PROTO_ERR_MAX];
+    unsigned ok = 0, errors = 0, ignored = 0;
+    for (int iter = 0; iter < 200000; iter++) {
+        size_t len;
+        int mode = (int)(rnd() % 3);
+        if (mode == 0) {
+            len = rnd() % sizeof(line);
+            for (size_t i = 0; i < len; i++)
+                line[i] = (char)rnd();
+            if (len >= 4 && rnd() % 2)
+                memcpy(line, "@vs1", 4);
+        } else if (mode == 1) {
+            len = 4 + rnd() % 700;
+            memcpy(line, "@vs1", 4);
+            for (size_t i = 4; i < len; i++)
+                line[i] = alphabet[rnd() % (sizeof(alphabet) - 1)];
+        } else {
+            const char *s = seeds[rnd() % 4];
+            len = strlen(s);
+            memcpy(line, s, len);
+            for (int k = (int)(rnd() % 4); k >= 0; k--) {
+                size_t at = rnd() % len;
+                switch (rnd() % 3) {
+                case 0:
+                    line[at] = alphabet[rnd() % (sizeof(alphabet) - 1)];
+                    break;
+                case 1:
+                    len = at + 1; /* cut */
+                    break;
+                default:
+                    if (len + 40 < sizeof(line)) {
+                        memmove(line + at + 1, line + at, len - at);
+                        line[at] = alphabet[rnd() % (sizeof(alphabet) - 1)];
+                        len++;
+                    }
+                }
+            }
+        }
+        int rc = proto_parse(line, len, &m, err, sizeof(err));
+        size_t body = len;
+        if (body && line[body - 1] == '\n') {
+            body--;
+            if (body && line[body - 1] == '\r')
+                body--;
+        }
+        if (rc == PROTO_OK) {
+            ok++;
+            assert_true(body <= PROTO_LINE_MAX - 1);
+            assert_true(m.npairs <= PROTO_MAX_PAIRS);
+            for (uint32_t i = 0; i < m.npairs; i++) {
+                assert_true(strlen(m.pairs[i].key) > 0 && strlen(m.pairs[i].key) < 32);
+                assert_true(m.pairs[i].quoted || strlen(m.pairs[i].val) > 0);
+                assert_true(m.pairs[i].key >= m.text &&
+                            m.pairs[i].val < m.text + sizeof(m.text));
+            }
+        } else if (rc == PROTO_ERROR) {
+            errors++;
+            assert_true(strlen(err) > 0 && strlen(err) < sizeof(err));
+        } else {
+            ignored++;
+            assert_int_equal(rc, PROTO_IGNORE);
+        }
+        int rc2 = proto_parse_cmd(line, len, &c, err, sizeof(err));
+        assert_true(rc2 == PROTO_OK || rc2 == PROTO_ERROR || rc2 == PROTO_IGNORE);
+        if (rc2 == PROTO_OK) {
+            assert_int_equal(rc, PROTO_OK);
+            assert_true(c.kind >= PROTO_CMD_DUMP && c.kind <= PROTO_CMD_REPORT);
+            assert_string_equal(c.cmd, proto_cmd_name(c.kind));
+        } else {
+            assert_int_equal(c.kind, PROTO_CMD_NONE);
+        }
+        if (rc2 == PROTO_ERROR)
+            assert_true(strlen(err) > 0);
+    }
+    /* Every class was exercised. */
+    assert_true(ok > 1000 && errors > 1000 && ignored > 1000);
+}
+
+/* Random records: what the formatter accepts, the parser returns unchanged. */
+static void test_roundtrip_random(void **state)
+{
+    (void)state;
+    char keys[PROTO_MAX_PAIRS][16];
+    char texts[PROTO_MAX_PAIRS][64];
+    uint64_t nums[PROTO_MAX_PAIRS];
+    int kinds[PROTO_MAX_PAIRS];
+    unsigned written = 0, overflowed = 0;
+    for (int iter = 0; iter < 20000; iter++) {
+        struct proto_line l;
+        uint64_t seq = rnd();
+        proto_begin(&l, seq, "rec");
+        int n = (int)(rnd() % 46);
+        for (int i = 0; i < n; i++) {
+            snprintf(keys[i], sizeof(keys[i]), "k%d", i);
+            kinds[i] = (int)(rnd() % 4);
+            nums[i] = rnd() >> (rnd() % 64);
+            size_t tl = rnd() % 40;
+            for (size_t k = 0; k < tl; k++)
+                texts[i][k] = (char)(kinds[i] == 2 ? '!' + rnd() % 94 : rnd() % 256);
+            texts[i][tl] = '\0';
+            if (kinds[i] == 2) {
+                for (size_t k = 0; k < tl; k++)
+                    if (texts[i][k] == '"' || texts[i][k] == '\\')
+                        texts[i][k] = '_';
+                if (tl == 0)
+                    strcpy(texts[i], "t");
+            }
+            switch (kinds[i]) {
+            case 0: proto_u64(&l, keys[i], nums[i]); break;
+            case 1: proto_i64(&l, keys[i], (int64_t)nums[i]); break;
+            case 2: proto_tok(&l, keys[i], texts[i]); break;
+            default: proto_str(&l, keys[i], texts[i]); break;
+            }
+        }
+        int len = proto_end(&l);
+        if (len < 0) {
+            overflowed++;
+            assert_true(l.overflow);
+            continue;
+        }
+        written++;
+        assert_true(len <= PROTO_LINE_MAX);
+        assert_int_equal((size_t)len, strlen(l.buf));
+        struct proto_msg m;
+        char err[PROTO_ERR_MAX];
+        assert_int_equal(proto_parse(l.buf, (size_t)len, &m, err, sizeof(err)), PROTO_OK);
+        assert_int_equal(m.npairs, (uint32_t)n + 2);
+        uint64_t u;
+        assert_true(proto_get_u64(&m, "seq", &u) && u == seq);
+        for (int i = 0; i < n; i++) {
+            const struct proto_pair *p = &m.pairs[i + 2];
+            assert_string_equal(p->key, keys[i]);
+            int64_t s;
+            switch (kinds[i]) {
+            case 0:
+                assert_true(proto_get_u64(&m, keys[i], &u) && u == nums[i]);
+                break;
+            case 1:
+                assert_true(proto_get_i64(&m, keys[i], &s) && s == (int64_t)nums[i]);
+                break;
+            case 2:
+                assert_false(p->quoted);
+                assert_string_equal(p->val, texts[i]);
+                break;
+            default: {
+                char want[64];
+                size_t k = 0;
+                for (; texts[i][k]; k++) {
+                    unsigned char ch = (unsigned char)texts[i][k];
+                    want[k] = (ch >= ' ' && ch <= '~') ? (char)ch : '?';
+                }
+                want[k] = '\0';
+                assert_true(p->quoted);
+                assert_string_equal(p->val, want);
+            }
+            }
+        }
+    }
+    assert_true(written > 1000 && overflowed > 1000);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_format_record),
+        cmocka_unit_test(test_format_extremes),
+        cmocka_unit_test(test_format_bad_key_or_token),
+        cmocka_unit_test(test_format_overflow),
+        cmocka_unit_test(test_format_command),
+        cmocka_unit_test(test_parse_seq_and_type),
+        cmocka_unit_test(test_parse_not_protocol),
+        cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_cmd_accepted),
+        cmocka_unit_test(test_cmd_rejected),
+        cmocka_unit_test(test_fuzz),
+        cmocka_unit_test(test_roundtrip_random),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

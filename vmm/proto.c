@@ -1,0 +1,622 @@
+/* Console protocol v1: record formatter, line parser, command parser.  See proto.h and
+ * docs/protocol.md. */
+#include "vmm/proto.h"
+
+#include <string.h>
+
+/* ---- character classes ---- */
+
+static bool is_key_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+/* Token characters: printable ASCII except space, '"' and '\'. */
+static bool is_tok_char(char c)
+{
+    return c > ' ' && c <= '~' && c != '"' && c != '\\';
+}
+
+static bool is_name_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '-';
+}
+
+static bool valid_key(const char *key)
+{
+    size_t n = key ? strlen(key) : 0;
+    if (n == 0 || n >= PROTO_KEY_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!is_key_char(key[i]))
+            return false;
+    return true;
+}
+
+/* Decimal digits of V into BUF (at least 20 bytes), returns their count. */
+static size_t u64_digits(uint64_t v, char *buf)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* ---- formatter ---- */
+
+/* Text may use buf[0 .. PROTO_LINE_MAX - 2]: the last byte of a line is its '\n'. */
+#define TEXT_MAX (PROTO_LINE_MAX - 1)
+
+size_t proto_room(const struct proto_line *l)
+{
+    return l->len < TEXT_MAX ? TEXT_MAX - l->len : 0;
+}
+
+/* Appends " key=" plus VLEN bytes of value produced by the caller; returns where the value
+ * goes, or NULL (line unchanged, marked) when the pair does not fit or the key is bad. */
+static char *pair_start(struct proto_line *l, const char *key, size_t vlen)
+{
+    if (l->overflow || l->bad)
+        return NULL;
+    if (!valid_key(key)) {
+        l->bad = true;
+        return NULL;
+    }
+    size_t klen = strlen(key);
+    if (1 + klen + 1 + vlen > proto_room(l)) {
+        l->overflow = true;
+        return NULL;
+    }
+    char *p = l->buf + l->len;
+    *p++ = ' ';
+    memcpy(p, key, klen);
+    p += klen;
+    *p++ = '=';
+    l->len += (uint32_t)(klen + 2 + vlen);
+    return p;
+}
+
+static void put_raw(struct proto_line *l, const char *key, const char *val, size_t vlen)
+{
+    char *p = pair_start(l, key, vlen);
+    if (p)
+        memcpy(p, val, vlen);
+}
+
+void proto_u64(struct proto_line *l, const char *key, uint64_t v)
+{
+    char d[20];
+    put_raw(l, key, d, u64_digits(v, d));
+}
+
+void proto_i64(struct proto_line *l, const char *key, int64_t v)
+{
+    char d[21];
+    size_t n = 0;
+    uint64_t mag = (uint64_t)v;
+    if (v < 0) {
+        d[n++] = '-';
+        mag = 0 - mag;   /* also right for INT64_MIN */
+    }
+    n += u64_digits(mag, d + n);
+    put_raw(l, key, d, n);
+}
+
+void proto_tok(struct proto_line *l, const char *key, const char *token)
+{
+    size_t n = token ? strlen(token) : 0;
+    bool ok = n > 0;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = is_tok_char(token[i]);
+    if (!ok) {
+        l->bad = true;
+        return;
+    }
+    put_raw(l, key, token, n);
+}
+
+void proto_str(struct proto_line *l, const char *key, const char *text)
+{
+    if (!text)
+        text = "";
+    size_t n = 2;
+    for (const char *s = text; *s; s++)
+        n += (*s == '"' || *s == '\\') ? 2 : 1;
+    char *p = pair_start(l, key, n);
+    if (!p)
+        return;
+    *p++ = '"';
+    for (const char *s = text; *s; s++) {
+        char c = *s;
+        if (c == '"' || c == '\\')
+            *p++ = '\\';
+        *p++ = (c >= ' ' && c <= '~') ? c : '?';
+    }
+    *p = '"';
+}
+
+static void begin(struct proto_line *l)
+{
+    l->len = sizeof(PROTO_TAG) - 1;
+    l->overflow = false;
+    l->bad = false;
+    memcpy(l->buf, PROTO_TAG, l->len);
+}
+
+void proto_begin(struct proto_line *l, uint64_t seq, const char *type)
+{
+    begin(l);
+    proto_u64(l, "seq", seq);
+    proto_tok(l, "type", type);
+}
+
+void proto_begin_cmd(struct proto_line *l, const char *cmd)
+{
+    begin(l);
+    proto_tok(l, "cmd", cmd);
+}
+
+int proto_end(struct proto_line *l)
+{
+    if (l->overflow || l->bad || l->len > TEXT_MAX) {
+        l->buf[0] = '\0';
+        return -1;
+    }
+    l->buf[l->len++] = '\n';
+    l->buf[l->len] = '\0';
+    return (int)l->len;
+}
+
+/* ---- error text: a bounded "%s" concatenation, no printf needed ---- */
+
+struct errbuf {
+    char *p;
+    size_t size, at;
+};
+
+static void err_put(struct errbuf *e, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n && e->at + 1 < e->size; i++)
+        e->p[e->at++] = s[i];
+    if (e->size)
+        e->p[e->at] = '\0';
+}
+
+static void err_s(struct errbuf *e, const char *s)
+{
+    err_put(e, s, strlen(s));
+}
+
+/* Quoted excerpt of user text: at most 24 bytes, unprintable ones as '?'. */
+static void err_excerpt(struct errbuf *e, const char *s, size_t n)
+{
+    size_t shown = n > 24 ? 24 : n;
+    err_s(e, "'");
+    for (size_t i = 0; i < shown; i++) {
+        char c = (s[i] >= ' ' && s[i] <= '~') ? s[i] : '?';
+        err_put(e, &c, 1);
+    }
+    err_s(e, n > shown ? "...'" : "'");
+}
+
+static void err_u64(struct errbuf *e, uint64_t v)
+{
+    char d[20];
+    err_put(e, d, u64_digits(v, d));
+}
+
+static int fail3(char *err, size_t errlen, const char *a, const char *x, size_t xn,
+                 const char *c)
+{
+    struct errbuf e = { err, errlen, 0 };
+    if (errlen)
+        err[0] = '\0';
+    err_s(&e, a);
+    if (x)
+        err_excerpt(&e, x, xn);
+    err_s(&e, c);
+    return PROTO_ERROR;
+}
+
+static int fail(char *err, size_t errlen, const char *msg)
+{
+    return fail3(err, errlen, msg, NULL, 0, "");
+}
+
+/* ---- parser ---- */
+
+int proto_parse(const char *line, size_t len, struct proto_msg *out, char *err, size_t errlen)
+{
+    const size_t tagn = sizeof(PROTO_TAG_PREFIX) - 1;
+    out->npairs = 0;
+    if (len < tagn || memcmp(line, PROTO_TAG_PREFIX, tagn) != 0)
+        return PROTO_IGNORE;
+    if (errlen)
+        err[0] = '\0';
+
+    /* The line end: "\n" or "\r\n", at most one, at the end. */
+    if (len && line[len - 1] == '\n') {
+        len--;
+        if (len && line[len - 1] == '\r')
+            len--;
+    }
+    if (len > TEXT_MAX)
+        return fail(err, errlen, "line too long (more than 512 bytes)");
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)line[i];
+        if (c < ' ' || c > '~') {
+            static const char hex[] = "0123456789abcdef";
+            char x[5] = { '0', 'x', hex[c >> 4], hex[c & 15], '\0' };
+            struct errbuf e = { err, errlen, 0 };
+            err_s(&e, "bad character ");
+            err_s(&e, x);
+            err_s(&e, " at column ");
+            err_u64(&e, i + 1);
+            return PROTO_ERROR;
+        }
+    }
+
+    /* The tag: "@vs1" followed by a space or the end. */
+    size_t t = 0;
+    while (t < len && line[t] != ' ')
+        t++;
+    if (t != sizeof(PROTO_TAG) - 1 || memcmp(line, PROTO_TAG, t) != 0)
+        return fail3(err, errlen, "unsupported protocol tag ", line, t,
+                     " (this is " PROTO_TAG ")");
+
+    memcpy(out->text, line, len);
+    out->text[len] = '\0';
+    char *s = out->text;
+    size_t i = t;
+    for (;;) {
+        while (i < len && s[i] == ' ')
+            i++;
+        if (i >= len)
+            break;
+        /* key */
+        size_t k0 = i;
+        while (i < len && is_key_char(s[i]))
+            i++;
+        if (i == len || s[i] != '=') {
+            size_t e = k0, eq = len;
+            while (e < len && s[e] != ' ') {
+                if (s[e] == '=' && eq == len)
+                    eq = e;
+                e++;
+            }
+            if (eq == len)
+                return fail3(err, errlen, "expected key=value at ", s + k0, e - k0, "");
+            return fail3(err, errlen, "bad key ", s + k0, eq - k0, " (a-z 0-9 _)");
+        }
+        if (i == k0)
+            return fail(err, errlen, "empty key before '='");
+        size_t kn = i - k0;
+        if (kn >= PROTO_KEY_MAX)
+            return fail3(err, errlen, "key too long: ", s + k0, kn, "");
+        s[i++] = '\0';   /* the '=' */
+        const char *key = s + k0;
+        for (uint32_t p = 0; p < out->npairs; p++)
+            if (strcmp(out->pairs[p].key, key) == 0)
+                return fail3(err, errlen, "key ", key, kn, " given twice");
+        if (out->npairs == PROTO_MAX_PAIRS)
+            return fail(err, errlen, "too many keys (more than 48)");
+
+        struct proto_pair *pp = &out->pairs[out->npairs];
+        pp->key = key;
+        if (i < len && s[i] == '"') {
+            /* Quoted string, unescaped in place: the write position never passes the read. */
+            char *w = s + i;
+            pp->val = w;
+            pp->quoted = true;
+            i++;
+            for (;;) {
+                if (i >= len)
+                    return fail3(err, errlen, "unterminated string in ", key, kn, "");
+                char c = s[i++];
+                if (c == '"')
+                    break;
+                if (c == '\\') {
+                    if (i >= len || (s[i] != '"' && s[i] != '\\'))
+                        return fail3(err, errlen, "bad escape in ", key, kn,
+                                     " (only \\\" and \\\\)");
+                    c = s[i++];
+                }
+                *w++ = c;
+            }
+            *w = '\0';
+            if (i < len && s[i] != ' ')
+                return fail3(err, errlen, "no space after the string of ", key, kn, "");
+        } else {
+            size_t v0 = i;
+            while (i < len && s[i] != ' ') {
+                if (!is_tok_char(s[i]))
+                    return fail3(err, errlen, "bad character in the value of ", key, kn, "");
+                i++;
+            }
+            if (i == v0)
+                return fail3(err, errlen, "key ", key, kn, " has no value");
+            s[i] = '\0';   /* a space, or the end of the copy (text[len]) */
+            pp->val = s + v0;
+            pp->quoted = false;
+        }
+        i++;
+        out->npairs++;
+    }
+    return PROTO_OK;
+}
+
+void proto_msg_copy(struct proto_msg *dst, const struct proto_msg *src)
+{
+    memcpy(dst->text, src->text, sizeof(dst->text));
+    dst->npairs = src->npairs;
+    for (uint32_t i = 0; i < src->npairs; i++) {
+        dst->pairs[i].key = dst->text + (src->pairs[i].key - src->text);
+        dst->pairs[i].val = dst->text + (src->pairs[i].val - src->text);
+        dst->pairs[i].quoted = src->pairs[i].quoted;
+    }
+}
+
+const struct proto_pair *proto_find(const struct proto_msg *m, const char *key)
+{
+    for (uint32_t i = 0; i < m->npairs; i++)
+        if (strcmp(m->pairs[i].key, key) == 0)
+            return &m->pairs[i];
+    return NULL;
+}
+
+static bool dec_u64(const char *s, uint64_t *v)
+{
+    uint64_t x = 0;
+    if (!*s)
+        return false;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return false;
+        uint64_t d = (uint64_t)(*s - '0');
+        if (x > (UINT64_MAX - d) / 10)
+            return false;
+        x = x * 10 + d;
+    }
+    *v = x;
+    return true;
+}
+
+bool proto_get_u64(const struct proto_msg *m, const char *key, uint64_t *v)
+{
+    const struct proto_pair *p = proto_find(m, key);
+    return p && !p->quoted && dec_u64(p->val, v);
+}
+
+bool proto_get_i64(const struct proto_msg *m, const char *key, int64_t *v)
+{
+    const struct proto_pair *p = proto_find(m, key);
+    uint64_t mag;
+    if (!p || p->quoted)
+        return false;
+    bool neg = p->val[0] == '-';
+    if (!dec_u64(p->val + neg, &mag))
+        return false;
+    if (neg ? mag > (uint64_t)INT64_MAX + 1 : mag > (uint64_t)INT64_MAX)
+        return false;
+    *v = neg ? (int64_t)(0 - mag) : (int64_t)mag;
+    return true;
+}
+
+bool proto_get_tok(const struct proto_msg *m, const char *key, const char **tok)
+{
+    const struct proto_pair *p = proto_find(m, key);
+    if (!p || p->quoted)
+        return false;
+    *tok = p->val;
+    return true;
+}
+
+bool proto_get_str(const struct proto_msg *m, const char *key, const char **text)
+{
+    const struct proto_pair *p = proto_find(m, key);
+    if (!p)
+        return false;
+    *text = p->val;
+    return true;
+}
+
+/* ---- commands ---- */
+
+static const char *const cmd_names[] = { "?", "dump", "set", "policy", "gang", "report" };
+static const char *const gang_modes[] = { "none", "strict", "relaxed" };
+
+const char *proto_cmd_name(enum proto_cmd_kind k)
+{
+    return (unsigned)k < sizeof(cmd_names) / sizeof(cmd_names[0]) ? cmd_names[k] : "?";
+}
+
+/* Keys each command takes besides cmd and id. */
+static const char *const dump_keys[] = { NULL };
+static const char *const set_keys[] = { "vm", "weight", "cap", NULL };
+static const char *const policy_keys[] = { "name", NULL };
+static const char *const gang_keys[] = { "vm", "mode", NULL };
+static const char *const report_keys[] = { "period_ms", NULL };
+static const char *const *const cmd_keys[] = { dump_keys, dump_keys, set_keys, policy_keys,
+                                               gang_keys, report_keys };
+
+static bool allowed(const char *const *keys, const char *key)
+{
+    for (; *keys; keys++)
+        if (strcmp(*keys, key) == 0)
+            return true;
+    return false;
+}
+
+/* A number in MIN..MAX; the error names the key and the range. */
+static int get_num(const struct proto_msg *m, const char *key, uint64_t min, uint64_t max,
+                   uint64_t *v, char *err, size_t errlen)
+{
+    struct errbuf e = { err, errlen, 0 };
+    if (!proto_get_u64(m, key, v)) {
+        err_s(&e, "value of '");
+        err_s(&e, key);
+        err_s(&e, "' is not a decimal number");
+        return PROTO_ERROR;
+    }
+    if (*v < min || *v > max) {
+        err_s(&e, "value of '");
+        err_s(&e, key);
+        err_s(&e, "' is out of range (");
+        err_u64(&e, min);
+        err_s(&e, "..");
+        err_u64(&e, max);
+        err_s(&e, ")");
+        return PROTO_ERROR;
+    }
+    return PROTO_OK;
+}
+
+/* A VM or policy name: 1..CFG_NAME_MAX-1 of [A-Za-z0-9_-], unquoted. */
+static int get_name(const struct proto_msg *m, const char *key, const char *what, char *dst,
+                    char *err, size_t errlen)
+{
+    const struct proto_pair *p = proto_find(m, key);
+    size_t n = strlen(p->val);
+    bool ok = !p->quoted && n > 0 && n < CFG_NAME_MAX;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = is_name_char(p->val[i]);
+    if (!ok)
+        return fail3(err, errlen, what, p->val, n, " (1 to 23 of A-Z a-z 0-9 _ -)");
+    memcpy(dst, p->val, n + 1);
+    return PROTO_OK;
+}
+
+static int need(const struct proto_msg *m, const char *key, char *err, size_t errlen)
+{
+    if (proto_find(m, key))
+        return PROTO_OK;
+    struct errbuf e = { err, errlen, 0 };
+    err_s(&e, "missing key '");
+    err_s(&e, key);
+    err_s(&e, "'");
+    return PROTO_ERROR;
+}
+
+int proto_parse_cmd(const char *line, size_t len, struct proto_cmd *out, char *err,
+                    size_t errlen)
+{
+    /* About 1.7 KiB of stack: the line's copy and its pairs. */
+    struct proto_msg m;
+    uint64_t v;
+
+    memset(out, 0, sizeof(*out));
+    out->kind = PROTO_CMD_NONE;
+    out->cmd[0] = '?';
+    int rc = proto_parse(line, len, &m, err, errlen);
+    if (rc != PROTO_OK)
+        return rc;
+
+    /* The echo first, so that an error reply can carry it. */
+    const struct proto_pair *c = proto_find(&m, "cmd");
+    if (c && !c->quoted && strlen(c->val) < PROTO_CMD_NAME_MAX) {
+        bool ok = true;
+        for (const char *s = c->val; ok && *s; s++)
+            ok = is_key_char(*s);
+        if (ok)
+            memcpy(out->cmd, c->val, strlen(c->val) + 1);
+    }
+    if (proto_get_u64(&m, "id", &v)) {
+        out->has_id = true;
+        out->id = v;
+    } else if (proto_find(&m, "id")) {
+        return fail(err, errlen, "value of 'id' is not a decimal number");
+    }
+    if (!c)
+        return fail(err, errlen, "missing key 'cmd'");
+    if (m.npairs == 0 || strcmp(m.pairs[0].key, "cmd") != 0)
+        return fail(err, errlen, "'cmd' must be the first key");
+
+    enum proto_cmd_kind kind = PROTO_CMD_NONE;
+    for (unsigned k = PROTO_CMD_DUMP; k <= PROTO_CMD_REPORT; k++)
+        if (!c->quoted && strcmp(c->val, cmd_names[k]) == 0)
+            kind = (enum proto_cmd_kind)k;
+    if (kind == PROTO_CMD_NONE)
+        return fail3(err, errlen, "unknown command ", c->val, strlen(c->val),
+                     " (dump, set, policy, gang, report)");
+
+    for (uint32_t i = 0; i < m.npairs; i++) {
+        const char *key = m.pairs[i].key;
+        if (strcmp(key, "cmd") == 0 || strcmp(key, "id") == 0 || allowed(cmd_keys[kind], key))
+            continue;
+        struct errbuf e = { err, errlen, 0 };
+        err_s(&e, "unknown key '");
+        err_s(&e, key);
+        err_s(&e, "' for cmd=");
+        err_s(&e, cmd_names[kind]);
+        return PROTO_ERROR;
+    }
+
+    /* Everything into a scratch copy: *out gets the arguments only when all are good. */
+    struct proto_cmd r = *out;
+    r.kind = kind;
+    switch (kind) {
+    case PROTO_CMD_NONE:
+    case PROTO_CMD_DUMP:
+        break;
+    case PROTO_CMD_SET:
+        if (need(&m, "vm", err, errlen) ||
+            get_name(&m, "vm", "bad VM name ", r.vm, err, errlen))
+            return PROTO_ERROR;
+        r.has_vm = true;
+        if (!proto_find(&m, "weight") && !proto_find(&m, "cap"))
+            return fail(err, errlen, "set needs weight= or cap= (or both)");
+        if (proto_find(&m, "weight")) {
+            if (get_num(&m, "weight", 1, PROTO_WEIGHT_MAX, &v, err, errlen))
+                return PROTO_ERROR;
+            r.has_weight = true;
+            r.weight = (uint32_t)v;
+        }
+        if (proto_find(&m, "cap")) {
+            if (get_num(&m, "cap", 0, PROTO_CAP_MAX, &v, err, errlen))
+                return PROTO_ERROR;
+            r.has_cap = true;
+            r.cap = (uint32_t)v;
+        }
+        break;
+    case PROTO_CMD_POLICY:
+        if (need(&m, "name", err, errlen) ||
+            get_name(&m, "name", "bad policy name ", r.policy, err, errlen))
+            return PROTO_ERROR;
+        r.has_policy = true;
+        break;
+    case PROTO_CMD_GANG: {
+        if (need(&m, "vm", err, errlen) ||
+            get_name(&m, "vm", "bad VM name ", r.vm, err, errlen))
+            return PROTO_ERROR;
+        r.has_vm = true;
+        if (need(&m, "mode", err, errlen))
+            return PROTO_ERROR;
+        const struct proto_pair *p = proto_find(&m, "mode");
+        int g = -1;
+        for (int k = 0; k < 3; k++)
+            if (!p->quoted && strcmp(p->val, gang_modes[k]) == 0)
+                g = k;
+        if (g < 0)
+            return fail3(err, errlen, "bad gang mode ", p->val, strlen(p->val),
+                         " (none, strict, relaxed)");
+        r.has_gang = true;
+        r.gang = (enum cfg_gang)g;
+        break;
+    }
+    case PROTO_CMD_REPORT:
+        if (need(&m, "period_ms", err, errlen) ||
+            get_num(&m, "period_ms", 0, PROTO_PERIOD_MS_MAX, &v, err, errlen))
+            return PROTO_ERROR;
+        r.has_period = true;
+        r.period_ms = (uint32_t)v;
+        break;
+    }
+    *out = r;
+    return PROTO_OK;
+}
