@@ -41,6 +41,7 @@ enum vexit_reason {
     VEXIT_EXTINT,       /* a physical interrupt arrived for the host */
     VEXIT_TIMER,        /* the hypervisor's timer (vcpu_set_timer) expired */
     VEXIT_NMI,
+    VEXIT_IRQ_WINDOW,   /* the guest can take an interrupt now (asked for by vcpu_irq_window) */
     VEXIT_UNHANDLED,    /* anything else the guest did: the VM is stopped with a report */
 };
 
@@ -78,12 +79,26 @@ struct arch_ops {
                                      const struct vcpu_start *start);
     /* Enter the guest on the calling pCPU and return at its next exit, decoded. */
     void (*vcpu_run)(struct arch_vcpu *vcpu, struct vexit *exit);
+    /* The vCPU leaves the calling pCPU: afterwards any pCPU may run it (VT-x: VMCLEAR, so its
+     * VMCS is active nowhere; SDM Vol. 3C 25.11.1). */
+    void (*vcpu_put)(struct arch_vcpu *vcpu);
     struct vcpu_gprs *(*vcpu_gprs)(struct arch_vcpu *vcpu);
     uint64_t (*vcpu_rip)(struct arch_vcpu *vcpu);
+    /* Move RIP (past an emulated instruction).  This also ends an interrupt shadow (STI; HLT
+     * exits inside STI's shadow), as executing the instruction would have. */
     void (*vcpu_set_rip)(struct arch_vcpu *vcpu, uint64_t rip);
     /* Deliver an exception at the next entry (e.g. #GP for a refused MSR access). */
     void (*vcpu_inject_exception)(struct arch_vcpu *vcpu, uint8_t vector, bool has_error,
                                   uint32_t error);
+    /* Interrupts for the guest.  irq_ready: the guest would take an external interrupt at the
+     * next entry (RFLAGS.IF=1, no interrupt shadow, no event already being injected).
+     * inject_irq: deliver VECTOR as an external interrupt at the next entry (only when ready).
+     * irq_window: while ON, the guest exits with VEXIT_IRQ_WINDOW as soon as it is ready. */
+    bool (*vcpu_irq_ready)(struct arch_vcpu *vcpu);
+    void (*vcpu_inject_irq)(struct arch_vcpu *vcpu, uint8_t vector);
+    void (*vcpu_irq_window)(struct arch_vcpu *vcpu, bool on);
+    /* RFLAGS.IF of the guest (a HLT with IF=0 can never be woken by an interrupt). */
+    bool (*vcpu_if_set)(struct arch_vcpu *vcpu);
     /* Arm the hypervisor's timer: a VEXIT_TIMER at TSC value DEADLINE (0 = none).  The
      * backend uses what it has (VMX-preemption timer, else the host LAPIC timer). */
     void (*vcpu_set_timer)(struct arch_vcpu *vcpu, uint64_t deadline_tsc);

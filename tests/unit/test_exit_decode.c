@@ -35,6 +35,7 @@ static void test_vmx_simple_reasons(void **state)
     assert_int_equal(vmx(EXIT_REASON_TRIPLE_FAULT, 0, 0, 0, 0).reason, VEXIT_TRIPLE_FAULT);
     assert_int_equal(vmx(EXIT_REASON_PREEMPTION_TIMER, 0, 0, 0, 0).reason, VEXIT_TIMER);
     assert_int_equal(vmx(EXIT_REASON_EXTERNAL_INTR, 0, 0x800000ef, 0, 0).reason, VEXIT_EXTINT);
+    assert_int_equal(vmx(EXIT_REASON_INTR_WINDOW, 0, 0, 0, 0).reason, VEXIT_IRQ_WINDOW);
     /* Exception-or-NMI exit: type 2 in the interruption info is an NMI. */
     assert_int_equal(vmx(EXIT_REASON_EXCEPTION_NMI, 0, 0x80000202, 0, 0).reason, VEXIT_NMI);
     assert_int_equal(vmx(EXIT_REASON_EXCEPTION_NMI, 0, 0x80000306, 0, 0).reason,
@@ -95,6 +96,7 @@ static void test_svm_without_nrip(void **state)
     assert_int_equal(svm(SVM_EXIT_MSR, 0, 0, 0, false).reason, VEXIT_RDMSR);
     assert_int_equal(svm(SVM_EXIT_SHUTDOWN, 0, 0, 0, false).reason, VEXIT_TRIPLE_FAULT);
     assert_int_equal(svm(SVM_EXIT_INTR, 0, 0, 0, false).reason, VEXIT_EXTINT);
+    assert_int_equal(svm(SVM_EXIT_VINTR, 0, 0, 0, false).reason, VEXIT_IRQ_WINDOW);
     assert_int_equal(svm(SVM_EXIT_INVALID, 0, 0, 0, false).reason, VEXIT_ENTRY_FAILED);
     assert_int_equal(svm(0x40 + 6, 0, 0, 0, false).reason, VEXIT_UNHANDLED); /* #UD intercept */
 }

@@ -63,6 +63,7 @@
 /* Intercept bits (Table B-1) */
 #define MISC1_INTR     (1u << 0)
 #define MISC1_NMI      (1u << 1)
+#define MISC1_VINTR    (1u << 4)
 #define MISC1_CPUID    (1u << 18)
 #define MISC1_HLT      (1u << 24)
 #define MISC1_IOIO     (1u << 27)
@@ -70,6 +71,13 @@
 #define MISC1_SHUTDOWN (1u << 31)
 #define MISC2_SVM_INSNS 0x7fu /* VMRUN (required), VMMCALL, VMLOAD, VMSAVE, STGI, CLGI, SKINIT */
 #define VINTR_MASKING  (1ull << 24)
+/* A virtual interrupt request used only to learn when the guest can take one: with VINTR
+ * intercepted, the CPU exits instead of delivering it (APM Vol. 2 15.21.4). */
+#define VINTR_WINDOW   ((1ull << 8) /* V_IRQ */ | (0xfull << 16) /* V_INTR_PRIO */ | \
+                        (1ull << 20) /* V_IGN_TPR */)
+#define CLEAN_INTERCEPTS (1u << 0)
+#define CLEAN_TPR        (1u << 3) /* V_TPR, V_IRQ and the other virtual-interrupt fields */
+#define EVENT_VALID      (1ull << 31)
 
 /* Nested page tables use the x86-64 format; guest accesses count as user accesses, so U/S is
  * set at every level (APM Vol. 2 15.25.5). */
@@ -93,6 +101,7 @@ struct arch_vcpu {
     int32_t last_cpu;
     uint64_t vmcb_pa;
     uint64_t timer_deadline_tsc;
+    uint32_t dirty;        /* VMCB clean bits to drop at the next VMRUN */
 };
 
 static struct svm_caps caps;
@@ -313,17 +322,27 @@ static void svm_vcpu_run(struct arch_vcpu *v, struct vexit *e)
         (v->last_cpu != (int32_t)cpu || (shared_asid && last_run_on[cpu] != v)) ? 1 : 0;
     /* VMCB clean bits (APM 15.15): nothing the VMM sets once at creation changes later, so
      * everything is clean, except after the VMCB moved or another one ran on this pCPU. */
-    VMCB32(v, VMCB_CLEAN) = caps.vmcb_clean && !moved ? 0xfffu : 0;
+    VMCB32(v, VMCB_CLEAN) = caps.vmcb_clean && !moved ? 0xfffu & ~v->dirty : 0;
+    v->dirty = 0;
     v->last_cpu = (int32_t)cpu;
     last_run_on[cpu] = v;
     lapic_timer_arm(v->timer_deadline_tsc);
     VMCB64(v, VMCB_RAX) = v->gprs.rax;
     svm_enter(&v->gprs, v->vmcb_pa, host_save_pa[cpu]);
     v->gprs.rax = VMCB64(v, VMCB_RAX);
-    VMCB64(v, VMCB_EVENTINJ) = 0;
+    /* An event whose delivery the exit interrupted is in EXITINTINFO; inject it again
+     * (APM Vol. 2 15.7.2). */
+    uint64_t pending = VMCB64(v, VMCB_EXITINTINFO);
+    VMCB64(v, VMCB_EVENTINJ) = (pending & EVENT_VALID) ? pending : 0;
     decode_exit(v, e);
     if (e->reason != VEXIT_TIMER)
         lapic_timer_arm(0);
+}
+
+/* A VMCB may be run on any pCPU at any time: VMRUN reads it and #VMEXIT writes it back. */
+static void svm_vcpu_put(struct arch_vcpu *v)
+{
+    (void)v;
 }
 
 static struct vcpu_gprs *svm_vcpu_gprs(struct arch_vcpu *v)
@@ -339,6 +358,32 @@ static uint64_t svm_vcpu_rip(struct arch_vcpu *v)
 static void svm_vcpu_set_rip(struct arch_vcpu *v, uint64_t rip)
 {
     VMCB64(v, VMCB_RIP) = rip;
+    VMCB64(v, VMCB_INT_SHADOW) &= ~1ull; /* the shadow covered the instruction stepped over */
+}
+
+static bool svm_vcpu_if_set(struct arch_vcpu *v)
+{
+    return (VMCB64(v, VMCB_RFLAGS) >> 9) & 1;
+}
+
+static bool svm_vcpu_irq_ready(struct arch_vcpu *v)
+{
+    return svm_vcpu_if_set(v) && !(VMCB64(v, VMCB_INT_SHADOW) & 1) &&
+           !(VMCB64(v, VMCB_EVENTINJ) & EVENT_VALID);
+}
+
+static void svm_vcpu_inject_irq(struct arch_vcpu *v, uint8_t vector)
+{
+    VMCB64(v, VMCB_EVENTINJ) = vector | EVENT_VALID; /* type 0: external interrupt (15.20) */
+}
+
+static void svm_vcpu_irq_window(struct arch_vcpu *v, bool on)
+{
+    uint64_t vintr = VMCB64(v, VMCB_VINTR);
+    uint32_t misc1 = VMCB32(v, VMCB_INTERCEPT_MISC1);
+    VMCB64(v, VMCB_VINTR) = on ? vintr | VINTR_WINDOW : vintr & ~VINTR_WINDOW;
+    VMCB32(v, VMCB_INTERCEPT_MISC1) = on ? misc1 | MISC1_VINTR : misc1 & ~MISC1_VINTR;
+    v->dirty |= CLEAN_INTERCEPTS | CLEAN_TPR;
 }
 
 static void svm_vcpu_inject_exception(struct arch_vcpu *v, uint8_t vector, bool has_error,
@@ -362,10 +407,15 @@ const struct arch_ops svm_arch_ops = {
     .vm_map = svm_vm_map,
     .vcpu_create = svm_vcpu_create,
     .vcpu_run = svm_vcpu_run,
+    .vcpu_put = svm_vcpu_put,
     .vcpu_gprs = svm_vcpu_gprs,
     .vcpu_rip = svm_vcpu_rip,
     .vcpu_set_rip = svm_vcpu_set_rip,
     .vcpu_inject_exception = svm_vcpu_inject_exception,
+    .vcpu_irq_ready = svm_vcpu_irq_ready,
+    .vcpu_inject_irq = svm_vcpu_inject_irq,
+    .vcpu_irq_window = svm_vcpu_irq_window,
+    .vcpu_if_set = svm_vcpu_if_set,
     .vcpu_set_timer = svm_vcpu_set_timer,
     .vcpu_dump = svm_vcpu_dump,
 };

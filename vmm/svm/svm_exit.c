@@ -31,6 +31,7 @@ void svm_exit_decode(const struct svm_exit_raw *raw, struct vexit *e)
     switch ((uint32_t)raw->code) {
     case SVM_EXIT_INTR: e->reason = VEXIT_EXTINT; break;
     case SVM_EXIT_NMI: e->reason = VEXIT_NMI; break;
+    case SVM_EXIT_VINTR: e->reason = VEXIT_IRQ_WINDOW; break;
     case SVM_EXIT_CPUID: e->reason = VEXIT_CPUID; break;
     case SVM_EXIT_HLT: e->reason = VEXIT_HLT; break;
     case SVM_EXIT_VMMCALL: e->reason = VEXIT_HYPERCALL; break;

@@ -11,6 +11,7 @@
 
 #define SVM_EXIT_INTR     0x060
 #define SVM_EXIT_NMI      0x061
+#define SVM_EXIT_VINTR    0x064
 #define SVM_EXIT_CPUID    0x072
 #define SVM_EXIT_HLT      0x078
 #define SVM_EXIT_IOIO     0x07b

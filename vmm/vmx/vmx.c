@@ -497,6 +497,16 @@ static void decode_exit(struct vexit *e)
         .gpa = vmread(VMCS_GUEST_PHYS_ADDR),
     };
     vmx_exit_decode(&raw, e);
+    /* An event whose delivery the exit interrupted (IDT-vectoring information, SDM Vol. 3C
+     * 28.2.4) is delivered again at the next entry (27.2.x: the VMM re-injects it). */
+    uint32_t vectoring =
+        e->reason == VEXIT_ENTRY_FAILED ? 0 : (uint32_t)vmread(VMCS_IDT_VECTORING_INFO);
+    if (vectoring & (1u << 31)) {
+        vmwrite(VMCS_ENTRY_INTR_INFO, vectoring & ~(1u << 12));
+        if (vectoring & (1u << 11))
+            vmwrite(VMCS_ENTRY_EXC_ERROR, vmread(VMCS_IDT_VECTORING_ERROR));
+        vmwrite(VMCS_ENTRY_INSN_LEN, raw.insn_len);
+    }
     if (e->reason == VEXIT_EXTINT) {
         irq_deliver((uint8_t)raw.intr_info); /* acknowledged on exit (EXIT_ACK_INTR) */
     } else if (e->reason == VEXIT_ENTRY_FAILED) {
@@ -555,6 +565,17 @@ static void vmx_vcpu_run(struct arch_vcpu *v, struct vexit *e)
     }
 }
 
+static void vmx_vcpu_put(struct arch_vcpu *v)
+{
+    uint32_t cpu = cpu_index();
+    if (current_on[cpu] != v)
+        return;
+    vmclear(v->vmcs_pa);
+    v->launched = false;
+    v->loaded_cpu = -1;
+    current_on[cpu] = NULL;
+}
+
 static struct vcpu_gprs *vmx_vcpu_gprs(struct arch_vcpu *v)
 {
     return &v->gprs;
@@ -570,6 +591,39 @@ static void vmx_vcpu_set_rip(struct arch_vcpu *v, uint64_t rip)
 {
     vmcs_load(v);
     vmwrite(VMCS_GUEST_RIP, rip);
+    /* Blocking by STI / MOV SS ends with the instruction it covered (SDM Vol. 3C 25.4.2). */
+    uint64_t intr = vmread(VMCS_GUEST_INTERRUPTIBILITY);
+    if (intr & 3)
+        vmwrite(VMCS_GUEST_INTERRUPTIBILITY, intr & ~3ull);
+}
+
+static bool vmx_vcpu_if_set(struct arch_vcpu *v)
+{
+    vmcs_load(v);
+    return (vmread(VMCS_GUEST_RFLAGS) >> 9) & 1;
+}
+
+static bool vmx_vcpu_irq_ready(struct arch_vcpu *v)
+{
+    vmcs_load(v);
+    return vmx_vcpu_if_set(v) && !(vmread(VMCS_GUEST_INTERRUPTIBILITY) & 3) &&
+           !(vmread(VMCS_ENTRY_INTR_INFO) & (1u << 31));
+}
+
+static void vmx_vcpu_inject_irq(struct arch_vcpu *v, uint8_t vector)
+{
+    vmcs_load(v);
+    /* Interruption type 0: external interrupt (SDM Vol. 3C 25.8.3). */
+    vmwrite(VMCS_ENTRY_INTR_INFO, vector | 1u << 31);
+}
+
+static void vmx_vcpu_irq_window(struct arch_vcpu *v, bool on)
+{
+    vmcs_load(v);
+    /* Interrupt-window exiting: exit at the start of any instruction at which RFLAGS.IF=1 and
+     * nothing blocks interrupts (SDM Vol. 3C 26.2, 25.6.2). */
+    uint64_t proc = vmread(VMCS_PROC_CTLS);
+    vmwrite(VMCS_PROC_CTLS, on ? proc | PROC_INTR_WINDOW : proc & ~(uint64_t)PROC_INTR_WINDOW);
 }
 
 static void vmx_vcpu_inject_exception(struct arch_vcpu *v, uint8_t vector, bool has_error,
@@ -630,10 +684,15 @@ const struct arch_ops vmx_arch_ops = {
     .vm_map = vmx_vm_map,
     .vcpu_create = vmx_vcpu_create,
     .vcpu_run = vmx_vcpu_run,
+    .vcpu_put = vmx_vcpu_put,
     .vcpu_gprs = vmx_vcpu_gprs,
     .vcpu_rip = vmx_vcpu_rip,
     .vcpu_set_rip = vmx_vcpu_set_rip,
     .vcpu_inject_exception = vmx_vcpu_inject_exception,
+    .vcpu_irq_ready = vmx_vcpu_irq_ready,
+    .vcpu_inject_irq = vmx_vcpu_inject_irq,
+    .vcpu_irq_window = vmx_vcpu_irq_window,
+    .vcpu_if_set = vmx_vcpu_if_set,
     .vcpu_set_timer = vmx_vcpu_set_timer,
     .vcpu_dump = vmx_vcpu_dump,
 };

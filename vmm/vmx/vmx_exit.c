@@ -28,6 +28,7 @@ void vmx_exit_decode(const struct vmx_exit_raw *raw, struct vexit *e)
     case EXIT_REASON_RDMSR: e->reason = VEXIT_RDMSR; break;
     case EXIT_REASON_WRMSR: e->reason = VEXIT_WRMSR; break;
     case EXIT_REASON_PREEMPTION_TIMER: e->reason = VEXIT_TIMER; break;
+    case EXIT_REASON_INTR_WINDOW: e->reason = VEXIT_IRQ_WINDOW; break;
     case EXIT_REASON_IO: /* SDM Vol. 3C Table 28-5 */
         e->reason = VEXIT_IO;
         e->io.size = (uint8_t)((qual & 7) + 1);
