@@ -20,4 +20,13 @@ $(eval $(call host_prog,test_guest_image,tests/unit/test_guest_image.c vmm/elf.c
 # The image test reads the real guests.
 $(BUILD)/host/test_guest_image: | $(GUEST_IMAGES)
 
+# The guests' runtime (guest/rt) parts that run on the host too.
+UNIT_TESTS += test_guest_args
+$(eval $(call host_prog,test_guest_args,tests/unit/test_guest_args.c guest/rt/args.c,-lcmocka))
+
+UNIT_TESTS += test_proto
+$(eval $(call host_prog,test_proto,tests/unit/test_proto.c vmm/proto.c,-lcmocka))
+UNIT_TESTS += test_vlapic
+$(eval $(call host_prog,test_vlapic,tests/unit/test_vlapic.c vmm/vlapic.c,-lcmocka -lpthread))
+
 INTEGRATION_TESTS := $(sort $(wildcard tests/integration/qemu_*.sh tests/integration/bochs_*.sh))

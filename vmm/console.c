@@ -6,6 +6,7 @@
 #include "vmm/cpu.h"
 #include "vmm/fmt.h"
 #include "vmm/spinlock.h"
+#include "vmm/tsc.h"
 #include "vmm/x86.h"
 
 #define COM1 0x3f8
@@ -15,6 +16,7 @@
 #define UART_LCR 3
 #define UART_MCR 4
 #define UART_LSR 5
+#define LSR_DR   0x01
 #define LSR_THRE 0x20
 #define LSR_TEMT 0x40
 
@@ -37,6 +39,29 @@ static void uart_putc(char c)
     while (!(inb(COM1 + UART_LSR) & LSR_THRE))
         cpu_relax();
     outb(COM1 + UART_THR, (uint8_t)c);
+}
+
+/* After a byte, wait this long for the next one: two character times at 115200 baud.  Bochs
+ * 2.7 (iodev/serial.cc, rx_timer) takes a byte from its socket only while LSR.DR is clear, at
+ * most one per receive poll (one character time apart), so a line the host sent at once shows
+ * up one byte at a time, each one some microseconds after the previous one was read; without
+ * the wait, every call of the caller's drain loop would get a single byte. */
+#define RX_GAP_US 200
+
+static bool rx_burst; /* the last call returned a byte */
+
+int console_getc(void)
+{
+    uint64_t until = rx_burst ? rdtsc() + RX_GAP_US * (tsc_hz() / 1000000) : 0;
+    while (!(inb(COM1 + UART_LSR) & LSR_DR)) {
+        if (rdtsc() >= until) {
+            rx_burst = false;
+            return -1;
+        }
+        cpu_relax();
+    }
+    rx_burst = true;
+    return inb(COM1 + UART_THR); /* RBR: the receive buffer shares the offset */
 }
 
 void console_drain(void)

@@ -128,8 +128,20 @@ static void timer_irq(struct irq_frame *f)
     timer_expired[cpu_index()] = true;
 }
 
+/* TSC-deadline mode (SDM Vol. 3A 11.5.4.1), when the CPU has it: the deadline is the TSC
+ * value itself, no conversion and no range limit. */
+#define LVT_TSC_DEADLINE (2u << 17)
+#define MSR_TSC_DEADLINE 0x6e0u
+static bool tsc_deadline_mode;
+
+bool lapic_timer_tsc_deadline(void)
+{
+    return tsc_deadline_mode;
+}
+
 void lapic_timer_calibrate(void)
 {
+    tsc_deadline_mode = (cpuid(1, 0).ecx >> 24) & 1;
     lapic_write(REG_TIMER_DIV, 0xb); /* divide by 1 (SDM Vol. 3A 11.5.4) */
     lapic_write(REG_LVT_TIMER, LVT_MASKED | VEC_APIC_TIMER);
     lapic_write(REG_TIMER_INIT, 0xffffffffu);
@@ -148,6 +160,12 @@ uint64_t lapic_timer_hz(void)
 void lapic_timer_arm(uint64_t deadline_tsc)
 {
     timer_expired[cpu_index()] = false;
+    if (tsc_deadline_mode) {
+        /* The LVT write comes first; a deadline already past fires at once; 0 disarms. */
+        lapic_write(REG_LVT_TIMER, LVT_TSC_DEADLINE | VEC_APIC_TIMER);
+        wrmsr(MSR_TSC_DEADLINE, deadline_tsc);
+        return;
+    }
     if (!deadline_tsc || !timer_hz) {
         lapic_write(REG_TIMER_INIT, 0);
         return;

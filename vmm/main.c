@@ -38,9 +38,9 @@ void vmm_init_bsp(const struct boot_info *bi)
     lapic_enable_this();
     uint64_t hz = tsc_calibrate();
     lapic_timer_calibrate();
-    kprintf("tsc: %lu.%03lu MHz (PIT-calibrated), apic: %s, apic timer %lu kHz\n",
+    kprintf("tsc: %lu.%03lu MHz (PIT-calibrated), apic: %s, apic timer %lu kHz%s\n",
             hz / 1000000, hz / 1000 % 1000, lapic_x2apic_mode() ? "x2apic" : "xapic",
-            lapic_timer_hz() / 1000);
+            lapic_timer_hz() / 1000, lapic_timer_tsc_deadline() ? " (tsc-deadline)" : "");
     arch = arch_select();
     struct percpu *bsp = this_cpu();
     kprintf("cpu %u online apic=%u (bootstrap)\n", bsp->index, bsp->apic_id);

@@ -6,96 +6,111 @@
 #include "vmm/cpu.h"
 #include "vmm/elf.h"
 #include "vmm/fmt.h"
+#include "vmm/guest_abi.h"
 #include "vmm/guest_boot.h"
 #include "vmm/halt.h"
-#include "vmm/guest_abi.h"
 #include "vmm/mem.h"
-#include "vmm/spinlock.h"
 #include "vmm/tsc.h"
+#include "vmm/vm_impl.h"
 #include "vmm/x86.h"
 
-#define MAX_VCPUS_TOTAL 256
-#define CONSOLE_LINE    160
 #define COM1_BASE       0x3f8
 #define HC_PRINT_MAX    4096
 
-enum vm_state { VM_RUNNING, VM_EXITED, VM_STOPPED, VM_TIMED_OUT };
+const struct arch_ops *vm_arch;
+const struct boot_info *vm_boot;
+struct vm vm_table[CFG_MAX_VMS];
+uint32_t vm_count;
+struct vcpu *vcpu_table[MAX_VCPUS_TOTAL];
+uint32_t vcpu_count;
+struct sched *vm_sched;
+struct pcpu pcpu_table[MAX_CPUS];
+uint64_t run_start_tsc;        /* when the VMs were built: time 0 of the scheduler's clock */
+uint64_t run_end_tsc;          /* 0 = no limit */
 
-struct vm;
+static struct vcpu vcpu_pool[MAX_VCPUS_TOTAL] __attribute__((aligned(64)));
+static struct spinlock sched_locks[SCHED_MAX_PCPUS + 1 + SCHED_MAX_VMS];
 
-struct vcpu {
-    struct vm *vm;
-    struct arch_vcpu *arch;
-    uint32_t id;
-    uint32_t pcpu;      /* where it runs (fixed until the scheduler integration) */
-    bool halted;        /* HLT with interrupts off: nothing will wake it */
-    bool yielded;       /* HC_YIELD: end its time slice now */
-    char line[CONSOLE_LINE];
-    uint32_t line_len;
-};
+uint64_t vm_now_ns(void)
+{
+    uint64_t t = rdtsc();
+    return t > run_start_tsc ? tsc_to_ns(t - run_start_tsc) : 0;
+}
 
-struct vm {
-    const struct cfg_vm *cfg;
-    uint32_t id;
-    uint64_t mem_hpa, mem_size;
-    struct arch_vm *arch;
-    struct vcpu *vcpus[CFG_MAX_VCPUS];
-    volatile enum vm_state state;
-    int64_t exit_status;
-    char why[160];      /* for VM_STOPPED */
-    struct spinlock lock;
-};
+uint64_t vm_ns_to_tsc(uint64_t ns)
+{
+    if (ns == SCHED_NO_EVENT)
+        return 0;
+    uint64_t hz = tsc_hz();
+    return run_start_tsc + ns / 1000000000u * hz + ns % 1000000000u * hz / 1000000000u;
+}
 
-static const struct arch_ops *arch;
-static const struct boot_info *boot;
-static struct vm vms[CFG_MAX_VMS];
-static uint32_t nvms;
-static struct vcpu vcpu_pool[MAX_VCPUS_TOTAL];
-static uint32_t nvcpus;
-static uint64_t run_start_tsc;        /* when the VMs were built and started */
-static uint64_t run_end_tsc;          /* 0 = no limit */
-static volatile uint32_t cpus_done;   /* pCPUs that finished their run loop */
+void vcpu_lock(struct vcpu *v)
+{
+    spin_lock(&v->lock);
+}
+
+void vcpu_unlock(struct vcpu *v)
+{
+    spin_unlock(&v->lock);
+}
 
 /* ---- outcome ---- */
 
-static bool vm_ended(const struct vm *vm)
+bool vm_ended(const struct vm *vm)
 {
     return vm->state != VM_RUNNING;
 }
 
-/* Stop VM for REASON (first reason wins), printing one clear line. */
-static void vm_stop(struct vm *vm, const char *reason, uint64_t rip, uint64_t a)
+/* Move VM from running to STATE (the first end wins); true when this call ended it.  Every
+ * pCPU is kicked, so siblings running elsewhere leave their pCPUs now. */
+static bool vm_end(struct vm *vm, enum vm_state state)
 {
     spin_lock(&vm->lock);
     bool first = vm->state == VM_RUNNING;
-    if (first) {
-        vm->state = VM_STOPPED;
-        fmt_snprintf(vm->why, sizeof(vm->why), "%s", reason);
-    }
+    if (first)
+        vm->state = state;
     spin_unlock(&vm->lock);
     if (first)
+        run_kick_all();
+    return first;
+}
+
+/* Stop VM for REASON (first reason wins), printing one clear line. */
+void vm_stop(struct vm *vm, const char *reason, uint64_t rip, uint64_t a)
+{
+    fmt_snprintf(vm->why, sizeof(vm->why), "%s", reason);  /* before the state is visible */
+    if (vm_end(vm, VM_STOPPED))
         kprintf("vm %s: stopped: %s (rip=0x%lx, 0x%lx)\n", vm->cfg->name, reason, rip, a);
 }
 
 static void vm_exit(struct vm *vm, int64_t status)
 {
-    spin_lock(&vm->lock);
-    bool first = vm->state == VM_RUNNING;
-    if (first) {
-        vm->state = VM_EXITED;
-        vm->exit_status = status;
-    }
-    spin_unlock(&vm->lock);
-    if (first)
+    vm->exit_status = status;
+    if (vm_end(vm, VM_EXITED))
         kprintf("vm %s: exited with status %ld\n", vm->cfg->name, status);
 }
 
-static void __attribute__((noreturn)) final_report(void)
+void vm_timeout_all(void)
+{
+    for (uint32_t i = 0; i < vm_count; i++)
+        vm_end(&vm_table[i], VM_TIMED_OUT);
+}
+
+bool vm_all_ended(void)
+{
+    for (uint32_t i = 0; i < vm_count; i++)
+        if (!vm_ended(&vm_table[i]))
+            return false;
+    return true;
+}
+
+void vm_final_report(void)
 {
     uint32_t bad = 0;
-    kprintf("run: ended after %lu ms\n", tsc_to_ns(rdtsc() - run_start_tsc) / 1000000);
-    for (uint32_t i = 0; i < nvms; i++) {
-        struct vm *vm = &vms[i];
+    kprintf("run: ended after %lu ms\n", vm_now_ns() / 1000000);
+    for (uint32_t i = 0; i < vm_count; i++) {
+        struct vm *vm = &vm_table[i];
         bool ok;
         switch (vm->state) {
         case VM_EXITED:
@@ -127,37 +142,26 @@ static void __attribute__((noreturn)) create_failed(const struct cfg_vm *c, cons
     machine_halt(HALT_CONFIG);
 }
 
-static uint32_t pick_pcpu(const struct cfg_vm *c, uint32_t *rr)
+static void create_vm(uint32_t i)
 {
-    uint32_t n = boot->ncpus;
-    for (uint32_t k = 0; k < n; k++) {
-        uint32_t cpu = (*rr + k) % n;
-        if ((c->affinity >> cpu) & 1) {
-            *rr = cpu + 1;
-            return cpu;
-        }
-    }
-    return 0; /* the parser guarantees a CPU below pcpus; not reached */
-}
-
-static void create_vm(uint32_t i, uint32_t *rr)
-{
-    const struct cfg_vm *c = &boot->cfg.vms[i];
-    struct vm *vm = &vms[i];
+    const struct cfg_vm *c = &vm_boot->cfg.vms[i];
+    struct vm *vm = &vm_table[i];
     char err[160];
     vm->cfg = c;
     vm->id = i;
     vm->state = VM_RUNNING;
+    vm->gang_mode = c->gang;
+    hist_clear(&vm->gang_skew);
     if (!c->image[0])
         create_failed(c, "has no image");
-    if (!(c->affinity & ((boot->ncpus >= 64) ? ~0ull : (1ull << boot->ncpus) - 1)))
+    if (!(c->affinity & ((vm_boot->ncpus >= 64) ? ~0ull : (1ull << vm_boot->ncpus) - 1)))
         create_failed(c, "affinity names no CPU of this machine");
     vm->mem_size = (uint64_t)c->memory_mb << 20;
     vm->mem_hpa = phys_alloc_aligned(vm->mem_size / 4096, 2ull << 20);
     if (!vm->mem_hpa)
         create_failed(c, "not enough free memory for memory_mb");
     void *mem = (void *)(uintptr_t)vm->mem_hpa;
-    const struct boot_image *img = &boot->images[i];
+    const struct boot_image *img = &vm_boot->images[i];
     struct elf_info elf;
     if (elf_inspect(img->data, img->size, vm->mem_size, &elf, err, sizeof(err)) < 0)
         create_failed(c, err);
@@ -166,8 +170,8 @@ static void create_vm(uint32_t i, uint32_t *rr)
     if (guest_boot_setup(mem, vm->mem_size, &elf, c->vcpus, c->name, c->args, tsc_hz(), &layout,
                          err, sizeof(err)) < 0)
         create_failed(c, err);
-    vm->arch = arch->vm_create(i + 1);
-    if (!vm->arch || arch->vm_map(vm->arch, 0, vm->mem_hpa, vm->mem_size) < 0)
+    vm->arch = vm_arch->vm_create(i + 1);
+    if (!vm->arch || vm_arch->vm_map(vm->arch, 0, vm->mem_hpa, vm->mem_size) < 0)
         create_failed(c, "out of memory for nested page tables");
     for (uint32_t k = 0; k < c->vcpus; k++) {
         struct guest_entry ge;
@@ -179,32 +183,239 @@ static void create_vm(uint32_t i, uint32_t *rr)
          * be zero (SDM Vol. 3C 27.3.1.1; APM Vol. 2 15.5.1), so the CPU refuses the entry. */
         if (c->selftest == CFG_SELFTEST_BAD_ENTRY)
             s.cr3 |= 1ull << 62;
-        if (nvcpus == MAX_VCPUS_TOTAL)
+        if (vcpu_count == MAX_VCPUS_TOTAL)
             create_failed(c, "too many vCPUs in all");
-        struct vcpu *v = &vcpu_pool[nvcpus++];
+        struct vcpu *v = &vcpu_pool[vcpu_count];
         v->vm = vm;
         v->id = k;
-        v->pcpu = pick_pcpu(c, rr);
-        v->arch = arch->vcpu_create(vm->arch, k, &s);
+        v->running_on = -1;
+        vlapic_init(&v->lapic, k);
+        pi_init(&v->pi, VEC_NOTIFY, 0); /* software posting: the VMM sends the notification */
+        v->arch = vm_arch->vcpu_create(vm->arch, k, &s);
         if (!v->arch)
             create_failed(c, "out of memory for a vCPU");
         vm->vcpus[k] = v;
+        vcpu_table[vcpu_count++] = v;
     }
     kprintf("vm %s: %u vCPU(s), %u MiB at 0x%lx, entry 0x%lx, image %s\n", c->name, c->vcpus,
             c->memory_mb, vm->mem_hpa, elf.entry, c->image);
 }
 
+static void sched_lock_fn(void *ctx, unsigned id)
+{
+    (void)ctx;
+    spin_lock(&sched_locks[id]);
+}
+
+static void sched_unlock_fn(void *ctx, unsigned id)
+{
+    (void)ctx;
+    spin_unlock(&sched_locks[id]);
+}
+
+static const enum sched_gang gang_of[] = {
+    [CFG_GANG_NONE] = SCHED_GANG_NONE,
+    [CFG_GANG_STRICT] = SCHED_GANG_STRICT,
+    [CFG_GANG_RELAXED] = SCHED_GANG_RELAXED,
+};
+
+/* The scheduler library over this machine's pCPUs and VMs.  Its locks are plain spin locks:
+ * the VMM runs with interrupts off (they are on only in guest mode and in the idle HLT), so
+ * no handler can interrupt a holder. */
+static void create_sched(void)
+{
+    const struct cfg *c = &vm_boot->cfg;
+    static struct sched_vm_setup vs[CFG_MAX_VMS];
+    struct sched_setup st;
+    sched_setup_defaults(&st);
+    st.npcpus = vm_boot->ncpus;
+    st.policy = c->machine.policy;
+    st.timeslice_ns = (uint64_t)c->machine.timeslice_us * 1000;
+    st.ratelimit_ns = (uint64_t)c->machine.ratelimit_us * 1000;
+    st.gang_skew_ns = (uint64_t)c->machine.gang_skew_us * 1000;
+    st.balance_ns = (uint64_t)c->machine.balance_us * 1000;
+    st.seed = c->machine.seed;
+    st.nvms = c->nvms;
+    st.vms = vs;
+    for (uint32_t i = 0; i < c->nvms; i++) {
+        const struct cfg_vm *cv = &c->vms[i];
+        vs[i] = (struct sched_vm_setup){ .vcpus = cv->vcpus, .weight = cv->weight,
+                                         .cap_pct = cv->cap, .gang = gang_of[cv->gang],
+                                         .affinity = cv->affinity, .first_pcpu = -1 };
+    }
+    int err = sched_setup_check(&st);
+    size_t size = sched_mem_size(&st);
+    uint64_t mem = err ? 0 : phys_alloc_pages((size + 4095) / 4096);
+    static const struct sched_env env = { NULL, sched_lock_fn, sched_unlock_fn };
+    if (!err && !mem)
+        err = SCHED_E_NOMEM;
+    if (!err)
+        err = sched_init(&vm_sched, (void *)(uintptr_t)mem, size, &st, &env, 0);
+    for (uint32_t i = 0; !err && i < c->nvms; i++) {
+        if (!c->vms[i].request_us)
+            continue;
+        struct sched_change ch = { .set = SCHED_SET_REQUEST, .vm = i,
+                                   .request_ns = (uint64_t)c->vms[i].request_us * 1000 };
+        sched_cpumask_t kick;
+        err = sched_change(vm_sched, &ch, 0, &kick);
+    }
+    if (err) {
+        kprintf("vsched.cfg: error: the scheduler refused the configuration: %s\n",
+                sched_strerror(err));
+        machine_halt(HALT_CONFIG);
+    }
+    for (uint32_t i = 0; i < c->nvms; i++)
+        for (uint32_t k = 0; k < c->vms[i].vcpus; k++)
+            sched_vcpu_set_user(sched_vcpu_get(vm_sched, i, k), vm_table[i].vcpus[k]);
+    for (uint32_t i = 0; i < c->nvms; i++)
+        for (uint32_t k = 0; k < c->vms[i].vcpus; k++) {
+            struct vcpu *v = vm_table[i].vcpus[k];
+            v->sv = sched_vcpu_get(vm_sched, i, k);
+            /* vCPUs start blocked in the library: every one is runnable at power-on. */
+            sched_vcpu_wake(vm_sched, v->sv, 0);
+        }
+}
+
 void vm_create_all(const struct boot_info *bi, const struct arch_ops *ops)
 {
-    uint32_t rr = 0;
-    boot = bi;
-    arch = ops;
-    nvms = bi->cfg.nvms;
-    for (uint32_t i = 0; i < nvms; i++)
-        create_vm(i, &rr);
+    vm_boot = bi;
+    vm_arch = ops;
+    vm_count = bi->cfg.nvms;
+    for (uint32_t i = 0; i < vm_count; i++)
+        create_vm(i);
+    for (uint32_t i = 0; i < MAX_CPUS; i++)
+        hist_clear(&pcpu_table[i].kick_lat);
+    kprintf("interrupts: virtual x2APIC per vCPU; posted interrupts: software path (the "
+            "descriptor is moved into the vlapic before each entry)\n");
     run_start_tsc = rdtsc();
+    create_sched();
+    for (uint32_t i = 0; i < vm_count; i++) {
+        struct sched_vcpu_info info;
+        for (uint32_t k = 0; k < vm_table[i].cfg->vcpus; k++) {
+            struct vcpu *v = vm_table[i].vcpus[k];
+            sched_vcpu_info(vm_sched, v->sv, &info);
+            v->owner = info.pcpu;
+        }
+    }
     if (bi->cfg.machine.run_ms)
         run_end_tsc = run_start_tsc + (uint64_t)bi->cfg.machine.run_ms * (tsc_hz() / 1000);
+    run_init();
+    report_init();
+}
+
+/* ---- virtual interrupts ----
+ * Every vlapic access happens under the vCPU's lock.  An interrupt for another vCPU goes
+ * through its posted-interrupt descriptor (PIR + ON), which needs no lock: the pCPU running
+ * the target moves it into the vlapic before each entry (vlapic_sync_pir), and a target that
+ * runs elsewhere is sent a notification IPI so that it exits and does so now.  A halted
+ * target is woken in the scheduler under its lock; the halting side checks the PIR under
+ * the same lock, so one of the two always sees the other. */
+
+static void refresh_timer(struct vcpu *v)
+{
+    v->timer_tsc = vlapic_timer_deadline(&v->lapic);
+}
+
+/* Under V's lock: a halted vCPU with an interrupt to take becomes runnable. */
+static sched_cpumask_t wake_locked(struct vcpu *v)
+{
+    if (!v->blocked || v->halted_for_good || vm_ended(v->vm) ||
+        vlapic_pending(&v->lapic) < 0)
+        return 0;
+    v->blocked = false;
+    return sched_vcpu_wake(vm_sched, v->sv, vm_now_ns());
+}
+
+/* A fixed interrupt VECTOR for V, from any pCPU. */
+static void vcpu_post(struct vcpu *v, uint8_t vector)
+{
+    bool notify = pi_post(&v->pi, vector);
+    vcpu_lock(v);
+    sched_cpumask_t kick = 0;
+    if (v->blocked) {
+        vlapic_sync_pir(&v->lapic, &v->pi);
+        kick = wake_locked(v);
+    }
+    int32_t on = v->running_on;
+    vcpu_unlock(v);
+    if (notify && on >= 0 && (uint32_t)on != cpu_index())
+        run_notify((uint32_t)on);
+    run_kick(kick);
+}
+
+static void deliver_ipi(struct vcpu *from, const struct vlapic_ipi *ipi)
+{
+    struct vm *vm = from->vm;
+    /* Only fixed interrupts between the VM's own vCPUs; INIT/SIPI/NMI are not modelled. */
+    if (ipi->delivery_mode != VLAPIC_DM_FIXED)
+        return;
+    for (uint32_t k = 0; k < vm->cfg->vcpus; k++) {
+        bool self = k == from->id;
+        /* x2APIC destinations (SDM Vol. 3A 11.12.10): physical = the ID or 0xFFFFFFFF for
+         * all; logical = cluster (bits 31:16) and a bitmap of its 16 members. */
+        bool addressed = ipi->logical ? (ipi->dest >> 16) == (k >> 4) &&
+                                            ((ipi->dest >> (k & 15)) & 1)
+                                      : ipi->dest == k || ipi->dest == 0xffffffffu;
+        bool to = ipi->shorthand == VLAPIC_SH_NONE   ? addressed
+                  : ipi->shorthand == VLAPIC_SH_SELF ? self
+                  : ipi->shorthand == VLAPIC_SH_ALL  ? true
+                                                     : !self;
+        if (to)
+            vcpu_post(vm->vcpus[k], ipi->vector);
+    }
+}
+
+void vcpu_prepare_entry(struct vcpu *v)
+{
+    vcpu_lock(v);
+    vlapic_sync_pir(&v->lapic, &v->pi);
+    int vector = vlapic_pending(&v->lapic);
+    bool want_window = false;
+    if (vector >= 0) {
+        if (vm_arch->vcpu_irq_ready(v->arch)) {
+            vm_arch->vcpu_inject_irq(v->arch, (uint8_t)vector);
+            vlapic_ack(&v->lapic, (uint8_t)vector);
+            v->irqs_injected++;
+            /* Another may wait behind it: ask to hear when the guest can take it. */
+            want_window = vlapic_pending(&v->lapic) >= 0;
+        } else {
+            want_window = true;
+        }
+    }
+    vcpu_unlock(v);
+    if (want_window != v->window) {
+        vm_arch->vcpu_irq_window(v->arch, want_window);
+        v->window = want_window;
+    }
+}
+
+uint64_t vm_next_timer_tsc(uint32_t self)
+{
+    uint64_t next = 0;
+    for (uint32_t i = 0; i < vcpu_count; i++) {
+        struct vcpu *v = vcpu_table[i];
+        uint64_t t = v->timer_tsc;
+        if (t && v->owner == self && !vm_ended(v->vm) && (!next || t < next))
+            next = t;
+    }
+    return next;
+}
+
+void vm_fire_timers(uint32_t self, uint64_t now_tsc)
+{
+    for (uint32_t i = 0; i < vcpu_count; i++) {
+        struct vcpu *v = vcpu_table[i];
+        uint64_t t = v->timer_tsc;
+        if (!t || t > now_tsc || v->owner != self || vm_ended(v->vm))
+            continue;
+        vcpu_lock(v);
+        sched_cpumask_t kick = 0;
+        if (v->owner == self && vlapic_timer_expire(&v->lapic, now_tsc))
+            kick = wake_locked(v);
+        refresh_timer(v);
+        vcpu_unlock(v);
+        run_kick(kick);
+    }
 }
 
 /* ---- exits ---- */
@@ -226,27 +437,33 @@ static void console_byte(struct vcpu *v, char c)
 
 static void skip(struct vcpu *v, const struct vexit *e)
 {
-    arch->vcpu_set_rip(v->arch, e->rip + e->insn_len);
+    vm_arch->vcpu_set_rip(v->arch, e->rip + e->insn_len);
 }
 
 static void handle_cpuid(struct vcpu *v, const struct vexit *e)
 {
-    struct vcpu_gprs *g = arch->vcpu_gprs(v->arch);
+    struct vcpu_gprs *g = vm_arch->vcpu_gprs(v->arch);
     uint32_t leaf = (uint32_t)g->rax, sub = (uint32_t)g->rcx;
     struct cpuid_regs r = { 0, 0, 0, 0 };
     if (leaf == VSCHED_CPUID_BASE) {
-        r.eax = VSCHED_CPUID_BASE + 1;
+        r.eax = VSCHED_CPUID_TIMING;
         r.ebx = VSCHED_SIG_EBX;
         r.ecx = VSCHED_SIG_ECX;
         r.edx = VSCHED_SIG_EDX;
     } else if (leaf == VSCHED_CPUID_BASE + 1) {
         r.eax = VSCHED_HYPERCALL_ABI;
+    } else if (leaf == VSCHED_CPUID_TIMING) {
+        r.eax = r.ebx = (uint32_t)(tsc_hz() / 1000); /* the vlapic timer counts the TSC */
     } else if (leaf < 0x40000000u || leaf >= 0x80000000u) {
         r = cpuid(leaf, sub);
         if (leaf == 1) {
             r.ecx &= ~(1u << 5);  /* no VMX for the guest */
+            r.ecx |= 1u << 21;    /* x2APIC: the virtual local APIC */
+            r.ecx |= 1u << 24;    /* its TSC-deadline timer mode */
             r.ecx |= 1u << 31;    /* running under a hypervisor */
             r.ebx = (r.ebx & 0x00ffffffu) | (v->id << 24); /* initial APIC ID */
+        } else if (leaf == 6) {
+            r.eax |= 1u << 2;     /* ARAT: the APIC timer runs in every C-state */
         } else if (leaf == 0x80000001u) {
             r.ecx &= ~(1u << 2);  /* no SVM for the guest */
         } else if (leaf == 0x8000000au || leaf == 0xa) {
@@ -260,12 +477,15 @@ static void handle_cpuid(struct vcpu *v, const struct vexit *e)
     skip(v, e);
 }
 
-/* The MSRs a guest may read; every other access gets #GP (SDM Vol. 4). */
+/* The MSRs a guest may read besides its local APIC's; every other access gets #GP (SDM
+ * Vol. 4). */
 static bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *value)
 {
     switch (msr) {
     case 0x10: *value = rdtsc(); return true;                     /* IA32_TSC */
-    case 0x1b: *value = 0xfee00000u | (1u << 11) | (v->id ? 0 : 1u << 8); return true;
+    case 0x1b: /* APIC base: enabled (bit 11), x2APIC mode (bit 10), BSP on vCPU 0 */
+        *value = 0xfee00000u | (1u << 11) | (1u << 10) | (v->id ? 0 : 1u << 8);
+        return true;
     case 0xfe: *value = 0; return true;                           /* MTRRcap: none */
     case 0x1a0: *value = 1; return true;                          /* MISC_ENABLE: fast strings */
     case 0x277: *value = 0x0007040600070406ull; return true;      /* PAT (reset value) */
@@ -275,9 +495,34 @@ static bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *value)
 
 static void handle_msr(struct vcpu *v, const struct vexit *e)
 {
-    struct vcpu_gprs *g = arch->vcpu_gprs(v->arch);
+    struct vcpu_gprs *g = vm_arch->vcpu_gprs(v->arch);
     uint32_t msr = (uint32_t)g->rcx;
     uint64_t value;
+    if (vlapic_handles(msr)) {
+        enum vlapic_result rc;
+        struct vlapic_ipi ipi;
+        vcpu_lock(v);
+        if (e->reason == VEXIT_RDMSR) {
+            rc = vlapic_read(&v->lapic, msr, rdtsc(), &value);
+        } else {
+            value = (uint32_t)g->rax | g->rdx << 32;
+            rc = vlapic_write(&v->lapic, msr, value, rdtsc(), &ipi);
+            refresh_timer(v);
+        }
+        vcpu_unlock(v);
+        if (rc == VLAPIC_GP) {
+            vm_arch->vcpu_inject_exception(v->arch, 13, true, 0);
+            return;
+        }
+        if (e->reason == VEXIT_RDMSR) {
+            g->rax = (uint32_t)value;
+            g->rdx = value >> 32;
+        } else if (rc == VLAPIC_IPI) {
+            deliver_ipi(v, &ipi);
+        }
+        skip(v, e);
+        return;
+    }
     if (e->reason == VEXIT_RDMSR && msr_read(v, msr, &value)) {
         g->rax = (uint32_t)value;
         g->rdx = value >> 32;
@@ -285,12 +530,12 @@ static void handle_msr(struct vcpu *v, const struct vexit *e)
         return;
     }
     /* Not on the allow list: #GP(0), as the hardware does for an unknown MSR. */
-    arch->vcpu_inject_exception(v->arch, 13, true, 0);
+    vm_arch->vcpu_inject_exception(v->arch, 13, true, 0);
 }
 
 static void handle_io(struct vcpu *v, const struct vexit *e)
 {
-    struct vcpu_gprs *g = arch->vcpu_gprs(v->arch);
+    struct vcpu_gprs *g = vm_arch->vcpu_gprs(v->arch);
     if (e->io.string || e->io.rep) {
         vm_stop(v->vm, "string port I/O is not supported", e->rip, e->io.port);
         return;
@@ -311,17 +556,18 @@ static void handle_io(struct vcpu *v, const struct vexit *e)
     skip(v, e);
 }
 
-static void handle_hypercall(struct vcpu *v, const struct vexit *e)
+static enum vcpu_next handle_hypercall(struct vcpu *v, const struct vexit *e)
 {
-    struct vcpu_gprs *g = arch->vcpu_gprs(v->arch);
+    struct vcpu_gprs *g = vm_arch->vcpu_gprs(v->arch);
     struct vm *vm = v->vm;
+    enum vcpu_next next = VCPU_CONTINUE;
     switch (g->rax) {
     case HC_PRINT: {
         uint64_t gpa = g->rdi, len = g->rsi;
         if (len > HC_PRINT_MAX || gpa >= vm->mem_size || len > vm->mem_size - gpa) {
             vm_stop(vm, "bad hypercall arguments: print buffer outside guest memory", e->rip,
                     gpa);
-            return;
+            return VCPU_ENDED;
         }
         const char *p = (const char *)(uintptr_t)(vm->mem_hpa + gpa);
         for (uint64_t i = 0; i < len; i++)
@@ -331,38 +577,81 @@ static void handle_hypercall(struct vcpu *v, const struct vexit *e)
     }
     case HC_EXIT:
         vm_exit(vm, (int64_t)g->rdi);
-        return;
+        return VCPU_ENDED;
     case HC_TIME_NS:
         g->rax = tsc_now_ns();
         break;
     case HC_YIELD:
         g->rax = 0;
-        v->yielded = true;
+        next = VCPU_YIELD;
         break;
     default: {
         char why[64];
         fmt_snprintf(why, sizeof(why), "bad hypercall number %lu", g->rax);
         vm_stop(vm, why, e->rip, g->rax);
-        return;
+        return VCPU_ENDED;
     }
     }
     skip(v, e);
+    return next;
 }
 
-static void handle_exit(struct vcpu *v, const struct vexit *e)
+/* A VM whose every vCPU halted with interrupts off can never run again. */
+static void check_all_halted(struct vm *vm)
+{
+    for (uint32_t k = 0; k < vm->cfg->vcpus; k++)
+        if (!vm->vcpus[k]->halted_for_good)
+            return;
+    vm_stop(vm, "every vCPU halted with interrupts disabled", 0, 0);
+}
+
+/* HLT: the vCPU sleeps in the scheduler until an interrupt is deliverable (SDM Vol. 3A
+ * 9.x: HLT resumes on an unmasked interrupt).  With RFLAGS.IF=0 nothing can wake it. */
+static enum vcpu_next handle_hlt(struct vcpu *v, const struct vexit *e)
+{
+    skip(v, e);
+    sched_cpumask_t kick = 0;
+    bool sleeps = false;
+    vcpu_lock(v);
+    if (!vm_arch->vcpu_if_set(v->arch)) {
+        v->halted_for_good = true;
+        sleeps = true;
+    } else {
+        vlapic_sync_pir(&v->lapic, &v->pi);
+        sleeps = vlapic_pending(&v->lapic) < 0;
+    }
+    if (sleeps) {
+        v->blocked = true;
+        kick = sched_vcpu_block(vm_sched, v->sv, vm_now_ns());
+    }
+    vcpu_unlock(v);
+    run_kick(kick);
+    if (v->halted_for_good)
+        check_all_halted(v->vm);
+    return sleeps ? VCPU_BLOCKED : VCPU_CONTINUE;
+}
+
+static const enum vcpu_exit_kind kind_of[] = {
+    [VEXIT_CPUID] = VX_CPUID, [VEXIT_RDMSR] = VX_MSR, [VEXIT_WRMSR] = VX_MSR,
+    [VEXIT_IO] = VX_IO, [VEXIT_HLT] = VX_HLT, [VEXIT_HYPERCALL] = VX_HC,
+    [VEXIT_NPF] = VX_OTHER, [VEXIT_TRIPLE_FAULT] = VX_OTHER, [VEXIT_ENTRY_FAILED] = VX_OTHER,
+    [VEXIT_EXTINT] = VX_EXTINT, [VEXIT_TIMER] = VX_TIMER, [VEXIT_NMI] = VX_OTHER,
+    [VEXIT_IRQ_WINDOW] = VX_WINDOW, [VEXIT_UNHANDLED] = VX_OTHER,
+};
+
+enum vcpu_next vcpu_handle_exit(struct vcpu *v, const struct vexit *e)
 {
     struct vm *vm = v->vm;
     char why[96];
+    v->exits[kind_of[e->reason]]++;
     switch (e->reason) {
     case VEXIT_CPUID: handle_cpuid(v, e); break;
     case VEXIT_RDMSR:
     case VEXIT_WRMSR: handle_msr(v, e); break;
     case VEXIT_IO: handle_io(v, e); break;
-    case VEXIT_HYPERCALL: handle_hypercall(v, e); break;
-    case VEXIT_HLT:
-        skip(v, e);
-        v->halted = true;
-        break;
+    case VEXIT_HYPERCALL: return handle_hypercall(v, e);
+    case VEXIT_HLT: return handle_hlt(v, e);
+    case VEXIT_IRQ_WINDOW: /* vcpu_prepare_entry injects now */
     case VEXIT_EXTINT:
     case VEXIT_TIMER:
     case VEXIT_NMI:
@@ -375,7 +664,7 @@ static void handle_exit(struct vcpu *v, const struct vexit *e)
         break;
     case VEXIT_TRIPLE_FAULT:
         vm_stop(vm, "triple fault", e->rip, e->raw_qual);
-        arch->vcpu_dump(v->arch);
+        vm_arch->vcpu_dump(v->arch);
         break;
     case VEXIT_ENTRY_FAILED:
         vm_stop(vm, "VM entry failed (report above)", e->rip, e->raw_reason);
@@ -386,89 +675,5 @@ static void handle_exit(struct vcpu *v, const struct vexit *e)
         vm_stop(vm, why, e->rip, e->raw_reason);
         break;
     }
-}
-
-/* ---- run loop ---- */
-
-static bool all_vms_ended(void)
-{
-    for (uint32_t i = 0; i < nvms; i++)
-        if (!vm_ended(&vms[i]))
-            return false;
-    return true;
-}
-
-static void check_run_end(void)
-{
-    if (!run_end_tsc || rdtsc() < run_end_tsc)
-        return;
-    for (uint32_t i = 0; i < nvms; i++) {
-        spin_lock(&vms[i].lock);
-        if (vms[i].state == VM_RUNNING)
-            vms[i].state = VM_TIMED_OUT;
-        spin_unlock(&vms[i].lock);
-    }
-}
-
-/* A VM whose every vCPU halted with interrupts off can never run again. */
-static void check_all_halted(struct vm *vm)
-{
-    for (uint32_t k = 0; k < vm->cfg->vcpus; k++)
-        if (!vm->vcpus[k]->halted)
-            return;
-    vm_stop(vm, "every vCPU halted with interrupts disabled", 0, 0);
-}
-
-void vm_run_cpu(void)
-{
-    uint32_t self = cpu_index();
-    uint64_t slice_tsc = (uint64_t)boot->cfg.machine.timeslice_us * (tsc_hz() / 1000000);
-    bool enabled = arch->cpu_enable() == 0;
-    if (!enabled)
-        kprintf("cpu %u: virtualization could not be enabled; its vCPUs are stopped\n", self);
-
-    /* Round-robin over this pCPU's vCPUs, one time slice each (the sched/ integration
-     * replaces this). */
-    uint32_t next = 0;
-    for (;;) {
-        check_run_end();
-        struct vcpu *v = NULL;
-        for (uint32_t k = 0; k < nvcpus && !v; k++) {
-            struct vcpu *c = &vcpu_pool[(next + k) % nvcpus];
-            if (c->pcpu == self && !c->halted && !vm_ended(c->vm)) {
-                v = c;
-                next = (next + k + 1) % nvcpus;
-            }
-        }
-        if (!v)
-            break;
-        if (!enabled) {
-            vm_stop(v->vm, "virtualization could not be enabled on its pCPU", 0, self);
-            continue;
-        }
-        uint64_t deadline = rdtsc() + slice_tsc;
-        if (run_end_tsc && run_end_tsc < deadline)
-            deadline = run_end_tsc;
-        arch->vcpu_set_timer(v->arch, deadline);
-        struct vexit e;
-        do {
-            arch->vcpu_run(v->arch, &e);
-            handle_exit(v, &e);
-        } while (e.reason != VEXIT_TIMER && !v->halted && !v->yielded && !vm_ended(v->vm));
-        v->yielded = false;
-        if (v->halted)
-            check_all_halted(v->vm);
-    }
-
-    /* Nothing left to run here: wait for the other pCPUs; the last one reports. */
-    uint32_t done = __atomic_add_fetch(&cpus_done, 1, __ATOMIC_ACQ_REL);
-    if (done == boot->ncpus) {
-        while (!all_vms_ended())
-            check_run_end();
-        final_report();
-    }
-    for (;;) {
-        check_run_end();
-        cpu_relax();
-    }
+    return vm_ended(vm) ? VCPU_ENDED : VCPU_CONTINUE;
 }

@@ -1,0 +1,244 @@
+/* The per-pCPU loop: sched/ decides what runs here; this file runs it until the next event,
+ * arms the one hypervisor timer for that event, sleeps when there is nothing to run, and
+ * carries decisions to other pCPUs as IPIs ("kicks").
+ *
+ * One timer per pCPU: before each entry it is armed at the earliest of the running vCPU's
+ * slice end (sched_decision.next_event_ns), the APIC timers of the vCPUs this pCPU serves
+ * (vm_next_timer_tsc) and, on pCPU 0, the console poll and the accounting period.  A timer
+ * that fires for a guest timer only raises that interrupt; the scheduler runs again only at
+ * the slice end, on a kick, or when the vCPU blocks, yields or ends. */
+#include "vmm/console.h"
+#include "vmm/lapic.h"
+#include "vmm/tsc.h"
+#include "vmm/vm.h"
+#include "vmm/vm_impl.h"
+#include "vmm/x86.h"
+
+static uint64_t earliest(uint64_t a, uint64_t b)
+{
+    return !a ? b : !b ? a : a < b ? a : b;
+}
+
+/* ---- kicks ---- */
+
+static void kick_irq(struct irq_frame *f)
+{
+    (void)f;
+    struct pcpu *pc = &pcpu_table[cpu_index()];
+    pc->resched = true;
+    pc->kicks_recv++;
+}
+
+/* The notification's only job is the exit it causes: the entry path moves the posted
+ * interrupts into the vlapic (vcpu_prepare_entry). */
+static void notify_irq(struct irq_frame *f)
+{
+    (void)f;
+}
+
+void run_init(void)
+{
+    irq_register(VEC_KICK, kick_irq);
+    irq_register(VEC_NOTIFY, notify_irq);
+}
+
+void run_kick(sched_cpumask_t mask)
+{
+    uint32_t self = cpu_index();
+    uint64_t now = rdtsc();
+    for (uint32_t i = 0; mask && i < vm_boot->ncpus; i++) {
+        if (!(mask & (1ull << i)))
+            continue;
+        mask &= ~(1ull << i);
+        if (i == self) {
+            pcpu_table[self].resched = true;
+            continue;
+        }
+        /* Kick latency is measured from the first unserved kick's decision. */
+        uint64_t none = 0;
+        __atomic_compare_exchange_n(&pcpu_table[i].kick_sent_tsc, &none, now, false,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+        pcpu_table[self].kicks_sent++;
+        lapic_send_ipi(cpu_get(i)->apic_id, VEC_KICK);
+    }
+}
+
+void run_notify(uint32_t pcpu)
+{
+    pcpu_table[cpu_index()].notifies_sent++;
+    lapic_send_ipi(cpu_get(pcpu)->apic_id, VEC_NOTIFY);
+}
+
+void run_kick_all(void)
+{
+    uint32_t n = vm_boot->ncpus;
+    run_kick(n >= 64 ? ~0ull : (1ull << n) - 1);
+}
+
+/* ---- gang rounds: skew from the first sibling entering to the last ---- */
+
+static void gang_enter(struct vcpu *v)
+{
+    struct vm *vm = v->vm;
+    if (vm->cfg->vcpus < 2 || __atomic_load_n(&vm->gang_mode, __ATOMIC_RELAXED) == CFG_GANG_NONE)
+        return;
+    uint64_t now = rdtsc();
+    spin_lock(&vm->lock);
+    if (vm->on_cpu++ == 0) {
+        vm->round_start_tsc = now;
+        vm->round_mask = 0;
+    }
+    uint64_t all = vm->cfg->vcpus >= 64 ? ~0ull : (1ull << vm->cfg->vcpus) - 1;
+    uint64_t before = vm->round_mask;
+    vm->round_mask |= 1ull << (v->id & 63);
+    if (before != all && vm->round_mask == all)
+        hist_record(&vm->gang_skew, tsc_to_ns(now - vm->round_start_tsc));
+    spin_unlock(&vm->lock);
+    v->in_gang_round = true;
+}
+
+static void gang_leave(struct vcpu *v)
+{
+    if (!v->in_gang_round)
+        return;
+    v->in_gang_round = false;
+    spin_lock(&v->vm->lock);
+    v->vm->on_cpu--;
+    spin_unlock(&v->vm->lock);
+}
+
+/* ---- the loop ---- */
+
+/* Before the final accounting: every vCPU off its pCPU and blocked in the scheduler, so the
+ * last round sees every event (bounded: a pCPU that does not answer is not waited for). */
+static void settle(void)
+{
+    uint64_t give_up = rdtsc() + 100 * (tsc_hz() / 1000);
+    for (uint32_t i = 0; i < vcpu_count; i++)
+        while (!__atomic_load_n(&vcpu_table[i]->blocked, __ATOMIC_ACQUIRE) && rdtsc() < give_up)
+            cpu_relax();
+}
+
+/* Work between runs: due guest timers; on pCPU 0 also the run's end, the console and the
+ * accounting period.  Returns the TSC at which it wants to run again (0 = none). */
+static uint64_t housekeeping(uint32_t self, bool in_run)
+{
+    uint64_t now_tsc = rdtsc();
+    vm_fire_timers(self, now_tsc);
+    uint64_t next = vm_next_timer_tsc(self);
+    if (self != 0)
+        return next;
+    if (run_end_tsc && now_tsc >= run_end_tsc)
+        vm_timeout_all();
+    if (vm_all_ended()) {
+        if (in_run) {
+            pcpu_table[self].resched = true; /* report from the loop, off every vCPU */
+        } else {
+            settle();
+            report_round(true);
+            vm_final_report();
+        }
+    }
+    next = earliest(next, report_poll(now_tsc));
+    return earliest(next, run_end_tsc);
+}
+
+/* A vCPU that must never run again (its VM ended, or its pCPU cannot run guests): blocked
+ * in the scheduler for good. */
+static void park(struct vcpu *v)
+{
+    vcpu_lock(v);
+    v->blocked = true;
+    v->halted_for_good = true;
+    sched_cpumask_t kick = sched_vcpu_block(vm_sched, v->sv, vm_now_ns());
+    vcpu_unlock(v);
+    run_kick(kick);
+}
+
+static void idle(uint32_t self, uint64_t until_tsc)
+{
+    struct pcpu *pc = &pcpu_table[self];
+    uint64_t t0 = rdtsc();
+    while (!pc->resched && (!until_tsc || rdtsc() < until_tsc)) {
+        /* Re-armed each time: a far deadline may exceed the APIC timer's range.  STI's
+         * shadow covers HLT, so an interrupt pending since the check still wakes it. */
+        lapic_timer_arm(until_tsc);
+        __asm__ volatile("sti; hlt; cli" ::: "memory");
+    }
+    lapic_timer_arm(0);
+    pc->idle_ns += tsc_to_ns(rdtsc() - t0);
+}
+
+static void run_vcpu(uint32_t self, struct vcpu *v, uint64_t slice_end_ns, uint64_t house_tsc)
+{
+    struct pcpu *pc = &pcpu_table[self];
+    /* The pCPU it last ran on may still be leaving it (a vCPU that halted can be woken and
+     * picked here before that pCPU put it away): wait until it has. */
+    while (__atomic_load_n(&v->running_on, __ATOMIC_ACQUIRE) >= 0)
+        cpu_relax();
+    vcpu_lock(v);
+    v->running_on = (int32_t)self;
+    v->owner = self;
+    vcpu_unlock(v);
+    gang_enter(v);
+    uint64_t slice_end_tsc = vm_ns_to_tsc(slice_end_ns);
+    enum vcpu_next next;
+    for (;;) {
+        vm_arch->vcpu_set_timer(v->arch,
+                                earliest(earliest(slice_end_tsc, house_tsc), v->timer_tsc));
+        vcpu_prepare_entry(v);
+        struct vexit e;
+        vm_arch->vcpu_run(v->arch, &e);
+        next = vcpu_handle_exit(v, &e);
+        if (next != VCPU_CONTINUE)
+            break;
+        if (e.reason == VEXIT_TIMER || e.reason == VEXIT_EXTINT || e.reason == VEXIT_NMI) {
+            house_tsc = housekeeping(self, true);
+            if (pc->resched || (slice_end_tsc && rdtsc() >= slice_end_tsc))
+                break;
+        }
+    }
+    vm_arch->vcpu_put(v->arch);
+    gang_leave(v);
+    vcpu_lock(v);
+    __atomic_store_n(&v->running_on, -1, __ATOMIC_RELEASE);
+    vcpu_unlock(v);
+    if (next == VCPU_YIELD)
+        run_kick(sched_vcpu_yield(vm_sched, v->sv, vm_now_ns()));
+    else if (next == VCPU_ENDED)
+        park(v);
+}
+
+void vm_run_cpu(void)
+{
+    uint32_t self = cpu_index();
+    struct pcpu *pc = &pcpu_table[self];
+    bool enabled = vm_arch->cpu_enable() == 0;
+    if (!enabled)
+        kprintf("cpu %u: virtualization could not be enabled; its vCPUs are stopped\n", self);
+    for (;;) {
+        uint64_t house_tsc = housekeeping(self, false);
+        uint64_t sent = __atomic_exchange_n(&pc->kick_sent_tsc, 0, __ATOMIC_ACQ_REL);
+        if (sent) {
+            uint64_t now = rdtsc();
+            hist_record(&pc->kick_lat, now > sent ? tsc_to_ns(now - sent) : 0);
+        }
+        pc->resched = false;
+        struct sched_decision d;
+        sched_schedule(vm_sched, self, vm_now_ns(), &d);
+        run_kick(d.kick & ~(1ull << self));
+        if (!d.run) {
+            idle(self, earliest(vm_ns_to_tsc(d.next_event_ns), house_tsc));
+            continue;
+        }
+        struct vcpu *v = sched_vcpu_user(d.run);
+        if (!enabled) {
+            vm_stop(v->vm, "virtualization could not be enabled on its pCPU", 0, self);
+            park(v);
+        } else if (vm_ended(v->vm)) {
+            park(v);
+        } else {
+            run_vcpu(self, v, d.next_event_ns, house_tsc);
+        }
+    }
+}

@@ -1,0 +1,130 @@
+/* Internal to the VM module (vm.c: VMs, vCPUs, exits and virtual interrupts; run.c: the
+ * per-pCPU scheduling loop; report.c: accounting records and console commands).  Nothing
+ * outside these three files includes it: the module's interface is vmm/vm.h. */
+#ifndef VSCHED_VMM_VM_IMPL_H
+#define VSCHED_VMM_VM_IMPL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sched/hist.h"
+#include "sched/sched.h"
+#include "vmm/arch.h"
+#include "vmm/bootinfo.h"
+#include "vmm/cpu.h"
+#include "vmm/spinlock.h"
+#include "vmm/vlapic.h"
+
+#define MAX_VCPUS_TOTAL 256
+#define CONSOLE_LINE    160
+
+/* IPIs between pCPUs (above the host's device vectors, below the halt IPI's 0xf0). */
+#define VEC_KICK        0xe0 /* run the scheduler now */
+#define VEC_NOTIFY      0xe1 /* a posted interrupt waits for a vCPU running there */
+
+enum vm_state { VM_RUNNING, VM_EXITED, VM_STOPPED, VM_TIMED_OUT };
+
+/* Exit counters, by what the VMM did with the exit. */
+enum vcpu_exit_kind {
+    VX_HLT, VX_MSR, VX_IO, VX_CPUID, VX_HC, VX_TIMER, VX_EXTINT, VX_WINDOW, VX_OTHER,
+    VX_KINDS
+};
+
+struct vm;
+
+struct vcpu {
+    struct pi_desc pi;          /* first: 64-byte aligned (SDM Vol. 3C 29.6) */
+    struct vm *vm;
+    struct arch_vcpu *arch;
+    struct sched_vcpu *sv;
+    uint32_t id;                /* index in its VM = x2APIC ID */
+    struct spinlock lock;       /* lapic, blocked, running_on, owner */
+    struct vlapic lapic;
+    volatile int32_t running_on;     /* pCPU it is on, -1 when off */
+    volatile uint32_t owner;         /* pCPU whose timer serves its APIC timer (last run) */
+    volatile uint64_t timer_tsc;     /* its APIC timer's next interrupt, 0 = none */
+    bool blocked;               /* halted with interrupts on; the scheduler has it blocked */
+    bool halted_for_good;       /* HLT with RFLAGS.IF=0: no interrupt can wake it */
+    bool yielded;               /* HC_YIELD: end its time slice */
+    bool window;                /* interrupt-window exit requested */
+    bool in_gang_round;         /* counted in its VM's on_cpu */
+    uint64_t exits[VX_KINDS];
+    uint64_t irqs_injected;
+    char line[CONSOLE_LINE];
+    uint32_t line_len;
+};
+
+struct vm {
+    const struct cfg_vm *cfg;
+    uint32_t id;
+    uint64_t mem_hpa, mem_size;
+    struct arch_vm *arch;
+    struct vcpu *vcpus[CFG_MAX_VCPUS];
+    volatile enum vm_state state;
+    int64_t exit_status;
+    char why[160];              /* for VM_STOPPED */
+    struct spinlock lock;       /* state, and the gang round below */
+    uint32_t weight, cap;       /* as configured, or as a console command set them */
+    volatile enum cfg_gang gang_mode; /* as configured, or as a console command set it */
+    /* Gang rounds: from the first sibling entering a pCPU (none on) to the last one. */
+    uint32_t on_cpu;
+    uint64_t round_mask;        /* siblings that entered in this round */
+    uint64_t round_start_tsc;
+    struct hist gang_skew;
+};
+
+/* Per pCPU. */
+struct pcpu {
+    volatile bool resched;           /* a kick arrived: call sched_schedule */
+    volatile uint64_t kick_sent_tsc; /* earliest unserved kick to this pCPU, 0 = none */
+    uint64_t kicks_sent, kicks_recv, notifies_sent;
+    uint64_t idle_ns;
+    struct hist kick_lat;
+};
+
+/* State shared by the module's files (defined in vm.c). */
+extern const struct arch_ops *vm_arch;
+extern const struct boot_info *vm_boot;
+extern struct vm vm_table[CFG_MAX_VMS];
+extern uint32_t vm_count;
+extern struct vcpu *vcpu_table[MAX_VCPUS_TOTAL];
+extern uint32_t vcpu_count;
+extern struct sched *vm_sched;
+extern struct pcpu pcpu_table[MAX_CPUS];
+extern uint64_t run_start_tsc, run_end_tsc;
+
+/* vm.c */
+uint64_t vm_now_ns(void);
+uint64_t vm_ns_to_tsc(uint64_t ns);   /* absolute: run-relative ns -> TSC value */
+bool vm_ended(const struct vm *vm);
+void vm_stop(struct vm *vm, const char *reason, uint64_t rip, uint64_t a);
+void vm_timeout_all(void);
+bool vm_all_ended(void);
+void vm_final_report(void) __attribute__((noreturn));
+void vcpu_lock(struct vcpu *v);
+void vcpu_unlock(struct vcpu *v);
+/* Exit handling: what the run loop does next with the vCPU. */
+enum vcpu_next { VCPU_CONTINUE, VCPU_BLOCKED, VCPU_YIELD, VCPU_ENDED };
+enum vcpu_next vcpu_handle_exit(struct vcpu *v, const struct vexit *e);
+/* Before each entry: pending virtual interrupts become an injection or an interrupt window. */
+void vcpu_prepare_entry(struct vcpu *v);
+/* This pCPU's APIC timers that are due: raise their interrupts and wake their vCPUs. */
+void vm_fire_timers(uint32_t self, uint64_t now_tsc);
+/* Earliest APIC timer this pCPU serves, 0 = none. */
+uint64_t vm_next_timer_tsc(uint32_t self);
+
+/* run.c */
+void run_init(void);
+void run_kick(sched_cpumask_t mask);          /* IPIs to these pCPUs (the caller's own: flag) */
+void run_notify(uint32_t pcpu);               /* posted-interrupt notification */
+void run_kick_all(void);
+
+/* report.c */
+void report_init(void);
+/* pCPU 0, between runs: console commands, periodic records; returns the next TSC at which it
+ * wants to run again (0 = none). */
+uint64_t report_poll(uint64_t now_tsc);
+void report_round(bool final);
+void report_gang_round(struct vm *vm, uint64_t skew_tsc);
+
+#endif
