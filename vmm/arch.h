@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vmm/vlapic.h"
+
 struct arch_vm;   /* backend's per-VM state: nested page tables, VPID/ASID */
 struct arch_vcpu; /* backend's per-vCPU state: VMCS or VMCB, saved registers */
 
@@ -97,6 +99,14 @@ struct arch_ops {
     bool (*vcpu_irq_ready)(struct arch_vcpu *vcpu);
     void (*vcpu_inject_irq)(struct arch_vcpu *vcpu, uint8_t vector);
     void (*vcpu_irq_window)(struct arch_vcpu *vcpu, bool on);
+    /* Hardware posted interrupts (VT-x with posted-interrupt processing; NULL elsewhere):
+     * posted_init gives the vCPU its descriptor and notification vector and returns whether
+     * the CPU will take posted interrupts and deliver pending ones itself.  Then apic_load,
+     * before each entry, hands it the vlapic's IRR/ISR/TPR, and apic_save, after each exit,
+     * returns them as the CPU left them; injection and interrupt windows are not used. */
+    bool (*vcpu_posted_init)(struct arch_vcpu *vcpu, uint64_t pi_desc_pa, uint8_t vector);
+    void (*vcpu_apic_load)(struct arch_vcpu *vcpu, const struct vlapic_vectors *in);
+    void (*vcpu_apic_save)(struct arch_vcpu *vcpu, struct vlapic_vectors *out);
     /* RFLAGS.IF of the guest (a HLT with IF=0 can never be woken by an interrupt). */
     bool (*vcpu_if_set)(struct arch_vcpu *vcpu);
     /* Arm the hypervisor's timer: a VEXIT_TIMER at TSC value DEADLINE (0 = none).  The

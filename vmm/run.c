@@ -189,14 +189,15 @@ static void run_vcpu(uint32_t self, struct vcpu *v, uint64_t slice_end_ns, uint6
         vcpu_prepare_entry(v);
         struct vexit e;
         vm_arch->vcpu_run(v->arch, &e);
+        vcpu_after_exit(v);
         next = vcpu_handle_exit(v, &e);
         if (next != VCPU_CONTINUE)
             break;
-        if (e.reason == VEXIT_TIMER || e.reason == VEXIT_EXTINT || e.reason == VEXIT_NMI) {
+        if (e.reason == VEXIT_TIMER || e.reason == VEXIT_EXTINT || e.reason == VEXIT_NMI)
             house_tsc = housekeeping(self, true);
-            if (pc->resched || (slice_end_tsc && rdtsc() >= slice_end_tsc))
-                break;
-        }
+        /* A kick, or a wake-up this exit caused that should preempt (run_kick to self). */
+        if (pc->resched || (slice_end_tsc && rdtsc() >= slice_end_tsc))
+            break;
     }
     vm_arch->vcpu_put(v->arch);
     gang_leave(v);

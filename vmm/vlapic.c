@@ -452,3 +452,16 @@ bool vlapic_sync_pir(struct vlapic *l, struct pi_desc *d)
     }
     return moved;
 }
+
+void vlapic_get_vectors(const struct vlapic *l, struct vlapic_vectors *out)
+{
+    memcpy(out->irr, l->irr, sizeof(out->irr));
+    memcpy(out->isr, l->isr, sizeof(out->isr));
+    out->tpr = l->tpr;
+}
+
+void vlapic_set_vectors(struct vlapic *l, const struct vlapic_vectors *in)
+{
+    memcpy(l->irr, in->irr, sizeof(l->irr));
+    memcpy(l->isr, in->isr, sizeof(l->isr));
+}

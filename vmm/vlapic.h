@@ -197,6 +197,18 @@ int vlapic_pending(const struct vlapic *l);
  * VECTOR was not in IRR. */
 bool vlapic_ack(struct vlapic *l, uint8_t vector);
 
+/* The registers a CPU with virtual-interrupt delivery keeps in its virtual-APIC page (SDM
+ * Vol. 3C 29.1): the VMM copies them there before an entry and back after the exit, so the
+ * vlapic stays the one place that holds them while the vCPU is in the VMM. */
+struct vlapic_vectors {
+    uint32_t irr[8];
+    uint32_t isr[8];
+    uint32_t tpr;
+};
+void vlapic_get_vectors(const struct vlapic *l, struct vlapic_vectors *out);
+/* IRR and ISR as the CPU left them (it delivers: IRR -> ISR; posts: PIR -> IRR). */
+void vlapic_set_vectors(struct vlapic *l, const struct vlapic_vectors *in);
+
 /* Posted-interrupt descriptor (SDM Vol. 3C 29.6): PIR bits 255:0, outstanding
  * notification ON bit 256, suppress notification SN bit 257, notification vector NV bits
  * 271:264, notification destination NDST bits 319:288; the rest reserved (0). */

@@ -190,10 +190,13 @@ static void create_vm(uint32_t i)
         v->id = k;
         v->running_on = -1;
         vlapic_init(&v->lapic, k);
-        pi_init(&v->pi, VEC_NOTIFY, 0); /* software posting: the VMM sends the notification */
+        pi_init(&v->pi, VEC_NOTIFY, 0); /* the VMM sends the notification IPIs itself */
         v->arch = vm_arch->vcpu_create(vm->arch, k, &s);
         if (!v->arch)
             create_failed(c, "out of memory for a vCPU");
+        v->hw_posted = vm_arch->vcpu_posted_init &&
+                       vm_arch->vcpu_posted_init(v->arch, (uint64_t)(uintptr_t)&v->pi,
+                                                 VEC_NOTIFY);
         vm->vcpus[k] = v;
         vcpu_table[vcpu_count++] = v;
     }
@@ -285,8 +288,10 @@ void vm_create_all(const struct boot_info *bi, const struct arch_ops *ops)
         create_vm(i);
     for (uint32_t i = 0; i < MAX_CPUS; i++)
         hist_clear(&pcpu_table[i].kick_lat);
-    kprintf("interrupts: virtual x2APIC per vCPU; posted interrupts: software path (the "
-            "descriptor is moved into the vlapic before each entry)\n");
+    bool hw = vcpu_count && vcpu_table[0]->hw_posted;
+    kprintf("interrupts: virtual x2APIC per vCPU; posted interrupts: %s\n",
+            hw ? "hardware path (notification processed by the CPU, virtual-interrupt delivery)"
+               : "software path (the descriptor is moved into the vlapic before each entry)");
     run_start_tsc = rdtsc();
     create_sched();
     for (uint32_t i = 0; i < vm_count; i++) {
@@ -365,8 +370,29 @@ static void deliver_ipi(struct vcpu *from, const struct vlapic_ipi *ipi)
     }
 }
 
+void vcpu_after_exit(struct vcpu *v)
+{
+    if (!v->hw_posted)
+        return;
+    struct vlapic_vectors vec;
+    vm_arch->vcpu_apic_save(v->arch, &vec);
+    vcpu_lock(v);
+    vlapic_set_vectors(&v->lapic, &vec);
+    vcpu_unlock(v);
+}
+
 void vcpu_prepare_entry(struct vcpu *v)
 {
+    if (v->hw_posted) {
+        /* The CPU delivers; it needs the posts that came while the vCPU was out. */
+        struct vlapic_vectors vec;
+        vcpu_lock(v);
+        vlapic_sync_pir(&v->lapic, &v->pi);
+        vlapic_get_vectors(&v->lapic, &vec);
+        vcpu_unlock(v);
+        vm_arch->vcpu_apic_load(v->arch, &vec);
+        return;
+    }
     vcpu_lock(v);
     vlapic_sync_pir(&v->lapic, &v->pi);
     int vector = vlapic_pending(&v->lapic);

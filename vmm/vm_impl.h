@@ -48,6 +48,7 @@ struct vcpu {
     bool yielded;               /* HC_YIELD: end its time slice */
     bool window;                /* interrupt-window exit requested */
     bool in_gang_round;         /* counted in its VM's on_cpu */
+    bool hw_posted;             /* the CPU takes posted interrupts and delivers (VT-x) */
     uint64_t exits[VX_KINDS];
     uint64_t irqs_injected;
     char line[CONSOLE_LINE];
@@ -106,8 +107,11 @@ void vcpu_unlock(struct vcpu *v);
 /* Exit handling: what the run loop does next with the vCPU. */
 enum vcpu_next { VCPU_CONTINUE, VCPU_BLOCKED, VCPU_YIELD, VCPU_ENDED };
 enum vcpu_next vcpu_handle_exit(struct vcpu *v, const struct vexit *e);
-/* Before each entry: pending virtual interrupts become an injection or an interrupt window. */
+/* Before each entry: pending virtual interrupts become an injection or an interrupt window
+ * (or, with hardware posting, the virtual-APIC page); after each exit: take back what the
+ * CPU delivered. */
 void vcpu_prepare_entry(struct vcpu *v);
+void vcpu_after_exit(struct vcpu *v);
 /* This pCPU's APIC timers that are due: raise their interrupts and wake their vCPUs. */
 void vm_fire_timers(uint32_t self, uint64_t now_tsc);
 /* Earliest APIC timer this pCPU serves, 0 = none. */

@@ -10,7 +10,7 @@ boot_bochs "$WORK/snb.log" --esp "$esp" --smp 2 --cpu corei7_sandy_bridge_2600k
 expect_status $? 0
 log="$WORK/snb.log"
 expect_line "$log" '^vmx: ept=1 vpid=1 unrestricted=1 preempt_timer=1 posted_intr=0 apicv=0 tsc_deadline=1 x2apic=0 vid=0 ept_2m=1 ept_1g=0 '
-expect_line "$log" '^vmx: using timer=preemption vpid=on ept_pages=2m$'
+expect_line "$log" '^vmx: using timer=preemption vpid=on ept_pages=2m posted_interrupts=software$'
 expect_line "$log" '^outcome alpha: exited status=3 expect=exit ok$'
 expect_line "$log" '^outcome beta: exited status=5 expect=exit ok$'
 

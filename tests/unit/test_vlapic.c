@@ -825,6 +825,32 @@ static void test_pi_layout(void **state)
     assert_int_equal(b[33], 0xf2);
 }
 
+/* The registers the VT-x virtual-APIC page carries go out and come back unchanged, and what
+ * the CPU did there (delivered a vector: IRR -> ISR) becomes the vlapic's state. */
+static void test_vectors_round_trip(void **state)
+{
+    (void)state;
+    struct vlapic l;
+    vlapic_init(&l, 0);
+    struct vlapic_ipi ipi;
+    assert_int_equal(vlapic_write(&l, X2APIC_SVR, 0x1ff, 0, &ipi), VLAPIC_OK);
+    assert_int_equal(vlapic_write(&l, X2APIC_TPR, 0x20, 0, &ipi), VLAPIC_OK);
+    vlapic_accept(&l, 0x41);
+    vlapic_accept(&l, 0x90);
+    struct vlapic_vectors v;
+    vlapic_get_vectors(&l, &v);
+    assert_int_equal(v.tpr, 0x20);
+    assert_int_equal(v.irr[0x41 / 32], 1u << (0x41 % 32));
+    assert_int_equal(v.irr[0x90 / 32], 1u << (0x90 % 32));
+    /* The CPU delivers 0x90: it leaves IRR for ISR. */
+    v.irr[0x90 / 32] = 0;
+    v.isr[0x90 / 32] = 1u << (0x90 % 32);
+    vlapic_set_vectors(&l, &v);
+    assert_int_equal(vlapic_pending(&l), -1); /* 0x41 is below the in-service 0x90 */
+    assert_int_equal(vlapic_write(&l, X2APIC_EOI, 0, 0, &ipi), VLAPIC_OK);
+    assert_int_equal(vlapic_pending(&l), 0x41);
+}
+
 static void test_pi_post_notifies_once(void **state)
 {
     (void)state;
@@ -1175,6 +1201,7 @@ int main(void)
         cmocka_unit_test(test_masked_timer),
         cmocka_unit_test(test_software_disabled),
         cmocka_unit_test(test_pi_layout),
+        cmocka_unit_test(test_vectors_round_trip),
         cmocka_unit_test(test_pi_post_notifies_once),
         cmocka_unit_test(test_pi_sync_moves_bits),
         cmocka_unit_test(test_pi_post_concurrent_notified),

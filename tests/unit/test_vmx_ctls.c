@@ -77,6 +77,39 @@ static void test_bochs_skylake_x_controls(void **state)
     assert_false(c.pin & PIN_POSTED_INTERRUPTS);
 }
 
+/* Hardware posted interrupts: all four controls or none (SDM Vol. 3C 26.2.1.1). */
+static void test_posted_controls(void **state)
+{
+    (void)state;
+    struct vmx_controls c, before;
+    const char *which;
+    uint32_t missing;
+    /* Bochs: virtual-interrupt delivery but no posted-interrupt processing -> software. */
+    assert_int_equal(vmx_controls_compute(&bochs_skylake_x, &c, &which, &missing), 0);
+    before = c;
+    assert_false(vmx_posted_controls(&bochs_skylake_x, &c));
+    assert_memory_equal(&c, &before, sizeof(c));
+    /* The same CPU with pin-based bit 7 allowed (as real Skylake-X has it) -> hardware. */
+    struct vmx_msrs m = bochs_skylake_x;
+    m.pinbased |= (uint64_t)PIN_POSTED_INTERRUPTS << 32;
+    assert_int_equal(vmx_controls_compute(&m, &c, &which, &missing), 0);
+    assert_true(vmx_posted_controls(&m, &c));
+    assert_int_equal(c.pin, 0xff);
+    assert_true(c.proc & PROC_TPR_SHADOW);
+    assert_int_equal(c.proc2 & (PROC2_X2APIC_MODE | PROC2_VID), PROC2_X2APIC_MODE | PROC2_VID);
+    /* Any one missing -> none of them. */
+    m.procbased2 &= ~((uint64_t)PROC2_VID << 32);
+    assert_int_equal(vmx_controls_compute(&m, &c, &which, &missing), 0);
+    before = c;
+    assert_false(vmx_posted_controls(&m, &c));
+    assert_memory_equal(&c, &before, sizeof(c));
+    m = bochs_skylake_x;
+    m.pinbased |= (uint64_t)PIN_POSTED_INTERRUPTS << 32;
+    m.procbased &= ~((uint64_t)PROC_TPR_SHADOW << 32);
+    assert_int_equal(vmx_controls_compute(&m, &c, &which, &missing), 0);
+    assert_false(vmx_posted_controls(&m, &c));
+}
+
 static void test_missing_required_control(void **state)
 {
     (void)state;
@@ -123,6 +156,7 @@ int main(void)
         cmocka_unit_test(test_ctl_value_rules),
         cmocka_unit_test(test_other_models),
         cmocka_unit_test(test_bochs_skylake_x_controls),
+        cmocka_unit_test(test_posted_controls),
         cmocka_unit_test(test_missing_required_control),
         cmocka_unit_test(test_optional_controls_dropped),
     };

@@ -28,6 +28,12 @@
 #define VMCS_HOST_PAT             0x2c00
 #define VMCS_HOST_EFER            0x2c02
 /* 32-bit */
+#define VMCS_PI_NOTIFY_VECTOR     0x0002 /* 16-bit control */
+#define VMCS_GUEST_INTR_STATUS    0x0810 /* 16-bit guest: RVI (7:0), SVI (15:8) */
+#define VMCS_VIRTUAL_APIC_ADDR    0x2012
+#define VMCS_PI_DESC_ADDR         0x2016
+#define VMCS_EOI_EXIT_BITMAP0     0x201c /* ..3 at 0x201e, 0x2020, 0x2022 */
+#define VMCS_TPR_THRESHOLD        0x401c
 #define VMCS_PIN_CTLS             0x4000
 #define VMCS_PROC_CTLS            0x4002
 #define VMCS_EXCEPTION_BITMAP     0x4004
@@ -99,14 +105,17 @@
 /* Primary processor-based controls */
 #define PROC_INTR_WINDOW       (1u << 2)
 #define PROC_HLT_EXITING       (1u << 7)
+#define PROC_TPR_SHADOW        (1u << 21)
 #define PROC_USE_IO_BITMAPS    (1u << 25)
 #define PROC_USE_MSR_BITMAPS   (1u << 28)
 #define PROC_SECONDARY         (1u << 31)
 /* Secondary processor-based controls */
 #define PROC2_EPT              (1u << 1)
 #define PROC2_RDTSCP           (1u << 3)
+#define PROC2_X2APIC_MODE      (1u << 4)  /* virtualize x2APIC mode */
 #define PROC2_VPID             (1u << 5)
 #define PROC2_UNRESTRICTED     (1u << 7)
+#define PROC2_VID              (1u << 9)  /* virtual-interrupt delivery */
 #define PROC2_INVPCID          (1u << 12)
 #define PROC2_XSAVES           (1u << 20)
 /* VM-exit controls */

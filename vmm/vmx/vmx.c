@@ -50,12 +50,16 @@ struct arch_vcpu {
     bool initialized;      /* VMCS fields written */
     uint64_t timer_deadline_tsc;
     struct vcpu_start start;
+    uint64_t vapic_pa;     /* virtual-APIC page (hardware posting only), else 0 */
+    uint64_t pi_desc_pa;
+    uint8_t pi_vector;
 };
 
 static struct vmx_msrs msrs;
 static struct vmx_caps caps;
 static struct vmx_controls ctls;
 static bool ctls_ok;
+static bool hw_posted;     /* posted-interrupt processing and virtual-interrupt delivery */
 static uint64_t io_bitmaps_pa, msr_bitmap_pa;
 static uint16_t next_vpid = 1;
 /* Per pCPU: the VMXON region and the vCPU whose VMCS is current there. */
@@ -187,14 +191,16 @@ static const char *vmx_probe(char *line, size_t size)
         return reason;
     }
     ctls_ok = true;
+    hw_posted = vmx_posted_controls(&msrs, &ctls);
     /* What the backend does with what this CPU has. */
     n = strlen(line);
     if (n < size)
         fmt_snprintf(line + n, size - n,
-                     "\nvmx: using timer=%s vpid=%s ept_pages=%s",
+                     "\nvmx: using timer=%s vpid=%s ept_pages=%s posted_interrupts=%s",
                      caps.preempt_timer ? "preemption" : "apic (no VMX-preemption timer)",
                      caps.vpid ? "on" : "off (every VM entry and exit flushes the TLB)",
-                     caps.ept_1g ? "1g" : caps.ept_2m ? "2m" : "4k");
+                     caps.ept_1g ? "1g" : caps.ept_2m ? "2m" : "4k",
+                     hw_posted ? "hardware (virtual-interrupt delivery)" : "software");
     return NULL;
 }
 
@@ -350,6 +356,23 @@ static void vmcs_init(struct arch_vcpu *v)
     vmwrite(VMCS_EPT_POINTER, ept_pointer(v->vm->ept_root));
     if (ctls.proc2 & PROC2_VPID)
         vmwrite(VMCS_VPID, v->vpid);
+    if (!v->vapic_pa) {
+        /* Software posting: the VMM injects; the APIC-virtualization controls stay off. */
+        vmwrite(VMCS_PIN_CTLS, ctls.pin & ~(PIN_PREEMPTION_TIMER | PIN_POSTED_INTERRUPTS));
+        vmwrite(VMCS_PROC_CTLS, ctls.proc & ~PROC_TPR_SHADOW);
+        vmwrite(VMCS_PROC_CTLS2, ctls.proc2 & ~(PROC2_X2APIC_MODE | PROC2_VID));
+    } else {
+        /* SDM Vol. 3C 26.2.1.1: the virtual-APIC page and the descriptor aligned and in
+         * range, the notification vector in bits 7:0.  Every x2APIC MSR access still exits
+         * (the MSR bitmap), so only delivery is virtualized: no EOI-induced exits needed. */
+        vmwrite(VMCS_VIRTUAL_APIC_ADDR, v->vapic_pa);
+        vmwrite(VMCS_TPR_THRESHOLD, 0);
+        vmwrite(VMCS_PI_NOTIFY_VECTOR, v->pi_vector);
+        vmwrite(VMCS_PI_DESC_ADDR, v->pi_desc_pa);
+        for (unsigned i = 0; i < 4; i++)
+            vmwrite(VMCS_EOI_EXIT_BITMAP0 + 2 * i, 0);
+        vmwrite(VMCS_GUEST_INTR_STATUS, 0);
+    }
     /* The guest sees CR4.VMXE clear: VMX needs it set in VMX operation (CR4_FIXED0), so it
      * is owned by the host and shadowed (SDM Vol. 3C 25.6.6). */
     vmwrite(VMCS_CR0_MASK, 0);
@@ -642,7 +665,59 @@ static void vmx_vcpu_set_timer(struct arch_vcpu *v, uint64_t deadline_tsc)
     vmcs_load(v);
     v->timer_deadline_tsc = deadline_tsc;
     bool use_pt = caps.preempt_timer && deadline_tsc;
-    vmwrite(VMCS_PIN_CTLS, use_pt ? ctls.pin : ctls.pin & ~PIN_PREEMPTION_TIMER);
+    uint32_t pin = v->vapic_pa ? ctls.pin : ctls.pin & ~PIN_POSTED_INTERRUPTS;
+    vmwrite(VMCS_PIN_CTLS, use_pt ? pin : pin & ~PIN_PREEMPTION_TIMER);
+}
+
+/* ---- hardware posted interrupts (SDM Vol. 3C 29.2, 29.6) ----
+ * Written against the SDM and not run here: no emulator available has posted-interrupt
+ * processing (Bochs allows no pin-based bit 7; QEMU's TCG has no VMX). */
+
+static bool vmx_vcpu_posted_init(struct arch_vcpu *v, uint64_t pi_desc_pa, uint8_t vector)
+{
+    if (!hw_posted || (pi_desc_pa & 63))
+        return false;
+    v->vapic_pa = phys_alloc_pages(1);
+    if (!v->vapic_pa)
+        return false;
+    v->pi_desc_pa = pi_desc_pa;
+    v->pi_vector = vector;
+    return true;
+}
+
+/* Virtual-APIC page offsets (the xAPIC register layout, 29.1): VTPR 0x80, VISR 0x100 and
+ * VIRR 0x200, one 32-bit word every 16 bytes. */
+#define VAPIC32(v, off) (*(volatile uint32_t *)(uintptr_t)((v)->vapic_pa + (off)))
+
+static int highest_vector(const uint32_t w[8])
+{
+    for (int i = 7; i >= 0; i--)
+        if (w[i])
+            return i * 32 + 31 - __builtin_clz(w[i]);
+    return 0;
+}
+
+static void vmx_vcpu_apic_load(struct arch_vcpu *v, const struct vlapic_vectors *in)
+{
+    vmcs_load(v);
+    for (unsigned i = 0; i < 8; i++) {
+        VAPIC32(v, 0x100 + 16 * i) = in->isr[i];
+        VAPIC32(v, 0x200 + 16 * i) = in->irr[i];
+    }
+    VAPIC32(v, 0x80) = in->tpr;
+    /* RVI = the highest requested vector, SVI = the highest in service (29.1.1); VM entry
+     * then virtualizes PPR and evaluates pending virtual interrupts (27.3.2.5). */
+    vmwrite(VMCS_GUEST_INTR_STATUS,
+            (uint64_t)highest_vector(in->irr) | (uint64_t)highest_vector(in->isr) << 8);
+}
+
+static void vmx_vcpu_apic_save(struct arch_vcpu *v, struct vlapic_vectors *out)
+{
+    for (unsigned i = 0; i < 8; i++) {
+        out->isr[i] = VAPIC32(v, 0x100 + 16 * i);
+        out->irr[i] = VAPIC32(v, 0x200 + 16 * i);
+    }
+    out->tpr = VAPIC32(v, 0x80);
 }
 
 /* Bitmaps shared by every vCPU: trap all port I/O and every MSR (SDM Vol. 3C 25.6.4,
@@ -693,6 +768,9 @@ const struct arch_ops vmx_arch_ops = {
     .vcpu_inject_irq = vmx_vcpu_inject_irq,
     .vcpu_irq_window = vmx_vcpu_irq_window,
     .vcpu_if_set = vmx_vcpu_if_set,
+    .vcpu_posted_init = vmx_vcpu_posted_init,
+    .vcpu_apic_load = vmx_vcpu_apic_load,
+    .vcpu_apic_save = vmx_vcpu_apic_save,
     .vcpu_set_timer = vmx_vcpu_set_timer,
     .vcpu_dump = vmx_vcpu_dump,
 };

@@ -43,3 +43,18 @@ int vmx_controls_compute(const struct vmx_msrs *m, struct vmx_controls *out, con
     }
     return 0;
 }
+
+bool vmx_posted_controls(const struct vmx_msrs *m, struct vmx_controls *c)
+{
+    uint32_t pin = PIN_POSTED_INTERRUPTS, proc = PROC_TPR_SHADOW,
+             proc2 = PROC2_X2APIC_MODE | PROC2_VID;
+    bool allowed = ((m->pinbased >> 32) & pin) == pin && ((m->procbased >> 32) & proc) == proc &&
+                   ((m->procbased2 >> 32) & proc2) == proc2 &&
+                   (c->pin & PIN_EXT_INTR_EXITING) && (c->exit & EXIT_ACK_INTR);
+    if (!allowed)
+        return false;
+    c->pin |= pin;
+    c->proc |= proc;
+    c->proc2 |= proc2;
+    return true;
+}

@@ -4,6 +4,7 @@
 #ifndef VSCHED_VMX_CTLS_H
 #define VSCHED_VMX_CTLS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "vmm/vmx/vmx_caps.h"
@@ -20,5 +21,11 @@ struct vmx_controls {
  * *WHICH naming the control field that lacks a required bit and *MISSING the bits. */
 int vmx_controls_compute(const struct vmx_msrs *m, struct vmx_controls *out, const char **which,
                          uint32_t *missing);
+
+/* Hardware posted interrupts (SDM Vol. 3C 29.6): process posted interrupts, which needs
+ * virtual-interrupt delivery (29.2), the TPR shadow and, for an x2APIC guest, virtualize
+ * x2APIC mode (26.2.1.1).  Adds all four to *C when the CPU allows all of them and returns
+ * true; else leaves *C alone and returns false (the VMM then posts by software). */
+bool vmx_posted_controls(const struct vmx_msrs *m, struct vmx_controls *c);
 
 #endif
