@@ -19,3 +19,11 @@ $(foreach t,$(SCHED_TESTS),$(eval $(call host_prog,$(t),tests/unit/$(t).c tests/
 bench-sched: $(BUILD)/host/sched-bench
 	tools/vsched-sim/bench.sh $(BUILD)/host/sched-bench
 $(eval $(call host_prog,sched-bench,tools/vsched-sim/bench.c $(SCHED_SRCS),))
+
+# make bench-latency: the guest tail-latency benchmark, policies side by side (Bochs by
+# default, deterministic emulated time; BENCH_EMU=qemu for TCG).  Prints a table.
+BENCH_EMU ?= bochs
+.PHONY: bench-latency
+bench-latency: deps-$(BENCH_EMU)
+	@$(MAKE) --no-print-directory all $(GUEST_IMAGES)
+	tools/bench-latency --build $(BUILD) --emu $(BENCH_EMU)
