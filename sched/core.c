@@ -500,6 +500,7 @@ static void release_held(struct sched *s, struct sched_pcpu *p, uint64_t now,
 static struct sched_vcpu *choose_next(struct sched *s, struct sched_pcpu *p, uint64_t now,
                                       sched_cpumask_t *kick)
 {
+    unsigned steals = 0;
     for (;;) {
         struct sched_vcpu *v = p->forced;
         if (v) { /* a strict gang co-start chose this pCPU's member */
@@ -511,10 +512,7 @@ static struct sched_vcpu *choose_next(struct sched *s, struct sched_pcpu *p, uin
         }
         v = s->policy->pick_next(p, now);
         if (!v) {
-            /* Steal until something can run here: a stolen vCPU that turns out to be parked
-             * (cap) or co-stopped (relaxed lead) is held here, off every queue, so each
-             * round takes one more queued vCPU from elsewhere and the loop ends. */
-            if (sched_steal(s, p, now))
+            if (steals++ < 2 && sched_steal(s, p, now))
                 continue;
             return NULL;
         }
@@ -618,8 +616,6 @@ static uint64_t next_event(struct sched *s, struct sched_pcpu *p, uint64_t now)
             vm_lock(s, h->vm);
             t = u64_min(t, h->vm->cap_period_end_ns);
             vm_unlock(s, h->vm);
-        } else if (h->hold == HOLD_GANG && h->vm->gang_start_ns) {
-            t = u64_min(t, h->vm->gang_start_ns); /* a co-start postponed for a backfill */
         }
     }
     return t;
@@ -641,8 +637,6 @@ void sched_schedule(struct sched *s, unsigned cpu, uint64_t now, struct sched_de
     if (p->curr && p->curr->state == SCHED_RUNNING && s->params.balance_ns &&
         now >= p->next_balance_ns)
         sched_balance(s, p, now);
-    if (e < 0) /* gang mode: a co-start postponed for a backfill may be due */
-        sched_gang_retry(s, p, now, &kick);
     release_held(s, p, now, &kick);
 
     struct sched_vcpu *prev = p->curr, *next = NULL;
@@ -707,8 +701,6 @@ sched_cpumask_t sched_vcpu_wake(struct sched *s, struct sched_vcpu *v, uint64_t 
         v->waking = true;
         v->wake_ns = now;
         v->lead_hold = false;
-        if (is_strict(v) && !v->vm->gang_on)
-            v->vm->gang_start_ns = 0; /* the rendezvous now waits for it too: a new one */
         if (p->curr == v) {
             /* It blocked while running and wakes before its pCPU rescheduled: it never left
              * that pCPU (its context is still there), so it stays current; not stealable. */

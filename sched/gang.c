@@ -3,9 +3,7 @@
  * strict (gang): all runnable vCPUs of the VM run together, each on its own home pCPU, or none
  *   runs.  Rendezvous with backfill: when a home pCPU's policy picks a member, the member is
  *   co-stopped (held) and the pCPU runs something else; when every runnable member has been
- *   picked, they are all forced onto their homes at once and the pCPUs to kick are returned —
- *   unless a vCPU on a home has run less than the backfill minimum: then the co-start waits
- *   for it, at most that long (start_postponed).
+ *   picked, they are all forced onto their homes at once and the pCPUs to kick are returned.
  *   The gang runs for one time slice; when any member stops for a reason other than blocking
  *   (slice end, yield, cap), the whole gang stops.  Each home's policy decides when its
  *   member is picked, so the gang gets no more than its share on any of its pCPUs.
@@ -130,75 +128,6 @@ static void claim_home(struct sched *s, struct sched_pcpu *home, struct sched_vm
     *kick |= CPU_BIT(home->id);
 }
 
-/* The least a vCPU running on a home runs before a co-start may preempt it. */
-static uint64_t backfill_min(const struct sched *s)
-{
-    uint64_t f = s->params.timeslice_ns / GANG_BACKFILL_DIV;
-    return s->params.ratelimit_ns > f ? s->params.ratelimit_ns : f;
-}
-
-static void kick_held_homes(struct sched_vm *vm, sched_cpumask_t *kick)
-{
-    for (uint32_t k = 0; k < vm->nvcpus; k++) /* the homes re-arm their timers for the retry */
-        if (vm->vcpus[k].hold == HOLD_GANG)
-            *kick |= CPU_BIT(vm->vcpus[k].home);
-}
-
-/* Every runnable member is held.  If a vCPU running on a home (a backfill, or any non-strict
- * vCPU) was dispatched less than backfill_min() ago, the co-start would preempt it before it
- * ran at all — with homes reaching their decisions at the same instant, at the instant it was
- * dispatched, every round.  So the co-start waits until the latest such vCPU has run its
- * minimum, and is retried then (sched_gang_retry, from the homes' timers).  The deadline is
- * fixed once per rendezvous, when it completes: vCPUs dispatched on the homes during the wait
- * do not extend it, so fillers cannot postpone the gang by more than backfill_min().
- * When the deadline comes, another strict gang may have co-started on a home during the wait
- * (without the postponement we would have claimed that home first): the co-start then waits,
- * once, for the end of the slices of such gangs — they cannot extend it either.  So a gang
- * waits at most backfill_min() + one time slice.  Returns true to wait. */
-static bool start_postponed(struct sched *s, struct sched_vm *vm, uint64_t now,
-                            sched_cpumask_t *kick)
-{
-    if (vm->gang_start_ns) {
-        if (now < vm->gang_start_ns)
-            return true;
-        if (vm->gang_start_final)
-            return false;
-        vm->gang_start_final = true;
-        uint64_t until = 0;
-        for (uint32_t k = 0; k < vm->nvcpus; k++) {
-            const struct sched_vcpu *u = &vm->vcpus[k];
-            if (u->hold != HOLD_GANG)
-                continue;
-            const struct sched_vm *o = s->pcpus[u->home].gang_owner;
-            if (o && o != vm && o->gang_on && o->gang_started_ns > vm->gang_ready_ns &&
-                o->gang_slice_end_ns > until)
-                until = o->gang_slice_end_ns;
-        }
-        if (until <= now)
-            return false;
-        vm->gang_start_ns = until;
-        kick_held_homes(vm, kick);
-        return true;
-    }
-    uint64_t min = backfill_min(s), until = 0;
-    for (uint32_t k = 0; k < vm->nvcpus; k++) {
-        const struct sched_vcpu *u = &vm->vcpus[k];
-        if (u->hold != HOLD_GANG)
-            continue;
-        const struct sched_pcpu *home = &s->pcpus[u->home];
-        const struct sched_vcpu *c = home->curr;
-        if (c && c->state == SCHED_RUNNING && !is_strict(c) && home->run_start_ns + min > until)
-            until = home->run_start_ns + min;
-    }
-    if (until <= now)
-        return false;
-    vm->gang_start_ns = until;
-    vm->gang_ready_ns = now;
-    vm->gang_start_final = false;
-    kick_held_homes(vm, kick);
-    return true;
-}
-
 void sched_gang_try_start(struct sched *s, struct sched_vm *vm, uint64_t now, sched_cpumask_t *kick)
 {
     if (vm->gang_on)
@@ -208,21 +137,13 @@ void sched_gang_try_start(struct sched *s, struct sched_vm *vm, uint64_t now, sc
         const struct sched_vcpu *u = &vm->vcpus[k];
         if (u->state == SCHED_BLOCKED)
             continue;
-        if (u->hold != HOLD_GANG) {
-            vm->gang_start_ns = 0; /* a runnable member has not been picked on its pCPU yet */
-            return;
-        }
+        if (u->hold != HOLD_GANG)
+            return; /* a runnable member has not been picked on its pCPU yet */
         any = true;
     }
-    if (!any) {
-        vm->gang_start_ns = 0;
+    if (!any)
         return;
-    }
-    if (start_postponed(s, vm, now, kick))
-        return;
-    vm->gang_start_ns = 0;
     vm->gang_on = true;
-    vm->gang_started_ns = now;
     vm->gang_slice_end_ns = now + s->params.timeslice_ns;
     for (uint32_t k = 0; k < vm->nvcpus; k++) {
         struct sched_vcpu *u = &vm->vcpus[k];
@@ -252,18 +173,6 @@ void sched_gang_stop(struct sched *s, struct sched_vm *vm, uint64_t now, sched_c
         } else if (u->state == SCHED_RUNNING) {
             *kick |= CPU_BIT(home->id);
         }
-    }
-}
-
-/* P's decision: co-starts postponed for a backfill (start_postponed) whose time has come.
- * Each home holds its member on its held list, so each home's timer covers the retry. */
-void sched_gang_retry(struct sched *s, struct sched_pcpu *p, uint64_t now, sched_cpumask_t *kick)
-{
-    struct slist *pos, *tmp;
-    slist_for_each_safe(pos, tmp, &p->held) { /* try_start only unlinks VM's own members: one here */
-        struct sched_vcpu *v = SCHED_CONTAINER_OF(pos, struct sched_vcpu, qnode);
-        if (v->hold == HOLD_GANG && v->vm->gang_start_ns && now >= v->vm->gang_start_ns)
-            sched_gang_try_start(s, v->vm, now, kick);
     }
 }
 
@@ -350,7 +259,6 @@ void sched_gang_switch(struct sched *s, struct sched_vm *vm, enum sched_gang to,
         v->lead_hold = false;
     }
     vm->gang = to;
-    vm->gang_start_ns = 0;
     if (from == SCHED_GANG_STRICT)
         for (uint32_t k = 0; k < vm->nvcpus; k++)
             set_home(s, &vm->vcpus[k], -1, now);

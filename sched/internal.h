@@ -8,8 +8,6 @@
 #define LOAD_ONE 1024u              /* load of one always-runnable vCPU */
 #define BALANCE_MARGIN (LOAD_ONE / 8) /* a move must cut the imbalance by this much */
 #define BALANCE_SCAN_MAX 32         /* queued vCPUs a balancing pass looks at */
-#define GANG_BACKFILL_DIV 8         /* a backfill runs >= max(rate limit, slice / 8) before a
-                                       strict co-start may preempt it */
 
 static inline uint64_t u64_min(uint64_t a, uint64_t b)
 {
@@ -90,7 +88,6 @@ sched_cpumask_t sched_relaxed_release_kicks(struct sched *s, struct sched_vm *vm
 sched_cpumask_t sched_relaxed_running_kicks(struct sched *s, struct sched_vm *vm);
 uint64_t sched_relaxed_next_event(struct sched *s, struct sched_vcpu *v, uint64_t now);
 void sched_gang_try_start(struct sched *s, struct sched_vm *vm, uint64_t now, sched_cpumask_t *kick);
-void sched_gang_retry(struct sched *s, struct sched_pcpu *p, uint64_t now, sched_cpumask_t *kick);
 void sched_gang_stop(struct sched *s, struct sched_vm *vm, uint64_t now, sched_cpumask_t *kick);
 void sched_gang_update_on(struct sched *s, struct sched_vm *vm);
 void sched_gang_force(struct sched *s, struct sched_vcpu *v, uint64_t now, sched_cpumask_t *kick);

@@ -66,11 +66,6 @@ struct sched_vm {
     /* strict gang (machine lock) */
     bool gang_on;
     uint64_t gang_slice_end_ns;
-    uint64_t gang_started_ns;       /* when it last co-started */
-    uint64_t gang_start_ns;         /* every runnable member is held but the co-start is
-                                       postponed (gang.c, start_postponed) until then (0 = none) */
-    uint64_t gang_ready_ns;         /* when that rendezvous completed */
-    bool gang_start_final;          /* the postponement was extended once: no more */
 };
 
 struct sched_vcpu {

@@ -371,53 +371,10 @@ static void test_gang_change_at_run_time(void **state)
     }
 }
 
-/* Filler starvation (formerly a known limitation): two hogs and a 2-vCPU strict gang on 3
- * pCPUs with 100 us slices.  The gang's homes reach their slice ends at the same instant, so a
- * hog that backfills a home while the rendezvous is pending used to be preempted by the
- * co-start at the instant it was dispatched, every time.  Now a backfill runs at least the
- * backfill minimum before a co-start may preempt it (the co-start waits and is retried), and
- * the gang still runs together (the simulator checks it at every instant).  For every rate
- * limit the property tests draw from (0 .. the slice), under lottery and credit: every hog
- * gets a real share in every 1 s window, and the gang keeps running. */
-static void test_strict_gang_backfill_not_starved(void **state)
-{
-    (void)state;
-    const char *policies[] = { "lottery", "credit" };
-    const uint32_t ratelimits[] = { 0, 10, 50, 100 };
-    for (unsigned i = 0; i < 2; i++)
-        for (unsigned r = 0; r < 4; r++)
-            for (uint64_t seed = 1; seed <= 4; seed++) {
-                struct cfg c;
-                tcfg_init(&c, 3, policies[i]);
-                c.machine.timeslice_us = 100;
-                c.machine.ratelimit_us = ratelimits[r];
-                c.machine.seed = seed;
-                tcfg_vm(&c, "hog1", 1, "hog");
-                tcfg_vm(&c, "hog2", 1, "hog");
-                tcfg_vm(&c, "gang", 2, "hog")->gang = CFG_GANG_STRICT;
-                struct sim *sim = tsim(&c, NULL);
-                uint64_t prev[3] = { 0 };
-                for (unsigned w = 1; w <= 3; w++) {
-                    tsim_run(sim, w * SEC);
-                    for (unsigned vm = 0; vm < 3; vm++) {
-                        uint64_t run = tvcpu_run_ns(sim, vm, 0);
-                        if (run - prev[vm] < SEC / 20)
-                            fail_msg("%s ratelimit %u us seed %llu: vm %u ran %llu ns in window %u",
-                                     policies[i], ratelimits[r], (unsigned long long)seed, vm,
-                                     (unsigned long long)(run - prev[vm]), w);
-                        prev[vm] = run;
-                    }
-                    assert_int_equal(tvcpu_run_ns(sim, 2, 1), tvcpu_run_ns(sim, 2, 0));
-                }
-                sim_destroy(sim);
-            }
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_strict_gang_runs_together),
-        cmocka_unit_test(test_strict_gang_backfill_not_starved),
         cmocka_unit_test(test_relaxed_gang_bounds_skew),
         cmocka_unit_test(test_gang_change_validation_changes_nothing),
         cmocka_unit_test(test_gang_change_machine_lock_follows_mode),

