@@ -4,7 +4,7 @@
  *
  * One timer per pCPU: before each entry it is armed at the earliest of the running vCPU's
  * slice end (sched_decision.next_event_ns), the APIC timers of the vCPUs this pCPU serves
- * (vm_next_timer_tsc) and, on pCPU 0, the console poll and the accounting period.  A timer
+ * (vm_fire_timers) and, on pCPU 0, the console poll and the accounting period.  A timer
  * that fires for a guest timer only raises that interrupt; the scheduler runs again only at
  * the slice end, on a kick, or when the vCPU blocks, yields or ends. */
 #include "vmm/console.h"
@@ -115,7 +115,7 @@ static void settle(void)
 {
     uint64_t give_up = rdtsc() + 100 * (tsc_hz() / 1000);
     for (uint32_t i = 0; i < vcpu_count; i++)
-        while (!__atomic_load_n(&vcpu_table[i]->blocked, __ATOMIC_ACQUIRE) && rdtsc() < give_up)
+        while (!__atomic_load_n(&vcpu_table[i].blocked, __ATOMIC_ACQUIRE) && rdtsc() < give_up)
             cpu_relax();
 }
 
@@ -124,8 +124,7 @@ static void settle(void)
 static uint64_t housekeeping(uint32_t self, bool in_run)
 {
     uint64_t now_tsc = rdtsc();
-    vm_fire_timers(self, now_tsc);
-    uint64_t next = vm_next_timer_tsc(self);
+    uint64_t next = vm_fire_timers(self, now_tsc);
     if (self != 0)
         return next;
     if (run_end_tsc && now_tsc >= run_end_tsc)

@@ -21,14 +21,13 @@ const struct arch_ops *vm_arch;
 const struct boot_info *vm_boot;
 struct vm vm_table[CFG_MAX_VMS];
 uint32_t vm_count;
-struct vcpu *vcpu_table[MAX_VCPUS_TOTAL];
+struct vcpu vcpu_table[MAX_VCPUS_TOTAL] __attribute__((aligned(64)));
 uint32_t vcpu_count;
 struct sched *vm_sched;
 struct pcpu pcpu_table[MAX_CPUS];
 uint64_t run_start_tsc;        /* when the VMs were built: time 0 of the scheduler's clock */
 uint64_t run_end_tsc;          /* 0 = no limit */
 
-static struct vcpu vcpu_pool[MAX_VCPUS_TOTAL] __attribute__((aligned(64)));
 static struct spinlock sched_locks[SCHED_MAX_PCPUS + 1 + SCHED_MAX_VMS];
 
 uint64_t vm_now_ns(void)
@@ -185,7 +184,7 @@ static void create_vm(uint32_t i)
             s.cr3 |= 1ull << 62;
         if (vcpu_count == MAX_VCPUS_TOTAL)
             create_failed(c, "too many vCPUs in all");
-        struct vcpu *v = &vcpu_pool[vcpu_count];
+        struct vcpu *v = &vcpu_table[vcpu_count];
         v->vm = vm;
         v->id = k;
         v->running_on = -1;
@@ -198,7 +197,7 @@ static void create_vm(uint32_t i)
                        vm_arch->vcpu_posted_init(v->arch, (uint64_t)(uintptr_t)&v->pi,
                                                  VEC_NOTIFY);
         vm->vcpus[k] = v;
-        vcpu_table[vcpu_count++] = v;
+        vcpu_count++;
     }
     kprintf("vm %s: %u vCPU(s), %u MiB at 0x%lx, entry 0x%lx, image %s\n", c->name, c->vcpus,
             c->memory_mb, vm->mem_hpa, elf.entry, c->image);
@@ -288,7 +287,7 @@ void vm_create_all(const struct boot_info *bi, const struct arch_ops *ops)
         create_vm(i);
     for (uint32_t i = 0; i < MAX_CPUS; i++)
         hist_clear(&pcpu_table[i].kick_lat);
-    bool hw = vcpu_count && vcpu_table[0]->hw_posted;
+    bool hw = vcpu_count && vcpu_table[0].hw_posted;
     kprintf("interrupts: virtual x2APIC per vCPU; posted interrupts: %s\n",
             hw ? "hardware path (notification processed by the CPU, virtual-interrupt delivery)"
                : "software path (the descriptor is moved into the vlapic before each entry)");
@@ -415,33 +414,28 @@ void vcpu_prepare_entry(struct vcpu *v)
     }
 }
 
-uint64_t vm_next_timer_tsc(uint32_t self)
+uint64_t vm_fire_timers(uint32_t self, uint64_t now_tsc)
 {
     uint64_t next = 0;
     for (uint32_t i = 0; i < vcpu_count; i++) {
-        struct vcpu *v = vcpu_table[i];
+        struct vcpu *v = &vcpu_table[i];
+        if (v->owner != self || vm_ended(v->vm))
+            continue;
         uint64_t t = v->timer_tsc;
-        if (t && v->owner == self && !vm_ended(v->vm) && (!next || t < next))
+        if (t && t <= now_tsc) {
+            vcpu_lock(v);
+            sched_cpumask_t kick = 0;
+            if (v->owner == self && vlapic_timer_expire(&v->lapic, now_tsc))
+                kick = wake_locked(v);
+            refresh_timer(v);
+            t = v->timer_tsc;
+            vcpu_unlock(v);
+            run_kick(kick);
+        }
+        if (t && (!next || t < next))
             next = t;
     }
     return next;
-}
-
-void vm_fire_timers(uint32_t self, uint64_t now_tsc)
-{
-    for (uint32_t i = 0; i < vcpu_count; i++) {
-        struct vcpu *v = vcpu_table[i];
-        uint64_t t = v->timer_tsc;
-        if (!t || t > now_tsc || v->owner != self || vm_ended(v->vm))
-            continue;
-        vcpu_lock(v);
-        sched_cpumask_t kick = 0;
-        if (v->owner == self && vlapic_timer_expire(&v->lapic, now_tsc))
-            kick = wake_locked(v);
-        refresh_timer(v);
-        vcpu_unlock(v);
-        run_kick(kick);
-    }
 }
 
 /* ---- exits ---- */
@@ -523,40 +517,33 @@ static void handle_msr(struct vcpu *v, const struct vexit *e)
 {
     struct vcpu_gprs *g = vm_arch->vcpu_gprs(v->arch);
     uint32_t msr = (uint32_t)g->rcx;
-    uint64_t value;
+    bool read = e->reason == VEXIT_RDMSR;
+    uint64_t value = read ? 0 : (uint32_t)g->rax | g->rdx << 32;
+    enum vlapic_result rc = VLAPIC_OK;
+    struct vlapic_ipi ipi;
+    bool ok;
     if (vlapic_handles(msr)) {
-        enum vlapic_result rc;
-        struct vlapic_ipi ipi;
         vcpu_lock(v);
-        if (e->reason == VEXIT_RDMSR) {
-            rc = vlapic_read(&v->lapic, msr, rdtsc(), &value);
-        } else {
-            value = (uint32_t)g->rax | g->rdx << 32;
-            rc = vlapic_write(&v->lapic, msr, value, rdtsc(), &ipi);
-            refresh_timer(v);
-        }
+        rc = read ? vlapic_read(&v->lapic, msr, rdtsc(), &value)
+                  : vlapic_write(&v->lapic, msr, value, rdtsc(), &ipi);
+        refresh_timer(v); /* any access may have let the timer catch up */
         vcpu_unlock(v);
-        if (rc == VLAPIC_GP) {
-            vm_arch->vcpu_inject_exception(v->arch, 13, true, 0);
-            return;
-        }
-        if (e->reason == VEXIT_RDMSR) {
-            g->rax = (uint32_t)value;
-            g->rdx = value >> 32;
-        } else if (rc == VLAPIC_IPI) {
-            deliver_ipi(v, &ipi);
-        }
-        skip(v, e);
+        ok = rc != VLAPIC_GP;
+    } else {
+        ok = read && msr_read(v, msr, &value);
+    }
+    if (!ok) {
+        /* Refused by the vlapic or not on the allow list: #GP(0), as the hardware does. */
+        vm_arch->vcpu_inject_exception(v->arch, 13, true, 0);
         return;
     }
-    if (e->reason == VEXIT_RDMSR && msr_read(v, msr, &value)) {
+    if (read) {
         g->rax = (uint32_t)value;
         g->rdx = value >> 32;
-        skip(v, e);
-        return;
+    } else if (rc == VLAPIC_IPI) {
+        deliver_ipi(v, &ipi);
     }
-    /* Not on the allow list: #GP(0), as the hardware does for an unknown MSR. */
-    vm_arch->vcpu_inject_exception(v->arch, 13, true, 0);
+    skip(v, e);
 }
 
 static void handle_io(struct vcpu *v, const struct vexit *e)

@@ -88,7 +88,7 @@ extern const struct arch_ops *vm_arch;
 extern const struct boot_info *vm_boot;
 extern struct vm vm_table[CFG_MAX_VMS];
 extern uint32_t vm_count;
-extern struct vcpu *vcpu_table[MAX_VCPUS_TOTAL];
+extern struct vcpu vcpu_table[MAX_VCPUS_TOTAL]; /* the first vcpu_count are in use */
 extern uint32_t vcpu_count;
 extern struct sched *vm_sched;
 extern struct pcpu pcpu_table[MAX_CPUS];
@@ -112,10 +112,9 @@ enum vcpu_next vcpu_handle_exit(struct vcpu *v, const struct vexit *e);
  * CPU delivered. */
 void vcpu_prepare_entry(struct vcpu *v);
 void vcpu_after_exit(struct vcpu *v);
-/* This pCPU's APIC timers that are due: raise their interrupts and wake their vCPUs. */
-void vm_fire_timers(uint32_t self, uint64_t now_tsc);
-/* Earliest APIC timer this pCPU serves, 0 = none. */
-uint64_t vm_next_timer_tsc(uint32_t self);
+/* This pCPU's APIC timers that are due: raise their interrupts and wake their vCPUs.
+ * Returns the earliest APIC timer this pCPU serves after that, 0 = none. */
+uint64_t vm_fire_timers(uint32_t self, uint64_t now_tsc);
 
 /* run.c */
 void run_init(void);
