@@ -66,6 +66,18 @@ expect_exact_accounting() {
     echo "ok: accounting adds up exactly (final round)"
 }
 
+# sched_boot NAME CONFIG SMP IMAGE...: boot tests/configs/CONFIG with the guest IMAGEs on SMP
+# CPUs, log in $WORK/NAME.log; the run must end with status 0 and books that add up.
+sched_boot() {
+    local name=$1 cfg=$2 smp=$3 esp img imgs=()
+    shift 3
+    for img in "$@"; do imgs+=("$GUEST_DIR/$img"); done
+    esp=$(make_esp "$WORK/$name" "tests/configs/$cfg" "${imgs[@]}")
+    $BOOT "$WORK/$name.log" --esp "$esp" --smp "$smp" "${EXTRA[@]}"
+    expect_status $? 0
+    expect_exact_accounting "$WORK/$name.log"
+}
+
 # Last progress count a hog VM printed.
 hog_progress() {
     local n
@@ -88,12 +100,8 @@ timer_late() {
 # progress agrees within GUEST_TOL per mille (30 where guest time is deterministic); a timer
 # guest alone wakes on time.
 sched_shares() {
-    local esp log="$WORK/shares.log"
-    esp=$(make_esp "$WORK/shares" tests/configs/shares.cfg "$GUEST_DIR/hog.elf" \
-                   "$GUEST_DIR/timer.elf")
-    $BOOT "$log" --esp "$esp" --smp 4 "${EXTRA[@]}"
-    expect_status $? 0
-    expect_exact_accounting "$log"
+    local log="$WORK/shares.log"
+    sched_boot shares shares.cfg 4 hog.elf timer.elf
     local r1 r2 r4 g1 g2 g4 total gtotal
     r1=$(acct "$log" w1 running_ns) r2=$(acct "$log" w2 running_ns) r4=$(acct "$log" w4 running_ns)
     g1=$(hog_progress "$log" w1) g2=$(hog_progress "$log" w2) g4=$(hog_progress "$log" w4)
@@ -116,12 +124,8 @@ sched_shares() {
 # A timer guest sharing its pCPU with two hogs under POLICY still wakes within the bound; a
 # cap of 50 holds a hog alone on its pCPU at 50% +- 3% of its runnable time.
 sched_latency() {
-    local policy=$1 esp log="$WORK/lat_$1.log"
-    esp=$(make_esp "$WORK/lat_$policy" "tests/configs/latency_$policy.cfg" "$GUEST_DIR/hog.elf" \
-                   "$GUEST_DIR/timer.elf")
-    $BOOT "$log" --esp "$esp" --smp 2 "${EXTRA[@]}"
-    expect_status $? 0
-    expect_exact_accounting "$log"
+    local policy=$1 log="$WORK/lat_$1.log"
+    sched_boot "lat_$policy" "latency_$policy.cfg" 2 hog.elf timer.elf
     expect_line "$log" "policy=$policy "
     local bound=$LAT_CREDIT_US
     [[ $policy == pshare ]] && bound=$LAT_PSHARE_US
@@ -137,11 +141,8 @@ sched_latency() {
 
 # 8 vCPUs on 2 pCPUs: every vCPU makes progress, every VM ends, the books balance.
 sched_overcommit() {
-    local esp log="$WORK/oc.log"
-    esp=$(make_esp "$WORK/oc" tests/configs/overcommit.cfg "$GUEST_DIR/hog.elf")
-    $BOOT "$log" --esp "$esp" --smp 2 "${EXTRA[@]}"
-    expect_status $? 0
-    expect_exact_accounting "$log"
+    local log="$WORK/oc.log"
+    sched_boot oc overcommit.cfg 2 hog.elf
     for vm in oc1 oc2 oc3 oc4; do
         for k in 0 1; do
             expect_line "$log" "^\[$vm\] hog vcpu $k: progress [1-9][0-9]* iterations\$"
@@ -157,11 +158,8 @@ sched_overcommit() {
 # they run (checked where guest time is deterministic: GANG_GUEST_CHECK=1), and the VMM
 # measures the start skew of its rounds.
 sched_gang() {
-    local esp log="$WORK/gang.log"
-    esp=$(make_esp "$WORK/gang" tests/configs/gang.cfg "$GUEST_DIR/hog.elf" "$GUEST_DIR/gang.elf")
-    $BOOT "$log" --esp "$esp" --smp 2 "${EXTRA[@]}"
-    expect_status $? 0
-    expect_exact_accounting "$log"
+    local log="$WORK/gang.log"
+    sched_boot gang gang.cfg 2 hog.elf gang.elf
     if [[ ${GANG_GUEST_CHECK:-1} == 1 ]]; then
         expect_line "$log" '^\[gang\] gang vcpu=0 windows=[1-9][0-9]* violations=0 '
         expect_line "$log" '^\[gang\] gang vcpu=1 windows=[1-9][0-9]* violations=0 '
@@ -256,11 +254,8 @@ sched_policy_switch() {
 # IPIs within a VM, through the posted-interrupt descriptors: to a vCPU running on another
 # pCPU (notification IPI) and to a halted one (wake-up); none lost, none delivered twice.
 sched_ipi() {
-    local esp log="$WORK/ipi.log"
-    esp=$(make_esp "$WORK/ipi" tests/configs/ipi.cfg "$GUEST_DIR/ipi.elf")
-    $BOOT "$log" --esp "$esp" --smp 4 "${EXTRA[@]}"
-    expect_status $? 0
-    expect_exact_accounting "$log"
+    local log="$WORK/ipi.log"
+    sched_boot ipi ipi.cfg 4 ipi.elf
     expect_line "$log" '^\[spin\] ipi wait=spin n=300 rtt_p50_us=[0-9]+ .* lost=0 dup=0$'
     expect_line "$log" '^\[hlt\] ipi wait=hlt n=300 rtt_p50_us=[0-9]+ .* lost=0 dup=0$'
     expect_line "$log" '^outcome spin: exited status=0 expect=exit ok$'
