@@ -28,6 +28,7 @@ static const struct key machine_keys[] = {
     { "balance_us",       K_U32,    M(balance_us),       0, 0, 1000000 },
     { "run_ms",           K_U32,    M(run_ms),           0, 0, 3600000 },
     { "report_ms",        K_U32,    M(report_ms),        0, 0, 3600000 },
+    { "min_timer_period_us", K_U32, M(min_timer_period_us), 0, 0, 100000 },
     { "switch_cost_ns",   K_U32,    M(switch_cost_ns),   0, 0, 1000000 },
     { "seed",             K_U64,    M(seed),             0, 0, UINT64_MAX },
     { "inject_fault",     K_FAULT,  M(inject_fault),     0, 0, 0 },
@@ -75,6 +76,7 @@ void cfg_defaults(struct cfg *out)
     out->machine.gang_skew_us = 3000;
     out->machine.balance_us = 10000;
     out->machine.seed = 1;
+    out->machine.min_timer_period_us = 200;
 }
 
 static void vm_defaults(struct cfg_vm *vm)

@@ -125,8 +125,11 @@ static uint64_t housekeeping(uint32_t self, bool in_run)
 {
     uint64_t now_tsc = rdtsc();
     uint64_t next = vm_fire_timers(self, now_tsc);
+    console_poll(); /* whichever pCPU passes by feeds the UART, never waiting for it */
     if (self != 0)
         return next;
+    /* pCPU 0 comes back when the UART's FIFO has drained or input may be arriving. */
+    next = earliest(next, console_next_poll_tsc(now_tsc));
     if (run_end_tsc && now_tsc >= run_end_tsc)
         vm_timeout_all();
     if (vm_all_ended()) {
