@@ -114,7 +114,8 @@ run-bochs: deps-bochs
 	    --cpu $(BOCHS_CPU)
 
 test: deps-test
-	@$(MAKE) --no-print-directory all $(addprefix $(BUILD)/host/,$(UNIT_TESTS)) $(GUEST_IMAGES)
+	@$(MAKE) --no-print-directory all $(addprefix $(BUILD)/host/,$(UNIT_TESTS)) $(GUEST_IMAGES) \
+	    $(FUZZ_BINS)
 	@tests/run-tests.sh --build $(BUILD) --unit "$(UNIT_TESTS)" --integration "$(INTEGRATION_TESTS)"
 
 test-unit: deps-test
@@ -135,6 +136,7 @@ help:
 	@echo "  make test         host unit tests, then QEMU and Bochs integration tests"
 	@echo "  make test-unit    host unit tests only"
 	@echo "  make test-integration   integration tests only"
+	@echo "  make fuzz         every fuzz harness for FUZZ_S seconds (default 60)"
 	@echo "  make bench-sched  cost of one scheduling decision (instructions and ns)"
 	@echo "  make bench-latency  guest wake-up latency under each policy (BENCH_EMU=bochs|qemu)"
 	@echo "  make image        FAT image of the ESP for a USB stick ($(BUILD)/vsched.img)"

@@ -26,7 +26,10 @@ struct vcpu_gprs {
  * (VMCS, VMCB, or the hardware register while the vCPU owns it). */
 enum vcpu_reg {
     VCPU_REG_CR0,
+    VCPU_REG_CR3,
     VCPU_REG_CR4,
+    VCPU_REG_RSP,
+    VCPU_REG_DR7,   /* write: the VMM validated the value */
     VCPU_REG_CPL,   /* current privilege level, 0..3 (read only) */
     VCPU_REG_XCR0,  /* the guest's XCR0 (write: vcpu_set_reg validates, false = #GP) */
 };
@@ -62,6 +65,8 @@ enum vexit_reason {
     VEXIT_IRQ_WINDOW,   /* the guest can take an interrupt now (asked for by vcpu_irq_window,
                            or it lowered its TPR below the class vcpu_tpr_load named) */
     VEXIT_XSETBV,       /* XSETBV: XCR index in rcx, value in rdx:rax */
+    VEXIT_DR_WRITE,     /* MOV to DR7 (or its DR5 alias), intercepted (see mov below) */
+    VEXIT_CR8_WRITE,    /* MOV to CR8, intercepted (mov.reg = 8) */
     VEXIT_SKIP,         /* an instruction the VMM emulates as doing nothing visible (INVD,
                            WBINVD, MONITOR, MWAIT); raw_reason says which */
     VEXIT_FAULT,        /* an instruction the guest may not use: inject fault.vector (#UD for
@@ -90,6 +95,11 @@ struct vexit {
             const char *insn; /* its name, for counters and reports */
         } fault;
         const char *skipped;  /* VEXIT_SKIP: the instruction's name */
+        struct {
+            uint8_t reg;      /* the DR or CR number */
+            int8_t gpr;       /* the source register, -1 when the CPU did not say (no
+                                 decode assists: the VMM decodes; insn_len is 0 then too) */
+        } mov;
     };
 };
 

@@ -62,6 +62,9 @@
  * with a per-vCPU TSC_AUX.  Not offered: FFXSR (EFER.FFXSR is refused). */
 #define EXT1_EDX_KEEP (BIT(11) | BIT(20) | BIT(22) | BIT(26) | BIT(29) | BIT(30) | BIT(31))
 #define EXT1_EDX_RDTSCP BIT(27)
+/* The leaf 1 EDX bits AMD repeats in 0x80000001 EDX (0-9, 12-17, 23, 24; APM Vol. 3 E.4.2);
+ * the others there mean something else (bit 27 is RDTSCP, not self-snoop). */
+#define EXT1_EDX_DUPLICATES (0x3ffu | 0x3f000u | BIT(23) | BIT(24))
 #define EXT7_EDX_INVARIANT_TSC BIT(8)
 
 static const struct cpuid_regs zero;
@@ -263,7 +266,8 @@ static struct cpuid_regs extended(cpuid_host_fn host, const struct cpuid_vcpu *v
     switch (leaf) {
     case 0x80000001u:
         h.ecx &= EXT1_ECX_KEEP;
-        h.edx &= EXT1_EDX_KEEP | LEAF1_EDX_KEEP | (v->rdtscp ? EXT1_EDX_RDTSCP : 0);
+        h.edx &= EXT1_EDX_KEEP | (LEAF1_EDX_KEEP & EXT1_EDX_DUPLICATES) |
+                 (v->rdtscp ? EXT1_EDX_RDTSCP : 0);
         return h;
     case 0x80000002u:
     case 0x80000003u:

@@ -9,6 +9,7 @@
 #include "vmm/fmt.h"
 #include "vmm/guest_abi.h"
 #include "vmm/guest_boot.h"
+#include "vmm/guest_insn.h"
 #include "vmm/halt.h"
 #include "vmm/mem.h"
 #include "vmm/tsc.h"
@@ -466,8 +467,12 @@ uint64_t vm_fire_timers(uint32_t self, uint64_t now_tsc)
         if (t && t <= now_tsc) {
             vcpu_lock(v);
             sched_cpumask_t kick = 0;
-            if (v->owner == self && vlapic_timer_expire(&v->lapic, now_tsc))
+            /* An expiry can make an interrupt pending without raising the timer's own (an
+             * illegal vector raises the APIC error interrupt): wake on whatever is pending. */
+            if (v->owner == self) {
+                vlapic_timer_expire(&v->lapic, now_tsc);
                 kick = wake_locked(v);
+            }
             refresh_timer(v);
             t = v->timer_tsc;
             vcpu_unlock(v);
@@ -697,6 +702,69 @@ static void handle_xsetbv(struct vcpu *v, const struct vexit *e)
     skip(v, e);
 }
 
+/* An intercepted MOV to a control or debug register: its source value in *VALUE and the
+ * instruction's length in *LEN, from the exit or, without decode assists, from the guest's
+ * instruction bytes.  False (the VM stopped) when the bytes are not that instruction. */
+static bool mov_source(struct vcpu *v, const struct vexit *e, bool debug, uint64_t *value,
+                       uint32_t *len)
+{
+    struct vcpu_gprs *g = vm_arch->vcpu_gprs(v->arch);
+    int gpr = e->mov.gpr;
+    *len = e->insn_len;
+    if (gpr < 0 || !*len) {
+        uint8_t bytes[15];
+        struct guest_memory m = { (const uint8_t *)(uintptr_t)v->vm->mem_hpa, v->vm->mem_size };
+        size_t n = guest_fetch(&m, vm_arch->vcpu_get_reg(v->arch, VCPU_REG_CR3), e->rip, bytes,
+                               sizeof(bytes));
+        struct insn_mov_ctl d;
+        if (!insn_decode_mov_ctl(bytes, n, &d) || !d.write || d.debug != debug ||
+            d.reg != e->mov.reg) {
+            vm_stop(v->vm, "could not decode the MOV to a control or debug register it "
+                    "trapped on", e->rip, e->raw_reason);
+            return false;
+        }
+        gpr = d.gpr;
+        *len = d.len;
+    }
+    *value = gpr == 4 ? vm_arch->vcpu_get_reg(v->arch, VCPU_REG_RSP)
+                      : ((const uint64_t *)g)[gpr];
+    return true;
+}
+
+/* MOV to DR7 (or DR5, its alias): into the guest's DR7 through the backend.  Bits 63:32 set:
+ * #GP(0) (SDM Vol. 2B MOV); bit 10 reads as 1, bits 11, 12, 14, 15 as 0. */
+static void handle_dr_write(struct vcpu *v, const struct vexit *e)
+{
+    uint64_t value;
+    uint32_t len;
+    if (!mov_source(v, e, true, &value, &len))
+        return;
+    if (value >> 32) {
+        vm_arch->vcpu_inject_exception(v->arch, 13, true, 0);
+        return;
+    }
+    vm_arch->vcpu_set_reg(v->arch, VCPU_REG_DR7, (value & 0xffff2bffull) | 0x400);
+    vm_arch->vcpu_set_rip(v->arch, e->rip + len);
+}
+
+/* MOV to CR8 while TPR holds an interrupt back: the vCPU's TPR (CR8 = TPR[7:4]); bits 63:4
+ * set: #GP(0).  The next entry injects what the lower TPR lets in. */
+static void handle_cr8_write(struct vcpu *v, const struct vexit *e)
+{
+    uint64_t value;
+    uint32_t len;
+    if (!mov_source(v, e, false, &value, &len))
+        return;
+    if (value >> 4) {
+        vm_arch->vcpu_inject_exception(v->arch, 13, true, 0);
+        return;
+    }
+    vcpu_lock(v);
+    vlapic_set_tpr(&v->lapic, (uint32_t)value << 4);
+    vcpu_unlock(v);
+    vm_arch->vcpu_set_rip(v->arch, e->rip + len);
+}
+
 /* A VM whose every vCPU halted with interrupts off can never run again. */
 static void check_all_halted(struct vm *vm)
 {
@@ -738,6 +806,7 @@ static const enum vcpu_exit_kind kind_of[] = {
     [VEXIT_NPF] = VX_OTHER, [VEXIT_TRIPLE_FAULT] = VX_OTHER, [VEXIT_ENTRY_FAILED] = VX_OTHER,
     [VEXIT_EXTINT] = VX_EXTINT, [VEXIT_TIMER] = VX_TIMER, [VEXIT_NMI] = VX_OTHER,
     [VEXIT_IRQ_WINDOW] = VX_WINDOW, [VEXIT_XSETBV] = VX_OTHER, [VEXIT_SKIP] = VX_OTHER,
+    [VEXIT_DR_WRITE] = VX_OTHER, [VEXIT_CR8_WRITE] = VX_OTHER,
     [VEXIT_FAULT] = VX_OTHER, [VEXIT_UNHANDLED] = VX_OTHER,
 };
 
@@ -754,6 +823,8 @@ enum vcpu_next vcpu_handle_exit(struct vcpu *v, const struct vexit *e)
     case VEXIT_HYPERCALL: return handle_hypercall(v, e);
     case VEXIT_HLT: return handle_hlt(v, e);
     case VEXIT_XSETBV: handle_xsetbv(v, e); break;
+    case VEXIT_DR_WRITE: handle_dr_write(v, e); break;
+    case VEXIT_CR8_WRITE: handle_cr8_write(v, e); break;
     case VEXIT_SKIP:
         v->emulated_insns++;
         skip(v, e);

@@ -172,6 +172,17 @@ void xstate_leave(struct xstate *xs)
     xs->dr[3] = hw[3] = read_dr3();
 }
 
+void xstate_sync_xcr0(struct xstate *xs)
+{
+    if (!allowed)
+        return;
+    uint32_t cpu = cpu_index(), lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0u));
+    uint64_t now = (uint64_t)hi << 32 | lo;
+    if (now != hw_xcr0[cpu])
+        xs->xcr0 = hw_xcr0[cpu] = now;
+}
+
 bool xstate_set_xcr0(struct xstate *xs, uint32_t index, uint64_t value)
 {
     if (!cpuid_xsetbv_valid(index, value, allowed))

@@ -35,6 +35,10 @@ int xstate_init(struct xstate *xs);
 void xstate_enter(struct xstate *xs);
 /* When the vCPU leaves the pCPU (its state goes to memory). */
 void xstate_leave(struct xstate *xs);
+/* After an exit, where the guest's XSETBV may not have exited: take its XCR0 from the
+ * register (QEMU's TCG ignores the SVM XSETBV intercept; its XSETBV checks the value against
+ * its own CPUID first).  Nothing changes where the intercept works. */
+void xstate_sync_xcr0(struct xstate *xs);
 /* XSETBV from the guest: false = #GP(0), nothing changed (cpuid_xsetbv_valid). */
 bool xstate_set_xcr0(struct xstate *xs, uint32_t index, uint64_t value);
 /* The components guests may enable (0 without XSAVE: then FXSAVE switches x87/SSE). */

@@ -26,6 +26,8 @@
 
 /* VMCB control area (APM Vol. 2 Appendix B, Table B-1) */
 #define VMCB_INTERCEPT_CR      0x000
+#define VMCB_INTERCEPT_DR      0x004
+#define CR8_WRITE              (1u << (16 + 8))
 #define VMCB_INTERCEPT_EXC     0x008
 #define VMCB_INTERCEPT_MISC1   0x00c
 #define VMCB_INTERCEPT_MISC2   0x010
@@ -141,10 +143,6 @@ static uint64_t host_save_pa[MAX_CPUS];  /* VMSAVE area for the host's hidden st
 static struct arch_vcpu *last_run_on[MAX_CPUS];
 static uint64_t hw_tsc_aux[MAX_CPUS];     /* what each pCPU's TSC_AUX holds */
 static bool has_tsc_aux;
-/* QEMU's TCG takes a virtual interrupt when V_INTR_PRIO >= V_TPR; the APM says "greater".
- * Seen once (a TPR window exit while V_TPR still holds the interrupt back), the class asked
- * for is lowered by one, so the window never fires early again. */
-static bool vintr_prio_ge;
 
 void svm_enter(struct vcpu_gprs *gprs, uint64_t vmcb_pa, uint64_t host_save_pa);
 
@@ -217,14 +215,16 @@ static struct arch_vm *svm_vm_create(uint32_t vm_id)
         memset((void *)(uintptr_t)msrpm_pa, 0xff, 2 * 4096);
         /* Pass through what is safe without the VMM (MSRPM: two bits per MSR, read then
          * write; MSRs 0-1FFFh at byte 0, C000_0000h-C000_1FFFh at byte 800h; APM 15.11):
-         * reads and writes of what VMLOAD/VMSAVE switch (FS/GS/KernelGS base, STAR, LSTAR,
-         * CSTAR, SFMASK, SYSENTER_*; APM 15.5.2); reads of the TSC and of TSC_AUX, which
-         * holds the vCPU's own value while it runs (writes exit: svm_vcpu_msr). */
+         * reads and writes of FS/GS/KernelGS base (VMLOAD/VMSAVE switch them, APM 15.5.2;
+         * Linux writes KernelGS base at every task switch); reads of the TSC and of the other
+         * MSRs VMLOAD/VMSAVE switch (STAR, LSTAR, CSTAR, SFMASK, SYSENTER_*) and of TSC_AUX,
+         * which hold the vCPU's own values while it runs.  Their writes exit and are
+         * validated (svm_vcpu_msr): QEMU's TCG takes non-canonical values the CPU refuses. */
         static const struct { uint32_t msr; bool write; } pass[] = {
             { MSR_FS_BASE, true }, { MSR_FS_BASE + 1, true }, { MSR_KERNEL_GS_BASE, true },
-            { MSR_STAR, true }, { MSR_LSTAR, true }, { MSR_CSTAR, true }, { MSR_SFMASK, true },
-            { MSR_SYSENTER_CS, true }, { MSR_SYSENTER_ESP, true }, { MSR_SYSENTER_EIP, true },
-            { 0x10 /* IA32_TSC */, false }, { MSR_TSC_AUX, false },
+            { MSR_STAR, false }, { MSR_LSTAR, false }, { MSR_CSTAR, false },
+            { MSR_SFMASK, false }, { MSR_SYSENTER_CS, false }, { MSR_SYSENTER_ESP, false },
+            { MSR_SYSENTER_EIP, false }, { 0x10 /* IA32_TSC */, false }, { MSR_TSC_AUX, false },
         };
         uint8_t *pm = (uint8_t *)(uintptr_t)msrpm_pa;
         for (unsigned i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
@@ -283,6 +283,11 @@ static struct arch_vcpu *svm_vcpu_create(struct arch_vm *vm, uint32_t vcpu_id,
     nvcpus++;
 
     VMCB32(v, VMCB_INTERCEPT_EXC) = 0;
+    /* Writes of DR7 (and DR5, its alias while CR4.DE = 0): the VMM puts the value into the
+     * VMCB, so the CPU arms the guest's breakpoints only from there, at VMRUN.  (QEMU's TCG
+     * arms them on the MOV itself and keeps them armed in other VMs; on hardware this costs
+     * an exit per DR7 write.) */
+    VMCB32(v, VMCB_INTERCEPT_DR) = (1u << (16 + 5)) | (1u << (16 + 7));
     /* Everything the VMM emulates or refuses (vmm/README.md has the table). */
     VMCB32(v, VMCB_INTERCEPT_MISC1) = MISC1_INTR | MISC1_NMI | MISC1_CPUID | MISC1_HLT |
                                        MISC1_IOIO | MISC1_MSR | MISC1_SHUTDOWN | MISC1_RDPMC |
@@ -381,6 +386,7 @@ static void svm_vcpu_run(struct arch_vcpu *v, struct vexit *e)
     xstate_enter(&v->xs);
     VMCB64(v, VMCB_RAX) = v->gprs.rax;
     svm_enter(&v->gprs, v->vmcb_pa, host_save_pa[cpu]);
+    xstate_sync_xcr0(&v->xs);
     v->gprs.rax = VMCB64(v, VMCB_RAX);
     /* An event whose delivery the exit interrupted is in EXITINTINFO; inject it again
      * (APM Vol. 2 15.7.2). */
@@ -389,9 +395,6 @@ static void svm_vcpu_run(struct arch_vcpu *v, struct vexit *e)
     decode_exit(v, e);
     if (e->reason != VEXIT_TIMER)
         lapic_timer_arm(0);
-    if (e->reason == VEXIT_IRQ_WINDOW && !v->window && v->tpr_class && !vintr_prio_ge &&
-        (VMCB64(v, VMCB_VINTR) & VINTR_V_TPR) >= v->tpr_class)
-        vintr_prio_ge = true;
 }
 
 /* A VMCB may be run on any pCPU at any time: VMRUN reads it and #VMEXIT writes it back.
@@ -433,23 +436,21 @@ static void svm_vcpu_inject_irq(struct arch_vcpu *v, uint8_t vector)
     VMCB64(v, VMCB_EVENTINJ) = vector | EVENT_VALID; /* type 0: external interrupt (15.20) */
 }
 
-/* The virtual interrupt request that makes the guest exit (VINTR intercepted): as soon as it
- * can take an interrupt (window), or as soon as its CR8 drops below the class of the one TPR
- * holds back. */
+/* V_TPR (the guest's CR8) and the virtual interrupt request that makes the guest exit as soon
+ * as it can take an interrupt (window; VINTR intercepted).  While TPR holds an interrupt back,
+ * CR8 writes exit instead (as KVM does): a V_IRQ with a priority would do it without exits,
+ * but QEMU's TCG aborts (an assertion without its global lock) when a CR8 write lets such a
+ * request in, and compares with >= where the APM says >. */
 static void update_vintr(struct arch_vcpu *v)
 {
     uint64_t vintr = VMCB64(v, VMCB_VINTR) & ~(VINTR_REQUEST | VINTR_V_TPR);
     vintr |= (uint64_t)(v->tpr >> 4);
-    bool want = v->window || v->tpr_class;
-    if (v->window) {
+    if (v->window)
         vintr |= VINTR_REQUEST;
-    } else if (v->tpr_class) {
-        uint8_t prio = vintr_prio_ge ? v->tpr_class - 1 : v->tpr_class;
-        vintr |= VINTR_V_IRQ | (uint64_t)prio << VINTR_PRIO_SHIFT;
-    }
-    uint32_t misc1 = VMCB32(v, VMCB_INTERCEPT_MISC1);
+    uint32_t misc1 = VMCB32(v, VMCB_INTERCEPT_MISC1), cr = VMCB32(v, VMCB_INTERCEPT_CR);
     VMCB64(v, VMCB_VINTR) = vintr;
-    VMCB32(v, VMCB_INTERCEPT_MISC1) = want ? misc1 | MISC1_VINTR : misc1 & ~MISC1_VINTR;
+    VMCB32(v, VMCB_INTERCEPT_MISC1) = v->window ? misc1 | MISC1_VINTR : misc1 & ~MISC1_VINTR;
+    VMCB32(v, VMCB_INTERCEPT_CR) = v->tpr_class ? cr | CR8_WRITE : cr & ~CR8_WRITE;
     v->dirty |= CLEAN_INTERCEPTS | CLEAN_TPR;
 }
 
@@ -478,7 +479,10 @@ static uint64_t svm_vcpu_get_reg(struct arch_vcpu *v, enum vcpu_reg reg)
 {
     switch (reg) {
     case VCPU_REG_CR0: return VMCB64(v, VMCB_CR0);
+    case VCPU_REG_CR3: return VMCB64(v, VMCB_CR3);
     case VCPU_REG_CR4: return VMCB64(v, VMCB_CR4);
+    case VCPU_REG_RSP: return VMCB64(v, VMCB_RSP);
+    case VCPU_REG_DR7: return VMCB64(v, VMCB_DR7);
     case VCPU_REG_CPL: return VMCB8(v, VMCB_CPL);
     case VCPU_REG_XCR0: return v->xs.xcr0;
     }
@@ -487,7 +491,15 @@ static uint64_t svm_vcpu_get_reg(struct arch_vcpu *v, enum vcpu_reg reg)
 
 static bool svm_vcpu_set_reg(struct arch_vcpu *v, enum vcpu_reg reg, uint64_t value)
 {
-    return reg == VCPU_REG_XCR0 && xstate_set_xcr0(&v->xs, 0, value);
+    switch (reg) {
+    case VCPU_REG_XCR0: return xstate_set_xcr0(&v->xs, 0, value);
+    case VCPU_REG_DR7:
+        VMCB64(v, VMCB_DR7) = value;
+        v->dirty |= 1u << 6; /* DRx clean bit: DR6, DR7 */
+        return true;
+    case VCPU_REG_RSP: VMCB64(v, VMCB_RSP) = value; return true;
+    default: return false;
+    }
 }
 
 /* VMCB offset of an MSR that VMLOAD/VMSAVE switch, 0 for others. */

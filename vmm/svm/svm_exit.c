@@ -75,6 +75,16 @@ void svm_exit_decode(const struct svm_exit_raw *raw, struct vexit *e)
         break;
     case SVM_EXIT_INVALID: e->reason = VEXIT_ENTRY_FAILED; break;
     case SVM_EXIT_XSETBV: e->reason = VEXIT_XSETBV; break;
+    case SVM_EXIT_WRITE_CR8:
+    case SVM_EXIT_WRITE_DR5:
+    case SVM_EXIT_WRITE_DR7:
+        /* EXITINFO1 names the register only with decode assists (bit 63 valid, APM 15.33). */
+        e->reason = raw->code == SVM_EXIT_WRITE_CR8 ? VEXIT_CR8_WRITE : VEXIT_DR_WRITE;
+        e->mov.reg = (uint8_t)(raw->code & 0xf);
+        e->mov.gpr = (info1 >> 63) ? (int8_t)(info1 & 15) : -1;
+        if (e->mov.gpr < 0)
+            e->insn_len = 0;
+        break;
     /* As on VT-x (vmx_exit.c): cache control and MONITOR/MWAIT do nothing visible, RDPMC
      * has no counters (#GP), and the SVM instructions do not exist for the guest (#UD). */
     case SVM_EXIT_INVD: skip_insn(e, "invd"); break;

@@ -9,6 +9,9 @@
 
 #include "vmm/arch.h"
 
+#define SVM_EXIT_WRITE_CR8 0x018
+#define SVM_EXIT_WRITE_DR5 0x035
+#define SVM_EXIT_WRITE_DR7 0x037
 #define SVM_EXIT_INTR     0x060
 #define SVM_EXIT_NMI      0x061
 #define SVM_EXIT_VINTR    0x064

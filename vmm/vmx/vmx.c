@@ -866,6 +866,9 @@ static uint64_t vmx_vcpu_get_reg(struct arch_vcpu *v, enum vcpu_reg reg)
     vmcs_load(v);
     switch (reg) {
     case VCPU_REG_CR0: return vmread(VMCS_GUEST_CR0);
+    case VCPU_REG_CR3: return vmread(VMCS_GUEST_CR3);
+    case VCPU_REG_RSP: return vmread(VMCS_GUEST_RSP);
+    case VCPU_REG_DR7: return vmread(VMCS_GUEST_DR7);
     case VCPU_REG_CR4: /* as the guest sees it: host-owned bits from the read shadow */
         return (vmread(VMCS_GUEST_CR4) & ~CR4_VMXE) | (vmread(VMCS_CR4_SHADOW) & CR4_VMXE);
     case VCPU_REG_CPL: return (vmread(VMCS_GUEST_SS_AR) >> 5) & 3; /* SS.DPL (SDM 26.3.1.2) */
@@ -876,7 +879,13 @@ static uint64_t vmx_vcpu_get_reg(struct arch_vcpu *v, enum vcpu_reg reg)
 
 static bool vmx_vcpu_set_reg(struct arch_vcpu *v, enum vcpu_reg reg, uint64_t value)
 {
-    return reg == VCPU_REG_XCR0 && xstate_set_xcr0(&v->xs, 0, value);
+    vmcs_load(v);
+    switch (reg) {
+    case VCPU_REG_XCR0: return xstate_set_xcr0(&v->xs, 0, value);
+    case VCPU_REG_DR7: vmwrite(VMCS_GUEST_DR7, value); return true;
+    case VCPU_REG_RSP: vmwrite(VMCS_GUEST_RSP, value); return true;
+    default: return false;
+    }
 }
 
 /* The vCPU is loaded on this pCPU (exits are handled where they happen), so an MSR that
