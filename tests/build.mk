@@ -34,6 +34,6 @@ UNIT_TESTS += test_acpi test_linux_boot test_uart test_kvm_pv
 $(eval $(call host_prog,test_acpi,tests/unit/test_acpi.c vmm/acpi.c vmm/fmt.c,-lcmocka))
 $(eval $(call host_prog,test_linux_boot,tests/unit/test_linux_boot.c vmm/linux_boot.c vmm/pagetable.c vmm/fmt.c,-lcmocka))
 $(eval $(call host_prog,test_uart,tests/unit/test_uart.c vmm/dev/uart.c,-lcmocka))
-$(eval $(call host_prog,test_kvm_pv,tests/unit/test_kvm_pv.c vmm/kvm_pv.c,-lcmocka))
+$(eval $(call host_prog,test_kvm_pv,tests/unit/test_kvm_pv.c vmm/kvm_pv.c,-lcmocka -lpthread))
 
 INTEGRATION_TESTS := $(sort $(wildcard tests/integration/qemu_*.sh tests/integration/bochs_*.sh))
