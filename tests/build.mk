@@ -37,3 +37,5 @@ $(eval $(call host_prog,test_uart,tests/unit/test_uart.c vmm/dev/uart.c,-lcmocka
 $(eval $(call host_prog,test_kvm_pv,tests/unit/test_kvm_pv.c vmm/kvm_pv.c,-lcmocka -lpthread))
 
 INTEGRATION_TESTS := $(sort $(wildcard tests/integration/qemu_*.sh tests/integration/bochs_*.sh))
+# The Linux guest's userland in plain QEMU (downloads Debian's packages: docs/linux.md).
+INTEGRATION_TESTS += tests/integration/linux_userland.sh
