@@ -69,41 +69,44 @@ uint64_t kvm_pvclock_read(const struct kvm_pvclock *c, uint64_t tsc)
     return c->system_time + hi + lo;
 }
 
+void kvm_pv_version_begin(volatile uint32_t *version)
+{
+    *version = (*version + 1) | 1;       /* odd: being written */
+    barrier();
+}
+
+void kvm_pv_version_end(volatile uint32_t *version)
+{
+    barrier();
+    *version = *version + 1;             /* even: complete */
+}
+
 void kvm_pvclock_write(volatile struct kvm_pvclock *rec, uint64_t tsc_timestamp,
                        uint64_t system_ns, uint32_t mul, int8_t shift, uint8_t flags)
 {
-    uint32_t v = rec->version;
-    rec->version = (v + 1) | 1;          /* odd: being written */
-    barrier();
+    kvm_pv_version_begin(&rec->version);
     rec->tsc_timestamp = tsc_timestamp;
     rec->system_time = system_ns;
     rec->tsc_to_system_mul = mul;
     rec->tsc_shift = shift;
     rec->flags = flags;
-    barrier();
-    rec->version = ((v + 1) | 1) + 1;    /* even: complete */
+    kvm_pv_version_end(&rec->version);
 }
 
 void kvm_wall_clock_write(volatile struct kvm_wall_clock *rec, uint32_t sec, uint32_t nsec)
 {
-    uint32_t v = rec->version;
-    rec->version = (v + 1) | 1;
-    barrier();
+    kvm_pv_version_begin(&rec->version);
     rec->sec = sec;
     rec->nsec = nsec;
-    barrier();
-    rec->version = ((v + 1) | 1) + 1;
+    kvm_pv_version_end(&rec->version);
 }
 
 void kvm_steal_update(volatile struct kvm_steal *rec, uint64_t steal_ns)
 {
-    uint32_t v = rec->version;
-    rec->version = (v + 1) | 1;
-    barrier();
+    kvm_pv_version_begin(&rec->version);
     rec->steal = steal_ns;
     rec->preempted = 0;
-    barrier();
-    rec->version = ((v + 1) | 1) + 1;
+    kvm_pv_version_end(&rec->version);
 }
 
 void kvm_steal_preempted(volatile struct kvm_steal *rec)

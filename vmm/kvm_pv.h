@@ -49,7 +49,7 @@ struct cpuid_leaf {
  * True and *OUT for LEAF = BASE or BASE + 1; false for any other leaf. */
 bool kvm_cpuid(uint32_t base, uint32_t leaf, struct cpuid_leaf *out);
 
-/* pvclock_vcpu_time_info (32 bytes, packed) */
+/* pvclock_vcpu_time_info (32 bytes; packed in Linux, naturally aligned here: no padding) */
 struct kvm_pvclock {
     uint32_t version;
     uint32_t pad0;
@@ -59,7 +59,7 @@ struct kvm_pvclock {
     int8_t tsc_shift;
     uint8_t flags;
     uint8_t pad[2];
-} __attribute__((packed));
+};
 _Static_assert(sizeof(struct kvm_pvclock) == 32, "pvclock_vcpu_time_info");
 
 /* pvclock_wall_clock (12 bytes) */
@@ -67,7 +67,7 @@ struct kvm_wall_clock {
     uint32_t version;
     uint32_t sec;
     uint32_t nsec;
-} __attribute__((packed));
+};
 _Static_assert(sizeof(struct kvm_wall_clock) == 12, "pvclock_wall_clock");
 
 /* kvm_steal_time (64 bytes) */
@@ -95,6 +95,10 @@ uint64_t kvm_pvclock_read(const struct kvm_pvclock *c, uint64_t tsc);
 void kvm_pvclock_write(volatile struct kvm_pvclock *rec, uint64_t tsc_timestamp,
                        uint64_t system_ns, uint32_t mul, int8_t shift, uint8_t flags);
 void kvm_wall_clock_write(volatile struct kvm_wall_clock *rec, uint32_t sec, uint32_t nsec);
+/* The protocol's two steps, shared by the three records: begin makes VERSION odd (a newer
+ * odd value, whatever it was), end makes it the next even value. */
+void kvm_pv_version_begin(volatile uint32_t *version);
+void kvm_pv_version_end(volatile uint32_t *version);
 
 /* Steal time.  kvm_steal_update before each entry of the vCPU: steal = STEAL_NS (the VMM's
  * total of the vCPU's runnable-but-not-running time), preempted = 0, version odd then even.

@@ -38,7 +38,7 @@ num='[0-9]+'
 expect_line "$log" "^@lx1 type=hello kernel=6\.1\.[-0-9a-z]+amd64 uptime_ms=$num cmdline_steps=cpus,cyclictest,hackbench,steal$"
 expect_line "$log" "^@lx1 type=cpus n=2 online=0-1 x2apic=[01] x2apic_cpu=[01] tsc_deadline=[01] hypervisor=[A-Za-z]+ clocksource=[a-z_0-9]+ clockevent=[a-z-]+ apic=[a-z_0-9]+$"
 # 2 threads stop together when the first has done its 200 loops: 201..400 samples.
-expect_line "$log" "^@lx1 type=cyclictest threads=2 samples=(20[1-9]|2[1-9][0-9]|3[0-9][0-9]|400) min_us=$num avg_us=$num p99_us=$num max_us=$num overflows=$num$"
+expect_line "$log" "^@lx1 type=cyclictest threads=2 loops=200 samples=(20[1-9]|2[1-9][0-9]|3[0-9][0-9]|400) min_us=$num avg_us=$num p99_us=$num max_us=$num overflows=$num$"
 expect_line "$log" "^@lx1 type=hackbench groups=2 loops=50 mode=threads ipc=pipe time_ms=[1-9][0-9]*$"
 expect_line "$log" "^@lx1 type=steal cpu=0 steal_ms=$num user_ms=$num system_ms=$num idle_ms=$num$"
 expect_line "$log" "^@lx1 type=steal cpu=1 steal_ms=$num "

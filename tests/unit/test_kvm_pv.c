@@ -133,6 +133,17 @@ static void test_pvclock_write(void **state)
     kvm_pvclock_write(&c, 1, 2, 0x80000000u, 1, 0);
     assert_int_equal(c.version % 2, 0);
     assert_true(c.version > 5);
+    /* The protocol's steps: odd while being written, then the next even value. */
+    uint32_t ver = 6;
+    kvm_pv_version_begin(&ver);
+    assert_int_equal(ver, 7);
+    kvm_pv_version_end(&ver);
+    assert_int_equal(ver, 8);
+    ver = 9;
+    kvm_pv_version_begin(&ver);
+    assert_int_equal(ver, 11);
+    kvm_pv_version_end(&ver);
+    assert_int_equal(ver, 12);
     struct kvm_wall_clock w = { 0 };
     kvm_wall_clock_write(&w, 946684800, 5);
     assert_int_equal(w.version, 2);
@@ -148,8 +159,11 @@ static atomic_bool stop;
 static void *writer(void *arg)
 {
     (void)arg;
-    for (uint64_t i = 1; !atomic_load(&stop); i++)
+    for (uint64_t i = 1; !atomic_load(&stop); i++) {
         kvm_pvclock_write(&shared_clock, i, 3 * i, (uint32_t)(0x80000000u + i), 1, 1);
+        for (volatile int k = 0; k < 50; k++) /* leave the reader complete records too */
+            ;
+    }
     return NULL;
 }
 

@@ -326,6 +326,10 @@ static void test_plan_errors(void **state)
     struct lx_layout l;
     assert_int_equal(lx_plan(&k, 76 * MiB, 2 * MiB, 2047, &l, err, sizeof(err)), 0);
     assert_int_equal(l.initrd_gpa, 74 * MiB);
+    /* A 4 GiB VM: RAM stops below the IOAPIC/LAPIC window, the initrd below that. */
+    assert_int_equal(lx_plan(&k, 4096 * MiB, MiB, 10, &l, err, sizeof(err)), 0);
+    assert_int_equal(l.e820[l.ne820 - 1].addr + l.e820[l.ne820 - 1].size, 0xfec00000ull);
+    assert_int_equal(l.initrd_gpa, 0x7fffffffull + 1 - MiB);
     /* initrd_addr_max limits the initrd's placement, not RAM's top. */
     k.initrd_addr_max = 100 * MiB - 1;
     assert_int_equal(lx_plan(&k, 256 * MiB, MiB, 10, &l, err, sizeof(err)), 0);
@@ -375,6 +379,10 @@ static void test_plan_property(void **state)
         for (uint32_t i = 0; i < l.ne820; i++)
             assert_int_equal((l.e820[i].addr | l.e820[i].size) & 0xfff, 0);
         assert_true(l.e820[l.ne820 - 1].addr + l.e820[l.ne820 - 1].size <= mem);
+        /* Never RAM where the IOAPIC and LAPIC live. */
+        for (uint32_t i = 0; i < l.ne820; i++)
+            assert_true(l.e820[i].type != LX_E820_RAM ||
+                        l.e820[i].addr + l.e820[i].size <= LX_MMIO_HOLE);
         assert_true(in_ram(&l, l.kernel_start, l.kernel_end - l.kernel_start));
         assert_true(in_ram(&l, LX_PT_GPA, LX_PT_END - LX_PT_GPA));
         assert_true(in_ram(&l, LX_ZERO_PAGE_GPA, 4096));
@@ -408,6 +416,11 @@ static void test_cmdline(void **state)
     assert_string_equal(buf, "console=ttyS0 tsc=reliable panic=-1");
     assert_int_equal(lx_cmdline(buf, 20, "x", 1, 0), -1);
     assert_string_equal(buf, "");
+    /* Exactly fitting needs room for the NUL too. */
+    size_t len = strlen("console=ttyS0 tsc=reliable panic=-1 abc");
+    assert_int_equal(lx_cmdline(buf, len, "abc", 0, 0), -1);
+    assert_int_equal(lx_cmdline(buf, len + 1, "abc", 0, 0), (int)len);
+    assert_string_equal(buf, "console=ttyS0 tsc=reliable panic=-1 abc");
 }
 
 int main(void)
