@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "vmm/le.h"
 #include "vmm/linux_boot.h"
 
 static const unsigned char xz_magic[6] = { 0xfd, '7', 'z', 'X', 'Z', 0x00 };
@@ -138,70 +139,56 @@ static void print_config(const char *path)
     printf("\n");
 }
 
-static uint64_t rd(const unsigned char *p, unsigned n)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static void wr(unsigned char *p, uint64_t v, unsigned n)
-{
-    for (unsigned i = 0; i < n; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
 /* The compact ELF (see the top): returns its size, the bytes in *OUT (malloc'd). */
 static size_t compact_elf(const unsigned char *elf, size_t len, unsigned char **out)
 {
-    uint64_t phoff = rd(elf + 32, 8), phnum = rd(elf + 56, 2);
+    uint64_t phoff = le_get(elf + 32, 8), phnum = le_get(elf + 56, 2);
     size_t hdr = 64 + phnum * 56, at = (hdr + 15) & ~(size_t)15;
     unsigned char *b = calloc(1, len + phnum * 16 + 64);
     if (!b)
         die("out of memory");
     memcpy(b, elf, 64);
-    wr(b + 32, 64, 8);          /* program headers right after the ELF header */
-    wr(b + 40, 0, 8);           /* no section headers */
-    wr(b + 58, 0, 2);
-    wr(b + 60, 0, 2);
-    wr(b + 62, 0, 2);
+    le_put(b + 32, 64, 8);          /* program headers right after the ELF header */
+    le_put(b + 40, 0, 8);           /* no section headers */
+    le_put(b + 58, 0, 2);
+    le_put(b + 60, 0, 2);
+    le_put(b + 62, 0, 2);
     memcpy(b + 64, elf + phoff, phnum * 56);
     /* PT_LOADs first (their new offsets are needed to place notes that lie inside them). */
     uint64_t old_off[64], new_off[64], old_size[64];
     for (uint64_t i = 0; i < phnum && i < 64; i++) {
         unsigned char *ph = b + 64 + i * 56;
-        old_off[i] = rd(ph + 8, 8);
-        old_size[i] = rd(ph + 32, 8);
+        old_off[i] = le_get(ph + 8, 8);
+        old_size[i] = le_get(ph + 32, 8);
         new_off[i] = 0;
-        if (rd(ph, 4) != 1)
+        if (le_get(ph, 4) != 1)
             continue;
         uint64_t n = old_size[i];
         while (n && elf[old_off[i] + n - 1] == 0)
             n--;
         memcpy(b + at, elf + old_off[i], n);
         new_off[i] = at;
-        wr(ph + 8, at, 8);
-        wr(ph + 32, n, 8);
+        le_put(ph + 8, at, 8);
+        le_put(ph + 32, n, 8);
         at = (at + n + 15) & ~(size_t)15;
     }
     for (uint64_t i = 0; i < phnum && i < 64; i++) {
         unsigned char *ph = b + 64 + i * 56;
-        if (rd(ph, 4) == 1)
+        if (le_get(ph, 4) == 1)
             continue;
         /* Inside a kept PT_LOAD's bytes: point there; else copy it after them. */
         bool placed = false;
         for (uint64_t j = 0; j < phnum && j < 64 && !placed; j++) {
             unsigned char *lj = b + 64 + j * 56;
-            if (rd(lj, 4) == 1 && old_off[i] >= old_off[j] &&
-                old_off[i] + old_size[i] <= old_off[j] + rd(lj + 32, 8)) {
-                wr(ph + 8, new_off[j] + (old_off[i] - old_off[j]), 8);
+            if (le_get(lj, 4) == 1 && old_off[i] >= old_off[j] &&
+                old_off[i] + old_size[i] <= old_off[j] + le_get(lj + 32, 8)) {
+                le_put(ph + 8, new_off[j] + (old_off[i] - old_off[j]), 8);
                 placed = true;
             }
         }
         if (!placed && old_size[i]) {
             memcpy(b + at, elf + old_off[i], old_size[i]);
-            wr(ph + 8, at, 8);
+            le_put(ph + 8, at, 8);
             at = (at + old_size[i] + 15) & ~(size_t)15;
         }
     }

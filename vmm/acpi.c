@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "vmm/fmt.h"
+#include "vmm/le.h"
 
 #define HDR_SIZE      36
 #define RSDP_SIZE     36
@@ -54,12 +55,6 @@
 #define OEM_TABLE_ID  "VSCHEDVM"
 #define CREATOR_ID    "VSCH"
 
-static void wr(uint8_t *p, uint64_t v, unsigned n)
-{
-    for (unsigned i = 0; i < n; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
 static uint8_t checksum(const uint8_t *p, uint32_t n)
 {
     uint8_t sum = 0;
@@ -71,13 +66,13 @@ static uint8_t checksum(const uint8_t *p, uint32_t n)
 static void header(uint8_t *t, const char *sig, uint32_t len, uint8_t rev)
 {
     memcpy(t, sig, 4);
-    wr(t + 4, len, 4);
+    le_put(t + 4, len, 4);
     t[8] = rev;
     memcpy(t + 10, OEM_ID, 6);
     memcpy(t + 16, OEM_TABLE_ID, 8);
-    wr(t + 24, 1, 4);              /* OEM revision */
+    le_put(t + 24, 1, 4);              /* OEM revision */
     memcpy(t + 28, CREATOR_ID, 4);
-    wr(t + 32, 1, 4);              /* creator revision */
+    le_put(t + 32, 1, 4);              /* creator revision */
 }
 
 static void seal(uint8_t *t, uint32_t len)
@@ -92,7 +87,7 @@ static void gas_io8(uint8_t *g, uint16_t port)
     g[1] = 8;                      /* register bit width */
     g[2] = 0;                      /* bit offset */
     g[3] = GAS_ACCESS_BYTE;
-    wr(g + 4, port, 8);
+    le_put(g + 4, port, 8);
 }
 
 /* ---- AML (ACPI 6.x chapter 20) ---- */
@@ -285,27 +280,27 @@ int acpi_build(void *buf, size_t size, uint64_t gpa, uint32_t vcpus, struct acpi
     /* MADT revision 4 (ACPI 6.0): local APIC address, flags 0 = no dual 8259. */
     uint32_t madt_len = MADT_FIXED + vcpus * X2APIC_SIZE;
     header(b + madt, "APIC", madt_len, 4);
-    wr(b + madt + HDR_SIZE, ACPI_LAPIC_ADDR, 4);
-    wr(b + madt + HDR_SIZE + 4, 0, 4);
+    le_put(b + madt + HDR_SIZE, ACPI_LAPIC_ADDR, 4);
+    le_put(b + madt + HDR_SIZE + 4, 0, 4);
     for (uint32_t i = 0; i < vcpus; i++) {
         uint8_t *e = b + madt + MADT_FIXED + i * X2APIC_SIZE;
         e[0] = 9;                                    /* Processor Local x2APIC */
         e[1] = X2APIC_SIZE;
-        wr(e + 4, i, 4);                             /* x2APIC ID */
-        wr(e + 8, 1, 4);                             /* flags: enabled */
-        wr(e + 12, i, 4);                            /* ACPI processor UID */
+        le_put(e + 4, i, 4);                             /* x2APIC ID */
+        le_put(e + 8, 1, 4);                             /* flags: enabled */
+        le_put(e + 12, i, 4);                            /* ACPI processor UID */
     }
     seal(b + madt, madt_len);
 
     /* FADT revision 6.0, hardware-reduced. */
     uint8_t *f = b + fadt;
     header(f, "FACP", FADT_SIZE, 6);
-    wr(f + FADT_DSDT, gpa + dsdt, 4);
-    wr(f + FADT_X_DSDT, gpa + dsdt, 8);
-    wr(f + FADT_P_LVL2_LAT, 101, 2);                 /* > 100: no C2 */
-    wr(f + FADT_P_LVL3_LAT, 1001, 2);                /* > 1000: no C3 */
-    wr(f + FADT_IAPC_BOOT_ARCH, IAPC_VGA_NOT_PRESENT | IAPC_CMOS_RTC_ABSENT, 2);
-    wr(f + FADT_FLAGS, FADT_WBINVD | FADT_PROC_C1 | FADT_PWR_BUTTON | FADT_SLP_BUTTON |
+    le_put(f + FADT_DSDT, gpa + dsdt, 4);
+    le_put(f + FADT_X_DSDT, gpa + dsdt, 8);
+    le_put(f + FADT_P_LVL2_LAT, 101, 2);                 /* > 100: no C2 */
+    le_put(f + FADT_P_LVL3_LAT, 1001, 2);                /* > 1000: no C3 */
+    le_put(f + FADT_IAPC_BOOT_ARCH, IAPC_VGA_NOT_PRESENT | IAPC_CMOS_RTC_ABSENT, 2);
+    le_put(f + FADT_FLAGS, FADT_WBINVD | FADT_PROC_C1 | FADT_PWR_BUTTON | FADT_SLP_BUTTON |
                            FADT_FIX_RTC | FADT_RESET_REG_SUP | FADT_HW_REDUCED_ACPI, 4);
     gas_io8(f + FADT_RESET_REG, ACPI_RESET_PORT);
     f[FADT_RESET_VALUE] = ACPI_RESET_VALUE;
@@ -317,8 +312,8 @@ int acpi_build(void *buf, size_t size, uint64_t gpa, uint32_t vcpus, struct acpi
 
     /* XSDT revision 1: the FADT and the MADT. */
     header(b + xsdt, "XSDT", HDR_SIZE + 16, 1);
-    wr(b + xsdt + HDR_SIZE, gpa + fadt, 8);
-    wr(b + xsdt + HDR_SIZE + 8, gpa + madt, 8);
+    le_put(b + xsdt + HDR_SIZE, gpa + fadt, 8);
+    le_put(b + xsdt + HDR_SIZE + 8, gpa + madt, 8);
     seal(b + xsdt, HDR_SIZE + 16);
 
     /* RSDP revision 2: no RSDT (address 0), the XSDT; checksum over the first 20 bytes,
@@ -327,9 +322,9 @@ int acpi_build(void *buf, size_t size, uint64_t gpa, uint32_t vcpus, struct acpi
     memcpy(r, "RSD PTR ", 8);
     memcpy(r + 9, OEM_ID, 6);
     r[15] = 2;
-    wr(r + 16, 0, 4);
-    wr(r + 20, RSDP_SIZE, 4);
-    wr(r + 24, gpa + xsdt, 8);
+    le_put(r + 16, 0, 4);
+    le_put(r + 20, RSDP_SIZE, 4);
+    le_put(r + 24, gpa + xsdt, 8);
     r[8] = checksum(r, 20);
     r[32] = checksum(r, RSDP_SIZE);
 

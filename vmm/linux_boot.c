@@ -5,7 +5,9 @@
 
 #include <string.h>
 
+#include "vmm/elf.h"
 #include "vmm/fmt.h"
+#include "vmm/le.h"
 #include "vmm/pagetable.h"
 
 /* ---- the setup header, at the same offsets in a bzImage's first sectors and in the zero
@@ -57,29 +59,8 @@
 #define VMLINUX_INITRD_MAX     0x7fffffffull
 #define VMLINUX_ALIGNMENT      0x200000u   /* CONFIG_PHYSICAL_ALIGN of Debian's kernel */
 
-/* ---- ELF64 (System V ABI) ---- */
-#define EH_SIZE   64
-#define PH_SIZE   56
-#define SH_SIZE   64
-#define ET_EXEC   2
-#define EM_X86_64 62
-#define PT_LOAD   1
-#define PT_NOTE   4
+
 #define XEN_ELFNOTE_GUEST_OS 6
-
-static uint64_t rd(const uint8_t *p, unsigned n)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static void wr(uint8_t *p, uint64_t v, unsigned n)
-{
-    for (unsigned i = 0; i < n; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
 
 /* Does the note segment [p, p+n) hold a note owned by "Linux", or Xen's GUEST_OS = "linux"
  * (every x86 vmlinux with PVH or Xen support carries the latter)? */
@@ -87,7 +68,8 @@ static bool linux_note(const uint8_t *p, uint64_t n)
 {
     uint64_t off = 0;
     while (n - off >= 12) {
-        uint64_t namesz = rd(p + off, 4), descsz = rd(p + off + 4, 4), type = rd(p + off + 8, 4);
+        uint64_t namesz = le_get(p + off, 4), descsz = le_get(p + off + 4, 4);
+        uint64_t type = le_get(p + off + 8, 4);
         uint64_t name = off + 12, desc = name + ((namesz + 3) & ~3ull);
         uint64_t next = desc + ((descsz + 3) & ~3ull);
         if (namesz > n || descsz > n || next > n)
@@ -105,38 +87,40 @@ static bool linux_note(const uint8_t *p, uint64_t n)
 static int inspect_elf(const uint8_t *b, size_t size, struct lx_kernel *k, char *err,
                        size_t errlen)
 {
-    if (b[4] != 2 || b[5] != 1 || rd(b + 16, 2) != ET_EXEC || rd(b + 18, 2) != EM_X86_64) {
+    if (b[4] != 2 || b[5] != 1 || le_get(b + 16, 2) != ELF_ET_EXEC ||
+        le_get(b + 18, 2) != ELF_EM_X86_64) {
         fmt_snprintf(err, errlen, "not a Linux kernel: not an x86-64 ELF executable");
         return -1;
     }
-    uint64_t entry = rd(b + 24, 8), phoff = rd(b + 32, 8), shoff = rd(b + 40, 8);
-    uint64_t phentsize = rd(b + 54, 2), phnum = rd(b + 56, 2);
-    uint64_t shentsize = rd(b + 58, 2), shnum = rd(b + 60, 2);
-    if (phentsize != PH_SIZE || phoff > size || phnum > (size - phoff) / PH_SIZE) {
+    uint64_t entry = le_get(b + 24, 8), phoff = le_get(b + 32, 8), shoff = le_get(b + 40, 8);
+    uint64_t phentsize = le_get(b + 54, 2), phnum = le_get(b + 56, 2);
+    uint64_t shentsize = le_get(b + 58, 2), shnum = le_get(b + 60, 2);
+    if (phentsize != ELF64_PHDR_SIZE || phoff > size ||
+        phnum > (size - phoff) / ELF64_PHDR_SIZE) {
         fmt_snprintf(err, errlen, "not a Linux kernel: program headers outside the file");
         return -1;
     }
     k->kind = LX_VMLINUX;
     k->start = UINT64_MAX;
-    k->file_end = phoff + phnum * PH_SIZE;
-    if (shnum && shentsize == SH_SIZE && shoff <= size && shnum <= (size - shoff) / SH_SIZE &&
-        shoff + shnum * SH_SIZE > k->file_end)
-        k->file_end = shoff + shnum * SH_SIZE;
+    k->file_end = phoff + phnum * ELF64_PHDR_SIZE;
+    if (shnum && shentsize == ELF64_SHDR_SIZE && shoff <= size &&
+        shnum <= (size - shoff) / ELF64_SHDR_SIZE && shoff + shnum * ELF64_SHDR_SIZE > k->file_end)
+        k->file_end = shoff + shnum * ELF64_SHDR_SIZE;
     bool note = false, entry_ok = false;
     for (uint64_t i = 0; i < phnum; i++) {
-        const uint8_t *ph = b + phoff + i * PH_SIZE;
-        uint64_t type = rd(ph, 4), off = rd(ph + 8, 8), paddr = rd(ph + 24, 8);
-        uint64_t filesz = rd(ph + 32, 8), memsz = rd(ph + 40, 8);
-        if (type != PT_LOAD && type != PT_NOTE)
+        const uint8_t *ph = b + phoff + i * ELF64_PHDR_SIZE;
+        uint64_t type = le_get(ph, 4), off = le_get(ph + 8, 8), paddr = le_get(ph + 24, 8);
+        uint64_t filesz = le_get(ph + 32, 8), memsz = le_get(ph + 40, 8);
+        if (type != ELF_PT_LOAD && type != ELF_PT_NOTE)
             continue;
         if (off > size || filesz > size - off) {
-            fmt_snprintf(err, errlen, "not a Linux kernel: segment %lu outside the file (truncated?)",
-                         i);
+            fmt_snprintf(err, errlen,
+                         "not a Linux kernel: segment %lu outside the file (truncated?)", i);
             return -1;
         }
         if (off + filesz > k->file_end)
             k->file_end = off + filesz;
-        if (type == PT_NOTE) {
+        if (type == ELF_PT_NOTE) {
             note = note || linux_note(b + off, filesz);
             continue;
         }
@@ -184,14 +168,14 @@ static int inspect_bzimage(const uint8_t *b, size_t size, struct lx_kernel *k, c
                            size_t errlen)
 {
     k->kind = LX_BZIMAGE;
-    k->protocol = (uint16_t)rd(b + HDR_VERSION, 2);
+    k->protocol = (uint16_t)le_get(b + HDR_VERSION, 2);
     if (k->protocol < 0x020c) {
         fmt_snprintf(err, errlen,
                      "not a Linux kernel for 64-bit boot: bzImage boot protocol %u.%02u (2.12 or "
                      "later needed)", k->protocol >> 8, k->protocol & 0xff);
         return -1;
     }
-    if (!(rd(b + HDR_XLOADFLAGS, 2) & XLF_KERNEL_64)) {
+    if (!(le_get(b + HDR_XLOADFLAGS, 2) & XLF_KERNEL_64)) {
         fmt_snprintf(err, errlen, "not a Linux kernel for 64-bit boot: no 64-bit entry "
                                   "(xloadflags)");
         return -1;
@@ -202,25 +186,25 @@ static int inspect_bzimage(const uint8_t *b, size_t size, struct lx_kernel *k, c
         fmt_snprintf(err, errlen, "not a Linux kernel: bzImage truncated in its setup code");
         return -1;
     }
-    k->payload_offset = (uint32_t)rd(b + HDR_PAYLOAD_OFFSET, 4);
-    k->payload_length = (uint32_t)rd(b + HDR_PAYLOAD_LENGTH, 4);
+    k->payload_offset = (uint32_t)le_get(b + HDR_PAYLOAD_OFFSET, 4);
+    k->payload_length = (uint32_t)le_get(b + HDR_PAYLOAD_LENGTH, 4);
     if (k->payload_offset > size - k->setup_size ||
         k->payload_length > size - k->setup_size - k->payload_offset) {
         fmt_snprintf(err, errlen, "not a Linux kernel: bzImage payload outside the file");
         return -1;
     }
-    k->initrd_addr_max = rd(b + HDR_INITRD_ADDR_MAX, 4);
-    k->cmdline_max = (uint32_t)rd(b + HDR_CMDLINE_SIZE, 4) + 1;
+    k->initrd_addr_max = le_get(b + HDR_INITRD_ADDR_MAX, 4);
+    k->cmdline_max = (uint32_t)le_get(b + HDR_CMDLINE_SIZE, 4) + 1;
     if (k->cmdline_max > LX_CMDLINE_MAX)
         k->cmdline_max = LX_CMDLINE_MAX;
-    k->kernel_alignment = rd(b + HDR_KERNEL_ALIGNMENT, 4);
-    k->init_size = (uint32_t)rd(b + HDR_INIT_SIZE, 4);
-    uint16_t kv = (uint16_t)rd(b + HDR_KERNEL_VERSION, 2);
+    k->kernel_alignment = le_get(b + HDR_KERNEL_ALIGNMENT, 4);
+    k->init_size = (uint32_t)le_get(b + HDR_INIT_SIZE, 4);
+    uint16_t kv = (uint16_t)le_get(b + HDR_KERNEL_VERSION, 2);
     k->kernel_version_off = kv && kv + 0x200u < size ? (uint16_t)(kv + 0x200) : 0;
     /* The protected-mode part runs where the header prefers (pref_address, aligned for a
      * relocatable kernel), its 64-bit entry 0x200 bytes in; the decompressor needs init_size
      * bytes from there. */
-    uint64_t load = rd(b + HDR_PREF_ADDRESS, 8);
+    uint64_t load = le_get(b + HDR_PREF_ADDRESS, 8);
     uint64_t pm_size = size - k->setup_size;
     if (!load || !k->init_size) {
         fmt_snprintf(err, errlen, "not a Linux kernel: bzImage without pref_address/init_size");
@@ -240,10 +224,10 @@ int lx_inspect(const void *file, size_t size, struct lx_kernel *out, char *err, 
 {
     const uint8_t *b = file;
     memset(out, 0, sizeof(*out));
-    if (size >= EH_SIZE && memcmp(b, "\177ELF", 4) == 0)
+    if (size >= ELF64_EHDR_SIZE && memcmp(b, "\177ELF", 4) == 0)
         return inspect_elf(b, size, out, err, errlen);
-    if (size >= HDR_END && rd(b + HDR_BOOT_FLAG, 2) == BOOT_FLAG_MAGIC &&
-        rd(b + HDR_HEADER, 4) == HDRS_MAGIC)
+    if (size >= HDR_END && le_get(b + HDR_BOOT_FLAG, 2) == BOOT_FLAG_MAGIC &&
+        le_get(b + HDR_HEADER, 4) == HDRS_MAGIC)
         return inspect_bzimage(b, size, out, err, errlen);
     fmt_snprintf(err, errlen, "not a Linux kernel: neither an ELF vmlinux nor a bzImage");
     return -1;
@@ -316,27 +300,6 @@ int lx_plan(const struct lx_kernel *k, uint64_t mem_size, uint64_t initrd_size,
 
 /* ---- writing it ---- */
 
-struct lx_pt_alloc {
-    uint8_t *mem;
-    uint64_t next;
-};
-
-static uint64_t lx_alloc_table(void *ctx)
-{
-    struct lx_pt_alloc *a = ctx;
-    if (a->next >= LX_PT_END)
-        return 0;
-    uint64_t gpa = a->next;
-    a->next += 4096;
-    memset(a->mem + gpa, 0, 4096);
-    return gpa;
-}
-
-static uint64_t *lx_table(void *ctx, uint64_t gpa)
-{
-    return (uint64_t *)(((struct lx_pt_alloc *)ctx)->mem + gpa);
-}
-
 static void write_zero_page(uint8_t *zp, const struct lx_layout *l, const struct lx_kernel *k,
                             const uint8_t *kfile, uint64_t rsdp_gpa)
 {
@@ -348,31 +311,31 @@ static void write_zero_page(uint8_t *zp, const struct lx_layout *l, const struct
             end = HDR_END;
         memcpy(zp + HDR_SETUP_SECTS, kfile + HDR_SETUP_SECTS, end - HDR_SETUP_SECTS);
     } else {
-        wr(zp + HDR_BOOT_FLAG, BOOT_FLAG_MAGIC, 2);
-        wr(zp + HDR_HEADER, HDRS_MAGIC, 4);
-        wr(zp + HDR_VERSION, VMLINUX_PROTOCOL, 2);
-        wr(zp + HDR_INITRD_ADDR_MAX, k->initrd_addr_max, 4);
-        wr(zp + HDR_KERNEL_ALIGNMENT, k->kernel_alignment, 4);
-        wr(zp + HDR_XLOADFLAGS, XLF_KERNEL_64, 2);
-        wr(zp + HDR_CMDLINE_SIZE, k->cmdline_max - 1, 4);
+        le_put(zp + HDR_BOOT_FLAG, BOOT_FLAG_MAGIC, 2);
+        le_put(zp + HDR_HEADER, HDRS_MAGIC, 4);
+        le_put(zp + HDR_VERSION, VMLINUX_PROTOCOL, 2);
+        le_put(zp + HDR_INITRD_ADDR_MAX, k->initrd_addr_max, 4);
+        le_put(zp + HDR_KERNEL_ALIGNMENT, k->kernel_alignment, 4);
+        le_put(zp + HDR_XLOADFLAGS, XLF_KERNEL_64, 2);
+        le_put(zp + HDR_CMDLINE_SIZE, k->cmdline_max - 1, 4);
     }
     zp[ZP_SENTINEL] = 0;
     zp[HDR_TYPE_OF_LOADER] = TYPE_OF_LOADER_OTHER;
     zp[HDR_LOADFLAGS] = (uint8_t)(zp[HDR_LOADFLAGS] | LOADFLAG_LOADED_HIGH);
-    wr(zp + HDR_HEAP_END_PTR, 0, 2);
-    wr(zp + HDR_CMD_LINE_PTR, l->cmdline_gpa, 4);
-    wr(zp + ZP_EXT_CMD_LINE_PTR, l->cmdline_gpa >> 32, 4);
-    wr(zp + HDR_RAMDISK_IMAGE, l->initrd_gpa, 4);
-    wr(zp + HDR_RAMDISK_SIZE, l->initrd_size, 4);
-    wr(zp + ZP_EXT_RAMDISK_IMAGE, l->initrd_gpa >> 32, 4);
-    wr(zp + ZP_EXT_RAMDISK_SIZE, l->initrd_size >> 32, 4);
-    wr(zp + ZP_ACPI_RSDP_ADDR, rsdp_gpa, 8);
+    le_put(zp + HDR_HEAP_END_PTR, 0, 2);
+    le_put(zp + HDR_CMD_LINE_PTR, l->cmdline_gpa, 4);
+    le_put(zp + ZP_EXT_CMD_LINE_PTR, l->cmdline_gpa >> 32, 4);
+    le_put(zp + HDR_RAMDISK_IMAGE, l->initrd_gpa, 4);
+    le_put(zp + HDR_RAMDISK_SIZE, l->initrd_size, 4);
+    le_put(zp + ZP_EXT_RAMDISK_IMAGE, l->initrd_gpa >> 32, 4);
+    le_put(zp + ZP_EXT_RAMDISK_SIZE, l->initrd_size >> 32, 4);
+    le_put(zp + ZP_ACPI_RSDP_ADDR, rsdp_gpa, 8);
     zp[ZP_E820_ENTRIES] = (uint8_t)l->ne820;
     for (uint32_t i = 0; i < l->ne820 && i < ZP_E820_MAX; i++) {
         uint8_t *e = zp + ZP_E820_TABLE + i * ZP_E820_ENTRY_SIZE;
-        wr(e, l->e820[i].addr, 8);
-        wr(e + 8, l->e820[i].size, 8);
-        wr(e + 16, l->e820[i].type, 4);
+        le_put(e, l->e820[i].addr, 8);
+        le_put(e + 8, l->e820[i].size, 8);
+        le_put(e + 16, l->e820[i].type, 4);
     }
 }
 
@@ -395,9 +358,9 @@ void lx_load(void *mem, const struct lx_layout *l, const struct lx_kernel *k, co
     /* Identity map of all memory, 2 MiB pages (boot.rst: at least the kernel, the zero page
      * and the command line; all of it is simplest).  lx_plan bounds memory so that the
      * tables fit [LX_PT_GPA, LX_PT_END): a PML4, a PDPT and one PD per GiB. */
-    struct lx_pt_alloc a = { m, LX_PT_GPA };
-    struct pt_mem pm = { lx_alloc_table, lx_table, &a };
-    uint64_t root = lx_alloc_table(&a);
+    struct pt_linear a = { m, LX_PT_GPA, LX_PT_END };
+    struct pt_mem pm = pt_linear_mem(&a);
+    uint64_t root = pm.alloc_table(pm.ctx);
     pt_map(&pt_format_x86, &pm, root, 0, 0, l->mem_size, PTE_P | PTE_RW, PT_SIZE_2M);
 
     uint64_t *gdt = (uint64_t *)(m + LX_GDT_GPA);

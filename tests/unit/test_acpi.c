@@ -130,7 +130,7 @@ static void test_pm_ports(void **state)
     assert_int_equal(acpi_pm_write(ACPI_SLEEP_CTL_PORT, (5 << 2) | 0x20), ACPI_PM_POWEROFF);
     assert_int_equal(acpi_pm_write(ACPI_SLEEP_CTL_PORT, 5 << 2), ACPI_PM_NONE);   /* no SLP_EN */
     assert_int_equal(acpi_pm_write(ACPI_SLEEP_CTL_PORT, (3 << 2) | 0x20), ACPI_PM_NONE); /* S3 */
-    assert_int_equal(acpi_pm_write(ACPI_SLEEP_STS_PORT, 0x80), ACPI_PM_NONE);     /* clear WAK_STS */
+    assert_int_equal(acpi_pm_write(ACPI_SLEEP_STS_PORT, 0x80), ACPI_PM_NONE); /* WAK_STS clear */
     assert_int_equal(acpi_pm_write(ACPI_RESET_PORT, ACPI_RESET_VALUE), ACPI_PM_RESET);
     assert_int_equal(acpi_pm_write(ACPI_RESET_PORT, 0x06), ACPI_PM_NONE);
     assert_int_equal(acpi_pm_read(ACPI_SLEEP_STS_PORT), 0);

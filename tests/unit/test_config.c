@@ -191,7 +191,8 @@ static void test_linux_keys(void **state)
                            &c, &e), 0);
     assert_string_equal(c.vms[0].kernel, "vmlinux");
     assert_string_equal(c.vms[0].initrd, "initramfs.cpio.gz");
-    assert_string_equal(c.vms[0].cmdline, "vsched.run=cpus,cyclictest vsched.cyclictest=\"-l 200\"");
+    assert_string_equal(c.vms[0].cmdline,
+                        "vsched.run=cpus,cyclictest vsched.cyclictest=\"-l 200\"");
     assert_string_equal(c.vms[0].image, "");
     /* Only the kernel is required. */
     assert_int_equal(parse("[vm lx]\nkernel = bzImage\n", &c, &e), 0);
