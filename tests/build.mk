@@ -29,8 +29,17 @@ $(eval $(call host_prog,test_proto,tests/unit/test_proto.c vmm/proto.c,-lcmocka)
 UNIT_TESTS += test_vlapic
 $(eval $(call host_prog,test_vlapic,tests/unit/test_vlapic.c vmm/vlapic.c,-lcmocka -lpthread))
 
+# The Linux guest's platform pieces (docs/linux.md).  test_acpi runs iasl (tools/deps.sh linux).
+UNIT_TESTS += test_acpi test_linux_boot test_uart test_kvm_pv
+$(eval $(call host_prog,test_acpi,tests/unit/test_acpi.c vmm/acpi.c vmm/fmt.c,-lcmocka))
+$(eval $(call host_prog,test_linux_boot,tests/unit/test_linux_boot.c vmm/linux_boot.c vmm/pagetable.c vmm/fmt.c,-lcmocka))
+$(eval $(call host_prog,test_uart,tests/unit/test_uart.c vmm/dev/uart.c,-lcmocka))
+$(eval $(call host_prog,test_kvm_pv,tests/unit/test_kvm_pv.c vmm/kvm_pv.c,-lcmocka -lpthread))
+
 INTEGRATION_TESTS := $(sort $(wildcard tests/integration/qemu_*.sh tests/integration/bochs_*.sh)) \
                      tests/hostile/qemu_hostile.sh tests/hostile/bochs_hostile.sh
+# The Linux guest's userland in plain QEMU (downloads Debian's packages: docs/linux.md).
+INTEGRATION_TESTS += tests/integration/linux_userland.sh
 
 UNIT_TESTS += test_cpuid test_msr_rules test_guest_insn
 $(eval $(call host_prog,test_cpuid,tests/unit/test_cpuid.c vmm/cpuid.c,-lcmocka))

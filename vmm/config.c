@@ -46,6 +46,9 @@ static const struct key vm_keys[] = {
     { "expect",    K_EXPECT, V(expect),    0, 0, 0 },
     { "selftest",  K_SELFTEST, V(selftest), 0, 0, 0 },
     { "image",     K_FILE,   V(image),    SZ(cfg_vm, image), 0, 0 },
+    { "kernel",    K_FILE,   V(kernel),   SZ(cfg_vm, kernel), 0, 0 },
+    { "initrd",    K_FILE,   V(initrd),   SZ(cfg_vm, initrd), 0, 0 },
+    { "cmdline",   K_TEXT,   V(cmdline),  SZ(cfg_vm, cmdline), 0, 0 },
     { "args",      K_TEXT,   V(args),     SZ(cfg_vm, args), 0, 0 },
     { "workload",  K_TEXT,   V(workload), SZ(cfg_vm, workload), 0, 0 },
 };
@@ -337,6 +340,20 @@ static int cross_check(const struct cfg *c, struct cfg_error *err)
         }
         if (!(vm->affinity & present)) {
             err_set(err, vm->line, "[vm ", name, "]: affinity names no CPU below pcpus");
+            return -1;
+        }
+        /* A VM runs a test guest (image, args) or Linux (kernel, initrd, cmdline). */
+        if (vm->kernel[0] && vm->image[0]) {
+            err_set(err, vm->line, "[vm ", name, "]: image and kernel are exclusive");
+            return -1;
+        }
+        if (!vm->kernel[0] && (vm->initrd[0] || vm->cmdline[0])) {
+            err_set(err, vm->line, "[vm ", name,
+                    vm->initrd[0] ? "]: initrd needs kernel" : "]: cmdline needs kernel");
+            return -1;
+        }
+        if (vm->kernel[0] && vm->args[0]) {
+            err_set(err, vm->line, "[vm ", name, "]: args is for test guests; Linux takes cmdline");
             return -1;
         }
         if (vm->gang == CFG_GANG_STRICT && popcount64(vm->affinity & present) < vm->vcpus) {
