@@ -25,7 +25,7 @@ UNIT_TESTS += test_guest_args
 $(eval $(call host_prog,test_guest_args,tests/unit/test_guest_args.c guest/rt/args.c,-lcmocka))
 
 UNIT_TESTS += test_proto
-$(eval $(call host_prog,test_proto,tests/unit/test_proto.c vmm/proto.c,-lcmocka))
+$(eval $(call host_prog,test_proto,tests/unit/test_proto.c vmm/proto.c sched/hist.c,-lcmocka))
 UNIT_TESTS += test_vlapic
 $(eval $(call host_prog,test_vlapic,tests/unit/test_vlapic.c vmm/vlapic.c,-lcmocka -lpthread))
 
