@@ -5,4 +5,5 @@ HOST_TOOLS += vsched-sim
 $(eval $(call host_prog,vsched-sim,tools/vsched-sim/main.c $(SIM_SRCS),-lm))
 # vsched-ctl: the host side of the console protocol (docs/protocol.md, tools/README.md).
 HOST_TOOLS += vsched-ctl
-$(eval $(call host_prog,vsched-ctl,tools/vsched-ctl.c vmm/proto.c,))
+CTL_SRCS := $(wildcard tools/ctl/*.c) vmm/proto.c sched/hist.c
+$(eval $(call host_prog,vsched-ctl,$(CTL_SRCS),))
