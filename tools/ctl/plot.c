@@ -16,17 +16,21 @@ static const char plot_help[] =
     "usage: vsched-ctl plot LOG... --out DIR [--format png|svg|both] [--vm NAME]...\n"
     "                       [--title TEXT]\n"
     "Draws, with gnuplot, from the complete rounds of each LOG:\n"
-    "  DIR/latency_cdf.EXT    wake-up latency CDF per VM (the last round's buckets), log x\n"
+    "  DIR/latency_cdf.EXT    wake-up latency CDF per VM (the last round's buckets), log x;\n"
+    "                         VMs with fewer than 10 wake-ups are left out\n"
     "  DIR/share.EXT          each VM's share of the running time per interval, over time\n"
     "  DIR/ready_costop.EXT   %RDY and %CSTP per interval (percent of one pCPU), over time\n"
     "With several LOGs every curve is named after its log's policy (or the file name when\n"
-    "policies repeat).  The data behind each figure is kept as DIR/*.dat.\n"
+    "policies repeat).  The data behind each figure is kept in DIR/data/, the script as DIR/plot.gp.\n"
     "  --out DIR         where the figures go (created)\n"
     "  --format F        png (default), svg or both\n"
     "  --vm NAME         only this VM (repeatable)\n"
     "  --title TEXT      a title above each figure\n"
     "  -h, --help        this text\n"
     "Exit status: 0; 1 a log without a complete round, or gnuplot failed; 2 usage.\n";
+
+/* A CDF of fewer wake-ups says nothing (a hog wakes once, at its start). */
+#define CDF_MIN_SAMPLES 10
 
 struct series {
     char label[96];
@@ -36,14 +40,27 @@ struct series {
 struct plotset {
     struct series *s;
     size_t n;
+    double ymax;   /* the largest value drawn, for a y range gnuplot need not guess */
 };
+
+static void point(FILE *f, struct plotset *ps, double x, double y)
+{
+    fprintf(f, "%.3f %.2f\n", x, y);
+    if (y > ps->ymax)
+        ps->ymax = y;
+}
+
+static void yrange(FILE *g, const struct plotset *ps)
+{
+    fprintf(g, "set yrange [0:%g]\n", ps->ymax > 0 ? ps->ymax * 1.08 : 1.0);
+}
 
 static FILE *series_new(struct plotset *ps, const char *dir, const char *fig, const char *label)
 {
     ps->s = xrealloc(ps->s, (ps->n + 1) * sizeof(*ps->s));
     struct series *s = &ps->s[ps->n];
     snprintf(s->label, sizeof(s->label), "%s", label);
-    snprintf(s->file, sizeof(s->file), "%s/%s_%zu.dat", dir, fig, ps->n);
+    snprintf(s->file, sizeof(s->file), "%s/data/%s_%zu.dat", dir, fig, ps->n);
     ps->n++;
     FILE *f = fopen(s->file, "w");
     if (!f)
@@ -113,7 +130,9 @@ int cmd_plot(int argc, char **argv)
         usage_error("plot: --format png, svg or both, not '%s'", format);
     if (strchr(dir, '\'') || strchr(title, '"') || strchr(title, '\\'))
         usage_error("plot: no quotes in --out or --title");
-    if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
+    char data[4096];
+    snprintf(data, sizeof(data), "%s/data", dir);
+    if ((mkdir(dir, 0777) < 0 && errno != EEXIST) || (mkdir(data, 0777) < 0 && errno != EEXIST)) {
         fprintf(stderr, "%s: %s: %s\n", prog, dir, strerror(errno));
         return 2;
     }
@@ -159,12 +178,13 @@ int cmd_plot(int argc, char **argv)
                      nlogs > 1 ? " " : "", e.vm);
             clean(label);
             uint64_t total = buckets_count(e.wh), cum = 0;
-            if (total) {
+            if (total >= CDF_MIN_SAMPLES) {
                 FILE *f = series_new(&cdf, dir, "latency_cdf", label);
-                fprintf(f, "%.3f 0\n", (double)hist_bucket_upper(0) / 1000.0);
                 for (unsigned b = 0; b < HIST_BUCKETS; b++) {
                     if (!e.wh[b])
                         continue;
+                    if (!cum)   /* the curve starts at 0 at the first bucket's lower bound */
+                        fprintf(f, "%.3f 0\n", (double)(b ? hist_bucket_upper(b - 1) + 1 : 1) / 1000.0);
                     cum += e.wh[b];
                     uint64_t hi = hist_bucket_upper(b);
                     if (hi > e.wmax && e.wmax)
@@ -182,9 +202,10 @@ int cmd_plot(int argc, char **argv)
                     continue;
                 bool hp = i && ent_find(rd->rounds[i - 1], &e, &pe);
                 double t = (double)r->t_ns / 1e9;
-                fprintf(fs, "%.3f %.2f\n", t, field_num(K_VM, "share_pct", &ce, hp ? &pe : NULL) / 100.0);
-                fprintf(fr, "%.3f %.2f\n", t, field_num(K_VM, "ready_pct", &ce, hp ? &pe : NULL) / 100.0);
-                fprintf(fc, "%.3f %.2f\n", t, field_num(K_VM, "costop_pct", &ce, hp ? &pe : NULL) / 100.0);
+                const struct ent *pp = hp ? &pe : NULL;
+                point(fs, &share, t, (double)field_num(K_VM, "share_pct", &ce, pp) / 100.0);
+                point(fr, &ready, t, (double)field_num(K_VM, "ready_pct", &ce, pp) / 100.0);
+                point(fc, &costop, t, (double)field_num(K_VM, "costop_pct", &ce, pp) / 100.0);
             }
             fclose(fs);
             fclose(fr);
@@ -209,10 +230,9 @@ int cmd_plot(int argc, char **argv)
         const char *ext = pass ? "svg" : "png";
         if ((pass == 0 && !png) || (pass == 1 && !svg))
             continue;
-        const char *term = pass ? "svg size 1000,600 dynamic font 'Sans,14'"
-                                : "pngcairo size 1000,600 font 'Sans,11'";
+        const char *term = pass ? "svg dynamic font 'Sans,14' size" : "pngcairo font 'Sans,11' size";
         if (cdf.n) {
-            fprintf(g, "set terminal %s\nset output '%s/latency_cdf.%s'\n", term, dir, ext);
+            fprintf(g, "set terminal %s 1000,600\nset output '%s/latency_cdf.%s'\n", term, dir, ext);
             fprintf(g, "set title \"%s%swake-up latency (runnable -> running), CDF\"\n", title,
                     title[0] ? ": " : "");
             fputs("set logscale x\nset format x '%g'\nset xlabel 'latency (us, log scale)'\n"
@@ -221,18 +241,21 @@ int cmd_plot(int argc, char **argv)
             plot_cmd(g, &cdf, "steps");
             fputs("unset logscale x\nset yrange [*:*]\n", g);
         }
-        fprintf(g, "set terminal %s\nset output '%s/share.%s'\n", term, dir, ext);
+        fprintf(g, "set terminal %s 1000,600\nset output '%s/share.%s'\n", term, dir, ext);
         fprintf(g, "set title \"%s%sshare of the running time, per interval\"\n", title,
                 title[0] ? ": " : "");
-        fputs("set xlabel 'time (s)'\nset ylabel 'share (%)'\nset yrange [0:*]\n", g);
+        fputs("set xlabel 'time (s)'\nset ylabel 'share (%)'\n", g);
+        yrange(g, &share);
         plot_cmd(g, &share, "linespoints");
-        fprintf(g, "set terminal %s size 1000,800\nset output '%s/ready_costop.%s'\n", term,
+        fprintf(g, "set terminal %s 1000,800\nset output '%s/ready_costop.%s'\n", term,
                 dir, ext);
         fprintf(g, "set multiplot layout 2,1 title \"%s%sready and co-stopped time, per "
                 "interval\"\nset title ''\n", title, title[0] ? ": " : "");
         fputs("set ylabel '%RDY (% of one pCPU)'\nset xlabel ''\n", g);
+        yrange(g, &ready);
         plot_cmd(g, &ready, "linespoints");
         fputs("set ylabel '%CSTP (% of one pCPU)'\nset xlabel 'time (s)'\n", g);
+        yrange(g, &costop);
         plot_cmd(g, &costop, "linespoints");
         fputs("unset multiplot\nset yrange [*:*]\n", g);
     }
