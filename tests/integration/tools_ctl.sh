@@ -90,6 +90,56 @@ last=$(awk -F, '$1 == 3 && $3 == "vm" && $4 == "web" && $7 == "wake"' "$WORK/csv
     fail "vm.csv: wake_n of web is not $wake"
 echo "ok: hist.csv: $wake wake-ups of web in buckets, CDF to 1"
 
+# ---- a VMM's records written by hand: exits, kicks, gang skew, a continued histogram ----
+# Interval r1 - r0 = 1 s: the vCPU ran 0.5 s, was ready 0.2 s, co-stopped 0.1 s, blocked
+# 0.2 s; 410 exits (300 hlt, 10 msr, 100 tmr); wake-ups: 10 then 20, the 10 new ones all in
+# bucket 44 = [4096, 5119] ns; pCPU 1 got 10 kicks, pCPU 0 idled 0.5 s.
+fx="$WORK/vmm.log"
+cat > "$fx" <<'EOF'
+vsched 0: a hand-written log
+@vs2 seq=0 type=hello proto=2 version=t backend=vmx pcpus=2 vms=1 policy=credit tsc_khz=1000000 report_ms=1000 hist_sub_bits=2 hist_max_log2=40
+@vs2 seq=1 type=vm r=0 vm=db id=0 vcpus=1 weight=256 cap=50 gang=strict state=running gmax=5000 gh=50:2
+@vs2 seq=2 type=vcpu r=0 vm=db v=0 p=1 st=run run=400000000 rdy=100000000 blk=500000000 runs=10 ex=hlt:100,tmr:50 irq=7 wmax=3000 wh=40:4
+@vs2 seq=3 type=hist r=0 of=vcpu vm=db v=0 wh=44:6
+@vs2 seq=4 type=pcpu r=0 p=0 idle=1000000000
+@vs2 seq=5 type=pcpu r=0 p=1 kr=4 kmax=900 kh=30:4
+@vs2 seq=6 type=round r=0 t_ns=1000000000 life_ns=1000000000 policy=credit final=0 records=6
+[db] some guest output
+@vs2 seq=7 type=vm r=1 vm=db id=0 vcpus=1 weight=256 cap=50 gang=strict state=exited gmax=5000 gh=50:3
+@vs2 seq=8 type=vcpu r=1 vm=db v=0 p=1 st=blk run=900000000 rdy=300000000 blk=700000000 cs=100000000 runs=30 mig=2 ex=hlt:400,msr:10,tmr:150 irq=20 wmax=9000 wh=40:4,44:16
+@vs2 seq=9 type=pcpu r=1 p=0 idle=1500000000
+@vs2 seq=10 type=pcpu r=1 p=1 kr=14 kmax=900 kh=30:14
+@vs2 seq=11 type=round r=1 t_ns=2000000000 life_ns=2000000000 policy=credit final=1 records=5
+halt: status=0
+EOF
+"$CTL" summary --check "$fx" > /dev/null || fail "summary --check on the hand-written log"
+"$CTL" export "$fx" --csv --dir "$WORK/fx" || fail "export of the hand-written log"
+expect_value() { # TABLE ROW-FILTER COLUMN WANT
+    local got
+    got=$(col "$WORK/fx/$1.csv" "$3" "$2")
+    [[ $got == "$4" ]] || fail "$1.csv [$2] $3 = '$got', expected $4"
+}
+r1='$1 == 1' r0='$1 == 0'
+for kv in used_pct=50.00 ready_pct=20.00 costop_pct=10.00 wait_pct=20.00 exits=560 \
+          exits_per_s=410.00 exit_hlt=400 exit_msr=10 exit_timer=150 irqs=20 wake_n=20 \
+          wake_p99_ns_interval=5119 wake_p99_ns=5119 migrations_per_s=2.00 state=blocked \
+          lifetime_ns=2000000000; do
+    expect_value vcpu "$r1" "${kv%%=*}" "${kv#*=}"
+done
+expect_value vm "$r0" wake_n 10           # the continued histogram is merged
+expect_value vm "$r0" gang_skew_n 2
+expect_value vm "$r1" gang strict
+expect_value vm "$r1" cap 50
+expect_value vm "$r1" share_pct 100.00
+expect_value pcpu "$r1"' && $4 == 1' kicks_per_s 10.00
+expect_value pcpu "$r1"' && $4 == 1' kick_n 14
+expect_value pcpu "$r1"' && $4 == 0' idle_pct 50.00
+"$CTL" top -b --vcpus "$fx" > "$WORK/fx.top" || fail "top -b on the hand-written log"
+expect_line "$WORK/fx.top" '^db +1 +50\.00 +20\.00 +10\.00 +20\.00 +[0-9]+ +5 +2\.00 +410 +[0-9]+ +exited +hlt:300 tmr:100 msr:10$'
+expect_line "$WORK/fx.top" '^  db\.0 +p1 +50\.00 .* blocked +hlt:300 tmr:100 msr:10$'
+expect_line "$WORK/fx.top" '^1 +0\.00 +10\.00 +0 +0$'   # kick p99: bucket 30, 447 ns
+echo "ok: exits, kicks, gang skew and continued histograms of a VMM log"
+
 # ---- export: JSON (parsed by perl's JSON::PP) ----
 "$CTL" export "$log" --json > "$WORK/all.json" || fail "export --json"
 got=$(perl -MJSON::PP -e '
