@@ -20,6 +20,15 @@ for t in "$CTL" "$CTL session" "$CTL summary" "$CTL top" "$CTL export" "$CTL plo
 done
 echo "ok: --help and usage errors of every tool"
 
+# make help names every target the makefiles define (rules at column 0, not files or patterns).
+make --no-print-directory help > "$WORK/help.txt" || fail "make help"
+targets=$(grep -hoE '^[a-z][a-z-]*:' Makefile ./*/build.mk | tr -d : | sort -u)
+[[ -n $targets ]] || fail "no targets found in the makefiles"
+for t in $targets; do
+    grep -Eq "make ([a-z-]+, )*$t([ ,]|$)" "$WORK/help.txt" || fail "make help does not list '$t'"
+done
+echo "ok: make help lists all $(wc -w <<< "$targets") targets"
+
 # ---- the simulator prints the VMM's records ----
 log="$WORK/mixed.log"
 "$SIM" --records --report-ms 500 tests/sim/mixed.cfg > "$log" || fail "vsched-sim --records"
