@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "sched/sched.h"   /* enum sched_state */
+
 /* ---- character classes ---- */
 
 static bool is_key_char(char c)
@@ -233,6 +235,15 @@ const char *const proto_exit_names[PROTO_EXITS] = {
     [PROTO_EXIT_CPUID] = "cpuid", [PROTO_EXIT_HC] = "hc", [PROTO_EXIT_TIMER] = "tmr",
     [PROTO_EXIT_EXTINT] = "ext", [PROTO_EXIT_WINDOW] = "win", [PROTO_EXIT_OTHER] = "oth",
 };
+
+const char *proto_vcpu_state(unsigned sched_state)
+{
+    static const char *const names[] = {
+        [SCHED_BLOCKED] = "blk", [SCHED_READY] = "rdy", [SCHED_RUNNING] = "run",
+        [SCHED_COSTOP] = "cs",
+    };
+    return sched_state < sizeof(names) / sizeof(names[0]) ? names[sched_state] : "?";
+}
 
 void proto_emit(struct proto_writer *w, struct proto_line *l)
 {

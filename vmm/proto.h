@@ -102,6 +102,9 @@ struct proto_vm_rec {
     const struct hist *skew; /* gang start skew; NULL = none */
 };
 
+/* The st= name of a scheduler state (enum sched_state): "blk", "rdy", "run", "cs". */
+const char *proto_vcpu_state(unsigned sched_state);
+
 struct proto_vcpu_rec {
     const char *vm;
     uint32_t vcpu, pcpu;

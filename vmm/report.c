@@ -43,10 +43,6 @@ static const char *vm_state_name(const struct vm *vm)
     }
 }
 
-static const char *const vcpu_state_names[] = {
-    [SCHED_BLOCKED] = "blk", [SCHED_READY] = "rdy", [SCHED_RUNNING] = "run",
-    [SCHED_COSTOP] = "cs",
-};
 
 /* The run loop's exit kinds in the protocol's order. */
 static const unsigned exit_kind[PROTO_EXITS] = {
@@ -83,7 +79,7 @@ void report_round(bool final)
                 exits[x] = v->exits[exit_kind[x]];
             struct proto_vcpu_rec cr = {
                 .vm = vm->cfg->name, .vcpu = k, .pcpu = info.pcpu,
-                .state = vcpu_state_names[info.state], .acct = &a, .wake = &lat,
+                .state = proto_vcpu_state(info.state), .acct = &a, .wake = &lat,
                 .exits = exits, .irqs = v->irqs_injected, .timer_irqs = v->lapic.timer_irqs,
             };
             proto_put_vcpu(&out, &r, &cr);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sched/sched.h"
 #include "vmm/proto.h"
 
 static int parse(const char *line, struct proto_msg *m, char *err)
@@ -871,6 +872,11 @@ static void test_records_layout(void **state)
                                   "policy=credit final=1 records=4\n");
     assert_int_equal(w.seq, 14);
     assert_int_equal(w.bad, 0);
+    assert_string_equal(proto_vcpu_state(SCHED_BLOCKED), "blk");
+    assert_string_equal(proto_vcpu_state(SCHED_READY), "rdy");
+    assert_string_equal(proto_vcpu_state(SCHED_RUNNING), "run");
+    assert_string_equal(proto_vcpu_state(SCHED_COSTOP), "cs");
+    assert_string_equal(proto_vcpu_state(99), "?");
 }
 
 /* A histogram too long for its record goes on in hist records with the same identity. */

@@ -91,10 +91,6 @@ static void record_out(void *ctx, const char *line, size_t len)
     fwrite(line, 1, len, stdout);
 }
 
-static const char *const sim_state_names[] = {
-    [SCHED_BLOCKED] = "blk", [SCHED_READY] = "rdy", [SCHED_RUNNING] = "run",
-    [SCHED_COSTOP] = "cs",
-};
 
 static void records_hello(struct proto_writer *w, struct sched *s, const struct cfg *cfg,
                           uint64_t report_ms)
@@ -137,7 +133,7 @@ static void records_round(struct proto_writer *w, struct sim *sim, const struct 
             sched_vcpu_info(s, v, &info);
             lifetime = a.lifetime_ns;
             struct proto_vcpu_rec cr = { .vm = vm->name, .vcpu = k, .pcpu = info.pcpu,
-                                         .state = sim_state_names[info.state], .acct = &a,
+                                         .state = proto_vcpu_state(info.state), .acct = &a,
                                          .wake = &lat };
             proto_put_vcpu(w, &r, &cr);
         }
