@@ -105,3 +105,21 @@ src() { sed -E 's/^(vsched top - )[^ ]+ - /\1SOURCE - /' "$@"; }
 "$CTL" top -b "$WORK/live.log" | src | cmp -s - <(src "$WORK/live.out") ||
     fail "top live and top on the log it kept show different screens"
 echo "ok: live: $n rounds shown as they came, the same as from the kept log"
+
+# ---- live and interactive: the last screen stays after the VMM halted, until q ----
+esp=$(make_esp "$WORK/esp2" tests/configs/default.cfg "$GUEST_DIR/hello.elf" "$GUEST_DIR/hog.elf")
+tools/run-qemu --esp "$esp" --smp 2 --timeout 120 --console-socket "$WORK/console2.sock" \
+    > "$WORK/emu2.out" 2>&1 &
+emu=$!
+tm new-session -d -x 200 -y 50 \
+    "$CTL top --socket $WORK/console2.sock -d 0.1 --log $WORK/live2.log; echo TOP-EXIT=\$?; sleep 60" ||
+    fail "tmux new-session (live)"
+screen_has '^vsched top - .* - round [0-9]+ \(final\) .*'
+screen_has 'the VMM halted \(halt: status=0\); q quits'
+read -r first_vm first_used < <(used_by_vm "$WORK/live2.log" \
+    "$(awk '/ type=round .* final=1 /{ sub(/.* r=/, ""); sub(/ .*/, ""); print }' "$WORK/live2.log")" | head -n 1)
+expect_line "$WORK/screen" "^$first_vm +[0-9]+ +$first_used "
+tm send-keys q
+screen_has '^TOP-EXIT=0$'
+wait "$emu" || fail "the VMM's run (live, interactive) ended with status $?"
+echo "ok: live in a terminal: the final round stays on the screen until q"

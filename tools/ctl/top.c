@@ -379,7 +379,7 @@ static int top_live(const char *sock, const char *tcp, const char *log_path, str
     char *buf = NULL;
     size_t blen = 0, bcap = 0;
     uint64_t shown = 0;
-    bool asked = false;
+    bool asked = false, quit = false, halted_seen = false;
     const char *end = "connection closed";
     char status[160] = "waiting for the first round";
     if (!batch) {
@@ -400,6 +400,7 @@ static int top_live(const char *sock, const char *tcp, const char *log_path, str
             int c = read_key(0);
             if (c >= 0 && key(v, c) == 'q') {
                 end = NULL;
+                quit = true;
                 break;
             }
             redraw = rd.nrounds > 0;
@@ -452,6 +453,7 @@ static int top_live(const char *sock, const char *tcp, const char *log_path, str
                     }
                 }
             }
+            halted_seen |= halted;
             if (halted && batch) {
                 end = NULL;
                 break;
@@ -472,6 +474,22 @@ static int top_live(const char *sock, const char *tcp, const char *log_path, str
         }
     }
 out:
+    /* Interactive: the last screen stays until q, with what ended the session. */
+    while (!batch && !quit) {
+        char st[200];
+        snprintf(st, sizeof(st), "%s; q quits, s sort, v vcpus",
+                 halted_seen ? status : "the connection closed");
+        if (rd.nrounds)
+            render(&s, &rd, rd.nrounds - 1, v, st);
+        else
+            s.len = 0, put(&s, "vsched top - %s - %s\n", v->source, st);
+        show(&s);
+        int c = read_key(-1);
+        if (c >= 0 && key(v, c) == 'q')
+            quit = true;
+    }
+    if (halted_seen)
+        end = NULL;
     term_restore();
     if (log)
         fclose(log);
