@@ -258,6 +258,24 @@ void proto_emit(struct proto_writer *w, struct proto_line *l)
     w->seq++;
 }
 
+void proto_put_hello(struct proto_writer *w, const struct proto_hello_rec *h)
+{
+    struct proto_line l;
+    proto_begin(&l, w->seq, "hello");
+    proto_u64(&l, "proto", PROTO_VERSION);
+    proto_tok(&l, "version", h->version);
+    proto_tok(&l, "backend", h->backend);
+    proto_u64(&l, "pcpus", h->pcpus);
+    proto_u64(&l, "vms", h->vms);
+    proto_tok(&l, "policy", h->policy);
+    if (h->tsc_khz)
+        proto_u64(&l, "tsc_khz", h->tsc_khz);
+    proto_u64(&l, "report_ms", h->report_ms);
+    proto_u64(&l, "hist_sub_bits", HIST_SUB_BITS);
+    proto_u64(&l, "hist_max_log2", HIST_MAX_LOG2);
+    proto_emit(w, &l);
+}
+
 /* A counter or time: left out when 0. */
 static void put_nz(struct proto_line *l, const char *key, uint64_t v)
 {

@@ -87,6 +87,14 @@ struct proto_writer {
  * proto_begin(L, W->seq, ...). */
 void proto_emit(struct proto_writer *w, struct proto_line *l);
 
+struct proto_hello_rec {
+    const char *version, *backend, *policy;
+    uint32_t pcpus, vms, report_ms;
+    uint64_t tsc_khz;              /* 0 = none (simulator): left out */
+};
+/* The hello record: once, first (seq 0). */
+void proto_put_hello(struct proto_writer *w, const struct proto_hello_rec *h);
+
 enum proto_exit_kind {
     PROTO_EXIT_HLT, PROTO_EXIT_MSR, PROTO_EXIT_IO, PROTO_EXIT_CPUID, PROTO_EXIT_HC,
     PROTO_EXIT_TIMER, PROTO_EXIT_EXTINT, PROTO_EXIT_WINDOW, PROTO_EXIT_OTHER, PROTO_EXITS

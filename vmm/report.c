@@ -43,7 +43,6 @@ static const char *vm_state_name(const struct vm *vm)
     }
 }
 
-
 /* The run loop's exit kinds in the protocol's order. */
 static const unsigned exit_kind[PROTO_EXITS] = {
     [PROTO_EXIT_HLT] = VX_HLT, [PROTO_EXIT_MSR] = VX_MSR, [PROTO_EXIT_IO] = VX_IO,
@@ -255,19 +254,12 @@ void report_init(void)
     }
     period_tsc = (uint64_t)m->report_ms * (tsc_hz() / 1000);
     next_round_tsc = period_tsc ? run_start_tsc + period_tsc : 0;
-    struct proto_line l;
-    proto_begin(&l, out.seq, "hello");
-    proto_u64(&l, "proto", PROTO_VERSION);
-    proto_tok(&l, "version", VSCHED_VERSION);
-    proto_tok(&l, "backend", vm_arch->name);
-    proto_u64(&l, "pcpus", vm_boot->ncpus);
-    proto_u64(&l, "vms", vm_count);
-    proto_tok(&l, "policy", sched_policy_name(vm_sched));
-    proto_u64(&l, "tsc_khz", tsc_hz() / 1000);
-    proto_u64(&l, "report_ms", m->report_ms);
-    proto_u64(&l, "hist_sub_bits", HIST_SUB_BITS);
-    proto_u64(&l, "hist_max_log2", HIST_MAX_LOG2);
-    proto_emit(&out, &l);
+    struct proto_hello_rec h = {
+        .version = VSCHED_VERSION, .backend = vm_arch->name,
+        .policy = sched_policy_name(vm_sched), .pcpus = vm_boot->ncpus, .vms = vm_count,
+        .report_ms = m->report_ms, .tsc_khz = tsc_hz() / 1000,
+    };
+    proto_put_hello(&out, &h);
 }
 
 uint64_t report_poll(uint64_t now_tsc)

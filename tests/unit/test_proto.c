@@ -846,6 +846,14 @@ static void test_records_layout(void **state)
     struct sched_acct a = { .lifetime_ns = 1000, .running_ns = 600, .ready_ns = 400,
                             .runs = 3, .wakeups = 3 };
     uint64_t exits[PROTO_EXITS] = { [PROTO_EXIT_HLT] = 3, [PROTO_EXIT_TIMER] = 12 };
+    proto_put_hello(&w, &(struct proto_hello_rec){ .version = "6c6339b-dirty", .backend = "svm",
+                                                    .policy = "credit", .pcpus = 4, .vms = 1,
+                                                    .report_ms = 5000 });
+    assert_string_equal(c.buf[0], "@vs2 seq=10 type=hello proto=2 version=6c6339b-dirty "
+                                  "backend=svm pcpus=4 vms=1 policy=credit report_ms=5000 "
+                                  "hist_sub_bits=2 hist_max_log2=40\n");
+    c.n = 0;
+    w.seq = 10;
     proto_round_begin(&w, &r, 4);
     proto_put_vm(&w, &r, &(struct proto_vm_rec){ .vm = "web", .id = 0, .vcpus = 1,
                                                    .weight = 256, .gang = "none",

@@ -91,24 +91,6 @@ static void record_out(void *ctx, const char *line, size_t len)
     fwrite(line, 1, len, stdout);
 }
 
-
-static void records_hello(struct proto_writer *w, struct sched *s, const struct cfg *cfg,
-                          uint64_t report_ms)
-{
-    struct proto_line l;
-    proto_begin(&l, w->seq, "hello");
-    proto_u64(&l, "proto", PROTO_VERSION);
-    proto_tok(&l, "version", "sim");
-    proto_tok(&l, "backend", "sim");
-    proto_u64(&l, "pcpus", sched_npcpus(s));
-    proto_u64(&l, "vms", cfg->nvms);
-    proto_tok(&l, "policy", sched_policy_name(s));
-    proto_u64(&l, "report_ms", report_ms);
-    proto_u64(&l, "hist_sub_bits", HIST_SUB_BITS);
-    proto_u64(&l, "hist_max_log2", HIST_MAX_LOG2);
-    proto_emit(w, &l);
-}
-
 /* One round at the simulator's now.  No pcpu records: the simulator measures no idle time,
  * kicks or exits; VMs are "running" (simulated VMs do not end). */
 static void records_round(struct proto_writer *w, struct sim *sim, const struct cfg *cfg,
@@ -147,7 +129,11 @@ static void run_with_records(struct sim *sim, const struct cfg *cfg, uint64_t ru
                              uint64_t report_ms)
 {
     struct proto_writer w = { .out = record_out };
-    records_hello(&w, sim_sched(sim), cfg, report_ms);
+    struct sched *s = sim_sched(sim);
+    struct proto_hello_rec h = { .version = "sim", .backend = "sim",
+                                 .policy = sched_policy_name(s), .pcpus = sched_npcpus(s),
+                                 .vms = cfg->nvms, .report_ms = (uint32_t)report_ms };
+    proto_put_hello(&w, &h);
     uint64_t round = 0;
     for (uint64_t t = report_ms; report_ms && t < run_ms; t += report_ms) {
         sim_run(sim, t * 1000000);
