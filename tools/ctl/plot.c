@@ -16,7 +16,8 @@ static const char plot_help[] =
     "usage: vsched-ctl plot LOG... --out DIR [--format png|svg|both] [--vm NAME]...\n"
     "                       [--title TEXT]\n"
     "Draws, with gnuplot, from the complete rounds of each LOG:\n"
-    "  DIR/latency_cdf.EXT    wake-up latency CDF per VM (the last round's buckets), log x;\n"
+    "  DIR/latency_cdf.EXT    wake-up latency per VM (the last round's buckets): the CDF and\n"
+    "                         its tail (1 - CDF, log y) over log x;\n"
     "                         VMs with fewer than 10 wake-ups are left out\n"
     "  DIR/share.EXT          each VM's share of the running time per interval, over time\n"
     "  DIR/ready_costop.EXT   %RDY and %CSTP per interval (percent of one pCPU), over time\n"
@@ -89,12 +90,12 @@ static void clean(char *s)
             *s = '-';   /* '_' is a subscript in gnuplot's enhanced text */
 }
 
-static void plot_cmd(FILE *g, const struct plotset *ps, const char *with)
+static void plot_cmd(FILE *g, const struct plotset *ps, const char *using, const char *with)
 {
     fputs("plot ", g);
     for (size_t i = 0; i < ps->n; i++)
-        fprintf(g, "%s'%s' using 1:2 with %s lw 2 title \"%s\"", i ? ", \\\n     " : "",
-                ps->s[i].file, with, ps->s[i].label);
+        fprintf(g, "%s'%s' using %s with %s lw 2 title \"%s\"", i ? ", \\\n     " : "",
+                ps->s[i].file, using, with, ps->s[i].label);
     fputs("\n", g);
 }
 
@@ -178,18 +179,25 @@ int cmd_plot(int argc, char **argv)
                      nlogs > 1 ? " " : "", e.vm);
             clean(label);
             uint64_t total = buckets_count(e.wh), cum = 0;
+            double tail = 1.0;
             if (total >= CDF_MIN_SAMPLES) {
                 FILE *f = series_new(&cdf, dir, "latency_cdf", label);
                 for (unsigned b = 0; b < HIST_BUCKETS; b++) {
                     if (!e.wh[b])
                         continue;
+                    /* x (us), CDF, and 1 - CDF for the tail panel (NaN where 0: log y) */
                     if (!cum)   /* the curve starts at 0 at the first bucket's lower bound */
-                        fprintf(f, "%.3f 0\n", (double)(b ? hist_bucket_upper(b - 1) + 1 : 1) / 1000.0);
+                        fprintf(f, "%.3f 0 1\n", (double)(b ? hist_bucket_upper(b - 1) + 1 : 1) / 1000.0);
                     cum += e.wh[b];
                     uint64_t hi = hist_bucket_upper(b);
                     if (hi > e.wmax && e.wmax)
                         hi = e.wmax;
-                    fprintf(f, "%.3f %.6f\n", (double)hi / 1000.0, (double)cum / (double)total);
+                    double c = (double)cum / (double)total;
+                    /* At the last bucket the tail keeps its last level up to the maximum
+                     * (1 - CDF = 0 has no place on a log axis). */
+                    if (cum < total)
+                        tail = 1.0 - c;
+                    fprintf(f, "%.3f %.6f %.6g\n", (double)hi / 1000.0, c, tail);
                 }
                 fclose(f);
             }
@@ -232,31 +240,38 @@ int cmd_plot(int argc, char **argv)
             continue;
         const char *term = pass ? "svg dynamic font 'Sans,14' size" : "pngcairo font 'Sans,11' size";
         if (cdf.n) {
-            fprintf(g, "set terminal %s 1000,600\nset output '%s/latency_cdf.%s'\n", term, dir, ext);
-            fprintf(g, "set title \"%s%swake-up latency (runnable -> running), CDF\"\n", title,
-                    title[0] ? ": " : "");
-            fputs("set logscale x\nset format x '%g'\nset xlabel 'latency (us, log scale)'\n"
-                  "set ylabel 'fraction of wake-ups at or below'\nset yrange [0:1.02]\n"
+            fprintf(g, "set terminal %s 1000,900\nset output '%s/latency_cdf.%s'\n", term, dir, ext);
+            fprintf(g, "set multiplot layout 2,1 title \"%s%swake-up latency (runnable -> "
+                    "running)\"\nset title ''\n", title, title[0] ? ": " : "");
+            fputs("set lmargin at screen 0.08\nset rmargin at screen 0.8\n"   /* panels aligned */
+                  "set logscale x 10\nset format x '10^{%L}'\nset xlabel ''\n"
+                  "set ylabel 'CDF: fraction at or below'\nset yrange [0:1.02]\n"
                   "set xrange [*:*]\n", g);
-            plot_cmd(g, &cdf, "steps");
-            fputs("unset logscale x\nset yrange [*:*]\n", g);
+            plot_cmd(g, &cdf, "1:2", "steps");
+            fputs("set logscale y 10\nset format y '10^{%L}'\nset yrange [*:1.5]\n"
+                  "set ylabel 'tail: fraction above (log)'\n"
+                  "set xlabel 'latency (us, log scale)'\nunset key\n", g);
+            plot_cmd(g, &cdf, "1:3", "steps");
+            fputs("unset multiplot\nunset logscale x\nunset logscale y\nset format y '%g'\n"
+                  "set format x '%g'\nset yrange [*:*]\nset key outside right top\n"
+                  "set lmargin -1\nset rmargin -1\n", g);
         }
         fprintf(g, "set terminal %s 1000,600\nset output '%s/share.%s'\n", term, dir, ext);
         fprintf(g, "set title \"%s%sshare of the running time, per interval\"\n", title,
                 title[0] ? ": " : "");
         fputs("set xlabel 'time (s)'\nset ylabel 'share (%)'\n", g);
         yrange(g, &share);
-        plot_cmd(g, &share, "linespoints");
+        plot_cmd(g, &share, "1:2", "linespoints");
         fprintf(g, "set terminal %s 1000,800\nset output '%s/ready_costop.%s'\n", term,
                 dir, ext);
         fprintf(g, "set multiplot layout 2,1 title \"%s%sready and co-stopped time, per "
                 "interval\"\nset title ''\n", title, title[0] ? ": " : "");
         fputs("set ylabel '%RDY (% of one pCPU)'\nset xlabel ''\n", g);
         yrange(g, &ready);
-        plot_cmd(g, &ready, "linespoints");
+        plot_cmd(g, &ready, "1:2", "linespoints");
         fputs("set ylabel '%CSTP (% of one pCPU)'\nset xlabel 'time (s)'\n", g);
         yrange(g, &costop);
-        plot_cmd(g, &costop, "linespoints");
+        plot_cmd(g, &costop, "1:2", "linespoints");
         fputs("unset multiplot\nset yrange [*:*]\n", g);
     }
     fclose(g);
