@@ -40,10 +40,11 @@ trap 'tmux -L "$sock" kill-server 2> /dev/null; rm -rf "$WORK"' EXIT
 tm new-session -d -x 200 -y 50 "$CTL top $log; echo TOP-EXIT=\$?; sleep 60" ||
     fail "tmux new-session"
 
-# screen_has REGEX: the pane shows a line matching REGEX within 10 s; the pane into $WORK/screen.
+# screen_has REGEX [S]: the pane shows a line matching REGEX within S seconds (default 10);
+# the pane into $WORK/screen.
 screen_has() {
     local i
-    for ((i = 0; i < 100; i++)); do
+    for ((i = 0; i < ${2:-10} * 10; i++)); do
         tm capture-pane -p > "$WORK/screen" 2> /dev/null
         grep -Eq -- "$1" "$WORK/screen" && return 0
         sleep 0.1
@@ -114,7 +115,8 @@ emu=$!
 tm new-session -d -x 200 -y 50 \
     "$CTL top --socket $WORK/console2.sock -d 0.1 --log $WORK/live2.log; echo TOP-EXIT=\$?; sleep 60" ||
     fail "tmux new-session (live)"
-screen_has '^vsched top - .* - round [0-9]+ \(final\) .*'
+# The whole boot and run: as long as a QEMU boot may take on a loaded machine.
+screen_has '^vsched top - .* - round [0-9]+ \(final\) .*' "${BOOT_TIMEOUT:-300}"
 screen_has 'the VMM halted \(halt: status=0\); q quits'
 read -r first_vm first_used < <(used_by_vm "$WORK/live2.log" \
     "$(awk '/ type=round .* final=1 /{ sub(/.* r=/, ""); sub(/ .*/, ""); print }' "$WORK/live2.log")" | head -n 1)
