@@ -54,12 +54,19 @@ screen_has() {
 }
 
 # Every VM's %USED on the screen is the one computed from the records, and the rows are in
-# that order (sorted by %USED).
+# that order (sorted by %USED).  The pane is read again for up to 5 s: a capture may catch
+# the terminal half-way through a redraw.
 check_screen() { # ROUND
-    local want got
+    local want got i
     want=$(used_by_vm "$log" "$1" | awk '{ print $1, $2 }')
-    got=$(awk '/^VM  /{ on = 1; next } on && NF == 0 { exit } on && $1 !~ /^  / { print $1, $3 }' \
-          "$WORK/screen")
+    for ((i = 0; i < 50; i++)); do
+        tm capture-pane -p > "$WORK/screen" 2> /dev/null
+        got=$(awk '/^VM  /{ on = 1; next } on && NF == 0 { exit } on && $1 !~ /^  / { print $1, $3 }' \
+              "$WORK/screen")
+        [[ "$got" == "$want" ]] && break
+        sleep 0.1
+    done
+    LAST_LOG="$WORK/screen"
     [[ "$got" == "$want" ]] || fail "round $1: the screen shows VMs and %USED
 $got
 expected (from the records)
@@ -72,7 +79,7 @@ check_screen 3
 tm send-keys p
 screen_has '^vsched top - .* - round 2 at 1\.50 s'
 check_screen 2
-expect_line "$WORK/screen" 'round 3 of 4 .* sort: used  vcpus: off$'
+screen_has 'round 3 of 4 .* sort: used  vcpus: off$'
 tm send-keys v
 screen_has '^  web\.1 +p[0-9]+ '
 echo "ok: v shows the vCPUs"
@@ -120,7 +127,7 @@ screen_has '^vsched top - .* - round [0-9]+ \(final\) .*' "${BOOT_TIMEOUT:-300}"
 screen_has 'the VMM halted \(halt: status=0\); q quits'
 read -r first_vm first_used < <(used_by_vm "$WORK/live2.log" \
     "$(awk '/ type=round .* final=1 /{ sub(/.* r=/, ""); sub(/ .*/, ""); print }' "$WORK/live2.log")" | head -n 1)
-expect_line "$WORK/screen" "^$first_vm +[0-9]+ +$first_used "
+screen_has "^$first_vm +[0-9]+ +$first_used "
 tm send-keys q
 screen_has '^TOP-EXIT=0$'
 wait "$emu" || fail "the VMM's run (live, interactive) ended with status $?"
