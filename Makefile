@@ -24,7 +24,7 @@ say         = $(if $(filter 1,$(V)),,@printf '  %-7s %s\n' $(1) $(2))
 .DEFAULT_GOAL := all
 .SECONDARY:
 .PHONY: all help deps deps-test deps-qemu deps-bochs esp run run-bochs test test-unit \
-        test-integration clean image linux
+        test-integration clean image linux exp
 
 EFI_INC    := /usr/include/efi
 EFI_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -I. -I$(EFI_INC) -I$(EFI_INC)/x86_64 \
@@ -153,20 +153,37 @@ test-integration: deps-test
 clean:
 	rm -rf $(BUILD)
 
+# An experiment matrix (tools/vsched-exp, tools/README.md): make exp EXP=FILE [EXP_OUT=DIR]
+EXP ?=
+EXP_OUT ?=
+exp: all $(GUEST_IMAGES)
+	@test -n "$(EXP)" || { echo "make exp: EXP=FILE (an experiment file, tools/README.md)" >&2; exit 2; }
+	tools/vsched-exp $(EXP) --build $(BUILD) $(if $(EXP_OUT),--out $(EXP_OUT))
+
 help:
 	@echo "vsched — targets:"
+	@echo "  make all          build the VMM ($(BUILD)/BOOTX64.EFI) and the host tools ($(BUILD)/host/)"
+	@echo "  make guests       build the test guests ($(BUILD)/guest/*.elf)"
+	@echo "  make esp          the ESP directory $(BUILD)/esp: VMM, CONFIG as vsched.cfg, guests"
 	@echo "  make run          build and boot the VMM in QEMU + OVMF (KVM if /dev/kvm, else TCG with SVM)"
 	@echo "  make run-bochs    build and boot the VMM in Bochs with a VT-x CPU model"
-	@echo "  make test         host unit tests, then QEMU and Bochs integration tests"
+	@echo "  make test         host unit tests, then QEMU, Bochs and tools integration tests"
 	@echo "  make test-unit    host unit tests only"
 	@echo "  make test-integration   integration tests only"
 	@echo "  make fuzz         every fuzz harness for FUZZ_S seconds (default 60)"
 	@echo "  make bench-sched  cost of one scheduling decision (instructions and ns)"
-	@echo "  make bench-latency  guest wake-up latency under each policy (BENCH_EMU=bochs|qemu)"
+	@echo "  make bench-latency  guest wake-up latency under each policy (BENCH_EMU=bochs|qemu);"
+	@echo "                   logs, CSV and plots in $(BUILD)/bench-latency"
+	@echo "  make exp EXP=FILE run an experiment matrix (tools/vsched-exp; EXP_OUT=DIR)"
 	@echo "  make image        FAT image of the ESP for a USB stick ($(BUILD)/vsched.img)"
 	@echo "  make linux        the Linux guest from Debian packages: $(LINUX_VMLINUX), $(LINUX_INITRD)"
 	@echo "  make deps         install the Debian packages that are missing (as root)"
-	@echo "  make clean"
+	@echo "  make deps-qemu, deps-bochs, deps-test   the packages for QEMU runs, Bochs runs, the tests"
+	@echo "  make clean        remove $(BUILD)"
+	@echo "  make help         this text"
+	@echo "host tools (each has --help): $(BUILD)/host/vsched-ctl (session, summary, top,"
+	@echo "  export, plot), $(BUILD)/host/vsched-sim, tools/vsched-exp, tools/bench-latency,"
+	@echo "  tools/run-qemu, tools/run-bochs, tools/mkesp, tools/mkimage, tools/deps.sh"
 	@echo "variables:"
 	@echo "  SMP=$(SMP)           CPUs of the emulated machine"
 	@echo "  MEM_MB=$(MEM_MB)       memory of the emulated machine"
@@ -174,6 +191,8 @@ help:
 	@echo "  BOCHS_CPU=$(BOCHS_CPU)   Bochs CPU model for run-bochs"
 	@echo "  QEMU_CPU=...       QEMU -cpu string (default: host with KVM, qemu64,+svm,+npt without)"
 	@echo "  TIMEOUT=$(TIMEOUT)        seconds before an emulator run is stopped"
+	@echo "  BENCH_EMU=bochs    emulator of make bench-latency (bochs or qemu)"
+	@echo "  TEST_JOBS=2        integration tests run at once"
 	@echo "  BUILD=$(BUILD)        output directory"
 	@echo "  LINUX_PKGS=$(LINUX_PKGS)   where tools/fetch-linux unpacks the Linux guest's packages"
 	@echo "  V=1                full build commands"

@@ -25,7 +25,7 @@ UNIT_TESTS += test_guest_args
 $(eval $(call host_prog,test_guest_args,tests/unit/test_guest_args.c guest/rt/args.c,-lcmocka))
 
 UNIT_TESTS += test_proto
-$(eval $(call host_prog,test_proto,tests/unit/test_proto.c vmm/proto.c,-lcmocka))
+$(eval $(call host_prog,test_proto,tests/unit/test_proto.c vmm/proto.c sched/hist.c,-lcmocka))
 UNIT_TESTS += test_vlapic
 $(eval $(call host_prog,test_vlapic,tests/unit/test_vlapic.c vmm/vlapic.c,-lcmocka -lpthread))
 
@@ -37,6 +37,7 @@ $(eval $(call host_prog,test_uart,tests/unit/test_uart.c vmm/dev/uart.c,-lcmocka
 $(eval $(call host_prog,test_kvm_pv,tests/unit/test_kvm_pv.c vmm/kvm_pv.c,-lcmocka -lpthread))
 
 INTEGRATION_TESTS := $(sort $(wildcard tests/integration/qemu_*.sh tests/integration/bochs_*.sh)) \
+                     $(sort $(wildcard tests/integration/tools_*.sh)) \
                      tests/hostile/qemu_hostile.sh tests/hostile/bochs_hostile.sh
 # The Linux guest's userland in plain QEMU (downloads Debian's packages: docs/linux.md).
 INTEGRATION_TESTS += tests/integration/linux_userland.sh

@@ -3,12 +3,13 @@
 # Groups: build, qemu, bochs, test, image, linux.  Silent when nothing is missing; as root it installs
 # what is (apt-get); otherwise it prints the one command that would, and fails.
 set -euo pipefail
+[[ ${1:-} == -h || ${1:-} == --help ]] && { sed -n '2,/^set /{/^set /d;s/^# \{0,1\}//;p}' "$0"; exit 0; }   # the header above
 
 declare -A GROUP=(
     [build]="gcc make binutils gnu-efi"
     [qemu]="qemu-system-x86 ovmf"
     [bochs]="bochs bochsbios vgabios seabios ovmf"
-    [test]="libcmocka-dev valgrind"
+    [test]="libcmocka-dev valgrind gnuplot-nox tmux"
     [image]="mtools dosfstools"
     [linux]="acpica-tools cpio xz-utils" # + the guest's packages: tools/fetch-linux, below
 )

@@ -55,7 +55,7 @@ struct cfg_machine {
     uint32_t gang_skew_us;    /* relaxed gang skew threshold, 100..1000000, default 3000 */
     uint32_t balance_us;      /* load-balancing period, 0 = off or 100..1000000, default 10000 */
     uint32_t run_ms;          /* machine time before the VMM stops the VMs; 0 = until they exit */
-    uint32_t report_ms;       /* accounting record period; 0 = only at the end */
+    uint32_t report_ms;       /* accounting record period (default 5000); 0 = only at the end */
     uint32_t min_timer_period_us; /* shortest guest APIC timer period/delay, default 200 */
     uint32_t switch_cost_ns;  /* simulator: cost of one context switch, default 0 */
     uint64_t seed;            /* simulator: random seed, default 1 */

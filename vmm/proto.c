@@ -1,8 +1,10 @@
-/* Console protocol v1: record formatter, line parser, command parser.  See proto.h and
- * docs/protocol.md. */
+/* Console protocol v2: record formatter, accounting records, line parser, command parser.  See
+ * proto.h and docs/protocol.md. */
 #include "vmm/proto.h"
 
 #include <string.h>
+
+#include "sched/sched.h"   /* enum sched_state */
 
 /* ---- character classes ---- */
 
@@ -173,6 +175,257 @@ int proto_end(struct proto_line *l)
     return (int)l->len;
 }
 
+/* ---- histograms ---- */
+
+/* One item "I:N" (JUMP) or "N" into BUF (at least 32 bytes); returns its length. */
+static size_t hist_item(char *buf, unsigned idx, uint32_t count, bool jump)
+{
+    size_t n = 0;
+    if (jump) {
+        n = u64_digits(idx, buf);
+        buf[n++] = ':';
+    }
+    return n + u64_digits(count, buf + n);
+}
+
+bool proto_hist(struct proto_line *l, const char *key, const uint32_t *bucket, unsigned nbuckets,
+                unsigned *from)
+{
+    char val[PROTO_LINE_MAX];
+    size_t vlen = 0, klen = key ? strlen(key) : 0;
+    size_t room = proto_room(l) > klen + 2 ? proto_room(l) - klen - 2 : 0;
+    unsigned b = *from, prev = 0;
+    bool any = false;
+    for (; b < nbuckets; b++) {
+        if (!bucket[b])
+            continue;
+        char item[40];
+        size_t n = 0;
+        if (any)
+            item[n++] = ',';
+        if (any && b == prev + 2) {   /* one empty bucket: "0," is never longer than "I:" */
+            item[n++] = '0';
+            item[n++] = ',';
+            n += hist_item(item + n, b, bucket[b], false);
+        } else {
+            n += hist_item(item + n, b, bucket[b], !(any && b == prev + 1));
+        }
+        if (vlen + n > room)
+            break;
+        memcpy(val + vlen, item, n);
+        vlen += n;
+        prev = b;
+        any = true;
+    }
+    if (any) {
+        put_raw(l, key, val, vlen);
+        *from = prev + 1;
+    }
+    while (b < nbuckets && !bucket[b])
+        b++;
+    if (b == nbuckets)
+        *from = nbuckets;
+    return b == nbuckets;
+}
+
+/* ---- accounting records ---- */
+
+const char *const proto_exit_names[PROTO_EXITS] = {
+    [PROTO_EXIT_HLT] = "hlt", [PROTO_EXIT_MSR] = "msr", [PROTO_EXIT_IO] = "io",
+    [PROTO_EXIT_CPUID] = "cpuid", [PROTO_EXIT_HC] = "hc", [PROTO_EXIT_TIMER] = "tmr",
+    [PROTO_EXIT_EXTINT] = "ext", [PROTO_EXIT_WINDOW] = "win", [PROTO_EXIT_OTHER] = "oth",
+};
+
+const char *proto_vcpu_state(unsigned sched_state)
+{
+    static const char *const names[] = {
+        [SCHED_BLOCKED] = "blk", [SCHED_READY] = "rdy", [SCHED_RUNNING] = "run",
+        [SCHED_COSTOP] = "cs",
+    };
+    return sched_state < sizeof(names) / sizeof(names[0]) ? names[sched_state] : "?";
+}
+
+void proto_emit(struct proto_writer *w, struct proto_line *l)
+{
+    if (proto_end(l) < 0) {
+        /* A bug, not an input: every record is sized to fit.  Say so in the protocol. */
+        w->bad++;
+        proto_begin(l, w->seq, "error");
+        proto_str(l, "msg", "record too long for one line (VMM bug)");
+        proto_end(l);
+    }
+    w->out(w->ctx, l->buf, l->len);
+    w->seq++;
+}
+
+void proto_put_hello(struct proto_writer *w, const struct proto_hello_rec *h)
+{
+    struct proto_line l;
+    proto_begin(&l, w->seq, "hello");
+    proto_u64(&l, "proto", PROTO_VERSION);
+    proto_tok(&l, "version", h->version);
+    proto_tok(&l, "backend", h->backend);
+    proto_u64(&l, "pcpus", h->pcpus);
+    proto_u64(&l, "vms", h->vms);
+    proto_tok(&l, "policy", h->policy);
+    if (h->tsc_khz)
+        proto_u64(&l, "tsc_khz", h->tsc_khz);
+    proto_u64(&l, "report_ms", h->report_ms);
+    proto_u64(&l, "hist_sub_bits", HIST_SUB_BITS);
+    proto_u64(&l, "hist_max_log2", HIST_MAX_LOG2);
+    proto_emit(w, &l);
+}
+
+/* A counter or time: left out when 0. */
+static void put_nz(struct proto_line *l, const char *key, uint64_t v)
+{
+    if (v)
+        proto_u64(l, key, v);
+}
+
+static void member_begin(struct proto_line *l, const struct proto_writer *w,
+                         const struct proto_round *r, const char *type)
+{
+    proto_begin(l, w->seq, type);
+    proto_u64(l, "r", r->round);
+}
+
+/* Who a record is about, repeated in its "hist" continuations. */
+struct who {
+    const char *of;   /* vm, vcpu, pcpu */
+    const char *vm;
+    uint32_t vcpu, pcpu;
+};
+
+static void put_who(struct proto_line *l, const struct who *who)
+{
+    if (who->vm)
+        proto_tok(l, "vm", who->vm);
+    if (!strcmp(who->of, "vcpu"))
+        proto_u64(l, "v", who->vcpu);
+    if (!strcmp(who->of, "pcpu"))
+        proto_u64(l, "p", who->pcpu);
+}
+
+/* KEY's buckets into L, the record begun by the caller; what does not fit goes on in "hist"
+ * records.  Emits L and the continuations. */
+static void put_hist_emit(struct proto_writer *w, const struct proto_round *r,
+                          struct proto_line *l, const char *key, const struct hist *h,
+                          const struct who *who)
+{
+    unsigned from = 0;
+    bool done = !h || proto_hist(l, key, h->bucket, HIST_BUCKETS, &from);
+    proto_emit(w, l);
+    while (!done) {
+        unsigned before = from;
+        member_begin(l, w, r, "hist");
+        proto_tok(l, "of", who->of);
+        put_who(l, who);
+        done = proto_hist(l, key, h->bucket, HIST_BUCKETS, &from);
+        if (from == before)   /* not even one item fits: cannot happen with 512-byte lines */
+            l->overflow = true, done = true;
+        proto_emit(w, l);
+    }
+}
+
+void proto_round_begin(struct proto_writer *w, struct proto_round *r, uint64_t round)
+{
+    r->round = round;
+    r->first_seq = w->seq;
+}
+
+void proto_put_vm(struct proto_writer *w, const struct proto_round *r,
+                  const struct proto_vm_rec *v)
+{
+    struct proto_line l;
+    struct who who = { "vm", v->vm, 0, 0 };
+    member_begin(&l, w, r, "vm");
+    proto_tok(&l, "vm", v->vm);
+    proto_u64(&l, "id", v->id);
+    proto_u64(&l, "vcpus", v->vcpus);
+    proto_u64(&l, "weight", v->weight);
+    put_nz(&l, "cap", v->cap);
+    if (strcmp(v->gang, "none") != 0)
+        proto_tok(&l, "gang", v->gang);
+    proto_tok(&l, "state", v->state);
+    if (v->skew)
+        put_nz(&l, "gmax", v->skew->max);
+    put_hist_emit(w, r, &l, "gh", v->skew, &who);
+}
+
+void proto_put_vcpu(struct proto_writer *w, const struct proto_round *r,
+                    const struct proto_vcpu_rec *v)
+{
+    struct proto_line l;
+    struct who who = { "vcpu", v->vm, v->vcpu, 0 };
+    const struct sched_acct *a = v->acct;
+    member_begin(&l, w, r, "vcpu");
+    put_who(&l, &who);
+    proto_u64(&l, "p", v->pcpu);
+    proto_tok(&l, "st", v->state);
+    put_nz(&l, "run", a->running_ns);
+    put_nz(&l, "rdy", a->ready_ns);
+    put_nz(&l, "blk", a->blocked_ns);
+    put_nz(&l, "cs", a->costop_ns);
+    put_nz(&l, "runs", a->runs);
+    put_nz(&l, "pre", a->preemptions);
+    put_nz(&l, "mig", a->migrations);
+    put_nz(&l, "wak", a->wakeups);
+    if (v->exits) {
+        /* ex=hlt:N,msr:N,...: the reasons seen, in proto_exit_names order. */
+        char val[PROTO_EXITS * 28];
+        size_t n = 0;
+        for (unsigned x = 0; x < PROTO_EXITS; x++) {
+            if (!v->exits[x])
+                continue;
+            if (n)
+                val[n++] = ',';
+            size_t k = strlen(proto_exit_names[x]);
+            memcpy(val + n, proto_exit_names[x], k);
+            n += k;
+            val[n++] = ':';
+            n += u64_digits(v->exits[x], val + n);
+        }
+        if (n)
+            put_raw(&l, "ex", val, n);
+    }
+    put_nz(&l, "irq", v->irqs);
+    put_nz(&l, "tirq", v->timer_irqs);
+    if (v->wake)
+        put_nz(&l, "wmax", v->wake->max);
+    put_hist_emit(w, r, &l, "wh", v->wake, &who);
+}
+
+void proto_put_pcpu(struct proto_writer *w, const struct proto_round *r,
+                    const struct proto_pcpu_rec *p)
+{
+    struct proto_line l;
+    struct who who = { "pcpu", NULL, 0, p->pcpu };
+    member_begin(&l, w, r, "pcpu");
+    put_who(&l, &who);
+    put_nz(&l, "idle", p->idle_ns);
+    put_nz(&l, "ks", p->kicks_sent);
+    put_nz(&l, "kr", p->kicks_recv);
+    put_nz(&l, "nt", p->notifies_sent);
+    if (p->kick)
+        put_nz(&l, "kmax", p->kick->max);
+    put_hist_emit(w, r, &l, "kh", p->kick, &who);
+}
+
+void proto_round_end(struct proto_writer *w, const struct proto_round *r,
+                     const struct proto_round_rec *rr)
+{
+    struct proto_line l;
+    proto_begin(&l, w->seq, "round");
+    proto_u64(&l, "r", r->round);
+    proto_u64(&l, "t_ns", rr->t_ns);
+    proto_u64(&l, "life_ns", rr->lifetime_ns);
+    proto_tok(&l, "policy", rr->policy);
+    proto_u64(&l, "final", rr->final);
+    proto_u64(&l, "records", w->seq - r->first_seq + 1);
+    proto_emit(w, &l);
+}
+
 /* ---- error text: a bounded "%s" concatenation, no printf needed ---- */
 
 struct errbuf {
@@ -262,7 +515,7 @@ int proto_parse(const char *line, size_t len, struct proto_msg *out, char *err, 
         }
     }
 
-    /* The tag: "@vs1" followed by a space or the end. */
+    /* The tag: PROTO_TAG followed by a space or the end. */
     size_t t = 0;
     while (t < len && line[t] != ' ')
         t++;
@@ -423,6 +676,53 @@ bool proto_get_str(const struct proto_msg *m, const char *key, const char **text
     if (!p)
         return false;
     *text = p->val;
+    return true;
+}
+
+bool proto_get_hist(const struct proto_msg *m, const char *key, uint64_t *bucket,
+                    unsigned nbuckets)
+{
+    const struct proto_pair *p = proto_find(m, key);
+    if (!p || p->quoted)
+        return false;
+    /* Two passes: check everything first, so that a bad value adds nothing. */
+    for (int pass = 0; pass < 2; pass++) {
+        const char *s = p->val;
+        uint64_t next = 0;
+        bool first = true;
+        for (;;) {
+            uint64_t a = 0, b;
+            const char *e = s;
+            bool jump = false;
+            while (*e >= '0' && *e <= '9')
+                a = a > UINT64_MAX / 10 - 1 ? UINT64_MAX : a * 10 + (uint64_t)(*e++ - '0');
+            if (e == s)
+                return false;
+            if (*e == ':') {
+                jump = true;
+                s = ++e;
+                b = 0;
+                while (*e >= '0' && *e <= '9')
+                    b = b > UINT64_MAX / 10 - 1 ? UINT64_MAX : b * 10 + (uint64_t)(*e++ - '0');
+                if (e == s)
+                    return false;
+            } else {
+                b = a;
+                a = next;
+            }
+            if ((first && !jump) || a >= nbuckets || (!first && jump && a < next))
+                return false;
+            if (pass)
+                bucket[a] += b;
+            next = a + 1;
+            first = false;
+            if (*e == '\0')
+                break;
+            if (*e != ',')
+                return false;
+            s = e + 1;
+        }
+    }
     return true;
 }
 

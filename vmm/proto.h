@@ -1,16 +1,16 @@
-/* The console protocol, version 1: machine-readable records from the VMM and commands to it,
+/* The console protocol, version 2: machine-readable records from the VMM and commands to it,
  * one ASCII line each, on COM1 next to the human-readable console.  The reference (every record
  * type, key and command) is docs/protocol.md.
  *
- *   VMM -> host record:   @vs1 seq=<n> type=<type> key=value ...
- *   host -> VMM command:  @vs1 cmd=<name> [id=<n>] key=value ...
+ *   VMM -> host record:   @vs2 seq=<n> type=<type> key=value ...
+ *   host -> VMM command:  @vs2 cmd=<name> [id=<n>] key=value ...
  *
  * Keys are [a-z0-9_]+; values are decimal integers, tokens (printable ASCII without space, '"'
  * or '\'), or double-quoted strings with \" and \\ escapes.  A line is at most
  * PROTO_LINE_MAX bytes including its '\n' (a '\r' before it is not counted).
  *
  * Pure and freestanding (string.h only, no floating point, no state outside the caller's
- * structs): shared by the VMM, tools/vsched-ctl and tests/unit/test_proto.c. */
+ * structs): shared by the VMM, tools/vsched-sim, tools/vsched-ctl and tests/unit/test_proto.c. */
 #ifndef VSCHED_VMM_PROTO_H
 #define VSCHED_VMM_PROTO_H
 
@@ -18,10 +18,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sched/acct.h"   /* struct sched_acct */
+#include "sched/hist.h"   /* struct hist, HIST_BUCKETS */
 #include "vmm/config.h"   /* enum cfg_gang, CFG_NAME_MAX, CFG_MAX_VCPUS */
 
-#define PROTO_VERSION    1
-#define PROTO_TAG        "@vs1"
+#define PROTO_VERSION    2
+#define PROTO_TAG        "@vs2"
 #define PROTO_TAG_PREFIX "@vs"  /* lines without it are not protocol lines */
 #define PROTO_LINE_MAX   512    /* bytes of a line including its '\n' */
 #define PROTO_MAX_PAIRS  48     /* key=value pairs of one line, the tag not counted */
@@ -53,6 +55,101 @@ size_t proto_room(const struct proto_line *l);
 /* Appends '\n' (and a NUL) and returns the line's length including the '\n', or -1 when the
  * line overflowed or got a bad key or token; then l->buf holds no usable line. */
 int proto_end(struct proto_line *l);
+
+/* ---- histogram buckets (sparse) ----
+ * A histogram value is a token of ','-separated items: "I:N" is bucket I (sched/hist.h
+ * numbering) with count N, a bare "N" the bucket after the previous item's.  Only nonzero
+ * buckets are written, except that one zero between two nonzero ones is written as "0" when
+ * that is shorter than a jump.  Example: "20:3,15,0,2,31:1".
+ *
+ * proto_hist() appends KEY=<items> for the nonzero buckets from *FROM on, as many as fit in the
+ * line (at least one, or nothing at all), and moves *FROM past the last bucket written.
+ * Returns true when every nonzero bucket from the original *FROM on is written (also when there
+ * was none: then nothing is appended). */
+bool proto_hist(struct proto_line *l, const char *key, const uint32_t *bucket, unsigned nbuckets,
+                unsigned *from);
+
+/* ---- accounting records ----
+ * The records of a round (docs/protocol.md) built from plain values, so that the VMM
+ * (vmm/report.c) and the simulator (tools/vsched-sim) print the same bytes for the same
+ * numbers.  Counters and times that are 0 are left out (a reader takes a missing one as 0).  A
+ * histogram that does not fit its record continues in "hist" records of the same round.  Every
+ * line goes through W->out; a record that cannot be formatted (a bug) becomes an "error"
+ * record, counted in W->bad. */
+struct proto_writer {
+    uint64_t seq;    /* of the next record */
+    void (*out)(void *ctx, const char *line, size_t len);
+    void *ctx;
+    uint64_t bad;    /* records that did not fit a line */
+};
+
+/* Ends L (proto_end) and hands it to W->out with the next seq; the line was begun with
+ * proto_begin(L, W->seq, ...). */
+void proto_emit(struct proto_writer *w, struct proto_line *l);
+
+struct proto_hello_rec {
+    const char *version, *backend, *policy;
+    uint32_t pcpus, vms, report_ms;
+    uint64_t tsc_khz;              /* 0 = none (simulator): left out */
+};
+/* The hello record: once, first (seq 0). */
+void proto_put_hello(struct proto_writer *w, const struct proto_hello_rec *h);
+
+enum proto_exit_kind {
+    PROTO_EXIT_HLT, PROTO_EXIT_MSR, PROTO_EXIT_IO, PROTO_EXIT_CPUID, PROTO_EXIT_HC,
+    PROTO_EXIT_TIMER, PROTO_EXIT_EXTINT, PROTO_EXIT_WINDOW, PROTO_EXIT_OTHER, PROTO_EXITS
+};
+/* "hlt", "msr", "io", "cpuid", "hc", "tmr", "ext", "win", "oth": the item names of ex= */
+extern const char *const proto_exit_names[PROTO_EXITS];
+
+struct proto_vm_rec {
+    const char *vm;          /* name */
+    uint32_t id, vcpus, weight, cap;
+    const char *gang;        /* "none", "strict", "relaxed" */
+    const char *state;       /* "running", "exited", "stopped", "timed_out" */
+    const struct hist *skew; /* gang start skew; NULL = none */
+};
+
+/* The st= name of a scheduler state (enum sched_state): "blk", "rdy", "run", "cs". */
+const char *proto_vcpu_state(unsigned sched_state);
+
+struct proto_vcpu_rec {
+    const char *vm;
+    uint32_t vcpu, pcpu;
+    const char *state;            /* "run", "rdy", "blk", "cs" */
+    const struct sched_acct *acct;
+    const struct hist *wake;      /* wake-up latency */
+    const uint64_t *exits;        /* [PROTO_EXITS]; NULL = none measured (simulator) */
+    uint64_t irqs, timer_irqs;
+};
+
+struct proto_pcpu_rec {
+    uint32_t pcpu;
+    uint64_t idle_ns, kicks_sent, kicks_recv, notifies_sent;
+    const struct hist *kick;      /* kick latency; NULL = none measured */
+};
+
+struct proto_round_rec {
+    uint64_t t_ns, lifetime_ns;   /* lifetime: every vCPU's running+ready+blocked+costop */
+    const char *policy;
+    bool final;
+};
+
+/* A round: proto_round_begin(), the records (for each VM its vm record then its vCPUs'; then
+ * the pCPUs), proto_round_end().  The round's number is R->round. */
+struct proto_round {
+    uint64_t round;
+    uint64_t first_seq;
+};
+void proto_round_begin(struct proto_writer *w, struct proto_round *r, uint64_t round);
+void proto_put_vm(struct proto_writer *w, const struct proto_round *r,
+                  const struct proto_vm_rec *v);
+void proto_put_vcpu(struct proto_writer *w, const struct proto_round *r,
+                    const struct proto_vcpu_rec *v);
+void proto_put_pcpu(struct proto_writer *w, const struct proto_round *r,
+                    const struct proto_pcpu_rec *p);
+void proto_round_end(struct proto_writer *w, const struct proto_round *r,
+                     const struct proto_round_rec *rr);
 
 /* ---- parser ----
  * proto_parse() checks one received line: LEN bytes, an optional trailing "\n" or "\r\n"
@@ -90,6 +187,10 @@ bool proto_get_u64(const struct proto_msg *m, const char *key, uint64_t *v);
 bool proto_get_i64(const struct proto_msg *m, const char *key, int64_t *v);
 bool proto_get_tok(const struct proto_msg *m, const char *key, const char **tok);
 bool proto_get_str(const struct proto_msg *m, const char *key, const char **text);
+/* Adds the buckets of histogram KEY (see proto_hist) to BUCKET[NBUCKETS]; false when KEY is
+ * absent or malformed (an index past NBUCKETS, bad syntax): then BUCKET is unchanged. */
+bool proto_get_hist(const struct proto_msg *m, const char *key, uint64_t *bucket,
+                    unsigned nbuckets);
 
 /* ---- commands (host -> VMM) ---- */
 enum proto_cmd_kind {

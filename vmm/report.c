@@ -1,8 +1,10 @@
-/* Accounting records and console commands (protocol v1, docs/protocol.md), on pCPU 0 only:
+/* Accounting records and console commands (protocol v2, docs/protocol.md), on pCPU 0 only:
  * it polls COM1 between runs and prints every record, so the sequence numbers need no lock.
  * The numbers come from sched/ (times, counts, wake-up latency) and from the run loop (exits,
  * kicks, idle time, gang skew); a round reads them all at one instant of the scheduler's
- * clock, so each vCPU's four times add up exactly to its lifetime. */
+ * clock, so each vCPU's four times add up exactly to its lifetime.  The records themselves are
+ * formatted by vmm/proto.c (the simulator prints the same ones); every line leaves through
+ * console_record(). */
 #include <string.h>
 
 #include "sched/sched.h"
@@ -14,7 +16,15 @@
 
 #define POLL_MS 10 /* console input is read at least this often */
 
-static uint64_t seq;
+/* The one way out for protocol lines. */
+static void console_record(void *ctx, const char *line, size_t len)
+{
+    (void)ctx;
+    (void)len;
+    kprintf("%s", line);
+}
+
+static struct proto_writer out = { .out = console_record };
 static uint64_t round_no;
 static uint64_t period_tsc, next_round_tsc;
 static char input[PROTO_LINE_MAX + 1];
@@ -22,42 +32,6 @@ static uint32_t input_len;
 static bool input_overlong;
 
 static const char *const gang_names[] = { "none", "strict", "relaxed" };
-
-static void emit(struct proto_line *l)
-{
-    if (proto_end(l) < 0) {
-        /* A bug, not an input: every record is sized to fit.  Say so in the protocol. */
-        proto_begin(l, seq, "error");
-        proto_str(l, "msg", "record too long for one line (VMM bug)");
-        proto_end(l);
-    }
-    kprintf("%s", l->buf);
-    seq++;
-}
-
-static void begin(struct proto_line *l, const char *type, uint64_t now_ns)
-{
-    proto_begin(l, seq, type);
-    proto_u64(l, "round", round_no);
-    proto_u64(l, "t_ns", now_ns);
-}
-
-static void put_acct(struct proto_line *l, const struct sched_acct *a, const struct hist *lat)
-{
-    proto_u64(l, "running_ns", a->running_ns);
-    proto_u64(l, "ready_ns", a->ready_ns);
-    proto_u64(l, "blocked_ns", a->blocked_ns);
-    proto_u64(l, "costop_ns", a->costop_ns);
-    proto_u64(l, "lifetime_ns", a->lifetime_ns);
-    proto_u64(l, "runs", a->runs);
-    proto_u64(l, "preemptions", a->preemptions);
-    proto_u64(l, "migrations", a->migrations);
-    proto_u64(l, "wakeups", a->wakeups);
-    proto_u64(l, "wake_n", lat->count);
-    proto_u64(l, "wake_p50_ns", hist_percentile(lat, 500000));
-    proto_u64(l, "wake_p99_ns", hist_percentile(lat, 990000));
-    proto_u64(l, "wake_max_ns", lat->max);
-}
 
 static const char *vm_state_name(const struct vm *vm)
 {
@@ -69,85 +43,59 @@ static const char *vm_state_name(const struct vm *vm)
     }
 }
 
-static const char *const vcpu_state_names[] = {
-    [SCHED_BLOCKED] = "blocked", [SCHED_READY] = "ready", [SCHED_RUNNING] = "running",
-    [SCHED_COSTOP] = "costop",
+/* The run loop's exit kinds in the protocol's order. */
+static const unsigned exit_kind[PROTO_EXITS] = {
+    [PROTO_EXIT_HLT] = VX_HLT, [PROTO_EXIT_MSR] = VX_MSR, [PROTO_EXIT_IO] = VX_IO,
+    [PROTO_EXIT_CPUID] = VX_CPUID, [PROTO_EXIT_HC] = VX_HC, [PROTO_EXIT_TIMER] = VX_TIMER,
+    [PROTO_EXIT_EXTINT] = VX_EXTINT, [PROTO_EXIT_WINDOW] = VX_WINDOW,
+    [PROTO_EXIT_OTHER] = VX_OTHER,
 };
-
-static const char *const exit_keys[VX_KINDS] = {
-    [VX_HLT] = "exit_hlt", [VX_MSR] = "exit_msr", [VX_IO] = "exit_io",
-    [VX_CPUID] = "exit_cpuid", [VX_HC] = "exit_hc", [VX_TIMER] = "exit_timer",
-    [VX_EXTINT] = "exit_extint", [VX_WINDOW] = "exit_window", [VX_OTHER] = "exit_other",
-};
+_Static_assert((int)PROTO_EXITS == (int)VX_KINDS, "every exit kind has a protocol name");
 
 void report_round(bool final)
 {
     static struct hist lat; /* pCPU 0 only */
-    struct proto_line l;
-    uint64_t now = vm_now_ns();
-    uint64_t first = seq;
+    uint64_t now = vm_now_ns(), lifetime = 0;
+    struct proto_round r;
+    proto_round_begin(&out, &r, round_no);
     for (uint32_t i = 0; i < vm_count; i++) {
         struct vm *vm = &vm_table[i];
-        struct sched_acct a;
-        sched_vm_acct(vm_sched, i, now, &a, &lat);
-        begin(&l, "vm", now);
-        proto_tok(&l, "vm", vm->cfg->name);
-        proto_u64(&l, "id", i);
-        proto_u64(&l, "vcpus", vm->cfg->vcpus);
-        proto_u64(&l, "weight", vm->weight);
-        proto_u64(&l, "cap", vm->cap);
-        proto_tok(&l, "gang", gang_names[vm->gang_mode]);
-        proto_tok(&l, "state", vm_state_name(vm));
-        put_acct(&l, &a, &lat);
-        proto_u64(&l, "gang_skew_n", vm->gang_skew.count);
-        proto_u64(&l, "gang_skew_p50_ns", hist_percentile(&vm->gang_skew, 500000));
-        proto_u64(&l, "gang_skew_max_ns", vm->gang_skew.max);
-        emit(&l);
+        struct proto_vm_rec vr = {
+            .vm = vm->cfg->name, .id = i, .vcpus = vm->cfg->vcpus, .weight = vm->weight,
+            .cap = vm->cap, .gang = gang_names[vm->gang_mode], .state = vm_state_name(vm),
+            .skew = &vm->gang_skew,
+        };
+        proto_put_vm(&out, &r, &vr);
         for (uint32_t k = 0; k < vm->cfg->vcpus; k++) {
             struct vcpu *v = vm->vcpus[k];
             struct sched_vcpu_info info;
+            struct sched_acct a;
+            uint64_t exits[PROTO_EXITS];
             sched_vcpu_acct(vm_sched, v->sv, now, &a, &lat);
             sched_vcpu_info(vm_sched, v->sv, &info);
-            begin(&l, "vcpu", now);
-            proto_tok(&l, "vm", vm->cfg->name);
-            proto_u64(&l, "vcpu", k);
-            proto_u64(&l, "pcpu", info.pcpu);
-            proto_tok(&l, "state", vcpu_state_names[info.state]);
-            put_acct(&l, &a, &lat);
-            emit(&l);
-            begin(&l, "exits", now);
-            proto_tok(&l, "vm", vm->cfg->name);
-            proto_u64(&l, "vcpu", k);
-            uint64_t total = 0;
-            for (unsigned x = 0; x < VX_KINDS; x++)
-                total += v->exits[x];
-            proto_u64(&l, "exits", total);
-            for (unsigned x = 0; x < VX_KINDS; x++)
-                proto_u64(&l, exit_keys[x], v->exits[x]);
-            proto_u64(&l, "irqs", v->irqs_injected);
-            proto_u64(&l, "timer_irqs", v->lapic.timer_irqs);
-            emit(&l);
+            lifetime = a.lifetime_ns;
+            for (unsigned x = 0; x < PROTO_EXITS; x++)
+                exits[x] = v->exits[exit_kind[x]];
+            struct proto_vcpu_rec cr = {
+                .vm = vm->cfg->name, .vcpu = k, .pcpu = info.pcpu,
+                .state = proto_vcpu_state(info.state), .acct = &a, .wake = &lat,
+                .exits = exits, .irqs = v->irqs_injected, .timer_irqs = v->lapic.timer_irqs,
+            };
+            proto_put_vcpu(&out, &r, &cr);
         }
     }
     for (uint32_t p = 0; p < vm_boot->ncpus; p++) {
         const struct pcpu *pc = &pcpu_table[p];
-        begin(&l, "pcpu", now);
-        proto_u64(&l, "pcpu", p);
-        proto_u64(&l, "idle_ns", pc->idle_ns);
-        proto_u64(&l, "kicks_sent", pc->kicks_sent);
-        proto_u64(&l, "kicks_recv", pc->kicks_recv);
-        proto_u64(&l, "notifies_sent", pc->notifies_sent);
-        proto_u64(&l, "kick_n", pc->kick_lat.count);
-        proto_u64(&l, "kick_p50_ns", hist_percentile(&pc->kick_lat, 500000));
-        proto_u64(&l, "kick_p99_ns", hist_percentile(&pc->kick_lat, 990000));
-        proto_u64(&l, "kick_max_ns", pc->kick_lat.max);
-        emit(&l);
+        struct proto_pcpu_rec pr = {
+            .pcpu = p, .idle_ns = pc->idle_ns, .kicks_sent = pc->kicks_sent,
+            .kicks_recv = pc->kicks_recv, .notifies_sent = pc->notifies_sent,
+            .kick = &pc->kick_lat,
+        };
+        proto_put_pcpu(&out, &r, &pr);
     }
-    begin(&l, "round", now);
-    proto_tok(&l, "policy", sched_policy_name(vm_sched));
-    proto_u64(&l, "final", final);
-    proto_u64(&l, "records", seq - first + 1);
-    emit(&l);
+    struct proto_round_rec rr = { .t_ns = now, .lifetime_ns = lifetime,
+                                  .policy = sched_policy_name(vm_sched), .final = final };
+    proto_round_end(&out, &r, &rr);
     round_no++;
 }
 
@@ -155,7 +103,7 @@ void report_round(bool final)
 
 static void reply_begin(struct proto_line *l, const char *type, const struct proto_cmd *c)
 {
-    proto_begin(l, seq, type);
+    proto_begin(l, out.seq, type);
     proto_tok(l, "cmd", c->cmd);
     if (c->has_id)
         proto_u64(l, "id", c->id);
@@ -166,7 +114,7 @@ static void reply_error(const struct proto_cmd *c, const char *msg)
     struct proto_line l;
     reply_begin(&l, "error", c);
     proto_str(&l, "msg", msg);
-    emit(&l);
+    proto_emit(&out, &l);
 }
 
 static struct vm *find_vm(const char *name)
@@ -238,11 +186,11 @@ static void command(const char *line, size_t len)
         struct sched_change ch = { .set = SCHED_SET_POLICY, .policy = c.policy };
         if (!change(&c, &ch))
             return;
-        proto_begin(&l, seq, "policy");
+        proto_begin(&l, out.seq, "policy");
         proto_u64(&l, "t_ns", vm_now_ns());
         proto_tok(&l, "from", old_policy);
         proto_tok(&l, "to", sched_policy_name(vm_sched));
-        emit(&l);
+        proto_emit(&out, &l);
         break;
     }
     case PROTO_CMD_GANG: {
@@ -266,7 +214,7 @@ static void command(const char *line, size_t len)
     reply_begin(&l, "ok", &c);
     if (vm)
         proto_tok(&l, "vm", vm->cfg->name);
-    emit(&l);
+    proto_emit(&out, &l);
     if (c.kind == PROTO_CMD_DUMP)
         report_round(false);
 }
@@ -306,17 +254,12 @@ void report_init(void)
     }
     period_tsc = (uint64_t)m->report_ms * (tsc_hz() / 1000);
     next_round_tsc = period_tsc ? run_start_tsc + period_tsc : 0;
-    struct proto_line l;
-    proto_begin(&l, seq, "hello");
-    proto_u64(&l, "proto", PROTO_VERSION);
-    proto_tok(&l, "version", VSCHED_VERSION);
-    proto_tok(&l, "backend", vm_arch->name);
-    proto_u64(&l, "pcpus", vm_boot->ncpus);
-    proto_u64(&l, "vms", vm_count);
-    proto_tok(&l, "policy", sched_policy_name(vm_sched));
-    proto_u64(&l, "tsc_khz", tsc_hz() / 1000);
-    proto_u64(&l, "report_ms", m->report_ms);
-    emit(&l);
+    struct proto_hello_rec h = {
+        .version = VSCHED_VERSION, .backend = vm_arch->name,
+        .policy = sched_policy_name(vm_sched), .pcpus = vm_boot->ncpus, .vms = vm_count,
+        .report_ms = m->report_ms, .tsc_khz = tsc_hz() / 1000,
+    };
+    proto_put_hello(&out, &h);
 }
 
 uint64_t report_poll(uint64_t now_tsc)

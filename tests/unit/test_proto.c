@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sched/sched.h"
 #include "vmm/proto.h"
 
 static int parse(const char *line, struct proto_msg *m, char *err)
@@ -34,7 +35,7 @@ static void test_format_record(void **state)
     proto_u64(&l, "zero", 0);
     proto_str(&l, "msg", "a \"b\" c\\d");
     int n = proto_end(&l);
-    const char *want = "@vs1 seq=42 type=vm round=3 vm=web credit=-1500 zero=0 "
+    const char *want = "@vs2 seq=42 type=vm round=3 vm=web credit=-1500 zero=0 "
                        "msg=\"a \\\"b\\\" c\\\\d\"\n";
     assert_string_equal(l.buf, want);
     assert_int_equal(n, (int)strlen(want));
@@ -84,7 +85,7 @@ static void test_format_extremes(void **state)
     proto_str(&l, "empty", "");
     proto_str(&l, "ctl", "a\tb\x01\xff");
     assert_true(proto_end(&l) > 0);
-    assert_string_equal(l.buf, "@vs1 seq=18446744073709551615 type=x min=-9223372036854775808 "
+    assert_string_equal(l.buf, "@vs2 seq=18446744073709551615 type=x min=-9223372036854775808 "
                                "max=9223372036854775807 empty=\"\" ctl=\"a?b??\"\n");
     struct proto_msg m;
     char err[PROTO_ERR_MAX];
@@ -102,7 +103,7 @@ static void test_format_extremes(void **state)
     assert_string_equal(s, "");
     assert_true(proto_find(&m, "empty")->quoted);
     /* Out of range numbers are not numbers. */
-    assert_int_equal(parse("@vs1 a=18446744073709551616 b=9223372036854775808 "
+    assert_int_equal(parse("@vs2 a=18446744073709551616 b=9223372036854775808 "
                            "c=-9223372036854775809 d=-0 e=+1 f=1x", &m, err), PROTO_OK);
     assert_false(proto_get_u64(&m, "a", &u));
     assert_false(proto_get_i64(&m, "b", &i));
@@ -146,7 +147,7 @@ static void test_format_overflow(void **state)
     (void)state;
     struct proto_line l;
     char val[600];
-    proto_begin(&l, 7, "t");                  /* "@vs1 seq=7 type=t": 17 bytes */
+    proto_begin(&l, 7, "t");                  /* "@vs2 seq=7 type=t": 17 bytes */
     size_t room = proto_room(&l);
     assert_int_equal(room, 511 - 17);
     memset(val, 'v', sizeof(val));
@@ -205,7 +206,7 @@ static void test_format_command(void **state)
     proto_tok(&l, "vm", "web");
     proto_u64(&l, "weight", 512);
     assert_true(proto_end(&l) > 0);
-    assert_string_equal(l.buf, "@vs1 cmd=set id=9 vm=web weight=512\n");
+    assert_string_equal(l.buf, "@vs2 cmd=set id=9 vm=web weight=512\n");
     struct proto_cmd c;
     char err[PROTO_ERR_MAX];
     assert_int_equal(cmd(l.buf, &c, err), PROTO_OK);
@@ -224,7 +225,7 @@ static void test_parse_seq_and_type(void **state)
     char err[PROTO_ERR_MAX];
     uint64_t seq;
     const char *type;
-    assert_int_equal(parse("@vs1 seq=0 type=hello proto=1 version=6c6339b-dirty backend=svm\r\n",
+    assert_int_equal(parse("@vs2 seq=0 type=hello proto=1 version=6c6339b-dirty backend=svm\r\n",
                            &m, err), PROTO_OK);
     assert_true(proto_get_u64(&m, "seq", &seq));
     assert_int_equal(seq, 0);
@@ -233,25 +234,25 @@ static void test_parse_seq_and_type(void **state)
     assert_true(proto_get_tok(&m, "version", &type));
     assert_string_equal(type, "6c6339b-dirty");
     /* Extra spaces between pairs and at the end are fine; a bare tag is an empty message. */
-    assert_int_equal(parse("@vs1   seq=5  type=round   ", &m, err), PROTO_OK);
+    assert_int_equal(parse("@vs2   seq=5  type=round   ", &m, err), PROTO_OK);
     assert_int_equal(m.npairs, 2);
     assert_true(proto_get_u64(&m, "seq", &seq));
     assert_int_equal(seq, 5);
-    assert_int_equal(parse("@vs1", &m, err), PROTO_OK);
+    assert_int_equal(parse("@vs2", &m, err), PROTO_OK);
     assert_int_equal(m.npairs, 0);
-    assert_int_equal(parse("@vs1\n", &m, err), PROTO_OK);
+    assert_int_equal(parse("@vs2\n", &m, err), PROTO_OK);
     /* seq is a plain number: leading zeros are allowed, signs and hex are not. */
-    assert_int_equal(parse("@vs1 seq=007 a=0x10 b=-3", &m, err), PROTO_OK);
+    assert_int_equal(parse("@vs2 seq=007 a=0x10 b=-3", &m, err), PROTO_OK);
     assert_true(proto_get_u64(&m, "seq", &seq));
     assert_int_equal(seq, 7);
     assert_false(proto_get_u64(&m, "a", &seq));
     assert_false(proto_get_u64(&m, "b", &seq));
     /* Tokens may contain '=' and punctuation. */
-    assert_int_equal(parse("@vs1 a=b=c d=x:y/z,1", &m, err), PROTO_OK);
+    assert_int_equal(parse("@vs2 a=b=c d=x:y/z,1", &m, err), PROTO_OK);
     assert_string_equal(proto_find(&m, "a")->val, "b=c");
     assert_string_equal(proto_find(&m, "d")->val, "x:y/z,1");
     /* Strings keep spaces and '='. */
-    assert_int_equal(parse("@vs1 msg=\"x = y  z\" n=1", &m, err), PROTO_OK);
+    assert_int_equal(parse("@vs2 msg=\"x = y  z\" n=1", &m, err), PROTO_OK);
     assert_string_equal(proto_find(&m, "msg")->val, "x = y  z");
     assert_string_equal(proto_find(&m, "n")->val, "1");
 }
@@ -261,8 +262,8 @@ static void test_parse_not_protocol(void **state)
     (void)state;
     struct proto_msg m;
     char err[PROTO_ERR_MAX] = "untouched";
-    const char *lines[] = { "", "\n", "hello", "halt: status=0", " @vs1 seq=1", "@v", "@VS1 x=1",
-                            "[web] @vs1 cmd=dump", "@ vs1" };
+    const char *lines[] = { "", "\n", "hello", "halt: status=0", " @vs2 seq=1", "@v", "@VS1 x=1",
+                            "[web] @vs2 cmd=dump", "@ vs1" };
     for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
         assert_int_equal(parse(lines[i], &m, err), PROTO_IGNORE);
     assert_string_equal(err, "untouched");
@@ -282,33 +283,33 @@ static void expect_parse_error(const char *line, size_t len, const char *want)
 static void test_parse_errors(void **state)
 {
     (void)state;
-    PARSE_ERROR("@vs2 cmd=dump", "unsupported protocol tag '@vs2' (this is @vs1)");
-    PARSE_ERROR("@vs cmd=dump", "unsupported protocol tag '@vs' (this is @vs1)");
-    PARSE_ERROR("@vs10 cmd=dump", "unsupported protocol tag '@vs10' (this is @vs1)");
-    PARSE_ERROR("@vs1x cmd=dump", "unsupported protocol tag '@vs1x' (this is @vs1)");
-    PARSE_ERROR("@vs1 cmd", "expected key=value at 'cmd'");
-    PARSE_ERROR("@vs1 a=1 junk b=2", "expected key=value at 'junk'");
-    PARSE_ERROR("@vs1 Cmd=dump", "bad key 'Cmd' (a-z 0-9 _)");
-    PARSE_ERROR("@vs1 a-b=1", "bad key 'a-b' (a-z 0-9 _)");
-    PARSE_ERROR("@vs1 =1", "empty key before '='");
-    PARSE_ERROR("@vs1 a=", "key 'a' has no value");
-    PARSE_ERROR("@vs1 a= b=1", "key 'a' has no value");
-    PARSE_ERROR("@vs1 abcdefghijklmnopqrstuvwxyz_012345=1",
+    PARSE_ERROR("@vs1 cmd=dump", "unsupported protocol tag '@vs1' (this is @vs2)");
+    PARSE_ERROR("@vs cmd=dump", "unsupported protocol tag '@vs' (this is @vs2)");
+    PARSE_ERROR("@vs20 cmd=dump", "unsupported protocol tag '@vs20' (this is @vs2)");
+    PARSE_ERROR("@vs2x cmd=dump", "unsupported protocol tag '@vs2x' (this is @vs2)");
+    PARSE_ERROR("@vs2 cmd", "expected key=value at 'cmd'");
+    PARSE_ERROR("@vs2 a=1 junk b=2", "expected key=value at 'junk'");
+    PARSE_ERROR("@vs2 Cmd=dump", "bad key 'Cmd' (a-z 0-9 _)");
+    PARSE_ERROR("@vs2 a-b=1", "bad key 'a-b' (a-z 0-9 _)");
+    PARSE_ERROR("@vs2 =1", "empty key before '='");
+    PARSE_ERROR("@vs2 a=", "key 'a' has no value");
+    PARSE_ERROR("@vs2 a= b=1", "key 'a' has no value");
+    PARSE_ERROR("@vs2 abcdefghijklmnopqrstuvwxyz_012345=1",
                 "key too long: 'abcdefghijklmnopqrstuvwx...'");
-    PARSE_ERROR("@vs1 a=1 a=2", "key 'a' given twice");
-    PARSE_ERROR("@vs1 m=\"abc", "unterminated string in 'm'");
-    PARSE_ERROR("@vs1 m=\"abc\\\"", "unterminated string in 'm'");
-    PARSE_ERROR("@vs1 m=\"a\\nb\"", "bad escape in 'm' (only \\\" and \\\\)");
-    PARSE_ERROR("@vs1 m=\"ab\"c", "no space after the string of 'm'");
-    PARSE_ERROR("@vs1 m=a\"b", "bad character in the value of 'm'");
-    PARSE_ERROR("@vs1 m=a\\b", "bad character in the value of 'm'");
-    PARSE_ERROR("@vs1 a=1\tb=2", "bad character 0x09 at column 9");
-    PARSE_ERROR("@vs1 a=\xc3\xa9", "bad character 0xc3 at column 8");
-    PARSE_ERROR("@vs1 a=1\n\n", "bad character 0x0a at column 9");
-    PARSE_ERROR("@vs1 a=1\r", "bad character 0x0d at column 9");
-    expect_parse_error("@vs1 a=1\0b=2", 12, "bad character 0x00 at column 9");
+    PARSE_ERROR("@vs2 a=1 a=2", "key 'a' given twice");
+    PARSE_ERROR("@vs2 m=\"abc", "unterminated string in 'm'");
+    PARSE_ERROR("@vs2 m=\"abc\\\"", "unterminated string in 'm'");
+    PARSE_ERROR("@vs2 m=\"a\\nb\"", "bad escape in 'm' (only \\\" and \\\\)");
+    PARSE_ERROR("@vs2 m=\"ab\"c", "no space after the string of 'm'");
+    PARSE_ERROR("@vs2 m=a\"b", "bad character in the value of 'm'");
+    PARSE_ERROR("@vs2 m=a\\b", "bad character in the value of 'm'");
+    PARSE_ERROR("@vs2 a=1\tb=2", "bad character 0x09 at column 9");
+    PARSE_ERROR("@vs2 a=\xc3\xa9", "bad character 0xc3 at column 8");
+    PARSE_ERROR("@vs2 a=1\n\n", "bad character 0x0a at column 9");
+    PARSE_ERROR("@vs2 a=1\r", "bad character 0x0d at column 9");
+    expect_parse_error("@vs2 a=1\0b=2", 12, "bad character 0x00 at column 9");
     /* 48 pairs are fine, 49 are not. */
-    char line[600] = "@vs1";
+    char line[600] = "@vs2";
     for (int i = 0; i < 48; i++)
         sprintf(line + strlen(line), " k%d=%d", i, i);
     struct proto_msg m;
@@ -319,7 +320,7 @@ static void test_parse_errors(void **state)
     PARSE_ERROR(line, "too many keys (more than 48)");
     /* 511 bytes + '\n' are fine, 512 + '\n' are not, with or without the '\n'. */
     memset(line, 'x', sizeof(line));
-    memcpy(line, "@vs1 k=", 7);
+    memcpy(line, "@vs2 k=", 7);
     line[511] = '\n';
     assert_int_equal(proto_parse(line, 512, &m, err, sizeof(err)), PROTO_OK);
     assert_int_equal(proto_parse(line, 511, &m, err, sizeof(err)), PROTO_OK);
@@ -331,7 +332,7 @@ static void test_parse_errors(void **state)
     /* A small error buffer is never overrun and always terminated. */
     char small[8];
     memset(small, 'Z', sizeof(small));
-    assert_int_equal(proto_parse("@vs1 a=1 a=2", 12, &m, small, 6), PROTO_ERROR);
+    assert_int_equal(proto_parse("@vs2 a=1 a=2", 12, &m, small, 6), PROTO_ERROR);
     assert_string_equal(small, "key '");
     assert_int_equal(small[6], 'Z');
 }
@@ -344,50 +345,50 @@ static void test_cmd_accepted(void **state)
     struct proto_cmd c;
     char err[PROTO_ERR_MAX];
 
-    assert_int_equal(cmd("@vs1 cmd=dump", &c, err), PROTO_OK);
+    assert_int_equal(cmd("@vs2 cmd=dump", &c, err), PROTO_OK);
     assert_int_equal(c.kind, PROTO_CMD_DUMP);
     assert_string_equal(c.cmd, "dump");
     assert_false(c.has_id);
     assert_false(c.has_vm || c.has_weight || c.has_cap || c.has_policy || c.has_gang ||
                  c.has_period);
 
-    assert_int_equal(cmd("@vs1 cmd=dump id=18446744073709551615\r\n", &c, err), PROTO_OK);
+    assert_int_equal(cmd("@vs2 cmd=dump id=18446744073709551615\r\n", &c, err), PROTO_OK);
     assert_true(c.has_id);
     assert_true(c.id == UINT64_MAX);
 
-    assert_int_equal(cmd("@vs1 cmd=set id=1 vm=web weight=512", &c, err), PROTO_OK);
+    assert_int_equal(cmd("@vs2 cmd=set id=1 vm=web weight=512", &c, err), PROTO_OK);
     assert_int_equal(c.kind, PROTO_CMD_SET);
     assert_string_equal(c.vm, "web");
     assert_true(c.has_weight && !c.has_cap);
     assert_int_equal(c.weight, 512);
     assert_int_equal(c.id, 1);
 
-    assert_int_equal(cmd("@vs1 cmd=set vm=a_B-9 cap=0", &c, err), PROTO_OK);
+    assert_int_equal(cmd("@vs2 cmd=set vm=a_B-9 cap=0", &c, err), PROTO_OK);
     assert_true(!c.has_weight && c.has_cap);
     assert_int_equal(c.cap, 0);
     assert_string_equal(c.vm, "a_B-9");
 
-    assert_int_equal(cmd("@vs1 cmd=set cap=6400 weight=65535 vm=abcdefghijklmnopqrstuvw",
+    assert_int_equal(cmd("@vs2 cmd=set cap=6400 weight=65535 vm=abcdefghijklmnopqrstuvw",
                          &c, err), PROTO_OK);
     assert_true(c.has_weight && c.has_cap);
     assert_int_equal(c.weight, 65535);
     assert_int_equal(c.cap, 6400);
     assert_string_equal(c.vm, "abcdefghijklmnopqrstuvw");
 
-    assert_int_equal(cmd("@vs1 cmd=set vm=x weight=1", &c, err), PROTO_OK);
+    assert_int_equal(cmd("@vs2 cmd=set vm=x weight=1", &c, err), PROTO_OK);
     assert_int_equal(c.weight, 1);
 
-    assert_int_equal(cmd("@vs1 cmd=policy name=pshare", &c, err), PROTO_OK);
+    assert_int_equal(cmd("@vs2 cmd=policy name=pshare", &c, err), PROTO_OK);
     assert_int_equal(c.kind, PROTO_CMD_POLICY);
     assert_true(c.has_policy);
     assert_string_equal(c.policy, "pshare");
     /* Known policies are the VMM's business: any well-formed name passes here. */
-    assert_int_equal(cmd("@vs1 cmd=policy name=nosuch", &c, err), PROTO_OK);
+    assert_int_equal(cmd("@vs2 cmd=policy name=nosuch", &c, err), PROTO_OK);
 
     const char *modes[] = { "none", "strict", "relaxed" };
     for (int g = 0; g < 3; g++) {
         char line[64];
-        snprintf(line, sizeof(line), "@vs1 cmd=gang id=%d vm=db mode=%s", g, modes[g]);
+        snprintf(line, sizeof(line), "@vs2 cmd=gang id=%d vm=db mode=%s", g, modes[g]);
         assert_int_equal(cmd(line, &c, err), PROTO_OK);
         assert_int_equal(c.kind, PROTO_CMD_GANG);
         assert_true(c.has_gang && c.has_vm);
@@ -396,11 +397,11 @@ static void test_cmd_accepted(void **state)
     }
     assert_int_equal(CFG_GANG_RELAXED, 2);
 
-    assert_int_equal(cmd("@vs1 cmd=report period_ms=0", &c, err), PROTO_OK);
+    assert_int_equal(cmd("@vs2 cmd=report period_ms=0", &c, err), PROTO_OK);
     assert_int_equal(c.kind, PROTO_CMD_REPORT);
     assert_true(c.has_period);
     assert_int_equal(c.period_ms, 0);
-    assert_int_equal(cmd("@vs1 cmd=report period_ms=60000", &c, err), PROTO_OK);
+    assert_int_equal(cmd("@vs2 cmd=report period_ms=60000", &c, err), PROTO_OK);
     assert_int_equal(c.period_ms, 60000);
 
     assert_string_equal(proto_cmd_name(PROTO_CMD_SET), "set");
@@ -432,86 +433,86 @@ static void expect_cmd_error(const char *line, const char *want, const char *wan
 static void test_cmd_rejected(void **state)
 {
     (void)state;
-    /* Not starting with @vs1. */
-    expect_cmd_error("@vs2 cmd=dump id=1", "unsupported protocol tag '@vs2' (this is @vs1)",
+    /* Not starting with @vs2. */
+    expect_cmd_error("@vs1 cmd=dump id=1", "unsupported protocol tag '@vs1' (this is @vs2)",
                      "?", -1);
     /* Unknown command, missing cmd, cmd not first. */
-    expect_cmd_error("@vs1 cmd=reboot id=3", "unknown command 'reboot' (dump, set, policy, "
+    expect_cmd_error("@vs2 cmd=reboot id=3", "unknown command 'reboot' (dump, set, policy, "
                      "gang, report)", "reboot", 3);
-    expect_cmd_error("@vs1 cmd=\"dump\" id=3", "unknown command 'dump' (dump, set, policy, "
+    expect_cmd_error("@vs2 cmd=\"dump\" id=3", "unknown command 'dump' (dump, set, policy, "
                      "gang, report)", "?", 3);
-    expect_cmd_error("@vs1 cmd=DUMP", "unknown command 'DUMP' (dump, set, policy, gang, "
+    expect_cmd_error("@vs2 cmd=DUMP", "unknown command 'DUMP' (dump, set, policy, gang, "
                      "report)", "?", -1);
-    expect_cmd_error("@vs1 cmd=averyveryverylongcommand",
+    expect_cmd_error("@vs2 cmd=averyveryverylongcommand",
                      "unknown command 'averyveryverylongcommand' (dump, set, policy, gang, "
                      "report)", "?", -1);
-    expect_cmd_error("@vs1 id=4 vm=web", "missing key 'cmd'", "?", 4);
-    expect_cmd_error("@vs1 seq=1 type=vm", "missing key 'cmd'", "?", -1);
-    expect_cmd_error("@vs1", "missing key 'cmd'", "?", -1);
-    expect_cmd_error("@vs1 id=4 cmd=dump", "'cmd' must be the first key", "dump", 4);
+    expect_cmd_error("@vs2 id=4 vm=web", "missing key 'cmd'", "?", 4);
+    expect_cmd_error("@vs2 seq=1 type=vm", "missing key 'cmd'", "?", -1);
+    expect_cmd_error("@vs2", "missing key 'cmd'", "?", -1);
+    expect_cmd_error("@vs2 id=4 cmd=dump", "'cmd' must be the first key", "dump", 4);
     /* Bad id. */
-    expect_cmd_error("@vs1 cmd=dump id=x", "value of 'id' is not a decimal number", "dump", -1);
-    expect_cmd_error("@vs1 cmd=dump id=-1", "value of 'id' is not a decimal number", "dump", -1);
-    expect_cmd_error("@vs1 cmd=dump id=\"1\"", "value of 'id' is not a decimal number", "dump",
+    expect_cmd_error("@vs2 cmd=dump id=x", "value of 'id' is not a decimal number", "dump", -1);
+    expect_cmd_error("@vs2 cmd=dump id=-1", "value of 'id' is not a decimal number", "dump", -1);
+    expect_cmd_error("@vs2 cmd=dump id=\"1\"", "value of 'id' is not a decimal number", "dump",
                      -1);
     /* Unknown keys. */
-    expect_cmd_error("@vs1 cmd=dump id=5 vm=web", "unknown key 'vm' for cmd=dump", "dump", 5);
-    expect_cmd_error("@vs1 cmd=set vm=web weight=5 prio=1", "unknown key 'prio' for cmd=set",
+    expect_cmd_error("@vs2 cmd=dump id=5 vm=web", "unknown key 'vm' for cmd=dump", "dump", 5);
+    expect_cmd_error("@vs2 cmd=set vm=web weight=5 prio=1", "unknown key 'prio' for cmd=set",
                      "set", -1);
-    expect_cmd_error("@vs1 cmd=policy name=rr vm=a", "unknown key 'vm' for cmd=policy",
+    expect_cmd_error("@vs2 cmd=policy name=rr vm=a", "unknown key 'vm' for cmd=policy",
                      "policy", -1);
-    expect_cmd_error("@vs1 cmd=gang vm=a mode=none weight=1", "unknown key 'weight' for "
+    expect_cmd_error("@vs2 cmd=gang vm=a mode=none weight=1", "unknown key 'weight' for "
                      "cmd=gang", "gang", -1);
-    expect_cmd_error("@vs1 cmd=report period=5", "unknown key 'period' for cmd=report",
+    expect_cmd_error("@vs2 cmd=report period=5", "unknown key 'period' for cmd=report",
                      "report", -1);
     /* set */
-    expect_cmd_error("@vs1 cmd=set id=6 weight=5", "missing key 'vm'", "set", 6);
-    expect_cmd_error("@vs1 cmd=set vm=web", "set needs weight= or cap= (or both)", "set", -1);
-    expect_cmd_error("@vs1 cmd=set vm=web weight=0", "value of 'weight' is out of range "
+    expect_cmd_error("@vs2 cmd=set id=6 weight=5", "missing key 'vm'", "set", 6);
+    expect_cmd_error("@vs2 cmd=set vm=web", "set needs weight= or cap= (or both)", "set", -1);
+    expect_cmd_error("@vs2 cmd=set vm=web weight=0", "value of 'weight' is out of range "
                      "(1..65535)", "set", -1);
-    expect_cmd_error("@vs1 cmd=set vm=web weight=65536", "value of 'weight' is out of range "
+    expect_cmd_error("@vs2 cmd=set vm=web weight=65536", "value of 'weight' is out of range "
                      "(1..65535)", "set", -1);
-    expect_cmd_error("@vs1 cmd=set vm=web weight=99999999999999999999", "value of 'weight' is "
+    expect_cmd_error("@vs2 cmd=set vm=web weight=99999999999999999999", "value of 'weight' is "
                      "not a decimal number", "set", -1);
-    expect_cmd_error("@vs1 cmd=set vm=web weight=1k", "value of 'weight' is not a decimal "
+    expect_cmd_error("@vs2 cmd=set vm=web weight=1k", "value of 'weight' is not a decimal "
                      "number", "set", -1);
-    expect_cmd_error("@vs1 cmd=set vm=web weight=\"5\"", "value of 'weight' is not a decimal "
+    expect_cmd_error("@vs2 cmd=set vm=web weight=\"5\"", "value of 'weight' is not a decimal "
                      "number", "set", -1);
-    expect_cmd_error("@vs1 cmd=set vm=web weight=10 cap=6401", "value of 'cap' is out of "
+    expect_cmd_error("@vs2 cmd=set vm=web weight=10 cap=6401", "value of 'cap' is out of "
                      "range (0..6400)", "set", -1);
-    expect_cmd_error("@vs1 cmd=set vm=web cap=-1", "value of 'cap' is not a decimal number",
+    expect_cmd_error("@vs2 cmd=set vm=web cap=-1", "value of 'cap' is not a decimal number",
                      "set", -1);
-    expect_cmd_error("@vs1 cmd=set vm=a/b weight=1", "bad VM name 'a/b' (1 to 23 of A-Z a-z "
+    expect_cmd_error("@vs2 cmd=set vm=a/b weight=1", "bad VM name 'a/b' (1 to 23 of A-Z a-z "
                      "0-9 _ -)", "set", -1);
-    expect_cmd_error("@vs1 cmd=set vm=abcdefghijklmnopqrstuvwx weight=1", "bad VM name "
+    expect_cmd_error("@vs2 cmd=set vm=abcdefghijklmnopqrstuvwx weight=1", "bad VM name "
                      "'abcdefghijklmnopqrstuvwx' (1 to 23 of A-Z a-z 0-9 _ -)", "set", -1);
-    expect_cmd_error("@vs1 cmd=set vm=\"web\" weight=1", "bad VM name 'web' (1 to 23 of A-Z "
+    expect_cmd_error("@vs2 cmd=set vm=\"web\" weight=1", "bad VM name 'web' (1 to 23 of A-Z "
                      "a-z 0-9 _ -)", "set", -1);
-    expect_cmd_error("@vs1 cmd=set vm=\"\" weight=1", "bad VM name '' (1 to 23 of A-Z a-z 0-9 "
+    expect_cmd_error("@vs2 cmd=set vm=\"\" weight=1", "bad VM name '' (1 to 23 of A-Z a-z 0-9 "
                      "_ -)", "set", -1);
     /* policy */
-    expect_cmd_error("@vs1 cmd=policy", "missing key 'name'", "policy", -1);
-    expect_cmd_error("@vs1 cmd=policy name=cr.dit", "bad policy name 'cr.dit' (1 to 23 of "
+    expect_cmd_error("@vs2 cmd=policy", "missing key 'name'", "policy", -1);
+    expect_cmd_error("@vs2 cmd=policy name=cr.dit", "bad policy name 'cr.dit' (1 to 23 of "
                      "A-Z a-z 0-9 _ -)", "policy", -1);
     /* gang */
-    expect_cmd_error("@vs1 cmd=gang mode=strict", "missing key 'vm'", "gang", -1);
-    expect_cmd_error("@vs1 cmd=gang vm=db", "missing key 'mode'", "gang", -1);
-    expect_cmd_error("@vs1 cmd=gang vm=db mode=loose", "bad gang mode 'loose' (none, strict, "
+    expect_cmd_error("@vs2 cmd=gang mode=strict", "missing key 'vm'", "gang", -1);
+    expect_cmd_error("@vs2 cmd=gang vm=db", "missing key 'mode'", "gang", -1);
+    expect_cmd_error("@vs2 cmd=gang vm=db mode=loose", "bad gang mode 'loose' (none, strict, "
                      "relaxed)", "gang", -1);
-    expect_cmd_error("@vs1 cmd=gang vm=db mode=\"none\"", "bad gang mode 'none' (none, "
+    expect_cmd_error("@vs2 cmd=gang vm=db mode=\"none\"", "bad gang mode 'none' (none, "
                      "strict, relaxed)", "gang", -1);
     /* report */
-    expect_cmd_error("@vs1 cmd=report", "missing key 'period_ms'", "report", -1);
-    expect_cmd_error("@vs1 cmd=report period_ms=60001", "value of 'period_ms' is out of range "
+    expect_cmd_error("@vs2 cmd=report", "missing key 'period_ms'", "report", -1);
+    expect_cmd_error("@vs2 cmd=report period_ms=60001", "value of 'period_ms' is out of range "
                      "(0..60000)", "report", -1);
     /* Syntax errors from the line parser. */
-    expect_cmd_error("@vs1 cmd=dump junk", "expected key=value at 'junk'", "?", -1);
-    expect_cmd_error("@vs1 cmd=set vm=a vm=b weight=1", "key 'vm' given twice", "?", -1);
+    expect_cmd_error("@vs2 cmd=dump junk", "expected key=value at 'junk'", "?", -1);
+    expect_cmd_error("@vs2 cmd=set vm=a vm=b weight=1", "key 'vm' given twice", "?", -1);
 
     /* Too long. */
     char line[700];
     memset(line, 'x', sizeof(line));
-    memcpy(line, "@vs1 cmd=dump id=1 pad=", 23);
+    memcpy(line, "@vs2 cmd=dump id=1 pad=", 23);
     line[600] = '\0';
     expect_cmd_error(line, "line too long (more than 512 bytes)", "?", -1);
 
@@ -541,12 +542,12 @@ static uint64_t rnd(void)
 static void test_fuzz(void **state)
 {
     (void)state;
-    static const char alphabet[] = "@vs1 =\"\\abcdkmz_09-\r\n\t\x01\xff"
+    static const char alphabet[] = "@vs2 =\"\\abcdkmz_09-\r\n\t\x01\xff"
                                    "cmd=set vm=web weight=cap=id=mode=strict";
-    static const char *seeds[] = { "@vs1 cmd=set id=1 vm=web weight=512 cap=100",
-                                   "@vs1 seq=12 type=error cmd=set id=2 msg=\"bad \\\"x\\\"\"",
-                                   "@vs1 cmd=gang vm=db mode=relaxed",
-                                   "@vs1 cmd=report period_ms=100" };
+    static const char *seeds[] = { "@vs2 cmd=set id=1 vm=web weight=512 cap=100",
+                                   "@vs2 seq=12 type=error cmd=set id=2 msg=\"bad \\\"x\\\"\"",
+                                   "@vs2 cmd=gang vm=db mode=relaxed",
+                                   "@vs2 cmd=report period_ms=100" };
     char line[1100];
     struct proto_msg m;
     struct proto_cmd c;
@@ -560,10 +561,10 @@ static void test_fuzz(void **state)
             for (size_t i = 0; i < len; i++)
                 line[i] = (char)rnd();
             if (len >= 4 && rnd() % 2)
-                memcpy(line, "@vs1", 4);
+                memcpy(line, "@vs2", 4);
         } else if (mode == 1) {
             len = 4 + rnd() % 700;
-            memcpy(line, "@vs1", 4);
+            memcpy(line, "@vs2", 4);
             for (size_t i = 4; i < len; i++)
                 line[i] = alphabet[rnd() % (sizeof(alphabet) - 1)];
         } else {
@@ -711,6 +712,321 @@ static void test_roundtrip_random(void **state)
     assert_true(written > 1000 && overflowed > 1000);
 }
 
+/* ---- histograms and accounting records ---- */
+
+static void test_hist_format(void **state)
+{
+    (void)state;
+    uint32_t b[HIST_BUCKETS] = { 0 };
+    b[20] = 3, b[21] = 15, b[23] = 2, b[31] = 1, b[HIST_BUCKETS - 1] = 7;
+    struct proto_line l;
+    unsigned from = 0;
+    proto_begin(&l, 1, "t");
+    assert_true(proto_hist(&l, "wh", b, HIST_BUCKETS, &from));
+    assert_int_equal(from, HIST_BUCKETS);
+    assert_true(proto_end(&l) > 0);
+    assert_string_equal(l.buf, "@vs2 seq=1 type=t wh=20:3,15,0,2,31:1,155:7\n");
+
+    struct proto_msg m;
+    char err[PROTO_ERR_MAX];
+    uint64_t got[HIST_BUCKETS] = { 0 };
+    assert_int_equal(parse(l.buf, &m, err), PROTO_OK);
+    assert_true(proto_get_hist(&m, "wh", got, HIST_BUCKETS));
+    for (unsigned i = 0; i < HIST_BUCKETS; i++)
+        assert_int_equal(got[i], b[i]);
+    /* Added, not overwritten: the continuation records of one histogram merge. */
+    assert_true(proto_get_hist(&m, "wh", got, HIST_BUCKETS));
+    assert_int_equal(got[21], 30);
+
+    /* Empty histogram: nothing written, done. */
+    uint32_t none[HIST_BUCKETS] = { 0 };
+    proto_begin(&l, 1, "t");
+    from = 0;
+    assert_true(proto_hist(&l, "wh", none, HIST_BUCKETS, &from));
+    assert_true(proto_end(&l) > 0);
+    assert_string_equal(l.buf, "@vs2 seq=1 type=t\n");
+}
+
+static void test_hist_parse_errors(void **state)
+{
+    (void)state;
+    const char *bad[] = {
+        "@vs2 h=5",          /* must start with a jump */
+        "@vs2 h=3:1,,2",     /* empty item */
+        "@vs2 h=3:1,",       /* trailing comma */
+        "@vs2 h=156:1",      /* past the last bucket */
+        "@vs2 h=3:1,2:1",    /* jumps go forward */
+        "@vs2 h=3:",         /* no count */
+        "@vs2 h=:3",         /* no index */
+        "@vs2 h=3:1x",       /* junk */
+        "@vs2 h=\"3:1\"",    /* quoted */
+        "@vs2 h=155:1,1",    /* the bare item runs past the end */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct proto_msg m;
+        char err[PROTO_ERR_MAX];
+        uint64_t got[HIST_BUCKETS] = { 0 };
+        assert_int_equal(parse(bad[i], &m, err), PROTO_OK);
+        if (proto_get_hist(&m, "h", got, HIST_BUCKETS))
+            fail_msg("accepted %s", bad[i]);
+        for (unsigned k = 0; k < HIST_BUCKETS; k++)
+            assert_int_equal(got[k], 0);   /* nothing added */
+    }
+}
+
+/* Random histograms through a line that has little room: every call writes at least one item
+ * or reports the end, and the parts add up to the histogram. */
+static void test_hist_roundtrip_random(void **state)
+{
+    (void)state;
+    for (int iter = 0; iter < 3000; iter++) {
+        uint32_t b[HIST_BUCKETS] = { 0 };
+        unsigned nz = (unsigned)(rnd() % 60);
+        for (unsigned k = 0; k < nz; k++)
+            b[rnd() % HIST_BUCKETS] = (uint32_t)(rnd() >> (rnd() % 64));
+        uint64_t got[HIST_BUCKETS] = { 0 };
+        unsigned from = 0, parts = 0;
+        bool done = false;
+        while (!done) {
+            struct proto_line l;
+            proto_begin(&l, 1, "t");
+            size_t pad = rnd() % 400;   /* a record's other keys */
+            char filler[420];
+            memset(filler, 'x', pad + 1);
+            filler[pad + 1] = '\0';
+            proto_tok(&l, "f", filler);
+            unsigned before = from;
+            done = proto_hist(&l, "h", b, HIST_BUCKETS, &from);
+            assert_true(done || from > before);
+            assert_true(proto_end(&l) > 0);
+            struct proto_msg m;
+            char err[PROTO_ERR_MAX];
+            assert_int_equal(parse(l.buf, &m, err), PROTO_OK);
+            if (proto_find(&m, "h"))
+                assert_true(proto_get_hist(&m, "h", got, HIST_BUCKETS));
+            parts++;
+            assert_true(parts < 200);
+        }
+        for (unsigned k = 0; k < HIST_BUCKETS; k++)
+            assert_int_equal(got[k], b[k]);
+    }
+}
+
+/* What a test writer collects: every line, and the bytes. */
+struct lines {
+    char buf[64][PROTO_LINE_MAX + 1];
+    unsigned n;
+    uint64_t bytes, records;
+};
+
+static void collect(void *ctx, const char *line, size_t len)
+{
+    struct lines *c = ctx;
+    assert_int_equal(len, strlen(line));
+    assert_true(len <= PROTO_LINE_MAX && line[len - 1] == '\n');
+    if (c->n < 64)
+        memcpy(c->buf[c->n++], line, len + 1);
+    c->bytes += len + 1;   /* the UART's '\r' */
+    c->records++;
+}
+
+static void test_records_layout(void **state)
+{
+    (void)state;
+    static struct lines c;
+    memset(&c, 0, sizeof(c));
+    struct proto_writer w = { .seq = 10, .out = collect, .ctx = &c };
+    struct proto_round r;
+    struct hist wake, kick;
+    hist_clear(&wake);
+    hist_clear(&kick);
+    hist_record(&wake, 1500);
+    hist_record(&wake, 1600);
+    hist_record(&wake, 40000);
+    struct sched_acct a = { .lifetime_ns = 1000, .running_ns = 600, .ready_ns = 400,
+                            .runs = 3, .wakeups = 3 };
+    uint64_t exits[PROTO_EXITS] = { [PROTO_EXIT_HLT] = 3, [PROTO_EXIT_TIMER] = 12 };
+    proto_put_hello(&w, &(struct proto_hello_rec){ .version = "6c6339b-dirty", .backend = "svm",
+                                                    .policy = "credit", .pcpus = 4, .vms = 1,
+                                                    .report_ms = 5000 });
+    assert_string_equal(c.buf[0], "@vs2 seq=10 type=hello proto=2 version=6c6339b-dirty "
+                                  "backend=svm pcpus=4 vms=1 policy=credit report_ms=5000 "
+                                  "hist_sub_bits=2 hist_max_log2=40\n");
+    c.n = 0;
+    w.seq = 10;
+    proto_round_begin(&w, &r, 4);
+    proto_put_vm(&w, &r, &(struct proto_vm_rec){ .vm = "web", .id = 0, .vcpus = 1,
+                                                   .weight = 256, .gang = "none",
+                                                   .state = "running", .skew = &kick });
+    proto_put_vcpu(&w, &r, &(struct proto_vcpu_rec){ .vm = "web", .vcpu = 0, .pcpu = 1,
+                                                       .state = "rdy", .acct = &a,
+                                                       .wake = &wake, .exits = exits,
+                                                       .irqs = 5 });
+    proto_put_pcpu(&w, &r, &(struct proto_pcpu_rec){ .pcpu = 1, .idle_ns = 77, .kick = &kick });
+    proto_round_end(&w, &r, &(struct proto_round_rec){ .t_ns = 1000, .lifetime_ns = 1000,
+                                                        .policy = "credit", .final = true });
+    assert_int_equal(c.n, 4);
+    assert_string_equal(c.buf[0], "@vs2 seq=10 type=vm r=4 vm=web id=0 vcpus=1 weight=256 "
+                                  "state=running\n");
+    char want[PROTO_LINE_MAX];
+    snprintf(want, sizeof(want),
+             "@vs2 seq=11 type=vcpu r=4 vm=web v=0 p=1 st=rdy run=600 rdy=400 runs=3 wak=3 "
+             "ex=hlt:3,tmr:12 irq=5 wmax=40000 wh=%u:1,1,%u:1\n",
+             hist_bucket_of(1500), hist_bucket_of(40000));
+    assert_int_equal(hist_bucket_of(1600), hist_bucket_of(1500) + 1);
+    assert_string_equal(c.buf[1], want);
+    assert_string_equal(c.buf[2], "@vs2 seq=12 type=pcpu r=4 p=1 idle=77\n");
+    assert_string_equal(c.buf[3], "@vs2 seq=13 type=round r=4 t_ns=1000 life_ns=1000 "
+                                  "policy=credit final=1 records=4\n");
+    assert_int_equal(w.seq, 14);
+    assert_int_equal(w.bad, 0);
+    assert_string_equal(proto_vcpu_state(SCHED_BLOCKED), "blk");
+    assert_string_equal(proto_vcpu_state(SCHED_READY), "rdy");
+    assert_string_equal(proto_vcpu_state(SCHED_RUNNING), "run");
+    assert_string_equal(proto_vcpu_state(SCHED_COSTOP), "cs");
+    assert_string_equal(proto_vcpu_state(99), "?");
+}
+
+/* A histogram too long for its record goes on in hist records with the same identity. */
+static void test_records_hist_continues(void **state)
+{
+    (void)state;
+    static struct lines c;
+    memset(&c, 0, sizeof(c));
+    struct proto_writer w = { .out = collect, .ctx = &c };
+    struct proto_round r;
+    static struct hist h;
+    hist_clear(&h);
+    for (unsigned b = 0; b < HIST_BUCKETS; b++) {
+        h.bucket[b] = 1000000000u + b;
+        h.count += h.bucket[b];
+    }
+    h.max = UINT64_MAX;
+    struct sched_acct a = { .running_ns = UINT64_MAX };
+    proto_round_begin(&w, &r, 0);
+    proto_put_vcpu(&w, &r, &(struct proto_vcpu_rec){ .vm = "abcdefghijklmnopqrstuvw",
+                                                       .vcpu = 4095, .pcpu = 255,
+                                                       .state = "run", .acct = &a,
+                                                       .wake = &h });
+    proto_round_end(&w, &r, &(struct proto_round_rec){ .policy = "credit" });
+    assert_true(c.n > 4);
+    uint64_t got[HIST_BUCKETS] = { 0 };
+    for (unsigned i = 0; i + 1 < c.n; i++) {
+        struct proto_msg m;
+        char err[PROTO_ERR_MAX];
+        const char *s;
+        uint64_t u;
+        assert_int_equal(parse(c.buf[i], &m, err), PROTO_OK);
+        assert_true(proto_get_tok(&m, "type", &s));
+        assert_string_equal(s, i == 0 ? "vcpu" : "hist");
+        if (i > 0) {
+            assert_true(proto_get_tok(&m, "of", &s));
+            assert_string_equal(s, "vcpu");
+            assert_true(proto_get_u64(&m, "v", &u) && u == 4095);
+            assert_true(proto_get_tok(&m, "vm", &s));
+            assert_string_equal(s, "abcdefghijklmnopqrstuvw");
+        }
+        assert_true(proto_get_u64(&m, "r", &u) && u == 0);
+        assert_true(proto_get_hist(&m, "wh", got, HIST_BUCKETS));
+    }
+    for (unsigned b = 0; b < HIST_BUCKETS; b++)
+        assert_int_equal(got[b], h.bucket[b]);
+    struct proto_msg m;
+    char err[PROTO_ERR_MAX];
+    uint64_t u;
+    assert_int_equal(parse(c.buf[c.n - 1], &m, err), PROTO_OK);
+    assert_true(proto_get_u64(&m, "records", &u) && u == c.n);
+    assert_int_equal(w.bad, 0);
+}
+
+/* Issue 10 item 4: a round for 16 VMs x 4 vCPUs (on 8 pCPUs) fits the line rate at the
+ * default period, with half of the line left for guest output and commands.  The numbers are
+ * a busy, overcommitted machine SECS seconds into the run: every counter nonzero (per vCPU and
+ * second: 2000 runs, 1600 preemptions, 60 migrations, 400 wake-ups spread over 24 latency
+ * buckets, 6500 exits of all nine kinds), kicks over 16 buckets per pCPU, half the VMs in
+ * strict gangs with 8 skew buckets. */
+#define LINE_RATE_BYTES_S 11520   /* 115200 baud, 10 bits per byte */
+#define DEFAULT_REPORT_MS 5000    /* vmm/config.c, docs/config.md */
+
+/* N samples over NB consecutive buckets from FIRST, each bucket getting 1/8 less than the one
+ * before (a tail), all of N placed. */
+static void spread(struct hist *h, unsigned first, unsigned nb, uint64_t n)
+{
+    uint64_t left = n;
+    for (unsigned b = 0; b < nb && left; b++) {
+        uint64_t c = b + 1 == nb ? left : (left + 7) / 8 + n / (4 * nb);
+        c = c > left ? left : c;
+        h->bucket[first + b] += (uint32_t)c;
+        h->count += c;
+        left -= c;
+    }
+    h->max = hist_bucket_upper(first + nb - 1);
+}
+
+static uint64_t busy_round_bytes(uint64_t secs)
+{
+    static struct lines c;
+    memset(&c, 0, sizeof(c));
+    struct proto_writer w = { .seq = 1000 * secs, .out = collect, .ctx = &c };
+    struct proto_round r;
+    static struct hist wake, kick, skew;
+    hist_clear(&wake);
+    hist_clear(&kick);
+    hist_clear(&skew);
+    spread(&wake, hist_bucket_of(1000), 24, 400 * secs);
+    spread(&kick, hist_bucket_of(2000), 16, 300 * secs);
+    spread(&skew, hist_bucket_of(5000), 8, 100 * secs);
+    const uint64_t t = secs * 1000000000ull;
+    struct sched_acct a = { .lifetime_ns = t, .running_ns = t / 8 + 12345,
+                            .ready_ns = t / 2 + 67891, .blocked_ns = t / 4 + 23456,
+                            .runs = 2000 * secs, .preemptions = 1600 * secs,
+                            .migrations = 60 * secs, .wakeups = 400 * secs };
+    a.costop_ns = t - a.running_ns - a.ready_ns - a.blocked_ns;
+    uint64_t exits[PROTO_EXITS] = { 400 * secs, 3000 * secs, 10 * secs, secs, secs / 5 + 1,
+                                    2000 * secs, 60 * secs, 40 * secs, secs / 20 + 1 };
+    proto_round_begin(&w, &r, secs / 5);
+    char names[16][8];
+    for (unsigned v = 0; v < 16; v++) {
+        snprintf(names[v], sizeof(names[v]), "vm%02u", v);
+        proto_put_vm(&w, &r, &(struct proto_vm_rec){ .vm = names[v], .id = v, .vcpus = 4,
+                                                       .weight = 256, .cap = 150,
+                                                       .gang = v % 2 ? "strict" : "none",
+                                                       .state = "running",
+                                                       .skew = v % 2 ? &skew : NULL });
+        for (unsigned k = 0; k < 4; k++)
+            proto_put_vcpu(&w, &r, &(struct proto_vcpu_rec){ .vm = names[v], .vcpu = k,
+                                                               .pcpu = (v * 4 + k) % 8,
+                                                               .state = "rdy", .acct = &a,
+                                                               .wake = &wake, .exits = exits,
+                                                               .irqs = 600 * secs,
+                                                               .timer_irqs = 400 * secs });
+    }
+    for (unsigned p = 0; p < 8; p++)
+        proto_put_pcpu(&w, &r, &(struct proto_pcpu_rec){ .pcpu = p, .idle_ns = t / 20,
+                                                           .kicks_sent = 300 * secs,
+                                                           .kicks_recv = 300 * secs,
+                                                           .notifies_sent = 50 * secs,
+                                                           .kick = &kick });
+    proto_round_end(&w, &r, &(struct proto_round_rec){ .t_ns = t, .lifetime_ns = t,
+                                                        .policy = "credit" });
+    assert_int_equal(w.bad, 0);
+    print_message("16 VMs x 4 vCPUs, 8 pCPUs, %llu s into the run: %llu records, %llu bytes per "
+                  "round, %llu%% of the line at report_ms=%u\n", (unsigned long long)secs,
+                  (unsigned long long)c.records, (unsigned long long)c.bytes,
+                  (unsigned long long)(c.bytes * 1000 / DEFAULT_REPORT_MS * 100 /
+                                       LINE_RATE_BYTES_S), DEFAULT_REPORT_MS);
+    return c.bytes;
+}
+
+static void test_round_fits_line_rate(void **state)
+{
+    (void)state;
+    /* After a minute: at most half the line. */
+    assert_true(busy_round_bytes(60) * 1000 / DEFAULT_REPORT_MS <= LINE_RATE_BYTES_S / 2);
+    /* After a day the numbers are longer; still within the line. */
+    assert_true(busy_round_bytes(86400) * 1000 / DEFAULT_REPORT_MS <= LINE_RATE_BYTES_S);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -726,6 +1042,12 @@ int main(void)
         cmocka_unit_test(test_cmd_rejected),
         cmocka_unit_test(test_fuzz),
         cmocka_unit_test(test_roundtrip_random),
+        cmocka_unit_test(test_hist_format),
+        cmocka_unit_test(test_hist_parse_errors),
+        cmocka_unit_test(test_hist_roundtrip_random),
+        cmocka_unit_test(test_records_layout),
+        cmocka_unit_test(test_records_hist_continues),
+        cmocka_unit_test(test_round_fits_line_rate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

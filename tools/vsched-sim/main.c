@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "tools/vsched-sim/sim.h"
+#include "vmm/proto.h"
 
 static void usage(FILE *f)
 {
@@ -17,6 +18,10 @@ static void usage(FILE *f)
             "  --seed N            override [machine] seed\n"
             "  --switch-cost-ns N  override [machine] switch_cost_ns\n"
             "  --csv               CSV instead of tables\n"
+            "  --records           the VMM's accounting records (protocol v2, docs/protocol.md)\n"
+            "                      instead of tables: a round every --report-ms, and a final one\n"
+            "  --report-ms N       period of those rounds (default: [machine] report_ms; 0 = only\n"
+            "                      the final round)\n"
             "  --check             verify scheduler invariants at every instant (exit 3 if broken)\n"
             "  --start-on-pcpu0    place every vCPU on pCPU 0 at start (load-balancing experiments)\n");
 }
@@ -78,18 +83,82 @@ static void print_row(bool csv, const char *vm, const char *vcpu, const struct s
            (unsigned long long)a->wakeups, (long long)a->policy_value);
 }
 
+/* ---- --records: the VMM's records (vmm/proto.c), so that vsched-ctl reads both ---- */
+
+static void record_out(void *ctx, const char *line, size_t len)
+{
+    (void)ctx;
+    fwrite(line, 1, len, stdout);
+}
+
+/* One round at the simulator's now.  No pcpu records: the simulator measures no idle time,
+ * kicks or exits; VMs are "running" (simulated VMs do not end). */
+static void records_round(struct proto_writer *w, struct sim *sim, const struct cfg *cfg,
+                          uint64_t round, bool final)
+{
+    static struct hist lat;
+    struct sched *s = sim_sched(sim);
+    uint64_t now = sim_now(sim), lifetime = now;
+    struct proto_round r;
+    proto_round_begin(w, &r, round);
+    for (unsigned m = 0; m < sched_nvms(s); m++) {
+        const struct cfg_vm *vm = &cfg->vms[m];
+        struct proto_vm_rec vr = { .vm = vm->name, .id = m, .vcpus = sched_vm_nvcpus(s, m),
+                                   .weight = vm->weight, .cap = vm->cap,
+                                   .gang = cfg_gang_name(vm->gang), .state = "running" };
+        proto_put_vm(w, &r, &vr);
+        for (unsigned k = 0; k < sched_vm_nvcpus(s, m); k++) {
+            struct sched_vcpu *v = sched_vcpu_get(s, m, k);
+            struct sched_vcpu_info info;
+            struct sched_acct a;
+            sched_vcpu_acct(s, v, now, &a, &lat);
+            sched_vcpu_info(s, v, &info);
+            lifetime = a.lifetime_ns;
+            struct proto_vcpu_rec cr = { .vm = vm->name, .vcpu = k, .pcpu = info.pcpu,
+                                         .state = proto_vcpu_state(info.state), .acct = &a,
+                                         .wake = &lat };
+            proto_put_vcpu(w, &r, &cr);
+        }
+    }
+    struct proto_round_rec rr = { .t_ns = now, .lifetime_ns = lifetime,
+                                  .policy = sched_policy_name(s), .final = final };
+    proto_round_end(w, &r, &rr);
+}
+
+static void run_with_records(struct sim *sim, const struct cfg *cfg, uint64_t run_ms,
+                             uint64_t report_ms)
+{
+    struct proto_writer w = { .out = record_out };
+    struct sched *s = sim_sched(sim);
+    struct proto_hello_rec h = { .version = "sim", .backend = "sim",
+                                 .policy = sched_policy_name(s), .pcpus = sched_npcpus(s),
+                                 .vms = cfg->nvms, .report_ms = (uint32_t)report_ms };
+    proto_put_hello(&w, &h);
+    uint64_t round = 0;
+    for (uint64_t t = report_ms; report_ms && t < run_ms; t += report_ms) {
+        sim_run(sim, t * 1000000);
+        records_round(&w, sim, cfg, round++, false);
+    }
+    sim_run(sim, run_ms * 1000000);
+    records_round(&w, sim, cfg, round, true);
+}
+
 int main(int argc, char **argv)
 {
     struct sim_options opt = { 0 };
     opt.switch_cost_ns = -1;
-    bool csv = false;
-    uint64_t run_ms = 0, v;
+    bool csv = false, records = false, report_set = false;
+    uint64_t run_ms = 0, report_ms = 0, v;
     const char *path = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--csv")) {
             csv = true;
+        } else if (!strcmp(a, "--records")) {
+            records = true;
+        } else if (!strcmp(a, "--report-ms") && val && !parse_u64(val, 3600000, &report_ms)) {
+            report_set = true, i++;
         } else if (!strcmp(a, "--check")) {
             opt.check = true;
         } else if (!strcmp(a, "--start-on-pcpu0")) {
@@ -115,7 +184,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (!path) {
+    if (!path || (csv && records)) {
         usage(stderr);
         return 2;
     }
@@ -144,6 +213,15 @@ int main(int argc, char **argv)
     if (sim_create(&sim, &cfg, &opt, err, sizeof(err)) < 0) {
         fprintf(stderr, "%s: error: %s\n", path, err);
         return 2;
+    }
+    if (records) {
+        run_with_records(sim, &cfg, run_ms, report_set ? report_ms : cfg.machine.report_ms);
+        int rc = opt.check && sim_violations(sim) ? 3 : 0;
+        if (rc)
+            fprintf(stderr, "vsched-sim: %llu invariant violations; first: %s\n",
+                    (unsigned long long)sim_violations(sim), sim_first_violation(sim));
+        sim_destroy(sim);
+        return rc;
     }
     sim_run(sim, run_ms * 1000000);
     struct sched *s = sim_sched(sim);
