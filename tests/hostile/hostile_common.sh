@@ -10,11 +10,13 @@
 #                        so the XSAVE path is attacked there and the FXSAVE path elsewhere)
 # Each scenario is one boot with many VMs; docs: tests/hostile/README.md.
 
-# The value of KEY in the final-round record of TYPE for NAME (vm=NAME).
-record_field() {
-    local log=$1 type=$2 name=$3 key=$4
-    grep -a "^@vs1 seq=[0-9]* type=$type " "$log" | grep -a " vm=$name " | tail -n 1 |
-        sed -n "s/.* $key=\([0-9]*\).*/\1/p"
+# The value of KEY in the last vcpu record (protocol v2, docs/protocol.md) of vCPU 0 of VM
+# NAME; 0 when the record leaves it out (v2 omits zero counters).
+vcpu0_field() {
+    local log=$1 name=$2 key=$3 line
+    line=$(grep -a "^@vs2 seq=[0-9]* type=vcpu " "$log" | grep -a " vm=$name v=0 " | tail -n 1)
+    [[ -n "$line" ]] || return 0
+    [[ "$line" =~ \ $key=([0-9]+) ]] && echo "${BASH_REMATCH[1]}" || echo 0
 }
 
 hostile_images() {
@@ -104,9 +106,9 @@ hostile_interference() {
     local victim ref vrun vready rrun
     victim=$(sed -n 's/^\[victim\] hog vcpu=0 iterations=\([0-9]*\) .*/\1/p' "$log")
     ref=$(sed -n 's/^\[ref\] hog vcpu=0 iterations=\([0-9]*\) .*/\1/p' "$log")
-    vrun=$(record_field "$log" vm victim running_ns)
-    vready=$(record_field "$log" vm victim ready_ns)
-    rrun=$(record_field "$log" vm ref running_ns)
+    vrun=$(vcpu0_field "$log" victim run)
+    vready=$(vcpu0_field "$log" victim rdy)
+    rrun=$(vcpu0_field "$log" ref run)
     [[ -n "$victim" && -n "$ref" && "${ref:-0}" -gt 0 && "${vrun:-0}" -gt 0 && "${rrun:-0}" -gt 0 ]] ||
         fail "no result line or record of the victim or the reference"
     local speed=$(( victim * rrun / vrun * 1000 / ref ))

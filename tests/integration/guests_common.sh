@@ -103,8 +103,8 @@ guests_teardown() {
     # Each ran until run_ms (300 ms) and no longer: the final round waits up to 100 ms for
     # every pCPU to leave its vCPU, which must count as nobody's running time.
     for vm in zero one; do
-        run=$(grep -a "^@vs1 .* type=vcpu .* vm=$vm " "$log" | tail -n 1 |
-              sed -n 's/.* running_ns=\([0-9]*\).*/\1/p')
+        run=$(grep -a "^@vs2 .* type=vcpu .* vm=$vm v=0 " "$log" | tail -n 1 |
+              sed -n 's/.* run=\([0-9]*\).*/\1/p')
         [[ -n "$run" && "$run" -le 330000000 ]] ||
             fail "vm $vm: ${run:-?} ns running in the final round, want <= 330 ms (run_ms 300)"
         echo "ok: vm $vm ran $((run / 1000000)) ms"
