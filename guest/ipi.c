@@ -36,10 +36,13 @@
  * a ping delivered meanwhile counts in masked_bad -- and lowers it to 0 again, noting the
  * windows at whose end a ping was waiting (deferred: evidence that masking held one back).
  * One more line then, and status 1 when any *_bad > 0:
- *   ipi check: windows=<n> deferred=<n> isr_bad=<n> eoi_bad=<n> tpr_bad=<n> masked_bad=<n> */
+ *   ipi check: windows=<n> deferred=<n> isr_bad=<n> eoi_bad=<n> tpr_bad=<n> masked_bad=<n>
+ * `hist=1`: also the round-trip histogram, its non-empty buckets by upper bound in us:
+ *   ipi hist wait=<hlt|spin> lt1=<n> lt2=<n> lt4=<n> ... */
 #include <string.h>
 
 #include "guest/rt/rt.h"
+#include "vmm/fmt.h"
 
 #define PING_VECTOR 0x40 /* vCPU 0 -> vCPU 1 */
 #define PONG_VECTOR 0x41 /* vCPU 1 -> vCPU 0 */
@@ -60,7 +63,7 @@ static volatile bool wd_armed;          /* vCPU 0's watchdog is armed and has no
 static volatile uint64_t wd_deadline;   /* ... for this TSC */
 static volatile uint32_t ready1, done, finished1;
 /* check=1, written by vCPU 1, read by vCPU 0 at the end. */
-static bool check;
+static bool check, show_hist;
 static volatile bool masked;            /* vCPU 1's CR8 masks the ping class */
 static volatile uint32_t isr_bad, eoi_bad, tpr_bad, masked_bad, windows, deferred;
 
@@ -301,6 +304,16 @@ static int vcpu0(bool hlt, uint32_t count, uint64_t max_rtt_us)
     if (check)
         rt_printf("ipi check: windows=%u deferred=%u isr_bad=%u eoi_bad=%u tpr_bad=%u "
                   "masked_bad=%u\n", windows, deferred, isr_bad, eoi_bad, tpr_bad, masked_bad);
+    if (show_hist) {
+        char line[240];
+        size_t at = (size_t)fmt_snprintf(line, sizeof(line), "ipi hist wait=%s",
+                                        hlt ? "hlt" : "spin");
+        for (uint32_t b = 0; b < BUCKETS && at < sizeof(line); b++)
+            if (hist[b])
+                at += (size_t)fmt_snprintf(line + at, sizeof(line) - at, " lt%lu=%u",
+                                          1ul << b, hist[b]);
+        rt_printf("%s\n", line);
+    }
     rt_printf("ipi wait=%s n=%u rtt_p50_us=%lu rtt_p99_us=%lu rtt_max_us=%lu lost=%u dup=%u\n",
               hlt ? "hlt" : "spin", count, percentile_us(replies, 50, max_us),
               percentile_us(replies, 99, max_us), max_us, lost, dup);
@@ -349,6 +362,7 @@ int guest_main(uint32_t vcpu, const struct guest_boot_info *bi)
     uint64_t count = rt_arg_u64(bi->args, "count", 1000);
     uint64_t max_rtt_us = rt_arg_u64(bi->args, "max_rtt_us", 0);
     check = rt_arg_u64(bi->args, "check", 0) != 0;
+    show_hist = rt_arg_u64(bi->args, "hist", 0) != 0;
     bool hlt = !strcmp(wait, "hlt");
     bool ok_wait = hlt || !strcmp(wait, "spin");
 
