@@ -29,4 +29,5 @@ $(eval $(call host_prog,test_proto,tests/unit/test_proto.c vmm/proto.c,-lcmocka)
 UNIT_TESTS += test_vlapic
 $(eval $(call host_prog,test_vlapic,tests/unit/test_vlapic.c vmm/vlapic.c,-lcmocka -lpthread))
 
-INTEGRATION_TESTS := $(sort $(wildcard tests/integration/qemu_*.sh tests/integration/bochs_*.sh))
+INTEGRATION_TESTS := $(sort $(wildcard tests/integration/qemu_*.sh tests/integration/bochs_*.sh \
+                                     tests/integration/bochs3_*.sh))
