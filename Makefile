@@ -24,7 +24,7 @@ say         = $(if $(filter 1,$(V)),,@printf '  %-7s %s\n' $(1) $(2))
 .DEFAULT_GOAL := all
 .SECONDARY:
 .PHONY: all help deps deps-test deps-qemu deps-bochs deps-bochs3 esp run run-bochs test \
-        test-unit test-integration clean image bench-ipi
+        test-unit test-integration clean image linux bench-ipi
 
 EFI_INC    := /usr/include/efi
 EFI_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -I. -I$(EFI_INC) -I$(EFI_INC)/x86_64 \
@@ -85,9 +85,33 @@ $(VMM_EFI): $(BUILD)/vsched.so
 	$(Q)objcopy -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela -j .reloc \
 	        --target efi-app-x86_64 --subsystem=10 $< $@
 
+# The Linux guest (docs/linux.md): Debian's kernel unpacked to its ELF vmlinux, and the
+# busybox + rt-tests initramfs, from packages tools/deps.sh linux downloads into LINUX_PKGS.
+LINUX_DIR     := $(BUILD)/linux
+LINUX_PKGS    ?= /var/cache/vsched/linux
+LINUX_VMLINUX := $(LINUX_DIR)/vmlinux
+LINUX_INITRD  := $(LINUX_DIR)/initramfs.cpio.gz
+LINUX_FILES   := $(LINUX_VMLINUX) $(LINUX_INITRD)
+linux: $(LINUX_FILES)
+# deps.sh leaves versions untouched when nothing new was fetched, so nothing is rebuilt then.
+$(LINUX_PKGS)/versions: FORCE
+	@VSCHED_LINUX_PKGS=$(LINUX_PKGS) tools/deps.sh linux
+$(LINUX_VMLINUX): $(BUILD)/host/vmlinux-extract $(LINUX_PKGS)/versions
+	$(call say,EXTRACT,$@)
+	$(Q)$(BUILD)/host/vmlinux-extract $(wildcard $(LINUX_PKGS)/kernel/boot/vmlinuz-*) $@ \
+	    $(wildcard $(LINUX_PKGS)/kernel/boot/config-*) > $(LINUX_DIR)/vmlinux.facts
+$(LINUX_INITRD): tools/mkinitramfs guest/linux/init $(LINUX_PKGS)/versions
+	$(call say,CPIO,$@)
+	$(Q)tools/mkinitramfs $(LINUX_PKGS) $@ > /dev/null
+.PHONY: FORCE
+FORCE:
+# A configuration with a kernel= or initrd= line gets the Linux files on its ESP.
+CONFIG_LINUX  := $(if $(CONFIG),$(shell grep -qsE '^[[:space:]]*(kernel|initrd)[[:space:]]*=' "$(CONFIG)" && echo yes))
+ESP_LINUX     := $(if $(CONFIG_LINUX),$(LINUX_FILES))
+
 # The ESP as a host directory (QEMU and Bochs expose it as a FAT disk).
-esp: $(VMM_EFI) $(GUEST_IMAGES)
-	tools/mkesp $(ESP) $(VMM_EFI) "$(CONFIG)" $(GUEST_IMAGES)
+esp: $(VMM_EFI) $(GUEST_IMAGES) $(ESP_LINUX)
+	tools/mkesp $(ESP) $(VMM_EFI) "$(CONFIG)" $(GUEST_IMAGES) $(ESP_LINUX)
 
 # A FAT image for a USB stick or a real machine: dd it to the stick.
 image: esp
@@ -103,7 +127,7 @@ deps-bochs:
 deps-bochs3:
 	@tools/deps.sh build bochs bochs3
 deps-test:
-	@tools/deps.sh build qemu bochs bochs3 test
+	@tools/deps.sh build qemu bochs bochs3 test linux
 
 run: deps-qemu
 	@$(MAKE) --no-print-directory esp
@@ -116,7 +140,8 @@ run-bochs: deps-bochs3
 	    --cpu $(BOCHS_CPU) $(if $(BOCHS),--bochs $(BOCHS))
 
 test: deps-test
-	@$(MAKE) --no-print-directory all $(addprefix $(BUILD)/host/,$(UNIT_TESTS)) $(GUEST_IMAGES)
+	@$(MAKE) --no-print-directory all $(addprefix $(BUILD)/host/,$(UNIT_TESTS)) $(GUEST_IMAGES) \
+	    $(FUZZ_BINS)
 	@tests/run-tests.sh --build $(BUILD) --unit "$(UNIT_TESTS)" --integration "$(INTEGRATION_TESTS)"
 
 test-unit: deps-test
@@ -143,10 +168,12 @@ help:
 	@echo "  make test         host unit tests, then QEMU and Bochs integration tests"
 	@echo "  make test-unit    host unit tests only"
 	@echo "  make test-integration   integration tests only"
+	@echo "  make fuzz         every fuzz harness for FUZZ_S seconds (default 60)"
 	@echo "  make bench-sched  cost of one scheduling decision (instructions and ns)"
 	@echo "  make bench-latency  guest wake-up latency under each policy (BENCH_EMU=bochs|qemu)"
 	@echo "  make bench-ipi    IPI/kick latency: software posted interrupts (Bochs 2.7) vs hardware (Bochs 3.0)"
 	@echo "  make image        FAT image of the ESP for a USB stick ($(BUILD)/vsched.img)"
+	@echo "  make linux        the Linux guest from Debian packages: $(LINUX_VMLINUX), $(LINUX_INITRD)"
 	@echo "  make deps         install the Debian packages that are missing (as root)"
 	@echo "  make clean"
 	@echo "variables:"
@@ -159,6 +186,7 @@ help:
 	@echo "  QEMU_CPU=...       QEMU -cpu string (default: host with KVM, qemu64,+svm,+npt without)"
 	@echo "  TIMEOUT=$(TIMEOUT)        seconds before an emulator run is stopped"
 	@echo "  BUILD=$(BUILD)        output directory"
+	@echo "  LINUX_PKGS=$(LINUX_PKGS)   where tools/fetch-linux unpacks the Linux guest's packages"
 	@echo "  V=1                full build commands"
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -2,6 +2,7 @@
  * CPUs, leave the firmware behind (ExitBootServices), and hand the machine to the VMM. */
 #include <efi.h>
 #include <efilib.h>
+#include <string.h>
 
 #include "boot/esp.h"
 #include "boot/madt.h"
@@ -10,7 +11,9 @@
 #include "sched/sched.h"
 
 #include "vmm/console.h"
+#include "vmm/fmt.h"
 #include "vmm/halt.h"
+#include "vmm/linux_boot.h"
 #include "vmm/vmm.h"
 #include "vmm/x86.h"
 
@@ -35,6 +38,74 @@ static const char *efi_error(EFI_STATUS st)
 static bool policy_known(const char *name)
 {
     return sched_policy_known(name);
+}
+
+/* FILE for VM I's KIND ("kernel", "initrd") into *OUT; a file an earlier VM already named for
+ * the same KIND is shared, not read again (a vmlinux is ~60 MB). */
+static void read_vm_file(uint32_t i, const char *kind, const char *file, struct boot_image *out,
+                         struct boot_image *table, const char *(*name_of)(uint32_t))
+{
+    const struct cfg_vm *vm = &bi.cfg.vms[i];
+    for (uint32_t j = 0; j < i; j++) {
+        if (table[j].data && strcmp(name_of(j), file) == 0) {
+            *out = table[j];
+            return;
+        }
+    }
+    void *data;
+    UINTN size;
+    EFI_STATUS st = esp_read(file, &data, &size);
+    if (EFI_ERROR(st)) {
+        kprintf("%s:%u: error: [vm %s] %s '%s': %s\n", CONFIG_FILE, vm->line, vm->name, kind,
+                file, efi_error(st));
+        machine_halt(HALT_CONFIG);
+    }
+    out->data = data;
+    out->size = size;
+}
+
+static const char *kernel_of(uint32_t i)
+{
+    return bi.cfg.vms[i].kernel;
+}
+
+static const char *initrd_of(uint32_t i)
+{
+    return bi.cfg.vms[i].initrd;
+}
+
+/* A Linux VM's kernel and initrd: read, and checked against the VM's memory now, so that a
+ * file that is not a kernel, or that does not fit, is a configuration error before any CPU
+ * starts. */
+static void load_linux(uint32_t i)
+{
+    const struct cfg_vm *vm = &bi.cfg.vms[i];
+    char err[200];
+    read_vm_file(i, "kernel", vm->kernel, &bi.kernels[i], bi.kernels, kernel_of);
+    if (vm->initrd[0])
+        read_vm_file(i, "initrd", vm->initrd, &bi.initrds[i], bi.initrds, initrd_of);
+    struct lx_kernel k;
+    struct lx_layout l;
+    if (lx_inspect(bi.kernels[i].data, bi.kernels[i].size, &k, err, sizeof(err)) < 0) {
+        kprintf("%s:%u: error: [vm %s] kernel '%s': %s\n", CONFIG_FILE, vm->line, vm->name,
+                vm->kernel, err);
+        machine_halt(HALT_CONFIG);
+    }
+    /* The longest command line the VMM may build: every option, the largest TSC rate. */
+    static char cmd[LX_CMDLINE_MAX + 1];
+    int n = lx_cmdline(cmd, sizeof(cmd), vm->cmdline, UINT32_MAX, LX_CMD_NOAPIC);
+    if (n < 0 || lx_plan(&k, (uint64_t)vm->memory_mb << 20, bi.initrds[i].size, (size_t)n, &l,
+                         err, sizeof(err)) < 0) {
+        if (n < 0)
+            fmt_snprintf(err, sizeof(err), "command line too long with the VMM's options");
+        kprintf("%s:%u: error: [vm %s] kernel '%s': %s\n", CONFIG_FILE, vm->line, vm->name,
+                vm->kernel, err);
+        machine_halt(HALT_CONFIG);
+    }
+    kprintf("config: [vm %s] kernel %s: %s, %lu bytes, entry 0x%lx, [%lu, %lu) MiB; initrd %s: "
+            "%lu bytes\n", vm->name, vm->kernel, k.kind == LX_VMLINUX ? "vmlinux" : "bzImage",
+            bi.kernels[i].size, k.entry, k.start >> 20, (k.end + 0xfffff) >> 20,
+            vm->initrd[0] ? vm->initrd : "none", bi.initrds[i].size);
 }
 
 static void load_config(void)
@@ -75,6 +146,9 @@ static void load_config(void)
         bi.images[i].data = data;
         bi.images[i].size = size;
     }
+    for (uint32_t i = 0; i < bi.cfg.nvms; i++)
+        if (bi.cfg.vms[i].kernel[0])
+            load_linux(i);
     kprintf("config: %s read, %u VM(s)\n", CONFIG_FILE, bi.cfg.nvms);
 }
 

@@ -39,6 +39,7 @@ tramp_prot32:
     orl $0x900, %eax
     wrmsr
     movl %cr0, %eax
+    andl $0x9fffffff, %eax          /* CR0.CD, CR0.NW: caches on (INIT sets both) */
     orl $0x80010000, %eax           /* CR0.PG | CR0.WP */
     movl %eax, %cr0
     ljmpl *(tramp_far64 - tramp_start)(%ebx)

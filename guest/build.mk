@@ -1,11 +1,11 @@
 # guest/: test guests, freestanding x86-64 ELF executables linked at 1 MiB (guest ABI v1).
-GUEST_NAMES  := hello hog bad timer gang ipi
+GUEST_NAMES  := hello hog bad timer gang ipi hostile
 GUEST_IMAGES := $(patsubst %,$(BUILD)/guest/%.elf,$(GUEST_NAMES))
 GUEST_CFLAGS := -std=gnu11 -m64 -O2 -g -ffreestanding -fno-pic -fno-pie -mno-red-zone \
                 -mgeneral-regs-only -fno-stack-protector -fno-asynchronous-unwind-tables \
                 -Wall -Wextra -Werror -I. -MMD -MP
 GUEST_RT_OBJS := $(addprefix $(BUILD)/guest/obj/,guest/rt/crt0.o guest/rt/rt.o \
-                   guest/rt/args.o guest/rt/irq.o guest/rt/irq_stubs.o vmm/fmt.o vmm/string.o)
+                   guest/rt/args.o guest/rt/irq.o guest/rt/irq_stubs.o guest/rt/jmp.o vmm/fmt.o vmm/string.o)
 
 $(BUILD)/guest/obj/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -6,3 +6,6 @@ $(eval $(call host_prog,vsched-sim,tools/vsched-sim/main.c $(SIM_SRCS),-lm))
 # vsched-ctl: the host side of the console protocol (docs/protocol.md, tools/README.md).
 HOST_TOOLS += vsched-ctl
 $(eval $(call host_prog,vsched-ctl,tools/vsched-ctl.c vmm/proto.c,))
+# vmlinux-extract: a Debian bzImage's kernel to its ELF vmlinux (docs/linux.md).
+HOST_TOOLS += vmlinux-extract
+$(eval $(call host_prog,vmlinux-extract,tools/vmlinux-extract.c vmm/linux_boot.c vmm/fmt.c vmm/pagetable.c,))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tools/deps.sh GROUP... — make sure the Debian packages a task needs are installed.
-# Groups: build, qemu, bochs, bochs3, test, image.  Silent when nothing is missing; as root it
-# installs what is (apt-get); otherwise it prints the one command that would, and fails.
+# Groups: build, qemu, bochs, bochs3, test, image, linux.  Silent when nothing is missing; as
+# root it installs what is (apt-get); otherwise it prints the one command that would, and fails.
 # bochs3 is Bochs 3.0 (Debian 13's, with VT-x posted-interrupt processing): on a Debian 13 host
 # its packages; elsewhere a minimal Debian 13 root built once with mmdebstrap in
 # $VSCHED_BOCHS3_ROOT (default /var/cache/vsched/bochs3, shared by every checkout), which
@@ -15,6 +15,7 @@ declare -A GROUP=(
     [bochs3]=""
     [test]="libcmocka-dev valgrind"
     [image]="mtools dosfstools"
+    [linux]="acpica-tools cpio xz-utils" # + the guest's packages: tools/fetch-linux, below
 )
 
 [[ $# -gt 0 ]] || { echo "usage: deps.sh GROUP... (${!GROUP[*]})" >&2; exit 2; }
@@ -25,6 +26,17 @@ for g in "$@"; do
     want+=("${pkgs[@]}")
     [[ $g != bochs3 ]] || bochs3=1
 done
+
+# linux: the Linux guest's packages are downloaded and unpacked, never installed (fetch-linux).
+# Unreachable packages (its exit 77, said on stderr) are not an error here: the tests that
+# need them skip.
+fetch_linux() {
+    [[ " $* " == *" linux "* ]] || return 0
+    local rc=0
+    "$(dirname "$0")/fetch-linux" "${VSCHED_LINUX_PKGS:-}" || rc=$?
+    [[ $rc -eq 77 ]] && return 0
+    return $rc
+}
 
 # Bochs 3.0: the host's own on Debian 13 and later, else a Debian 13 root (built after the host
 # packages, with mmdebstrap from them).
@@ -39,7 +51,7 @@ if [[ -n $bochs3 ]]; then
         need_root3=1
     fi
 fi
-[[ ${#want[@]} -gt 0 || -n $need_root3 ]] || exit 0
+[[ ${#want[@]} -gt 0 || -n $need_root3 ]] || { fetch_linux "$@"; exit; }
 
 # dpkg-query's status, not just `dpkg -s` succeeding: a removed-but-not-purged package is
 # still known to dpkg (state "deinstall ok config-files") yet not installed.
@@ -47,7 +59,7 @@ missing=()
 for p in $(printf '%s\n' "${want[@]}" | sort -u); do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[[ ${#missing[@]} -eq 0 && -z $need_root3 ]] && exit 0
+[[ ${#missing[@]} -eq 0 && -z $need_root3 ]] && { fetch_linux "$@"; exit; }
 
 if [[ $(id -u) -ne 0 ]]; then
     [[ ${#missing[@]} -eq 0 ]] || echo "run: sudo apt-get install -y ${missing[*]}"
@@ -67,7 +79,7 @@ if [[ ${#missing[@]} -gt 0 ]]; then
     apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" \
         >/dev/null
 fi
-[[ -n $need_root3 ]] || exit 0
+[[ -n $need_root3 ]] || { fetch_linux "$@"; exit; }
 
 # Bochs 3.0 in a minimal Debian 13 root: only what bochs needs to run headless (bochs-term
 # satisfies its display-plugin dependency; vsched uses the built-in rfb display), OVMF and the
@@ -97,3 +109,4 @@ echo "bochs $version" > "$tmp/.vsched-bochs3"
 rm -rf "$root3"
 mv "$tmp" "$root3"
 echo "deps.sh: Bochs $version ready in $root3"
+fetch_linux "$@"

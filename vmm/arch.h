@@ -22,6 +22,25 @@ struct vcpu_gprs {
     uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
 };
 
+/* Guest state the VMM reads or changes through the backend, wherever the backend keeps it
+ * (VMCS, VMCB, or the hardware register while the vCPU owns it). */
+enum vcpu_reg {
+    VCPU_REG_CR0,
+    VCPU_REG_CR3,
+    VCPU_REG_CR4,
+    VCPU_REG_RSP,
+    VCPU_REG_DR7,   /* write: the VMM validated the value */
+    VCPU_REG_CPL,   /* current privilege level, 0..3 (read only) */
+    VCPU_REG_XCR0,  /* the guest's XCR0 (write: vcpu_set_reg validates, false = #GP) */
+};
+
+/* What an MSR access that the backend owns did (vcpu_msr). */
+enum arch_msr_result {
+    ARCH_MSR_NOT_MINE, /* the backend does not model this MSR: the VMM decides */
+    ARCH_MSR_OK,
+    ARCH_MSR_GP,       /* refused: the VMM injects #GP(0) */
+};
+
 /* A vCPU's first state: 64-bit long mode with paging, flat segments (guest ABI v1,
  * guest/README.md). */
 struct vcpu_start {
@@ -43,7 +62,15 @@ enum vexit_reason {
     VEXIT_EXTINT,       /* a physical interrupt arrived for the host */
     VEXIT_TIMER,        /* the hypervisor's timer (vcpu_set_timer) expired */
     VEXIT_NMI,
-    VEXIT_IRQ_WINDOW,   /* the guest can take an interrupt now (asked for by vcpu_irq_window) */
+    VEXIT_IRQ_WINDOW,   /* the guest can take an interrupt now (asked for by vcpu_irq_window,
+                           or it lowered its TPR below the class vcpu_tpr_load named) */
+    VEXIT_XSETBV,       /* XSETBV: XCR index in rcx, value in rdx:rax */
+    VEXIT_DR_WRITE,     /* MOV to DR7 (or its DR5 alias), intercepted (see mov below) */
+    VEXIT_CR8_WRITE,    /* MOV to CR8, intercepted (mov.reg = 8) */
+    VEXIT_SKIP,         /* an instruction the VMM emulates as doing nothing visible (INVD,
+                           WBINVD, MONITOR, MWAIT); raw_reason says which */
+    VEXIT_FAULT,        /* an instruction the guest may not use: inject fault.vector (#UD for
+                           VMX/SVM instructions, #GP for RDPMC) and do not step over it */
     VEXIT_UNHANDLED,    /* anything else the guest did: the VM is stopped with a report */
 };
 
@@ -63,7 +90,23 @@ struct vexit {
             uint64_t gpa;
             bool read, write, fetch;
         } npf;
+        struct {
+            uint8_t vector;
+            const char *insn; /* its name, for counters and reports */
+        } fault;
+        const char *skipped;  /* VEXIT_SKIP: the instruction's name */
+        struct {
+            uint8_t reg;      /* the DR or CR number */
+            int8_t gpr;       /* the source register, -1 when the CPU did not say (no
+                                 decode assists: the VMM decodes; insn_len is 0 then too) */
+        } mov;
     };
+};
+
+/* What the guest may run natively on this backend, for its CPUID (vmm/cpuid.h). */
+struct arch_guest_caps {
+    bool rdtscp;  /* RDTSCP and RDPID, with the vCPU's own IA32_TSC_AUX */
+    bool invpcid;
 };
 
 struct arch_ops {
@@ -109,9 +152,25 @@ struct arch_ops {
     void (*vcpu_apic_save)(struct arch_vcpu *vcpu, struct vlapic_vectors *out);
     /* RFLAGS.IF of the guest (a HLT with IF=0 can never be woken by an interrupt). */
     bool (*vcpu_if_set)(struct arch_vcpu *vcpu);
+    /* The guest's task priority (TPR bits 7:0; CR8 is bits 7:4) while interrupts are injected
+     * by the VMM (not with hardware posting, which has apic_load/save): tpr_load before each
+     * entry, with BLOCKED_CLASS the priority class (1..15) of the highest interrupt that TPR
+     * holds back (0 = none) so the guest exits (VEXIT_IRQ_WINDOW) as soon as it lowers CR8
+     * below it; tpr_save after each exit returns what the guest left there.  Guest CR8
+     * accesses never reach the physical TPR (SDM Vol. 3C 29.3; APM Vol. 2 15.21.1). */
+    void (*vcpu_tpr_load)(struct arch_vcpu *vcpu, uint8_t tpr, uint8_t blocked_class);
+    uint8_t (*vcpu_tpr_save)(struct arch_vcpu *vcpu);
+    uint64_t (*vcpu_get_reg)(struct arch_vcpu *vcpu, enum vcpu_reg reg);
+    bool (*vcpu_set_reg)(struct arch_vcpu *vcpu, enum vcpu_reg reg, uint64_t value);
+    /* RDMSR/WRMSR of an MSR whose state the backend switches per vCPU (EFER, PAT, the syscall
+     * and SYSENTER MSRs, KERNEL_GS_BASE, TSC_AUX, ...): reads fill *VALUE. */
+    enum arch_msr_result (*vcpu_msr)(struct arch_vcpu *vcpu, bool write, uint32_t msr,
+                                     uint64_t *value);
     /* Arm the hypervisor's timer: a VEXIT_TIMER at TSC value DEADLINE (0 = none).  The
      * backend uses what it has (VMX-preemption timer, else the host LAPIC timer). */
     void (*vcpu_set_timer)(struct arch_vcpu *vcpu, uint64_t deadline_tsc);
+    /* After probe: what the guest may run natively (CPUID follows it). */
+    void (*guest_caps)(struct arch_guest_caps *out);
     /* Print the guest state for a failure report. */
     void (*vcpu_dump)(struct arch_vcpu *vcpu);
 };

@@ -1,6 +1,7 @@
 /* What boot/ hands to the VMM after ExitBootServices: the memory map in the VMM's own terms,
- * the CPUs the firmware described, the parsed configuration and the guest images read from
- * the ESP.  Filled once on the bootstrap CPU; read-only afterwards. */
+ * the CPUs the firmware described, the parsed configuration and the guest images, Linux
+ * kernels and initrds read from the ESP.  Filled once on the bootstrap CPU; read-only
+ * afterwards. */
 #ifndef VSCHED_VMM_BOOTINFO_H
 #define VSCHED_VMM_BOOTINFO_H
 
@@ -41,6 +42,11 @@ struct boot_info {
     bool have_cfg;
     struct cfg cfg;
     struct boot_image images[CFG_MAX_VMS]; /* images[i] belongs to cfg.vms[i] */
+    /* Linux VMs (cfg.vms[i].kernel set): the kernel file, checked by lx_inspect and lx_plan
+     * for the VM's memory (with the initrd and the longest command line the VMM builds), and
+     * the initrd ({NULL, 0} when none).  VMs naming the same file share one copy. */
+    struct boot_image kernels[CFG_MAX_VMS];
+    struct boot_image initrds[CFG_MAX_VMS];
 };
 
 #endif

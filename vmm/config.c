@@ -28,6 +28,7 @@ static const struct key machine_keys[] = {
     { "balance_us",       K_U32,    M(balance_us),       0, 0, 1000000 },
     { "run_ms",           K_U32,    M(run_ms),           0, 0, 3600000 },
     { "report_ms",        K_U32,    M(report_ms),        0, 0, 3600000 },
+    { "min_timer_period_us", K_U32, M(min_timer_period_us), 0, 0, 100000 },
     { "switch_cost_ns",   K_U32,    M(switch_cost_ns),   0, 0, 1000000 },
     { "seed",             K_U64,    M(seed),             0, 0, UINT64_MAX },
     { "inject_fault",     K_FAULT,  M(inject_fault),     0, 0, 0 },
@@ -45,6 +46,9 @@ static const struct key vm_keys[] = {
     { "expect",    K_EXPECT, V(expect),    0, 0, 0 },
     { "selftest",  K_SELFTEST, V(selftest), 0, 0, 0 },
     { "image",     K_FILE,   V(image),    SZ(cfg_vm, image), 0, 0 },
+    { "kernel",    K_FILE,   V(kernel),   SZ(cfg_vm, kernel), 0, 0 },
+    { "initrd",    K_FILE,   V(initrd),   SZ(cfg_vm, initrd), 0, 0 },
+    { "cmdline",   K_TEXT,   V(cmdline),  SZ(cfg_vm, cmdline), 0, 0 },
     { "args",      K_TEXT,   V(args),     SZ(cfg_vm, args), 0, 0 },
     { "workload",  K_TEXT,   V(workload), SZ(cfg_vm, workload), 0, 0 },
 };
@@ -75,6 +79,7 @@ void cfg_defaults(struct cfg *out)
     out->machine.gang_skew_us = 3000;
     out->machine.balance_us = 10000;
     out->machine.seed = 1;
+    out->machine.min_timer_period_us = 200;
 }
 
 static void vm_defaults(struct cfg_vm *vm)
@@ -335,6 +340,20 @@ static int cross_check(const struct cfg *c, struct cfg_error *err)
         }
         if (!(vm->affinity & present)) {
             err_set(err, vm->line, "[vm ", name, "]: affinity names no CPU below pcpus");
+            return -1;
+        }
+        /* A VM runs a test guest (image, args) or Linux (kernel, initrd, cmdline). */
+        if (vm->kernel[0] && vm->image[0]) {
+            err_set(err, vm->line, "[vm ", name, "]: image and kernel are exclusive");
+            return -1;
+        }
+        if (!vm->kernel[0] && (vm->initrd[0] || vm->cmdline[0])) {
+            err_set(err, vm->line, "[vm ", name,
+                    vm->initrd[0] ? "]: initrd needs kernel" : "]: cmdline needs kernel");
+            return -1;
+        }
+        if (vm->kernel[0] && vm->args[0]) {
+            err_set(err, vm->line, "[vm ", name, "]: args is for test guests; Linux takes cmdline");
             return -1;
         }
         if (vm->gang == CFG_GANG_STRICT && popcount64(vm->affinity & present) < vm->vcpus) {

@@ -19,6 +19,7 @@
 #define CFG_NAME_MAX       24   /* VM names, policy names; includes the NUL */
 #define CFG_PATH_MAX       64   /* image file names on the ESP */
 #define CFG_TEXT_MAX       160  /* args, workload */
+#define CFG_CMDLINE_MAX    512  /* a Linux VM's cmdline */
 #define CFG_ERR_MAX        160
 
 enum cfg_gang { CFG_GANG_NONE, CFG_GANG_STRICT, CFG_GANG_RELAXED };
@@ -38,6 +39,9 @@ struct cfg_vm {
     enum cfg_expect expect;   /* default exit */
     enum cfg_vm_selftest selftest; /* bad_entry: start with an illegal CR3, to test reports */
     char image[CFG_PATH_MAX]; /* ELF on the ESP; "" = none */
+    char kernel[CFG_PATH_MAX];  /* Linux: vmlinux or bzImage on the ESP; "" = none (not with image) */
+    char initrd[CFG_PATH_MAX];  /* Linux: initramfs on the ESP; "" = none (needs kernel) */
+    char cmdline[CFG_CMDLINE_MAX]; /* Linux: after the VMM's own options (needs kernel) */
     char args[CFG_TEXT_MAX];  /* passed to the guest */
     char workload[CFG_TEXT_MAX]; /* simulator only: "hog", "periodic period_us=.. run_us=..", ... */
     uint32_t line;            /* line of the [vm] header, for later error reports */
@@ -52,6 +56,7 @@ struct cfg_machine {
     uint32_t balance_us;      /* load-balancing period, 0 = off or 100..1000000, default 10000 */
     uint32_t run_ms;          /* machine time before the VMM stops the VMs; 0 = until they exit */
     uint32_t report_ms;       /* accounting record period; 0 = only at the end */
+    uint32_t min_timer_period_us; /* shortest guest APIC timer period/delay, default 200 */
     uint32_t switch_cost_ns;  /* simulator: cost of one context switch, default 0 */
     uint64_t seed;            /* simulator: random seed, default 1 */
     enum cfg_fault inject_fault;  /* self-test: raise this exception after boot */

@@ -20,8 +20,23 @@
 #define LSR_THRE 0x20
 #define LSR_TEMT 0x40
 
+#define UART_FIFO   16           /* 16550A transmit FIFO: THRE means it is empty */
+#define CHAR_NS     86806        /* one 8N1 character at 115200 baud: 10 bits */
+#define RX_BURST_NS 2000000      /* after a received byte, poll at character rate this long */
+#define VMM_RING    (64 * 1024)
+
 static struct spinlock console_lock = SPINLOCK_INIT;
 static volatile int console_owner = -1; /* CPU index holding the lock, for re-entry */
+static volatile bool async;
+
+/* The VMM's own ring (kprintf), then the channels. */
+static char vmm_buf[VMM_RING];
+static struct console_chan vmm_chan = { vmm_buf, VMM_RING, 0, 0, 0, 0, NULL };
+static struct console_chan *chans;       /* registered channels, a list */
+static struct console_chan *turn;        /* the next channel to send a line */
+static struct console_chan *current;     /* whose line is being sent, NULL between lines */
+static bool cr_sent;                     /* "\r" of the current "\r\n" already out */
+static uint64_t last_rx_tsc;
 
 void console_init(void)
 {
@@ -34,40 +49,214 @@ void console_init(void)
     outb(COM1 + UART_MCR, 0x03); /* DTR, RTS */
 }
 
-static void uart_putc(char c)
+static uint32_t used(const struct console_chan *c)
 {
-    while (!(inb(COM1 + UART_LSR) & LSR_THRE))
-        cpu_relax();
-    outb(COM1 + UART_THR, (uint8_t)c);
+    return c->head - c->tail;
 }
 
-/* After a byte, wait this long for the next one: two character times at 115200 baud.  Bochs
- * 2.7 (iodev/serial.cc, rx_timer) takes a byte from its socket only while LSR.DR is clear, at
- * most one per receive poll (one character time apart), so a line the host sent at once shows
- * up one byte at a time, each one some microseconds after the previous one was read; without
- * the wait, every call of the caller's drain loop would get a single byte. */
-#define RX_GAP_US 200
+static void put_bytes(struct console_chan *c, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        c->buf[(c->head + i) & (c->size - 1)] = p[i];
+    c->head += (uint32_t)n;
+}
 
-static bool rx_burst; /* the last call returned a byte */
+static bool final_order; /* machine stopping: the channels first, the VMM's ring last */
+
+/* Under the lock: the source of the next line.  The VMM's ring is the first in the ring of
+ * sources (vmm_chan.next = the channels), so it takes its turn like each VM. */
+static struct console_chan *next_source(void)
+{
+    if (final_order) {
+        for (struct console_chan *c = chans; c; c = c->next)
+            if (used(c))
+                return c;
+        return used(&vmm_chan) ? &vmm_chan : NULL;
+    }
+    struct console_chan *first = turn ? turn : &vmm_chan;
+    for (struct console_chan *c = first; c;) {
+        struct console_chan *after = c->next ? c->next : &vmm_chan;
+        if (used(c)) {
+            turn = after;
+            return c;
+        }
+        c = after;
+        if (c == first)
+            break;
+    }
+    return NULL;
+}
+
+/* Under the lock: send up to BUDGET bytes ("\n" goes out as "\r\n"); returns what is left of
+ * the budget.  A line is finished before another source starts, except that the VMM's ring
+ * may run dry in the middle of one (a kprintf without a newline). */
+static unsigned send(unsigned budget)
+{
+    while (budget) {
+        if (!current || !used(current)) {
+            current = next_source();
+            if (!current)
+                break;
+        }
+        char ch = current->buf[current->tail & (current->size - 1)];
+        if (ch == '\n' && !cr_sent) {
+            outb(COM1 + UART_THR, '\r');
+            cr_sent = true;
+            budget--;
+            continue;
+        }
+        outb(COM1 + UART_THR, (uint8_t)ch);
+        budget--;
+        cr_sent = false;
+        current->tail++;
+        if (ch == '\n')
+            current = NULL;
+    }
+    return budget;
+}
+
+static bool pending(void)
+{
+    if (used(&vmm_chan))
+        return true;
+    for (struct console_chan *c = chans; c; c = c->next)
+        if (used(c))
+            return true;
+    return false;
+}
+
+/* Under the lock: everything out, waiting for the UART. */
+static void send_all(void)
+{
+    while (pending()) {
+        while (!(inb(COM1 + UART_LSR) & LSR_THRE))
+            cpu_relax();
+        send(UART_FIFO);
+    }
+}
+
+static bool try_lock(void)
+{
+    uint32_t owner = __atomic_load_n(&console_lock.owner, __ATOMIC_ACQUIRE);
+    uint32_t want = owner;
+    return __atomic_compare_exchange_n(&console_lock.next, &want, owner + 1, false,
+                                       __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+
+void console_poll(void)
+{
+    if (!pending() || console_owner == (int)cpu_index())
+        return;
+    uint64_t flags = irq_save();
+    if (try_lock()) {
+        console_owner = (int)cpu_index();
+        if (inb(COM1 + UART_LSR) & LSR_THRE)
+            send(UART_FIFO);
+        console_owner = -1;
+        spin_unlock(&console_lock);
+    }
+    irq_restore(flags);
+}
+
+uint64_t console_next_poll_tsc(uint64_t now_tsc)
+{
+    uint64_t char_tsc = CHAR_NS * (tsc_hz() / 1000) / 1000000;
+    if (pending())
+        return now_tsc + UART_FIFO * char_tsc;
+    if (last_rx_tsc && now_tsc - last_rx_tsc < RX_BURST_NS * (tsc_hz() / 1000) / 1000000)
+        return now_tsc + char_tsc;
+    return 0;
+}
+
+void console_set_async(bool on)
+{
+    async = on;
+}
+
+void console_chan_init(struct console_chan *c, char *buf, uint32_t size)
+{
+    *c = (struct console_chan){ .buf = buf, .size = size };
+    uint64_t flags = irq_save();
+    spin_lock(&console_lock);
+    c->next = chans;
+    chans = c;
+    vmm_chan.next = chans;
+    turn = &vmm_chan;
+    spin_unlock(&console_lock);
+    irq_restore(flags);
+}
+
+static bool chan_put(struct console_chan *c, const char *line, size_t len, uint32_t keep)
+{
+    uint64_t flags = irq_save();
+    spin_lock(&console_lock);
+    bool fits = len + 1 + keep <= c->size - used(c);
+    if (fits) {
+        put_bytes(c, line, len);
+        put_bytes(c, "\n", 1);
+    } else {
+        c->dropped_bytes += len + 1;
+        c->dropped_lines++;
+    }
+    if (!async)
+        send_all();
+    spin_unlock(&console_lock);
+    irq_restore(flags);
+    return fits;
+}
+
+bool console_chan_put(struct console_chan *c, const char *line, size_t len)
+{
+    return chan_put(c, line, len, CONSOLE_CHAN_RESERVE);
+}
+
+void console_chan_printf(struct console_chan *c, const char *fmt, ...)
+{
+    char buf[CONSOLE_CHAN_RESERVE / 2];
+    va_list ap;
+    va_start(ap, fmt);
+    size_t n = fmt_vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (n >= sizeof(buf))
+        n = sizeof(buf) - 1;
+    if (n && buf[n - 1] == '\n')
+        n--;
+    chan_put(c, buf, n, 0);
+}
+
+size_t console_room(void)
+{
+    return VMM_RING - used(&vmm_chan);
+}
+
+uint64_t console_dropped(void)
+{
+    return vmm_chan.dropped_bytes;
+}
 
 int console_getc(void)
 {
-    uint64_t until = rx_burst ? rdtsc() + RX_GAP_US * (tsc_hz() / 1000000) : 0;
-    while (!(inb(COM1 + UART_LSR) & LSR_DR)) {
-        if (rdtsc() >= until) {
-            rx_burst = false;
-            return -1;
-        }
-        cpu_relax();
-    }
-    rx_burst = true;
+    if (!(inb(COM1 + UART_LSR) & LSR_DR))
+        return -1;
+    last_rx_tsc = rdtsc();
     return inb(COM1 + UART_THR); /* RBR: the receive buffer shares the offset */
 }
 
 void console_drain(void)
 {
+    uint64_t flags = irq_save();
+    async = false;
+    final_order = true;
+    /* The machine is stopping: a CPU stopped by the halt NMI may hold the lock (for a few
+     * instructions' worth of copying); after 10 ms this CPU goes on without it. */
+    uint64_t give_up = rdtsc() + 10 * (tsc_hz() / 1000);
+    bool locked = console_owner == (int)cpu_index();
+    while (!locked && !(locked = try_lock()) && rdtsc() < give_up)
+        cpu_relax();
+    send_all();
     while (!(inb(COM1 + UART_LSR) & LSR_TEMT))
         cpu_relax();
+    irq_restore(flags);
 }
 
 void kprintf(const char *fmt, ...)
@@ -87,11 +276,13 @@ void kprintf(const char *fmt, ...)
         spin_lock(&console_lock);
         console_owner = self;
     }
-    for (size_t i = 0; i < n; i++) {
-        if (buf[i] == '\n')
-            uart_putc('\r');
-        uart_putc(buf[i]);
-    }
+    if (n <= VMM_RING - used(&vmm_chan))
+        put_bytes(&vmm_chan, buf, n);
+    else
+        vmm_chan.dropped_bytes += n;
+    /* Synchronous, or re-entered by a CPU that faulted while printing: out now. */
+    if (!async || reentered)
+        send_all();
     if (!reentered) {
         console_owner = -1;
         spin_unlock(&console_lock);

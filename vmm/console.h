@@ -1,17 +1,66 @@
-/* The VMM console: a 16550 UART (COM1) driven by polling.  kprintf() may be called from every
- * CPU at once; each call's output is written under one lock, so lines never interleave.
- * A CPU that faults while it holds the lock (an exception inside kprintf) still gets its
- * report out: the lock is re-entered by its owner. */
+/* The VMM console: a 16550 UART (COM1), polled.
+ *
+ * Until console_set_async(true) (boot) and again from machine_halt on, kprintf writes
+ * synchronously: each call's output reaches the UART before it returns, so nothing is lost
+ * if the machine stops.  While the VMs run, nothing that prints ever waits for the UART:
+ * kprintf appends to the VMM's ring, guest consoles append whole lines to their VM's
+ * channel, and console_poll() -- called from idle loops and exit paths, never spinning --
+ * moves at most one transmit FIFO's worth (16 bytes) to the UART when it is ready.  Lines
+ * never interleave: the VMM's ring and the channels take turns line by line, so a VM that
+ * floods its console fills only its own channel (and loses its own output, counted), never
+ * delays the VMM or another VM by more than one line.  When the machine stops, the channels
+ * are emptied before the VMM's ring, so the final lines come last.
+ *
+ * kprintf may be called from every CPU at once; a CPU that faults while it holds the
+ * console lock still gets its report out (the lock is re-entered by its owner). */
 #ifndef VSCHED_VMM_CONSOLE_H
 #define VSCHED_VMM_CONSOLE_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 void console_init(void);
 void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* The next received byte, or -1 when none is waiting (polled; one CPU reads).  Right after a
- * byte it waits up to 200 us for the next one, so a line that arrives a byte at a time (Bochs)
- * is still read in one go. */
+
+/* Buffered (true) or synchronous (false) output, as described above. */
+void console_set_async(bool async);
+
+/* A per-VM output channel: a bounded ring of whole lines in BUF (SIZE bytes, a power of
+ * two), drained in turn with the others. */
+struct console_chan {
+    char *buf;
+    uint32_t size;
+    uint32_t head, tail;       /* write and read positions, free-running */
+    uint64_t dropped_bytes;    /* lines that did not fit, their bytes counted */
+    uint64_t dropped_lines;
+    struct console_chan *next; /* the drain's list */
+};
+void console_chan_init(struct console_chan *c, char *buf, uint32_t size);
+/* Append LINE (LEN bytes, no newline) and a newline: all of it, or nothing when the channel
+ * lacks room (counted in dropped_*).  False when dropped.  Guest lines may fill the channel
+ * only up to CONSOLE_CHAN_RESERVE bytes from its end: the rest is for the VMM's own lines
+ * about the VM (console_chan_printf), which therefore come out after everything the VM
+ * printed before them, and are never dropped for a flood. */
+#define CONSOLE_CHAN_RESERVE 512
+bool console_chan_put(struct console_chan *c, const char *line, size_t len);
+void console_chan_printf(struct console_chan *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Move what the UART can take now (never waits).  Any CPU, any time interrupts are off. */
+void console_poll(void);
+/* When console_poll should run again: 0 when nothing waits to be sent or received, else the
+ * TSC value at which the transmit FIFO will have drained (16 character times). */
+uint64_t console_next_poll_tsc(uint64_t now_tsc);
+/* Bytes the VMM's ring can take without dropping (records check it before a round). */
+size_t console_room(void);
+/* VMM output dropped because its ring was full. */
+uint64_t console_dropped(void);
+
+/* The next received byte, or -1 when none is waiting (polled, never waits; one CPU reads). */
 int console_getc(void);
-/* Wait until the UART has sent every character (before the machine stops). */
+/* Send everything buffered, waiting for the UART, until it has sent every character (before
+ * the machine stops). */
 void console_drain(void);
 
 #endif

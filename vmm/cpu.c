@@ -142,6 +142,109 @@ void cpu_init_bsp(uint32_t apic_id)
     gs_ready = true;
 }
 
+/* ---- the APs take the bootstrap CPU's cache configuration ---- */
+
+#define MSR_MTRRCAP      0xfeu
+#define MSR_MTRR_PHYS0   0x200u /* base 0x200 + 2i, mask 0x201 + 2i */
+#define MSR_MTRR_DEF     0x2ffu
+#define MSR_PAT          0x277u
+#define MTRR_VAR_MAX     16
+#define CR0_NW           (1ull << 29)
+#define CR0_CD           (1ull << 30)
+#define CR4_PGE          (1ull << 7)
+
+/* Fixed-range MTRRs (SDM Vol. 3A 12.11.2.2). */
+static const uint32_t mtrr_fixed[] = { 0x250, 0x258, 0x259, 0x268, 0x269, 0x26a,
+                                       0x26b, 0x26c, 0x26d, 0x26e, 0x26f };
+#define MTRR_FIXED_COUNT (sizeof(mtrr_fixed) / sizeof(mtrr_fixed[0]))
+
+struct cache_config {
+    uint64_t cr0, cr4, pat;
+    bool mtrr;                          /* CPUID.1:EDX.MTRR */
+    uint32_t nvar;
+    bool fixed;
+    uint64_t def, var[2 * MTRR_VAR_MAX], fix[MTRR_FIXED_COUNT];
+};
+
+static struct cache_config bsp_config;
+
+static void read_mtrrs(struct cache_config *c)
+{
+    c->mtrr = (cpuid(1, 0).edx >> 12) & 1;
+    if (!c->mtrr)
+        return;
+    uint64_t cap = rdmsr(MSR_MTRRCAP);
+    c->nvar = (uint32_t)(cap & 0xff) > MTRR_VAR_MAX ? MTRR_VAR_MAX : (uint32_t)(cap & 0xff);
+    c->fixed = (cap >> 8) & 1;
+    c->def = rdmsr(MSR_MTRR_DEF);
+    for (uint32_t i = 0; i < 2 * c->nvar; i++)
+        c->var[i] = rdmsr(MSR_MTRR_PHYS0 + i);
+    for (uint32_t i = 0; c->fixed && i < MTRR_FIXED_COUNT; i++)
+        c->fix[i] = rdmsr(mtrr_fixed[i]);
+}
+
+static bool mtrrs_equal(const struct cache_config *a, const struct cache_config *b)
+{
+    if (a->def != b->def || a->nvar != b->nvar || a->fixed != b->fixed)
+        return false;
+    for (uint32_t i = 0; i < 2 * a->nvar; i++)
+        if (a->var[i] != b->var[i])
+            return false;
+    for (uint32_t i = 0; a->fixed && i < MTRR_FIXED_COUNT; i++)
+        if (a->fix[i] != b->fix[i])
+            return false;
+    return true;
+}
+
+void cpu_record_bsp(void)
+{
+    bsp_config.cr0 = read_cr0();
+    bsp_config.cr4 = read_cr4();
+    bsp_config.pat = rdmsr(MSR_PAT);
+    read_mtrrs(&bsp_config);
+}
+
+static void wbinvd(void)
+{
+    __asm__ volatile("wbinvd" ::: "memory");
+}
+
+/* Reload the MTRRs as SDM Vol. 3A 12.11.7.2 describes for a multiprocessor: caches off and
+ * flushed, MTRRs disabled while they change, TLBs flushed, then everything back on. */
+static void load_mtrrs(const struct cache_config *c)
+{
+    uint64_t cr4 = read_cr4();
+    write_cr0((read_cr0() | CR0_CD) & ~CR0_NW);
+    wbinvd();
+    write_cr4(cr4 & ~CR4_PGE);
+    write_cr3(read_cr3());
+    wrmsr(MSR_MTRR_DEF, c->def & ~(3ull << 10)); /* E and FE off */
+    for (uint32_t i = 0; i < 2 * c->nvar; i++)
+        wrmsr(MSR_MTRR_PHYS0 + i, c->var[i]);
+    for (uint32_t i = 0; c->fixed && i < MTRR_FIXED_COUNT; i++)
+        wrmsr(mtrr_fixed[i], c->fix[i]);
+    wbinvd();
+    write_cr3(read_cr3());
+    wrmsr(MSR_MTRR_DEF, c->def);
+    write_cr4(cr4);
+}
+
+uint64_t cpu_match_bsp(void)
+{
+    struct cache_config mine;
+    read_mtrrs(&mine);
+    if (mine.mtrr && bsp_config.mtrr && !mtrrs_equal(&mine, &bsp_config))
+        load_mtrrs(&bsp_config);
+    /* CD and NW from the BSP (clear), and the rest of its CR0/CR4 (NE, WP, MP, OSFXSR, ...);
+     * PAT as the BSP has it, so a memory type means the same on every pCPU. */
+    if (read_cr0() & CR0_CD)
+        wbinvd();
+    write_cr0(bsp_config.cr0);
+    write_cr4(bsp_config.cr4);
+    wrmsr(MSR_PAT, bsp_config.pat);
+    return read_cr0();
+}
+
 void irq_register(uint8_t vector, irq_handler_fn fn)
 {
     irq_handlers[vector] = fn;
@@ -181,14 +284,27 @@ static void dispatch(struct irq_frame *f)
     lapic_eoi();
 }
 
+static volatile uint64_t stray_nmis;
+
+void cpu_host_nmi(void)
+{
+    if (machine_halting())
+        halt_forever();
+    /* Not ours: a platform NMI (a watchdog, a hardware error).  Said, not fatal. */
+    if (__atomic_fetch_add(&stray_nmis, 1, __ATOMIC_RELAXED) < 3)
+        kprintf("cpu %u: NMI not sent by the VMM (ignored)\n", cpu_index());
+}
+
 void isr_dispatch(struct irq_frame *f)
 {
     if (f->vector == 13 && f->rip == (uint64_t)(uintptr_t)rdmsr_safe_insn) {
         f->rip = (uint64_t)(uintptr_t)rdmsr_safe_fail;
         return;
     }
-    if (f->vector == VEC_NMI && machine_halting())
-        halt_forever();
+    if (f->vector == VEC_NMI) {
+        cpu_host_nmi();
+        return;
+    }
     if (f->vector < 32)
         report_exception(f);
     if (f->vector == VEC_SPURIOUS)
@@ -201,8 +317,10 @@ void irq_deliver(uint8_t vector)
     struct irq_frame f;
     memset(&f, 0, sizeof(f));
     f.vector = vector;
-    if (vector == VEC_NMI && machine_halting())
-        halt_forever();
+    if (vector == VEC_NMI) {
+        cpu_host_nmi();
+        return;
+    }
     if (vector != VEC_SPURIOUS)
         dispatch(&f);
 }

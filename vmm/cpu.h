@@ -40,12 +40,23 @@ struct percpu *cpu_prepare(uint32_t index, uint32_t apic_id);
 /* Load the GDT, TSS, IDT and GS base on the calling CPU (APs, first thing in C). */
 void cpu_load_tables(struct percpu *cpu);
 
+/* The bootstrap CPU, once: remember its CR0, CR4, PAT and MTRRs (as the firmware left them:
+ * caches on, write-back RAM).  Each AP then takes the same with cpu_match_bsp: after
+ * INIT-SIPI an AP starts with CR0.CD and CR0.NW set, caches disabled (SDM Vol. 3A 10.1.1), and
+ * INIT does not touch the MTRRs a firmware may have left different.  Returns the AP's CR0. */
+void cpu_record_bsp(void);
+uint64_t cpu_match_bsp(void);
+
 /* Install a handler for an interrupt vector (32..255). */
 void irq_register(uint8_t vector, irq_handler_fn fn);
 
 /* Run the handler of VECTOR and signal EOI, as if it had arrived through the IDT (for
  * interrupts acknowledged by a VM exit). */
 void irq_deliver(uint8_t vector);
+
+/* An NMI for the host, taken through the IDT or reported by a VM exit (VT-x NMI exiting):
+ * while the machine halts it stops this CPU; any other NMI is counted and ignored. */
+void cpu_host_nmi(void);
 
 /* Raise the self-test exception named by the configuration (CFG_FAULT_*). */
 void cpu_inject_fault(int which);

@@ -4,29 +4,16 @@
 #include <string.h>
 
 #include "vmm/fmt.h"
+#include "vmm/le.h"
 
-/* ELF64 layouts (System V ABI, x86-64 supplement); read field by field, no alignment assumed. */
-#define EH_SIZE     64
-#define PH_SIZE     56
-#define ET_EXEC     2
-#define EM_X86_64   62
-#define PT_LOAD     1
-#define PF_X        1
-
-static uint64_t rd(const uint8_t *p, unsigned n)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
+/* ELF64 files are read field by field (vmm/le.h), no alignment assumed. */
 
 int elf_inspect(const void *image, size_t size, uint64_t mem_size, struct elf_info *out,
                 char *err, size_t errlen)
 {
     const uint8_t *b = image;
     memset(out, 0, sizeof(*out));
-    if (size < EH_SIZE || memcmp(b, "\177ELF", 4) != 0) {
+    if (size < ELF64_EHDR_SIZE || memcmp(b, "\177ELF", 4) != 0) {
         fmt_snprintf(err, errlen, "not an ELF file");
         return -1;
     }
@@ -34,37 +21,37 @@ int elf_inspect(const void *image, size_t size, uint64_t mem_size, struct elf_in
         fmt_snprintf(err, errlen, "not a 64-bit little-endian ELF file");
         return -1;
     }
-    if (rd(b + 16, 2) != ET_EXEC || rd(b + 18, 2) != EM_X86_64) {
+    if (le_get(b + 16, 2) != ELF_ET_EXEC || le_get(b + 18, 2) != ELF_EM_X86_64) {
         fmt_snprintf(err, errlen, "not an x86-64 executable (type %lu, machine %lu)",
-                     rd(b + 16, 2), rd(b + 18, 2));
+                     le_get(b + 16, 2), le_get(b + 18, 2));
         return -1;
     }
-    uint64_t entry = rd(b + 24, 8), phoff = rd(b + 32, 8);
-    uint64_t phentsize = rd(b + 54, 2), phnum = rd(b + 56, 2);
-    if (phentsize != PH_SIZE || phoff > size || phnum > (size - phoff) / PH_SIZE) {
+    uint64_t entry = le_get(b + 24, 8), phoff = le_get(b + 32, 8);
+    uint64_t phentsize = le_get(b + 54, 2), phnum = le_get(b + 56, 2);
+    if (phentsize != ELF64_PHDR_SIZE || phoff > size || phnum > (size - phoff) / ELF64_PHDR_SIZE) {
         fmt_snprintf(err, errlen, "program headers outside the file");
         return -1;
     }
     bool entry_ok = false;
     for (uint64_t i = 0; i < phnum; i++) {
-        const uint8_t *ph = b + phoff + i * PH_SIZE;
-        if (rd(ph, 4) != PT_LOAD)
+        const uint8_t *ph = b + phoff + i * ELF64_PHDR_SIZE;
+        if (le_get(ph, 4) != ELF_PT_LOAD)
             continue;
         struct elf_segment s = {
-            .flags = (uint32_t)rd(ph + 4, 4),
-            .file_off = rd(ph + 8, 8),
-            .gpa = rd(ph + 24, 8), /* p_paddr; p_vaddr at ph + 16 */
-            .file_size = rd(ph + 32, 8),
-            .mem_size = rd(ph + 40, 8),
+            .flags = (uint32_t)le_get(ph + 4, 4),
+            .file_off = le_get(ph + 8, 8),
+            .gpa = le_get(ph + 24, 8), /* p_paddr; p_vaddr at ph + 16 */
+            .file_size = le_get(ph + 32, 8),
+            .mem_size = le_get(ph + 40, 8),
         };
         if (s.file_size > s.mem_size || s.file_off > size || s.file_size > size - s.file_off) {
             fmt_snprintf(err, errlen, "segment %lu: file bytes outside the file", i);
             return -1;
         }
-        if (rd(ph + 16, 8) != s.gpa) {
+        if (le_get(ph + 16, 8) != s.gpa) {
             fmt_snprintf(err, errlen,
                          "segment %lu: virtual address 0x%lx differs from physical 0x%lx "
-                         "(guests start identity-mapped)", i, rd(ph + 16, 8), s.gpa);
+                         "(guests start identity-mapped)", i, le_get(ph + 16, 8), s.gpa);
             return -1;
         }
         if (s.gpa < GUEST_LOAD_MIN || s.gpa > mem_size || s.mem_size > mem_size - s.gpa) {
@@ -80,7 +67,7 @@ int elf_inspect(const void *image, size_t size, uint64_t mem_size, struct elf_in
         out->segments[out->nsegments++] = s;
         if (s.gpa + s.mem_size > out->top)
             out->top = s.gpa + s.mem_size;
-        if ((s.flags & PF_X) && entry >= s.gpa && entry < s.gpa + s.mem_size)
+        if ((s.flags & ELF_PF_X) && entry >= s.gpa && entry < s.gpa + s.mem_size)
             entry_ok = true;
     }
     if (!out->nsegments) {

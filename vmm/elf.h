@@ -10,6 +10,16 @@
 
 #define ELF_MAX_SEGMENTS 16
 
+/* ELF64 layout facts (System V ABI, x86-64 supplement), shared with vmm/linux_boot.c. */
+#define ELF64_EHDR_SIZE 64
+#define ELF64_PHDR_SIZE 56
+#define ELF64_SHDR_SIZE 64
+#define ELF_ET_EXEC     2
+#define ELF_EM_X86_64   62
+#define ELF_PT_LOAD     1
+#define ELF_PT_NOTE     4
+#define ELF_PF_X        1
+
 struct elf_segment {
     uint64_t file_off, file_size, gpa, mem_size;
     uint32_t flags; /* PF_X 1, PF_W 2, PF_R 4 */

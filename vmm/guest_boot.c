@@ -5,28 +5,6 @@
 #include "vmm/fmt.h"
 #include "vmm/pagetable.h"
 
-/* Page-table pages come from the boot area, handed out in order. */
-struct boot_alloc {
-    uint8_t *mem;
-    uint64_t next;
-};
-
-static uint64_t boot_alloc_table(void *ctx)
-{
-    struct boot_alloc *a = ctx;
-    if (a->next >= GUEST_TABLES_END)
-        return 0;
-    uint64_t gpa = a->next;
-    a->next += 4096;
-    memset(a->mem + gpa, 0, 4096);
-    return gpa;
-}
-
-static uint64_t *boot_table(void *ctx, uint64_t gpa)
-{
-    return (uint64_t *)(((struct boot_alloc *)ctx)->mem + gpa);
-}
-
 static void copy_str(char *dst, size_t size, const char *src)
 {
     size_t n = strlen(src);
@@ -55,9 +33,10 @@ int guest_boot_setup(void *mem, uint64_t mem_size, const struct elf_info *elf, u
                      "the top of memory 0x%lx", vcpus, elf->top, mem_size);
         return -1;
     }
-    struct boot_alloc a = { m, GUEST_PML4_GPA };
-    struct pt_mem pm = { boot_alloc_table, boot_table, &a };
-    uint64_t root = boot_alloc_table(&a);
+    /* Page-table pages come from the boot area, handed out in order. */
+    struct pt_linear a = { m, GUEST_PML4_GPA, GUEST_TABLES_END };
+    struct pt_mem pm = pt_linear_mem(&a);
+    uint64_t root = pm.alloc_table(pm.ctx);
     if (pt_map(&pt_format_x86, &pm, root, 0, 0, mem_size, PTE_P | PTE_RW, PT_SIZE_2M) < 0) {
         fmt_snprintf(err, errlen, "guest memory too large for the boot area's page tables");
         return -1;

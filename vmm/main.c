@@ -8,6 +8,7 @@
 #include "vmm/tsc.h"
 #include "vmm/vm.h"
 #include "vmm/x86.h"
+#include "vmm/xstate.h"
 
 /* The machine's phases, advanced by the BSP; APs follow. */
 enum phase { PHASE_BOOT, PHASE_STARTED /* all APs up */, PHASE_RUN /* VMs built */ };
@@ -35,27 +36,35 @@ void vmm_init_bsp(const struct boot_info *bi)
     lapic_detect();
     mem_init(bi);
     cpu_init_bsp(lapic_id());
+    cpu_record_bsp();
+    xstate_cpu_init();
     lapic_enable_this();
     uint64_t hz = tsc_calibrate();
     lapic_timer_calibrate();
     kprintf("tsc: %lu.%03lu MHz (PIT-calibrated), apic: %s, apic timer %lu kHz%s\n",
             hz / 1000000, hz / 1000 % 1000, lapic_x2apic_mode() ? "x2apic" : "xapic",
             lapic_timer_hz() / 1000, lapic_timer_tsc_deadline() ? " (tsc-deadline)" : "");
+    char line[160];
+    xstate_global_init(line, sizeof(line));
+    kprintf("%s\n", line);
     arch = arch_select();
     struct percpu *bsp = this_cpu();
-    kprintf("cpu %u online apic=%u (bootstrap)\n", bsp->index, bsp->apic_id);
+    kprintf("cpu %u online apic=%u cr0=0x%lx (bootstrap)\n", bsp->index, bsp->apic_id,
+            read_cr0());
     bsp->online = true;
 }
 
 void vmm_ap_entry(struct percpu *cpu)
 {
     cpu_load_tables(cpu);
+    uint64_t cr0 = cpu_match_bsp();
+    xstate_cpu_init();
     lapic_enable_this();
     uint32_t id = lapic_id();
     if (id != cpu->apic_id)
         kprintf("cpu %u: APIC id %u, but the firmware described %u\n", cpu->index, id,
                 cpu->apic_id);
-    kprintf("cpu %u online apic=%u\n", cpu->index, id);
+    kprintf("cpu %u online apic=%u cr0=0x%lx\n", cpu->index, id, cr0);
     __atomic_store_n(&cpu->online, true, __ATOMIC_RELEASE);
     /* Wait for boot/ to finish starting the others before a self-test may stop the machine. */
     wait_phase(PHASE_STARTED);

@@ -1,5 +1,7 @@
 #include "vmm/pagetable.h"
 
+#include <string.h>
+
 const struct pt_format pt_format_x86 = {
     .table_bits = PTE_P | PTE_RW,
     .present_mask = PTE_P,
@@ -93,4 +95,25 @@ bool pt_lookup(const struct pt_format *f, const struct pt_mem *m, uint64_t root,
         table = m->table(m->ctx, e & PTE_ADDR_MASK);
     }
     return false;
+}
+
+static uint64_t linear_alloc(void *ctx)
+{
+    struct pt_linear *a = ctx;
+    if (a->next + PT_SIZE_4K > a->end)
+        return 0;
+    uint64_t pa = a->next;
+    a->next += PT_SIZE_4K;
+    memset(a->mem + pa, 0, PT_SIZE_4K);
+    return pa;
+}
+
+static uint64_t *linear_table(void *ctx, uint64_t pa)
+{
+    return (uint64_t *)(((struct pt_linear *)ctx)->mem + pa);
+}
+
+struct pt_mem pt_linear_mem(struct pt_linear *a)
+{
+    return (struct pt_mem){ linear_alloc, linear_table, a };
 }

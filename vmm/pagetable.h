@@ -37,6 +37,15 @@ struct pt_mem {
 
 extern const struct pt_format pt_format_x86;
 
+/* Tables handed out in order from [next, end) of a memory image MEM whose byte 0 is physical
+ * address 0 (a guest's memory, where the guest's own first page tables go). */
+struct pt_linear {
+    uint8_t *mem;
+    uint64_t next, end;
+};
+/* The pt_mem over A (A must outlive it). */
+struct pt_mem pt_linear_mem(struct pt_linear *a);
+
 /* Map [va, va+size) to [pa, pa+size) with leaf bits LEAF_BITS (the large bit is added by the
  * builder), using pages up to MAX_PAGE (PT_SIZE_4K, _2M or _1G).  Existing mappings in the
  * range are replaced; a large leaf that is only partly covered is split first, keeping the

@@ -120,24 +120,22 @@ static void settle(void)
 }
 
 /* Work between runs: due guest timers; on pCPU 0 also the run's end, the console and the
- * accounting period.  Returns the TSC at which it wants to run again (0 = none). */
+ * accounting period.  Returns the TSC at which it wants to run again (0 = none).  When every
+ * VM has ended, pCPU 0 leaves its vCPU (in_run) so the loop parks it; the final report comes
+ * once this pCPU has nothing left to run (run_finish). */
 static uint64_t housekeeping(uint32_t self, bool in_run)
 {
     uint64_t now_tsc = rdtsc();
     uint64_t next = vm_fire_timers(self, now_tsc);
+    console_poll(); /* whichever pCPU passes by feeds the UART, never waiting for it */
     if (self != 0)
         return next;
+    /* pCPU 0 comes back when the UART's FIFO has drained or input may be arriving. */
+    next = earliest(next, console_next_poll_tsc(now_tsc));
     if (run_end_tsc && now_tsc >= run_end_tsc)
         vm_timeout_all();
-    if (vm_all_ended()) {
-        if (in_run) {
-            pcpu_table[self].resched = true; /* report from the loop, off every vCPU */
-        } else {
-            settle();
-            report_round(true);
-            vm_final_report();
-        }
-    }
+    if (in_run && vm_all_ended())
+        pcpu_table[self].resched = true; /* report from the loop, off every vCPU */
     next = earliest(next, report_poll(now_tsc));
     return earliest(next, run_end_tsc);
 }
@@ -228,6 +226,13 @@ void vm_run_cpu(void)
         sched_schedule(vm_sched, self, vm_now_ns(), &d);
         run_kick(d.kick & ~(1ull << self));
         if (!d.run) {
+            /* Every VM ended and this pCPU's vCPUs are parked (blocked in the scheduler, so
+             * the teardown wait below is charged to nobody): the final round, then halt. */
+            if (self == 0 && vm_all_ended()) {
+                settle();
+                report_round(true);
+                vm_final_report();
+            }
             idle(self, earliest(vm_ns_to_tsc(d.next_event_ns), house_tsc));
             continue;
         }

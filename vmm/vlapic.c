@@ -86,7 +86,7 @@ static uint32_t timer_current(const struct vlapic *l, uint64_t now)
         return (uint32_t)(l->timer_base - ticks);
     if (timer_mode(l) != VLAPIC_TIMER_PERIODIC)
         return 0;
-    return l->timer_initial - (uint32_t)((ticks - l->timer_base) % l->timer_initial);
+    return l->timer_reload - (uint32_t)((ticks - l->timer_base) % l->timer_reload);
 }
 
 /* ---- Interrupt acceptance ------------------------------------------------------------- */
@@ -159,12 +159,45 @@ bool vlapic_handles(uint32_t msr)
     return (msr >= X2APIC_MSR_BASE && msr <= X2APIC_MSR_LAST) || msr == MSR_IA32_TSC_DEADLINE;
 }
 
+void vlapic_set_min_period(struct vlapic *l, uint64_t period_tsc)
+{
+    l->min_period_tsc = period_tsc;
+}
+
+uint32_t vlapic_tpr(const struct vlapic *l)
+{
+    return l->tpr;
+}
+
+void vlapic_set_tpr(struct vlapic *l, uint32_t tpr)
+{
+    l->tpr = tpr & 0xff;
+}
+
+uint8_t vlapic_tpr_blocked_class(const struct vlapic *l)
+{
+    int irrv = highest(l->irr), isrv = highest(l->isr);
+    if (irrv < 0)
+        return 0;
+    uint32_t cls = (uint32_t)irrv >> 4;
+    bool isr_blocks = isrv >= 0 && ((uint32_t)isrv >> 4) >= cls;
+    bool tpr_blocks = (l->tpr >> 4) >= cls;
+    return !isr_blocks && tpr_blocks ? (uint8_t)cls : 0;
+}
+
+/* Ticks of the shortest allowed period at divide shift SH (at least 1, at most 2^32-1). */
+static uint32_t min_ticks(const struct vlapic *l, unsigned sh)
+{
+    uint64_t t = (l->min_period_tsc + (1ull << sh) - 1) >> sh;
+    return t > 0xffffffffu ? 0xffffffffu : t ? (uint32_t)t : 1;
+}
+
 uint64_t vlapic_timer_deadline(const struct vlapic *l)
 {
     if (timer_masked(l))
         return 0;
     if (timer_mode(l) == VLAPIC_TIMER_DEADLINE)
-        return l->tsc_deadline;
+        return l->tsc_deadline ? l->tsc_deadline_due : 0;
     if (!l->timer_running)
         return 0;
     uint64_t span = (uint64_t)l->timer_base << div_shift(l->timer_dcr); /* < 2^39 */
@@ -174,7 +207,7 @@ uint64_t vlapic_timer_deadline(const struct vlapic *l)
 bool vlapic_timer_expire(struct vlapic *l, uint64_t now_tsc)
 {
     if (timer_mode(l) == VLAPIC_TIMER_DEADLINE) {
-        if (!l->tsc_deadline || now_tsc < l->tsc_deadline)
+        if (!l->tsc_deadline || now_tsc < l->tsc_deadline_due)
             return false;
         l->tsc_deadline = 0; /* the timer disarms itself (SDM 11.5.4.1) */
         return timer_fire(l);
@@ -189,10 +222,10 @@ bool vlapic_timer_expire(struct vlapic *l, uint64_t now_tsc)
          * so nothing here exceeds now and nothing overflows. */
         unsigned sh = div_shift(l->timer_dcr);
         uint64_t due = l->timer_start + ((uint64_t)l->timer_base << sh);
-        uint64_t period = (uint64_t)l->timer_initial << sh;
+        uint64_t period = (uint64_t)l->timer_reload << sh;
         uint64_t missed = (now_tsc - due) / period;
         l->timer_start = due + missed * period;
-        l->timer_base = l->timer_initial;
+        l->timer_base = l->timer_reload;
         if (timer_masked(l))
             l->timer_masked += missed;
         else
@@ -329,16 +362,20 @@ static void write_divide(struct vlapic *l, uint32_t dcr, uint64_t now)
         l->timer_start = now;
     }
     l->timer_dcr = dcr;
+    uint32_t floor = min_ticks(l, div_shift(dcr));
+    l->timer_reload = l->timer_initial > floor ? l->timer_initial : floor;
 }
 
 static void write_initial(struct vlapic *l, uint32_t count, uint64_t now)
 {
     if (timer_mode(l) == VLAPIC_TIMER_DEADLINE)
         return; /* ignored in TSC-deadline mode (SDM 11.5.4.1) */
+    uint32_t floor = min_ticks(l, div_shift(l->timer_dcr));
     l->timer_initial = count;
+    l->timer_reload = count > floor ? count : floor;
     l->timer_running = count != 0;
     l->timer_start = now;
-    l->timer_base = count;
+    l->timer_base = l->timer_reload;
 }
 
 static enum vlapic_result write_icr(struct vlapic *l, uint64_t val, struct vlapic_ipi *ipi)
@@ -400,8 +437,11 @@ enum vlapic_result vlapic_write(struct vlapic *l, uint32_t msr, uint64_t val, ui
                 accept(l, (uint8_t)val);
             break;
         default: /* MSR_IA32_TSC_DEADLINE: arms (0 disarms) in TSC-deadline mode only */
-            if (timer_mode(l) == VLAPIC_TIMER_DEADLINE)
+            if (timer_mode(l) == VLAPIC_TIMER_DEADLINE) {
+                uint64_t earliest = now_tsc + l->min_period_tsc;
                 l->tsc_deadline = val;
+                l->tsc_deadline_due = val && val < earliest ? earliest : val;
+            }
             break;
         }
     }

@@ -110,11 +110,16 @@ struct vlapic {
      * timer_base at TSC timer_start and drops by one every divisor TSC cycles; when it
      * reaches 0 a periodic timer reloads timer_initial, a one-shot one stops. */
     uint32_t timer_initial;          /* initial-count register */
+    uint32_t timer_reload;           /* ticks of one period: timer_initial, or more to make
+                                        min_period_tsc (vlapic_set_min_period) */
     uint32_t timer_dcr;              /* divide configuration, bits 0,1,3 */
-    uint32_t timer_base;             /* count at timer_start, 1..timer_initial */
+    uint32_t timer_base;             /* count at timer_start, 1..timer_reload */
     bool timer_running;
     uint64_t timer_start;
     uint64_t tsc_deadline;           /* TSC-deadline mode: armed deadline, 0 = disarmed */
+    uint64_t tsc_deadline_due;       /* when it fires: at least min_period_tsc after the write */
+    uint64_t min_period_tsc;         /* no timer interrupt comes sooner than this after the
+                                        one before or the write that armed it */
 
     /* Counters for reports; never reset except by vlapic_init. */
     uint64_t timer_irqs;             /* timer interrupts raised into IRR */
@@ -145,6 +150,21 @@ struct vlapic_ipi {
 /* Reset (SDM 11.4.7.1 power-up/reset state): SVR 0xFF, so software-disabled; all LVT entries
  * 0x10000 (masked); TPR, IRR, ISR, ESR, ICR 0; timer stopped, divide configuration 0 (÷2). */
 void vlapic_init(struct vlapic *l, uint32_t x2apic_id);
+
+/* The VMM's bound on the guest's timer rate (as KVM's min_timer_period_us): a one-shot or
+ * TSC-deadline timer fires no sooner than PERIOD_TSC after it was armed, a periodic timer's
+ * period is at least PERIOD_TSC (its count register counts the longer period down).  The
+ * registers read back what the guest wrote.  0 = no bound.  Applies from the next write. */
+void vlapic_set_min_period(struct vlapic *l, uint64_t period_tsc);
+
+/* The task-priority register (SDM 11.8.3): CR8 is its bits 7:4.  The backend keeps it while
+ * the guest runs (vcpu_tpr_load/save); these move it in and out. */
+uint32_t vlapic_tpr(const struct vlapic *l);
+void vlapic_set_tpr(struct vlapic *l, uint32_t tpr);
+/* The priority class (1..15) of the highest interrupt in IRR that only TPR holds back -- the
+ * guest can take it as soon as it lowers TPR below that class; 0 when there is none (IRR
+ * empty, deliverable, or held back by ISR, which only an EOI releases). */
+uint8_t vlapic_tpr_blocked_class(const struct vlapic *l);
 
 /* MSR 0x800-0x8FF or IA32_TSC_DEADLINE: the vlapic answers it (with a value or a #GP). */
 bool vlapic_handles(uint32_t msr);

@@ -4,15 +4,18 @@
 
 #include "vmm/console.h"
 #include "vmm/cpu.h"
+#include "vmm/cpuid.h"
 #include "vmm/elf.h"
 #include "vmm/fmt.h"
 #include "vmm/guest_abi.h"
 #include "vmm/guest_boot.h"
+#include "vmm/guest_insn.h"
 #include "vmm/halt.h"
 #include "vmm/mem.h"
 #include "vmm/tsc.h"
 #include "vmm/vm_impl.h"
 #include "vmm/x86.h"
+#include "vmm/xstate.h"
 
 #define COM1_BASE       0x3f8
 #define HC_PRINT_MAX    4096
@@ -61,39 +64,45 @@ bool vm_ended(const struct vm *vm)
     return vm->state != VM_RUNNING;
 }
 
-/* Move VM from running to STATE (the first end wins); true when this call ended it.  Every
- * pCPU is kicked, so siblings running elsewhere leave their pCPUs now. */
-static bool vm_end(struct vm *vm, enum vm_state state)
+/* Move VM from running to STATE, with its exit STATUS or stop REASON, in one step under its
+ * lock: the first end wins and nothing of a later one is kept, so the end line and the
+ * outcome line always agree.  True when this call ended it.  Every pCPU is kicked, so
+ * siblings running elsewhere leave their pCPUs now. */
+static bool vm_end(struct vm *vm, enum vm_state state, int64_t status, const char *reason)
 {
     spin_lock(&vm->lock);
     bool first = vm->state == VM_RUNNING;
-    if (first)
-        vm->state = state;
+    if (first) {
+        vm->exit_status = status;
+        fmt_snprintf(vm->why, sizeof(vm->why), "%s", reason ? reason : "");
+        __atomic_store_n(&vm->state, state, __ATOMIC_RELEASE);
+    }
     spin_unlock(&vm->lock);
     if (first)
         run_kick_all();
     return first;
 }
 
-/* Stop VM for REASON (first reason wins), printing one clear line. */
+/* Stop VM for REASON (first end wins), printing one clear line. */
 void vm_stop(struct vm *vm, const char *reason, uint64_t rip, uint64_t a)
 {
-    fmt_snprintf(vm->why, sizeof(vm->why), "%s", reason);  /* before the state is visible */
-    if (vm_end(vm, VM_STOPPED))
-        kprintf("vm %s: stopped: %s (rip=0x%lx, 0x%lx)\n", vm->cfg->name, reason, rip, a);
+    /* In the VM's console channel: after every line the VM printed before. */
+    if (vm_end(vm, VM_STOPPED, 0, reason))
+        console_chan_printf(&vm->console, "vm %s: stopped: %s (rip=0x%lx, 0x%lx)",
+                            vm->cfg->name, vm->why, rip, a);
 }
 
 static void vm_exit(struct vm *vm, int64_t status)
 {
-    vm->exit_status = status;
-    if (vm_end(vm, VM_EXITED))
-        kprintf("vm %s: exited with status %ld\n", vm->cfg->name, status);
+    if (vm_end(vm, VM_EXITED, status, NULL))
+        console_chan_printf(&vm->console, "vm %s: exited with status %ld", vm->cfg->name,
+                            vm->exit_status);
 }
 
 void vm_timeout_all(void)
 {
     for (uint32_t i = 0; i < vm_count; i++)
-        vm_end(&vm_table[i], VM_TIMED_OUT);
+        vm_end(&vm_table[i], VM_TIMED_OUT, 0, NULL);
 }
 
 bool vm_all_ended(void)
@@ -129,7 +138,13 @@ void vm_final_report(void)
             break;
         }
         bad += !ok;
+        if (vm->console.dropped_bytes)
+            kprintf("vm %s: console: %lu bytes in %lu lines dropped (output faster than the "
+                    "line rate; only its own output is lost)\n",
+                    vm->cfg->name, vm->console.dropped_bytes, vm->console.dropped_lines);
     }
+    if (console_dropped())
+        kprintf("console: %lu bytes of VMM output dropped (ring full)\n", console_dropped());
     machine_halt(bad ? HALT_VM_FAILED : HALT_OK);
 }
 
@@ -150,6 +165,7 @@ static void create_vm(uint32_t i)
     vm->id = i;
     vm->state = VM_RUNNING;
     vm->gang_mode = c->gang;
+    console_chan_init(&vm->console, vm->console_buf, sizeof(vm->console_buf));
     hist_clear(&vm->gang_skew);
     if (!c->image[0])
         create_failed(c, "has no image");
@@ -189,6 +205,8 @@ static void create_vm(uint32_t i)
         v->id = k;
         v->running_on = -1;
         vlapic_init(&v->lapic, k);
+        vlapic_set_min_period(&v->lapic, (uint64_t)vm_boot->cfg.machine.min_timer_period_us *
+                                             (tsc_hz() / 1000000));
         v->pi = (struct pi_desc *)(uintptr_t)phys_alloc_pages(1);
         if (!v->pi)
             create_failed(c, "out of memory for a vCPU");
@@ -308,6 +326,8 @@ void vm_create_all(const struct boot_info *bi, const struct arch_ops *ops)
         run_end_tsc = run_start_tsc + (uint64_t)bi->cfg.machine.run_ms * (tsc_hz() / 1000);
     run_init();
     report_init();
+    /* From here on nothing that prints may wait for the UART (console.h). */
+    console_set_async(true);
 }
 
 /* ---- virtual interrupts ----
@@ -374,8 +394,14 @@ static void deliver_ipi(struct vcpu *from, const struct vlapic_ipi *ipi)
 
 void vcpu_after_exit(struct vcpu *v)
 {
-    if (!v->hw_posted)
+    if (!v->hw_posted) {
+        /* The guest's CR8 writes went to the backend's copy of its TPR. */
+        uint8_t tpr = vm_arch->vcpu_tpr_save(v->arch);
+        vcpu_lock(v);
+        vlapic_set_tpr(&v->lapic, tpr);
+        vcpu_unlock(v);
         return;
+    }
     struct vlapic_vectors vec;
     vm_arch->vcpu_apic_save(v->arch, &vec);
     vcpu_lock(v);
@@ -390,6 +416,12 @@ void vcpu_prepare_entry(struct vcpu *v)
         struct vlapic_vectors vec;
         vcpu_lock(v);
         vlapic_sync_pir(&v->lapic, v->pi);
+        /* Its own timer, as below: the CPU delivers it from the virtual-APIC page. */
+        uint64_t now_tsc = rdtsc();
+        if (v->timer_tsc && v->timer_tsc <= now_tsc) {
+            vlapic_timer_expire(&v->lapic, now_tsc);
+            refresh_timer(v);
+        }
         vlapic_get_vectors(&v->lapic, &vec);
         vcpu_unlock(v);
         vm_arch->vcpu_apic_load(v->arch, &vec);
@@ -397,6 +429,13 @@ void vcpu_prepare_entry(struct vcpu *v)
     }
     vcpu_lock(v);
     vlapic_sync_pir(&v->lapic, v->pi);
+    /* Its own timer, if it came due while the vCPU waited for a pCPU (vm_fire_timers leaves
+     * runnable vCPUs' timers to this). */
+    uint64_t now_tsc = rdtsc();
+    if (v->timer_tsc && v->timer_tsc <= now_tsc) {
+        vlapic_timer_expire(&v->lapic, now_tsc);
+        refresh_timer(v);
+    }
     int vector = vlapic_pending(&v->lapic);
     bool want_window = false;
     if (vector >= 0) {
@@ -410,26 +449,39 @@ void vcpu_prepare_entry(struct vcpu *v)
             want_window = true;
         }
     }
+    uint8_t tpr = (uint8_t)vlapic_tpr(&v->lapic);
+    uint8_t blocked = vlapic_tpr_blocked_class(&v->lapic);
     vcpu_unlock(v);
+    vm_arch->vcpu_tpr_load(v->arch, tpr, blocked);
     if (want_window != v->window) {
         vm_arch->vcpu_irq_window(v->arch, want_window);
         v->window = want_window;
     }
 }
 
+/* Only blocked vCPUs' timers need this pCPU's timer: a timer can change nothing else but
+ * wake its vCPU, so a runnable or running vCPU takes its expiry when it next enters
+ * (vcpu_prepare_entry; the running one's own deadline is in its entry timer).  A guest's
+ * timer therefore interrupts whoever runs on its pCPU only to wake it, at most once per
+ * min_timer_period_us. */
 uint64_t vm_fire_timers(uint32_t self, uint64_t now_tsc)
 {
     uint64_t next = 0;
     for (uint32_t i = 0; i < vcpu_count; i++) {
         struct vcpu *v = &vcpu_table[i];
-        if (v->owner != self || vm_ended(v->vm))
+        if (v->owner != self || vm_ended(v->vm) ||
+            !__atomic_load_n(&v->blocked, __ATOMIC_ACQUIRE))
             continue;
         uint64_t t = v->timer_tsc;
         if (t && t <= now_tsc) {
             vcpu_lock(v);
             sched_cpumask_t kick = 0;
-            if (v->owner == self && vlapic_timer_expire(&v->lapic, now_tsc))
+            /* An expiry can make an interrupt pending without raising the timer's own (an
+             * illegal vector raises the APIC error interrupt): wake on whatever is pending. */
+            if (v->owner == self) {
+                vlapic_timer_expire(&v->lapic, now_tsc);
                 kick = wake_locked(v);
+            }
             refresh_timer(v);
             t = v->timer_tsc;
             vcpu_unlock(v);
@@ -443,17 +495,41 @@ uint64_t vm_fire_timers(uint32_t self, uint64_t now_tsc)
 
 /* ---- exits ---- */
 
+/* A finished guest line goes to its VM's console channel as "[name] line", every byte that
+ * is not printable ASCII written as \xNN and a backslash as \\, so a guest cannot move the
+ * terminal's cursor, erase its prefix or fake another VM's line. */
+static void console_line(struct vcpu *v)
+{
+    static const char hex[] = "0123456789abcdef";
+    char out[CFG_NAME_MAX + 4 + 4 * CONSOLE_LINE];
+    size_t n = (size_t)fmt_snprintf(out, sizeof(out), "[%s] ", v->vm->cfg->name);
+    for (uint32_t i = 0; i < v->line_len; i++) {
+        uint8_t c = (uint8_t)v->line[i];
+        if (c == '\\') {
+            out[n++] = '\\';
+            out[n++] = '\\';
+        } else if (c >= 0x20 && c < 0x7f) {
+            out[n++] = (char)c;
+        } else {
+            out[n++] = '\\';
+            out[n++] = 'x';
+            out[n++] = hex[c >> 4];
+            out[n++] = hex[c & 15];
+        }
+    }
+    console_chan_put(&v->vm->console, out, n);
+    v->line_len = 0;
+}
+
 static void console_byte(struct vcpu *v, char c)
 {
     if (c == '\r')
         return;
-    if (c != '\n' && v->line_len < CONSOLE_LINE - 1) {
+    if (c != '\n' && v->line_len < CONSOLE_LINE) {
         v->line[v->line_len++] = c;
         return;
     }
-    v->line[v->line_len] = '\0';
-    kprintf("[%s] %s\n", v->vm->cfg->name, v->line);
-    v->line_len = 0;
+    console_line(v);
     if (c != '\n')
         v->line[v->line_len++] = c;
 }
@@ -478,20 +554,18 @@ static void handle_cpuid(struct vcpu *v, const struct vexit *e)
     } else if (leaf == VSCHED_CPUID_TIMING) {
         r.eax = r.ebx = (uint32_t)(tsc_hz() / 1000); /* the vlapic timer counts the TSC */
     } else if (leaf < 0x40000000u || leaf >= 0x80000000u) {
-        r = cpuid(leaf, sub);
-        if (leaf == 1) {
-            r.ecx &= ~(1u << 5);  /* no VMX for the guest */
-            r.ecx |= 1u << 21;    /* x2APIC: the virtual local APIC */
-            r.ecx |= 1u << 24;    /* its TSC-deadline timer mode */
-            r.ecx |= 1u << 31;    /* running under a hypervisor */
-            r.ebx = (r.ebx & 0x00ffffffu) | (v->id << 24); /* initial APIC ID */
-        } else if (leaf == 6) {
-            r.eax |= 1u << 2;     /* ARAT: the APIC timer runs in every C-state */
-        } else if (leaf == 0x80000001u) {
-            r.ecx &= ~(1u << 2);  /* no SVM for the guest */
-        } else if (leaf == 0x8000000au || leaf == 0xa) {
-            r.eax = r.ebx = r.ecx = r.edx = 0; /* no SVM, no performance counters */
-        }
+        struct arch_guest_caps caps;
+        vm_arch->guest_caps(&caps);
+        struct cpuid_vcpu cv = {
+            .id = v->id,
+            .nvcpus = v->vm->cfg->vcpus,
+            .cr4 = vm_arch->vcpu_get_reg(v->arch, VCPU_REG_CR4),
+            .xcr0 = vm_arch->vcpu_get_reg(v->arch, VCPU_REG_XCR0),
+            .xcr0_allowed = xstate_xcr0_allowed(),
+            .rdtscp = caps.rdtscp,
+            .invpcid = caps.invpcid,
+        };
+        r = cpuid_guest(cpuid, &cv, leaf, sub);
     }
     g->rax = r.eax;
     g->rbx = r.ebx;
@@ -533,7 +607,8 @@ static void handle_msr(struct vcpu *v, const struct vexit *e)
         vcpu_unlock(v);
         ok = rc != VLAPIC_GP;
     } else {
-        ok = read && msr_read(v, msr, &value);
+        enum arch_msr_result ar = vm_arch->vcpu_msr(v->arch, !read, msr, &value);
+        ok = ar == ARCH_MSR_NOT_MINE ? read && msr_read(v, msr, &value) : ar == ARCH_MSR_OK;
     }
     if (!ok) {
         /* Refused by the vlapic or not on the allow list: #GP(0), as the hardware does. */
@@ -577,6 +652,12 @@ static enum vcpu_next handle_hypercall(struct vcpu *v, const struct vexit *e)
     struct vcpu_gprs *g = vm_arch->vcpu_gprs(v->arch);
     struct vm *vm = v->vm;
     enum vcpu_next next = VCPU_CONTINUE;
+    /* Only the guest's kernel may call the VMM: VMCALL/VMMCALL exit at any privilege level,
+     * so the VMM checks, and answers user mode with #UD as KVM does. */
+    if (vm_arch->vcpu_get_reg(v->arch, VCPU_REG_CPL) != 0) {
+        vm_arch->vcpu_inject_exception(v->arch, 6, false, 0);
+        return VCPU_CONTINUE;
+    }
     switch (g->rax) {
     case HC_PRINT: {
         uint64_t gpa = g->rdi, len = g->rsi;
@@ -610,6 +691,87 @@ static enum vcpu_next handle_hypercall(struct vcpu *v, const struct vexit *e)
     }
     skip(v, e);
     return next;
+}
+
+/* XSETBV (SDM Vol. 2C): #UD without CR4.OSXSAVE, #GP(0) outside CPL 0, for an XCR other
+ * than XCR0 or a value it does not allow; else the vCPU's XCR0 (xstate.c switches it). */
+static void handle_xsetbv(struct vcpu *v, const struct vexit *e)
+{
+    struct vcpu_gprs *g = vm_arch->vcpu_gprs(v->arch);
+    uint64_t value = (uint32_t)g->rax | g->rdx << 32;
+    if (!(vm_arch->vcpu_get_reg(v->arch, VCPU_REG_CR4) & CR4_OSXSAVE_BIT)) {
+        vm_arch->vcpu_inject_exception(v->arch, 6, false, 0);
+        return;
+    }
+    if (vm_arch->vcpu_get_reg(v->arch, VCPU_REG_CPL) != 0 || (uint32_t)g->rcx != 0 ||
+        !vm_arch->vcpu_set_reg(v->arch, VCPU_REG_XCR0, value)) {
+        vm_arch->vcpu_inject_exception(v->arch, 13, true, 0);
+        return;
+    }
+    skip(v, e);
+}
+
+/* An intercepted MOV to a control or debug register: its source value in *VALUE and the
+ * instruction's length in *LEN, from the exit or, without decode assists, from the guest's
+ * instruction bytes.  False (the VM stopped) when the bytes are not that instruction. */
+static bool mov_source(struct vcpu *v, const struct vexit *e, bool debug, uint64_t *value,
+                       uint32_t *len)
+{
+    struct vcpu_gprs *g = vm_arch->vcpu_gprs(v->arch);
+    int gpr = e->mov.gpr;
+    *len = e->insn_len;
+    if (gpr < 0 || !*len) {
+        uint8_t bytes[15];
+        struct guest_memory m = { (const uint8_t *)(uintptr_t)v->vm->mem_hpa, v->vm->mem_size };
+        size_t n = guest_fetch(&m, vm_arch->vcpu_get_reg(v->arch, VCPU_REG_CR3), e->rip, bytes,
+                               sizeof(bytes));
+        struct insn_mov_ctl d;
+        if (!insn_decode_mov_ctl(bytes, n, &d) || !d.write || d.debug != debug ||
+            d.reg != e->mov.reg) {
+            vm_stop(v->vm, "could not decode the MOV to a control or debug register it "
+                    "trapped on", e->rip, e->raw_reason);
+            return false;
+        }
+        gpr = d.gpr;
+        *len = d.len;
+    }
+    *value = gpr == 4 ? vm_arch->vcpu_get_reg(v->arch, VCPU_REG_RSP)
+                      : ((const uint64_t *)g)[gpr];
+    return true;
+}
+
+/* MOV to DR7 (or DR5, its alias): into the guest's DR7 through the backend.  Bits 63:32 set:
+ * #GP(0) (SDM Vol. 2B MOV); bit 10 reads as 1, bits 11, 12, 14, 15 as 0. */
+static void handle_dr_write(struct vcpu *v, const struct vexit *e)
+{
+    uint64_t value;
+    uint32_t len;
+    if (!mov_source(v, e, true, &value, &len))
+        return;
+    if (value >> 32) {
+        vm_arch->vcpu_inject_exception(v->arch, 13, true, 0);
+        return;
+    }
+    vm_arch->vcpu_set_reg(v->arch, VCPU_REG_DR7, (value & 0xffff2bffull) | 0x400);
+    vm_arch->vcpu_set_rip(v->arch, e->rip + len);
+}
+
+/* MOV to CR8 while TPR holds an interrupt back: the vCPU's TPR (CR8 = TPR[7:4]); bits 63:4
+ * set: #GP(0).  The next entry injects what the lower TPR lets in. */
+static void handle_cr8_write(struct vcpu *v, const struct vexit *e)
+{
+    uint64_t value;
+    uint32_t len;
+    if (!mov_source(v, e, false, &value, &len))
+        return;
+    if (value >> 4) {
+        vm_arch->vcpu_inject_exception(v->arch, 13, true, 0);
+        return;
+    }
+    vcpu_lock(v);
+    vlapic_set_tpr(&v->lapic, (uint32_t)value << 4);
+    vcpu_unlock(v);
+    vm_arch->vcpu_set_rip(v->arch, e->rip + len);
 }
 
 /* A VM whose every vCPU halted with interrupts off can never run again. */
@@ -652,7 +814,9 @@ static const enum vcpu_exit_kind kind_of[] = {
     [VEXIT_IO] = VX_IO, [VEXIT_HLT] = VX_HLT, [VEXIT_HYPERCALL] = VX_HC,
     [VEXIT_NPF] = VX_OTHER, [VEXIT_TRIPLE_FAULT] = VX_OTHER, [VEXIT_ENTRY_FAILED] = VX_OTHER,
     [VEXIT_EXTINT] = VX_EXTINT, [VEXIT_TIMER] = VX_TIMER, [VEXIT_NMI] = VX_OTHER,
-    [VEXIT_IRQ_WINDOW] = VX_WINDOW, [VEXIT_UNHANDLED] = VX_OTHER,
+    [VEXIT_IRQ_WINDOW] = VX_WINDOW, [VEXIT_XSETBV] = VX_OTHER, [VEXIT_SKIP] = VX_OTHER,
+    [VEXIT_DR_WRITE] = VX_OTHER, [VEXIT_CR8_WRITE] = VX_OTHER,
+    [VEXIT_FAULT] = VX_OTHER, [VEXIT_UNHANDLED] = VX_OTHER,
 };
 
 enum vcpu_next vcpu_handle_exit(struct vcpu *v, const struct vexit *e)
@@ -667,6 +831,17 @@ enum vcpu_next vcpu_handle_exit(struct vcpu *v, const struct vexit *e)
     case VEXIT_IO: handle_io(v, e); break;
     case VEXIT_HYPERCALL: return handle_hypercall(v, e);
     case VEXIT_HLT: return handle_hlt(v, e);
+    case VEXIT_XSETBV: handle_xsetbv(v, e); break;
+    case VEXIT_DR_WRITE: handle_dr_write(v, e); break;
+    case VEXIT_CR8_WRITE: handle_cr8_write(v, e); break;
+    case VEXIT_SKIP:
+        v->emulated_insns++;
+        skip(v, e);
+        break;
+    case VEXIT_FAULT: /* the guest may not use it: the fault it would get without the VMM */
+        v->refused_insns++;
+        vm_arch->vcpu_inject_exception(v->arch, e->fault.vector, e->fault.vector == 13, 0);
+        break;
     case VEXIT_IRQ_WINDOW: /* vcpu_prepare_entry injects now */
     case VEXIT_EXTINT:
     case VEXIT_TIMER:

@@ -11,12 +11,14 @@
 #include "sched/sched.h"
 #include "vmm/arch.h"
 #include "vmm/bootinfo.h"
+#include "vmm/console.h"
 #include "vmm/cpu.h"
 #include "vmm/spinlock.h"
 #include "vmm/vlapic.h"
 
 #define MAX_VCPUS_TOTAL 256
-#define CONSOLE_LINE    160
+#define CONSOLE_LINE    160  /* a guest's console line, before escaping */
+#define VM_CONSOLE_BYTES 8192 /* a VM's output waiting for the UART (console.h) */
 
 /* IPIs between pCPUs (above the host's device vectors, below the halt IPI's 0xf0). */
 #define VEC_KICK        0xe0 /* run the scheduler now */
@@ -53,6 +55,8 @@ struct vcpu {
     bool hw_posted;             /* the CPU takes posted interrupts and delivers (VT-x) */
     uint64_t exits[VX_KINDS];
     uint64_t irqs_injected;
+    uint64_t emulated_insns;    /* INVD, WBINVD, MONITOR, MWAIT done as nothing */
+    uint64_t refused_insns;     /* faults injected for instructions guests may not use */
     char line[CONSOLE_LINE];
     uint32_t line_len;
 };
@@ -63,9 +67,11 @@ struct vm {
     uint64_t mem_hpa, mem_size;
     struct arch_vm *arch;
     struct vcpu *vcpus[CFG_MAX_VCPUS];
-    volatile enum vm_state state;
-    int64_t exit_status;
-    char why[160];              /* for VM_STOPPED */
+    volatile enum vm_state state; /* RUNNING until vm_end decides, once */
+    int64_t exit_status;        /* for VM_EXITED, set with the state */
+    char why[160];              /* for VM_STOPPED, set with the state */
+    struct console_chan console; /* its guests' console lines */
+    char console_buf[VM_CONSOLE_BYTES];
     struct spinlock lock;       /* state, and the gang round below */
     uint32_t weight, cap;       /* as configured, or as a console command set them */
     volatile enum cfg_gang gang_mode; /* as configured, or as a console command set it */

@@ -77,9 +77,20 @@ void rt_irq_init(uint32_t vcpu)
     __asm__ volatile("lidt %0" : : "m"(idtr) : "memory");
 }
 
-/* Vectors 0-31: one line, then the VM ends. */
+struct rt_jmp *volatile rt_fault_jmp[RT_MAX_VCPUS];
+volatile uint64_t rt_fault_error[RT_MAX_VCPUS], rt_fault_rip[RT_MAX_VCPUS];
+
+/* Vectors 0-31: back into RT_TRY if one expects it; else one line, then the VM ends. */
 static void __attribute__((noreturn)) exception(uint64_t vector, const struct rt_irq_frame *f)
 {
+    uint32_t me = rt_vcpu_index();
+    struct rt_jmp *j = me < RT_MAX_VCPUS ? rt_fault_jmp[me] : 0;
+    if (j) {
+        rt_fault_jmp[me] = 0;
+        rt_fault_error[me] = f->error;
+        rt_fault_rip[me] = f->rip;
+        rt_longjmp(j, (int)vector + 1);
+    }
     char line[160];
     size_t n = fmt_snprintf(line, sizeof(line), "rt: vcpu %u: exception %lu (%s) error=0x%lx "
                             "rip=0x%lx", rt_vcpu_index(), vector, exception_names[vector],

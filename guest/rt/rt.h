@@ -89,6 +89,36 @@ struct rt_irq_frame {
 };
 _Static_assert(sizeof(struct rt_irq_frame) == 16 * 8, "rt/irq_stubs.S frame layout");
 
+/* Expected faults, as XTF tests take them: RT_TRY(BODY) runs the statement BODY; an
+ * exception on this vCPU inside it (from CPL 0 or, through the guest's own TSS, from user
+ * mode) ends BODY at once and RT_TRY yields its vector, else -1.  rt_fault_error/rip say
+ * what the CPU pushed.  One probe per vCPU at a time, not nested; BODY takes no locks. */
+#define RT_MAX_VCPUS 64
+struct rt_jmp {
+    uint64_t rbx, rbp, r12, r13, r14, r15, rsp, rip, rflags;
+};
+int rt_setjmp(struct rt_jmp *j) __attribute__((returns_twice));
+void rt_longjmp(struct rt_jmp *j, int value) __attribute__((noreturn));
+extern struct rt_jmp *volatile rt_fault_jmp[RT_MAX_VCPUS];
+extern volatile uint64_t rt_fault_error[RT_MAX_VCPUS], rt_fault_rip[RT_MAX_VCPUS];
+#define RT_TRY(body)                                                                         \
+    ({                                                                                       \
+        struct rt_jmp rt_j_;                                                                 \
+        uint32_t rt_me_ = rt_vcpu_index();                                                   \
+        int rt_v_ = rt_setjmp(&rt_j_);                                                       \
+        if (rt_v_ == 0) {                                                                    \
+            rt_fault_jmp[rt_me_] = &rt_j_;                                                   \
+            __asm__ volatile("" ::: "memory");                                               \
+            body;                                                                            \
+            __asm__ volatile("" ::: "memory");                                               \
+            rt_fault_jmp[rt_me_] = 0;                                                        \
+            rt_v_ = -1;                                                                      \
+        } else {                                                                             \
+            rt_v_ -= 1;                                                                      \
+        }                                                                                    \
+        rt_v_;                                                                               \
+    })
+
 typedef void (*rt_irq_fn)(uint8_t vector);
 /* Called by rt_start on every vCPU: vCPU 0 builds the IDT, all load it. */
 void rt_irq_init(uint32_t vcpu);

@@ -12,6 +12,7 @@ for n in 2 4; do
     expect_line "$log" '^svm: absent \(CPUID 0x80000001:ECX.SVM=0\)$'
     expect_line "$log" '^virt: backend vmx$'
     expect_count "$log" '^cpu [0-9]+ online apic=[0-9]+' "$n"
+    expect_caches_on "$log" "$n"
     expect_line "$log" "^cpus: $n of $n online\$"
     expect_line "$log" '^halt: status=0$'
     expect_no_line "$log" 'EXCEPTION|did not start'

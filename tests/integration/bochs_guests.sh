@@ -8,5 +8,6 @@ guests_isolation
 guests_misbehave
 guests_smp4
 guests_yield
+guests_teardown
 guests_bad_entry '^vmx: VM entry failed: exit reason 33 \(invalid guest state\), qualification 0x0$'
 expect_line "$WORK/entry.log" '^  guest: 6800=80010033 6802=4000000000001000 '

@@ -91,3 +91,22 @@ guests_bad_entry() { # $1: the backend's report line (regex)
     expect_line "$log" '^outcome fine: exited status=4 expect=exit ok$'
     expect_line "$log" '^halt: status=0$'
 }
+
+# The run ends at run_ms with both hogs running: neither is charged for the teardown.
+guests_teardown() {
+    local esp; esp=$(make_esp "$WORK/teardown" tests/configs/teardown.cfg "$GUEST_DIR/hog.elf")
+    $BOOT "$WORK/teardown.log" --esp "$esp" --smp 2 "${EXTRA[@]}"
+    expect_status $? 0
+    local log="$WORK/teardown.log" vm run
+    expect_line "$log" '^outcome zero: running at run_ms expect=exit ok$'
+    expect_line "$log" '^outcome one: running at run_ms expect=exit ok$'
+    # Each ran until run_ms (300 ms) and no longer: the final round waits up to 100 ms for
+    # every pCPU to leave its vCPU, which must count as nobody's running time.
+    for vm in zero one; do
+        run=$(grep -a "^@vs1 .* type=vcpu .* vm=$vm " "$log" | tail -n 1 |
+              sed -n 's/.* running_ns=\([0-9]*\).*/\1/p')
+        [[ -n "$run" && "$run" -le 330000000 ]] ||
+            fail "vm $vm: ${run:-?} ns running in the final round, want <= 330 ms (run_ms 300)"
+        echo "ok: vm $vm ran $((run / 1000000)) ms"
+    done
+}

@@ -111,3 +111,16 @@ expect_order() {
     done
     echo "ok: order of $# patterns"
 }
+
+# Every "cpu N online ... cr0=0x..." line of LOG (N of them) shows caches on: CR0.CD (bit 30)
+# and CR0.NW (bit 29) clear, as on the bootstrap CPU (an AP starts with both set after INIT).
+expect_caches_on() {
+    local log=$1 n=$2 cr0 count=0
+    LAST_LOG=$log
+    while read -r cr0; do
+        (( (cr0 >> 29) & 3 )) && fail "a CPU runs with caches disabled: cr0=$cr0"
+        count=$((count + 1))
+    done < <(sed -n 's/^cpu [0-9]* online apic=[0-9]* cr0=\(0x[0-9a-f]*\).*/\1/p' "$log")
+    [[ $count -eq $n ]] || fail "$count CPU lines with cr0=, expected $n"
+    echo "ok: $n CPUs with CR0.CD = CR0.NW = 0"
+}

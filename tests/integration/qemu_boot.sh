@@ -16,8 +16,9 @@ expect_line "$log" '^vmx: absent \(CPUID.1:ECX.VMX=0\)$'
 # QEMU 7.2 TCG with qemu64,+svm,+npt: NP only, 16 ASIDs, no x2APIC, no TSC-deadline.
 expect_line "$log" '^svm: npt=1 nrips=0 decode_assists=0 avic=0 asids=16 vmcb_clean=0 flush_by_asid=0 pause_filter=0 tsc_deadline=0 x2apic=0 rev=1 vm_cr=ok$'
 expect_line "$log" '^virt: backend svm$'
-expect_line "$log" '^cpu 0 online apic=0 \(bootstrap\)$'
-for i in 1 2 3; do expect_line "$log" "^cpu $i online apic=$i\$"; done
+expect_line "$log" '^cpu 0 online apic=0 cr0=0x[0-9a-f]+ \(bootstrap\)$'
+for i in 1 2 3; do expect_line "$log" "^cpu $i online apic=$i cr0=0x[0-9a-f]+\$"; done
+expect_caches_on "$log" 4
 expect_count "$log" '^cpu [0-9]+ online' 4
 expect_line "$log" '^cpus: 4 of 4 online$'
 expect_line "$log" '^halt: status=0$'

@@ -10,4 +10,5 @@ guests_isolation
 guests_misbehave
 guests_smp4
 guests_yield
+guests_teardown
 guests_bad_entry '^svm: VMRUN failed: VMEXIT_INVALID \(illegal guest state in the VMCB'

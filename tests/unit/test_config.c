@@ -179,6 +179,52 @@ static void test_cross_checks(void **state)
     assert_true(c.vms[0].affinity == 1ull << 63);
 }
 
+/* A Linux VM: kernel, initrd, cmdline (docs/config.md, docs/linux.md). */
+static void test_linux_keys(void **state)
+{
+    (void)state;
+    struct cfg c;
+    struct cfg_error e;
+    assert_int_equal(parse("[vm lx]\nvcpus = 2\nmemory_mb = 256\nkernel = vmlinux\n"
+                           "initrd = initramfs.cpio.gz\n"
+                           "cmdline = vsched.run=cpus,cyclictest vsched.cyclictest=\"-l 200\"\n",
+                           &c, &e), 0);
+    assert_string_equal(c.vms[0].kernel, "vmlinux");
+    assert_string_equal(c.vms[0].initrd, "initramfs.cpio.gz");
+    assert_string_equal(c.vms[0].cmdline,
+                        "vsched.run=cpus,cyclictest vsched.cyclictest=\"-l 200\"");
+    assert_string_equal(c.vms[0].image, "");
+    /* Only the kernel is required. */
+    assert_int_equal(parse("[vm lx]\nkernel = bzImage\n", &c, &e), 0);
+    assert_string_equal(c.vms[0].initrd, "");
+    assert_string_equal(c.vms[0].cmdline, "");
+    /* A test guest's VM has none of them. */
+    assert_int_equal(parse("[vm t]\nimage = hello.elf\n", &c, &e), 0);
+    assert_string_equal(c.vms[0].kernel, "");
+
+    expect_error("[vm lx]\nimage = hello.elf\nkernel = vmlinux\n", 1,
+                 "[vm lx]: image and kernel are exclusive");
+    expect_error("[vm lx]\ninitrd = initramfs.cpio.gz\n", 1, "[vm lx]: initrd needs kernel");
+    expect_error("[vm lx]\ncmdline = quiet\n", 1, "[vm lx]: cmdline needs kernel");
+    expect_error("[vm lx]\nkernel = vmlinux\nargs = a=1\n", 1, "Linux takes cmdline");
+    expect_error("[vm lx]\nkernel = ../vmlinux\n", 2, "bad file name");
+    expect_error("[vm lx]\nkernel =\n", 2, "has no value");
+    expect_error("[vm lx]\nkernel = vmlinux\nkernel = bzImage\n", 3, "set twice");
+    expect_error("[vm lx]\nkernel = vmlinux\ninitrd = a b\n", 3, "bad file name");
+
+    /* cmdline: up to CFG_CMDLINE_MAX - 1 characters. */
+    char text[CFG_CMDLINE_MAX + 64], value[CFG_CMDLINE_MAX + 1];
+    memset(value, 'c', CFG_CMDLINE_MAX - 1);
+    value[CFG_CMDLINE_MAX - 1] = 0;
+    snprintf(text, sizeof(text), "[vm lx]\nkernel = k\ncmdline = %s\n", value);
+    assert_int_equal(parse(text, &c, &e), 0);
+    assert_int_equal(strlen(c.vms[0].cmdline), CFG_CMDLINE_MAX - 1);
+    value[CFG_CMDLINE_MAX - 1] = 'c';
+    value[CFG_CMDLINE_MAX] = 0;
+    snprintf(text, sizeof(text), "[vm lx]\nkernel = k\ncmdline = %s\n", value);
+    expect_error(text, 3, "'cmdline' is too long");
+}
+
 static void test_too_many_vms(void **state)
 {
     (void)state;
@@ -243,6 +289,7 @@ int main(void)
         cmocka_unit_test(test_nul_byte_rejected),
         cmocka_unit_test(test_value_errors),
         cmocka_unit_test(test_cross_checks),
+        cmocka_unit_test(test_linux_keys),
         cmocka_unit_test(test_too_many_vms),
         cmocka_unit_test(test_text_limits),
         cmocka_unit_test(test_null_policy_callback_accepts_any),

@@ -129,9 +129,58 @@ static void test_svm_io_npf_and_nrip(void **state)
     assert_int_equal(svm(SVM_EXIT_CPUID, 0, 0, 0x100205, true).insn_len, 5);
 }
 
+/* Instructions the VMM emulates as nothing, refuses with a fault, or validates (XSETBV): the
+ * same outcome on both backends. */
+static void test_emulated_and_refused_instructions(void **state)
+{
+    (void)state;
+    static const struct {
+        uint32_t vmx_reason;
+        uint64_t svm_code;
+        enum vexit_reason want;
+        uint8_t vector;   /* VEXIT_FAULT */
+        uint32_t svm_len; /* without next-RIP save */
+    } cases[] = {
+        { EXIT_REASON_XSETBV, SVM_EXIT_XSETBV, VEXIT_XSETBV, 0, 3 },
+        { EXIT_REASON_INVD, SVM_EXIT_INVD, VEXIT_SKIP, 0, 2 },
+        { EXIT_REASON_WBINVD, SVM_EXIT_WBINVD, VEXIT_SKIP, 0, 2 },
+        { EXIT_REASON_MONITOR, SVM_EXIT_MONITOR, VEXIT_SKIP, 0, 3 },
+        { EXIT_REASON_MWAIT, SVM_EXIT_MWAIT, VEXIT_SKIP, 0, 3 },
+        { EXIT_REASON_RDPMC, SVM_EXIT_RDPMC, VEXIT_FAULT, 13, 0 },
+        { EXIT_REASON_VMXON, SVM_EXIT_VMRUN, VEXIT_FAULT, 6, 0 },
+        { EXIT_REASON_VMCLEAR, SVM_EXIT_VMLOAD, VEXIT_FAULT, 6, 0 },
+        { EXIT_REASON_INVEPT, SVM_EXIT_STGI, VEXIT_FAULT, 6, 0 },
+        { EXIT_REASON_GETSEC, SVM_EXIT_SKINIT, VEXIT_FAULT, 6, 0 },
+        { EXIT_REASON_VMFUNC, SVM_EXIT_INVLPGA, VEXIT_FAULT, 6, 0 },
+    };
+    for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct vexit a = vmx(cases[i].vmx_reason, 0, 0, 3, 0);
+        struct vexit b = svm(cases[i].svm_code, 0, 0, 0, false);
+        assert_int_equal(a.reason, cases[i].want);
+        assert_int_equal(b.reason, cases[i].want);
+        assert_int_equal(a.insn_len, 3);
+        assert_int_equal(b.insn_len, cases[i].svm_len);
+        if (cases[i].want == VEXIT_FAULT) {
+            assert_int_equal(a.fault.vector, cases[i].vector);
+            assert_int_equal(b.fault.vector, cases[i].vector);
+            assert_non_null(a.fault.insn);
+        } else if (cases[i].want == VEXIT_SKIP) {
+            assert_string_equal(a.skipped, b.skipped);
+        }
+    }
+    /* A guest that lowered its TPR below a held-back interrupt. */
+    assert_int_equal(vmx(EXIT_REASON_TPR_BELOW, 0, 0, 0, 0).reason, VEXIT_IRQ_WINDOW);
+    /* With next-RIP save the length comes from it, for every intercept. */
+    struct svm_exit_raw raw = { SVM_EXIT_WBINVD, 0, 0, 0x100200, 0x100203, true };
+    struct vexit e;
+    svm_exit_decode(&raw, &e);
+    assert_int_equal(e.insn_len, 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_emulated_and_refused_instructions),
         cmocka_unit_test(test_vmx_simple_reasons),
         cmocka_unit_test(test_vmx_io_and_ept),
         cmocka_unit_test(test_svm_without_nrip),

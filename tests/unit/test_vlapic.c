@@ -665,6 +665,82 @@ static void test_timer_near_tsc_max(void **state)
     assert_int_equal(rd(&l, X2APIC_TIMER_CCR, UINT64_MAX - 1), 3);
 }
 
+/* The VMM's bound on the guest's timer rate (vlapic_set_min_period): a periodic count of 1
+ * fires once per bound, a one-shot and a deadline no sooner than the bound after arming;
+ * the registers read back what the guest wrote. */
+static void test_min_timer_period(void **state)
+{
+    (void)state;
+    struct vlapic l;
+    enabled_apic(&l);
+    vlapic_set_min_period(&l, 1000);
+    wr(&l, X2APIC_TIMER_DCR, 0xb, 0);                        /* divide by 1 */
+    wr(&l, X2APIC_LVT_TIMER, VLAPIC_TIMER_PERIODIC | 0x40, 0);
+    wr(&l, X2APIC_TIMER_ICR, 1, 100);
+    assert_int_equal(rd(&l, X2APIC_TIMER_ICR, 100), 1);
+    assert_int_equal(vlapic_timer_deadline(&l), 1100);
+    assert_false(vlapic_timer_expire(&l, 1099));
+    assert_true(vlapic_timer_expire(&l, 1100));
+    assert_int_equal(vlapic_timer_deadline(&l), 2100);
+    /* 10 periods late: one interrupt, 9 coalesced, the next one a period on. */
+    vlapic_ack(&l, 0x40);
+    wr(&l, X2APIC_EOI, 0, 11150);
+    assert_int_equal(l.timer_coalesced, 9);
+    assert_int_equal(vlapic_timer_deadline(&l), 12100);
+    /* A count above the bound is untouched. */
+    wr(&l, X2APIC_TIMER_ICR, 5000, 20000);
+    assert_int_equal(vlapic_timer_deadline(&l), 25000);
+    /* With divide-by-2 the bound is 500 ticks. */
+    wr(&l, X2APIC_TIMER_DCR, 0, 30000);
+    wr(&l, X2APIC_TIMER_ICR, 3, 30000);
+    assert_int_equal(vlapic_timer_deadline(&l), 31000);
+    /* One-shot. */
+    wr(&l, X2APIC_TIMER_DCR, 0xb, 40000);
+    wr(&l, X2APIC_LVT_TIMER, VLAPIC_TIMER_ONESHOT | 0x40, 40000);
+    wr(&l, X2APIC_TIMER_ICR, 2, 40000);
+    assert_int_equal(vlapic_timer_deadline(&l), 41000);
+    /* TSC deadline: a deadline in the past or too near fires at write + bound; a far one
+     * where it says; IA32_TSC_DEADLINE reads what was written. */
+    wr(&l, X2APIC_LVT_TIMER, VLAPIC_TIMER_DEADLINE | 0x40, 50000);
+    wr(&l, MSR_IA32_TSC_DEADLINE, 10, 50000);
+    assert_int_equal(rd(&l, MSR_IA32_TSC_DEADLINE, 50000), 10);
+    assert_int_equal(vlapic_timer_deadline(&l), 51000);
+    assert_false(vlapic_timer_expire(&l, 50999));
+    assert_true(vlapic_timer_expire(&l, 51000));
+    wr(&l, MSR_IA32_TSC_DEADLINE, 90000, 60000);
+    assert_int_equal(vlapic_timer_deadline(&l), 90000);
+    /* No bound: a count of 1 fires every tick. */
+    vlapic_set_min_period(&l, 0);
+    wr(&l, X2APIC_LVT_TIMER, VLAPIC_TIMER_PERIODIC | 0x40, 0);
+    wr(&l, X2APIC_TIMER_ICR, 1, 70000);
+    assert_int_equal(vlapic_timer_deadline(&l), 70001);
+}
+
+/* TPR as the backend moves it, and the class of what it holds back. */
+static void test_tpr_blocked_class(void **state)
+{
+    (void)state;
+    struct vlapic l;
+    enabled_apic(&l);
+    assert_int_equal(vlapic_tpr_blocked_class(&l), 0);      /* nothing pending */
+    vlapic_set_tpr(&l, 0x1f0);                              /* only bits 7:0 exist */
+    assert_int_equal(vlapic_tpr(&l), 0xf0);
+    assert_int_equal(rd(&l, X2APIC_TPR, 0), 0xf0);
+    vlapic_accept(&l, 0x45);
+    assert_int_equal(vlapic_pending(&l), -1);
+    assert_int_equal(vlapic_tpr_blocked_class(&l), 4);      /* lowering CR8 below 4 lets it in */
+    vlapic_set_tpr(&l, 0x40);
+    assert_int_equal(vlapic_tpr_blocked_class(&l), 4);      /* class 4 still blocks class 4 */
+    vlapic_set_tpr(&l, 0x30);
+    assert_int_equal(vlapic_tpr_blocked_class(&l), 0);      /* deliverable now */
+    assert_int_equal(vlapic_pending(&l), 0x45);
+    /* Held back by ISR instead: only an EOI helps, not TPR. */
+    vlapic_ack(&l, 0x45);
+    vlapic_accept(&l, 0x42);
+    vlapic_set_tpr(&l, 0xf0);
+    assert_int_equal(vlapic_tpr_blocked_class(&l), 0);
+}
+
 static void test_masked_timer(void **state)
 {
     (void)state;
@@ -1198,6 +1274,8 @@ int main(void)
         cmocka_unit_test(test_divide_change_rebases),
         cmocka_unit_test(test_tsc_deadline_mode),
         cmocka_unit_test(test_timer_near_tsc_max),
+        cmocka_unit_test(test_min_timer_period),
+        cmocka_unit_test(test_tpr_blocked_class),
         cmocka_unit_test(test_masked_timer),
         cmocka_unit_test(test_software_disabled),
         cmocka_unit_test(test_pi_layout),

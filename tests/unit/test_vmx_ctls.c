@@ -37,11 +37,11 @@ static void test_other_models(void **state)
     const char *which;
     uint32_t missing;
     assert_int_equal(vmx_controls_compute(&sandy_bridge, &c, &which, &missing), 0);
-    assert_int_equal(c.proc2, 0xaa); /* EPT, RDTSCP, VPID, unrestricted; no INVPCID/XSAVES */
+    assert_int_equal(c.proc2, 0xea); /* EPT, RDTSCP, VPID, WBINVD exiting, unrestricted */
     assert_int_equal(vmx_controls_compute(&lynnfield, &c, &which, &missing), 0);
-    assert_int_equal(c.proc2, 0x2a); /* no unrestricted guest: still usable */
+    assert_int_equal(c.proc2, 0x6a); /* no unrestricted guest: still usable */
     assert_int_equal(vmx_controls_compute(&icelake_u, &c, &which, &missing), 0);
-    assert_int_equal(c.proc2, 0x1010aa);
+    assert_int_equal(c.proc2, 0x10ea);
     assert_int_equal(c.pin, 0x7f);
     struct vmx_caps caps;
     vmx_caps_decode(&lynnfield, &caps);
@@ -70,10 +70,13 @@ static void test_bochs_skylake_x_controls(void **state)
     assert_int_equal(vmx_controls_compute(&bochs_skylake_x, &c, &which, &missing), 0);
     /* Values worked out by hand from the MSRs above. */
     assert_int_equal(c.pin, 0x7f);        /* ext-int, NMI, virtual NMIs, preemption timer */
-    assert_int_equal(c.proc, 0x960061f2); /* + HLT, I/O and MSR bitmaps, secondary */
-    assert_int_equal(c.proc2, 0x1010aa);  /* EPT, RDTSCP, VPID, unrestricted, INVPCID, XSAVES */
-    assert_int_equal(c.exit, 0x3feffb);   /* 64-bit host, ack intr, PAT and EFER save/load */
-    assert_int_equal(c.entry, 0xd3fb);    /* IA-32e guest, load PAT and EFER */
+    /* + HLT, RDPMC, MWAIT, MONITOR exiting, TPR shadow, I/O and MSR bitmaps, secondary */
+    assert_int_equal(c.proc, 0xb6206df2);
+    /* EPT, RDTSCP, VPID, WBINVD exiting, unrestricted, INVPCID; never XSAVES */
+    assert_int_equal(c.proc2, 0x10ea);
+    assert_int_equal(c.exit, 0x3fefff);   /* 64-bit host, ack intr, PAT, EFER, debug save/load */
+    assert_int_equal(c.entry, 0xd3ff);    /* IA-32e guest, load PAT, EFER and debug controls */
+    assert_false(c.proc & (PROC_CR8_LOAD_EXITING | PROC_CR8_STORE_EXITING));
     assert_false(c.pin & PIN_POSTED_INTERRUPTS);
 }
 
@@ -152,6 +155,25 @@ static void test_missing_required_control(void **state)
     assert_int_equal(missing, EXIT_ACK_INTR);
 }
 
+/* Guest CR8 never reaches the physical TPR: the TPR shadow, or else CR8 exits (required). */
+static void test_cr8_without_tpr_shadow(void **state)
+{
+    (void)state;
+    struct vmx_msrs m = bochs_skylake_x;
+    struct vmx_controls c;
+    const char *which = NULL;
+    uint32_t missing = 0;
+    m.procbased &= ~((uint64_t)PROC_TPR_SHADOW << 32);
+    assert_int_equal(vmx_controls_compute(&m, &c, &which, &missing), 0);
+    assert_false(c.proc & PROC_TPR_SHADOW);
+    assert_int_equal(c.proc & (PROC_CR8_LOAD_EXITING | PROC_CR8_STORE_EXITING),
+                     PROC_CR8_LOAD_EXITING | PROC_CR8_STORE_EXITING);
+    m.procbased &= ~((uint64_t)PROC_CR8_LOAD_EXITING << 32);
+    assert_int_equal(vmx_controls_compute(&m, &c, &which, &missing), -1);
+    assert_string_equal(which, "processor-based");
+    assert_int_equal(missing, PROC_CR8_LOAD_EXITING);
+}
+
 static void test_optional_controls_dropped(void **state)
 {
     (void)state;
@@ -183,6 +205,7 @@ int main(void)
         cmocka_unit_test(test_posted_controls),
         cmocka_unit_test(test_bochs3_posted),
         cmocka_unit_test(test_missing_required_control),
+        cmocka_unit_test(test_cr8_without_tpr_shadow),
         cmocka_unit_test(test_optional_controls_dropped),
     };
     return cmocka_run_group_tests_name("vmx_ctls", tests, NULL, NULL);

@@ -12,17 +12,22 @@
 #include "vmm/cpu.h"
 #include "vmm/fmt.h"
 #include "vmm/lapic.h"
+#include "vmm/cpuid.h"
 #include "vmm/mem.h"
+#include "vmm/msr_rules.h"
 #include "vmm/pagetable.h"
 #include "vmm/svm/svm_caps.h"
 #include "vmm/svm/svm_exit.h"
 #include "vmm/x86.h"
+#include "vmm/xstate.h"
 
 #define MSR_VM_HSAVE_PA 0xc0010117u
 #define EFER_SVME       (1ull << 12)
 
 /* VMCB control area (APM Vol. 2 Appendix B, Table B-1) */
 #define VMCB_INTERCEPT_CR      0x000
+#define VMCB_INTERCEPT_DR      0x004
+#define CR8_WRITE              (1u << (16 + 8))
 #define VMCB_INTERCEPT_EXC     0x008
 #define VMCB_INTERCEPT_MISC1   0x00c
 #define VMCB_INTERCEPT_MISC2   0x010
@@ -58,23 +63,45 @@
 #define VMCB_RIP               0x578
 #define VMCB_RSP               0x5d8
 #define VMCB_RAX               0x5f8
+#define VMCB_STAR              0x600 /* STAR, LSTAR, CSTAR, SFMASK, KernelGsBase, */
+#define VMCB_LSTAR             0x608 /* SYSENTER_CS/ESP/EIP: VMLOAD/VMSAVE state */
+#define VMCB_CSTAR             0x610
+#define VMCB_SFMASK            0x618
+#define VMCB_KERNEL_GS_BASE    0x620
+#define VMCB_SYSENTER_CS       0x628
+#define VMCB_SYSENTER_ESP      0x630
+#define VMCB_SYSENTER_EIP      0x638
+#define VMCB_CR2               0x640
 #define VMCB_G_PAT             0x668
 
 /* Intercept bits (Table B-1) */
 #define MISC1_INTR     (1u << 0)
 #define MISC1_NMI      (1u << 1)
 #define MISC1_VINTR    (1u << 4)
+#define MISC1_RDPMC    (1u << 15)
 #define MISC1_CPUID    (1u << 18)
+#define MISC1_INVD     (1u << 22)
 #define MISC1_HLT      (1u << 24)
+#define MISC1_INVLPGA  (1u << 26)
 #define MISC1_IOIO     (1u << 27)
 #define MISC1_MSR      (1u << 28)
 #define MISC1_SHUTDOWN (1u << 31)
 #define MISC2_SVM_INSNS 0x7fu /* VMRUN (required), VMMCALL, VMLOAD, VMSAVE, STGI, CLGI, SKINIT */
+#define MISC2_WBINVD   (1u << 9)
+#define MISC2_MONITOR  (1u << 10)
+#define MISC2_MWAIT    (3u << 11) /* unconditional and armed */
+#define MISC2_XSETBV   (1u << 13)
+#define MISC2_RDPRU    (1u << 14)
 #define VINTR_MASKING  (1ull << 24)
 /* A virtual interrupt request used only to learn when the guest can take one: with VINTR
- * intercepted, the CPU exits instead of delivering it (APM Vol. 2 15.21.4). */
-#define VINTR_WINDOW   ((1ull << 8) /* V_IRQ */ | (0xfull << 16) /* V_INTR_PRIO */ | \
-                        (1ull << 20) /* V_IGN_TPR */)
+ * intercepted, the CPU exits instead of delivering it (APM Vol. 2 15.21.4).  V_TPR in bits
+ * 3:0 is the guest's CR8: with V_INTR_MASKING its CR8 writes go there, never to the physical
+ * TPR (15.21.1). */
+#define VINTR_V_TPR    0xfull
+#define VINTR_V_IRQ    (1ull << 8)
+#define VINTR_PRIO_SHIFT 16
+#define VINTR_IGN_TPR  (1ull << 20)
+#define VINTR_REQUEST  (VINTR_V_IRQ | (0xfull << VINTR_PRIO_SHIFT) | VINTR_IGN_TPR)
 #define CLEAN_INTERCEPTS (1u << 0)
 #define CLEAN_TPR        (1u << 3) /* V_TPR, V_IRQ and the other virtual-interrupt fields */
 #define EVENT_VALID      (1ull << 31)
@@ -102,6 +129,11 @@ struct arch_vcpu {
     uint64_t vmcb_pa;
     uint64_t timer_deadline_tsc;
     uint32_t dirty;        /* VMCB clean bits to drop at the next VMRUN */
+    bool window;           /* interrupt window asked for (vcpu_irq_window) */
+    uint8_t tpr;           /* the TPR last loaded (V_TPR keeps only its class) */
+    uint8_t tpr_class;     /* class of the interrupt TPR holds back, 0 = none */
+    struct xstate xs;      /* x87/SSE/AVX, XCR0, DR0-3: not in the VMCB */
+    uint64_t tsc_aux;      /* not in the VMCB either */
 };
 
 static struct svm_caps caps;
@@ -109,6 +141,8 @@ static bool usable;
 static uint64_t iopm_pa, msrpm_pa;
 static uint64_t host_save_pa[MAX_CPUS];  /* VMSAVE area for the host's hidden state */
 static struct arch_vcpu *last_run_on[MAX_CPUS];
+static uint64_t hw_tsc_aux[MAX_CPUS];     /* what each pCPU's TSC_AUX holds */
+static bool has_tsc_aux;
 
 void svm_enter(struct vcpu_gprs *gprs, uint64_t vmcb_pa, uint64_t host_save_pa);
 
@@ -138,6 +172,7 @@ static const char *svm_probe(char *line, size_t size)
     svm_caps_format(&caps, line, size);
     const char *why = svm_caps_unusable(&caps);
     usable = !why;
+    has_tsc_aux = cpuid_has_tsc_aux(cpuid);
     return why;
 }
 
@@ -157,6 +192,7 @@ static int svm_cpu_enable(void)
         }
         wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
         wrmsr(MSR_VM_HSAVE_PA, hsave);
+        hw_tsc_aux[cpu] = has_tsc_aux ? rdmsr(MSR_TSC_AUX) : 0;
     }
     return 0;
 }
@@ -177,15 +213,25 @@ static struct arch_vm *svm_vm_create(uint32_t vm_id)
             return NULL;
         memset((void *)(uintptr_t)iopm_pa, 0xff, 3 * 4096);
         memset((void *)(uintptr_t)msrpm_pa, 0xff, 2 * 4096);
-        /* Pass through what is safe without the VMM: FS/GS/KernelGS base are switched by
-         * VMLOAD/VMSAVE, the TSC read needs no emulation (MSRPM: two bits per MSR, read then
-         * write; MSRs 0-1FFFh at byte 0, C000_0000h-C000_1FFFh at byte 800h; APM 15.11). */
+        /* Pass through what is safe without the VMM (MSRPM: two bits per MSR, read then
+         * write; MSRs 0-1FFFh at byte 0, C000_0000h-C000_1FFFh at byte 800h; APM 15.11):
+         * reads and writes of FS/GS/KernelGS base (VMLOAD/VMSAVE switch them, APM 15.5.2;
+         * Linux writes KernelGS base at every task switch); reads of the TSC and of the other
+         * MSRs VMLOAD/VMSAVE switch (STAR, LSTAR, CSTAR, SFMASK, SYSENTER_*) and of TSC_AUX,
+         * which hold the vCPU's own values while it runs.  Their writes exit and are
+         * validated (svm_vcpu_msr): QEMU's TCG takes non-canonical values the CPU refuses. */
+        static const struct { uint32_t msr; bool write; } pass[] = {
+            { MSR_FS_BASE, true }, { MSR_FS_BASE + 1, true }, { MSR_KERNEL_GS_BASE, true },
+            { MSR_STAR, false }, { MSR_LSTAR, false }, { MSR_CSTAR, false },
+            { MSR_SFMASK, false }, { MSR_SYSENTER_CS, false }, { MSR_SYSENTER_ESP, false },
+            { MSR_SYSENTER_EIP, false }, { 0x10 /* IA32_TSC */, false }, { MSR_TSC_AUX, false },
+        };
         uint8_t *pm = (uint8_t *)(uintptr_t)msrpm_pa;
-        for (uint32_t msr = 0xc0000100u; msr <= 0xc0000102u; msr++) {
-            uint32_t bit = 2 * (msr - 0xc0000000u);
-            pm[0x800 + bit / 8] &= (uint8_t)~(3u << (bit % 8));
+        for (unsigned i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
+            uint32_t msr = pass[i].msr;
+            uint32_t bit = 2 * (msr & 0x1fff) + (msr >= 0xc0000000u ? 8 * 0x800 : 0);
+            pm[bit / 8] &= (uint8_t)~((pass[i].write ? 3u : 1u) << (bit % 8));
         }
-        pm[2 * 0x10 / 8] &= (uint8_t)~(1u << (2 * 0x10 % 8)); /* read IA32_TSC */
     }
     if (nvms == sizeof(vms) / sizeof(vms[0]))
         return NULL;
@@ -232,14 +278,22 @@ static struct arch_vcpu *svm_vcpu_create(struct arch_vm *vm, uint32_t vcpu_id,
     /* ASID 0 is the host's; when vCPUs outnumber ASIDs they share, and every switch flushes. */
     v->asid = 1 + nvcpus % (caps.asids - 1);
     v->vmcb_pa = phys_alloc_pages(1);
-    if (!v->vmcb_pa)
+    if (!v->vmcb_pa || xstate_init(&v->xs) < 0)
         return NULL;
     nvcpus++;
 
     VMCB32(v, VMCB_INTERCEPT_EXC) = 0;
+    /* Writes of DR7 (and DR5, its alias while CR4.DE = 0): the VMM puts the value into the
+     * VMCB, so the CPU arms the guest's breakpoints only from there, at VMRUN.  (QEMU's TCG
+     * arms them on the MOV itself and keeps them armed in other VMs; on hardware this costs
+     * an exit per DR7 write.) */
+    VMCB32(v, VMCB_INTERCEPT_DR) = (1u << (16 + 5)) | (1u << (16 + 7));
+    /* Everything the VMM emulates or refuses (vmm/README.md has the table). */
     VMCB32(v, VMCB_INTERCEPT_MISC1) = MISC1_INTR | MISC1_NMI | MISC1_CPUID | MISC1_HLT |
-                                       MISC1_IOIO | MISC1_MSR | MISC1_SHUTDOWN;
-    VMCB32(v, VMCB_INTERCEPT_MISC2) = MISC2_SVM_INSNS;
+                                       MISC1_IOIO | MISC1_MSR | MISC1_SHUTDOWN | MISC1_RDPMC |
+                                       MISC1_INVD | MISC1_INVLPGA;
+    VMCB32(v, VMCB_INTERCEPT_MISC2) = MISC2_SVM_INSNS | MISC2_WBINVD | MISC2_MONITOR |
+                                       MISC2_MWAIT | MISC2_XSETBV | MISC2_RDPRU;
     VMCB64(v, VMCB_IOPM_BASE) = iopm_pa;
     VMCB64(v, VMCB_MSRPM_BASE) = msrpm_pa;
     VMCB32(v, VMCB_ASID) = v->asid;
@@ -327,8 +381,12 @@ static void svm_vcpu_run(struct arch_vcpu *v, struct vexit *e)
     v->last_cpu = (int32_t)cpu;
     last_run_on[cpu] = v;
     lapic_timer_arm(v->timer_deadline_tsc);
+    if (has_tsc_aux && hw_tsc_aux[cpu] != v->tsc_aux)
+        wrmsr(MSR_TSC_AUX, hw_tsc_aux[cpu] = v->tsc_aux);
+    xstate_enter(&v->xs);
     VMCB64(v, VMCB_RAX) = v->gprs.rax;
     svm_enter(&v->gprs, v->vmcb_pa, host_save_pa[cpu]);
+    xstate_sync_xcr0(&v->xs);
     v->gprs.rax = VMCB64(v, VMCB_RAX);
     /* An event whose delivery the exit interrupted is in EXITINTINFO; inject it again
      * (APM Vol. 2 15.7.2). */
@@ -339,10 +397,11 @@ static void svm_vcpu_run(struct arch_vcpu *v, struct vexit *e)
         lapic_timer_arm(0);
 }
 
-/* A VMCB may be run on any pCPU at any time: VMRUN reads it and #VMEXIT writes it back. */
+/* A VMCB may be run on any pCPU at any time: VMRUN reads it and #VMEXIT writes it back.
+ * What is not in it goes to memory here. */
 static void svm_vcpu_put(struct arch_vcpu *v)
 {
-    (void)v;
+    xstate_leave(&v->xs);
 }
 
 static struct vcpu_gprs *svm_vcpu_gprs(struct arch_vcpu *v)
@@ -377,13 +436,133 @@ static void svm_vcpu_inject_irq(struct arch_vcpu *v, uint8_t vector)
     VMCB64(v, VMCB_EVENTINJ) = vector | EVENT_VALID; /* type 0: external interrupt (15.20) */
 }
 
+/* V_TPR (the guest's CR8) and the virtual interrupt request that makes the guest exit as soon
+ * as it can take an interrupt (window; VINTR intercepted).  While TPR holds an interrupt back,
+ * CR8 writes exit instead (as KVM does): a V_IRQ with a priority would do it without exits,
+ * but QEMU's TCG aborts (an assertion without its global lock) when a CR8 write lets such a
+ * request in, and compares with >= where the APM says >. */
+static void update_vintr(struct arch_vcpu *v)
+{
+    uint64_t vintr = VMCB64(v, VMCB_VINTR) & ~(VINTR_REQUEST | VINTR_V_TPR);
+    vintr |= (uint64_t)(v->tpr >> 4);
+    if (v->window)
+        vintr |= VINTR_REQUEST;
+    uint32_t misc1 = VMCB32(v, VMCB_INTERCEPT_MISC1), cr = VMCB32(v, VMCB_INTERCEPT_CR);
+    VMCB64(v, VMCB_VINTR) = vintr;
+    VMCB32(v, VMCB_INTERCEPT_MISC1) = v->window ? misc1 | MISC1_VINTR : misc1 & ~MISC1_VINTR;
+    VMCB32(v, VMCB_INTERCEPT_CR) = v->tpr_class ? cr | CR8_WRITE : cr & ~CR8_WRITE;
+    v->dirty |= CLEAN_INTERCEPTS | CLEAN_TPR;
+}
+
 static void svm_vcpu_irq_window(struct arch_vcpu *v, bool on)
 {
-    uint64_t vintr = VMCB64(v, VMCB_VINTR);
-    uint32_t misc1 = VMCB32(v, VMCB_INTERCEPT_MISC1);
-    VMCB64(v, VMCB_VINTR) = on ? vintr | VINTR_WINDOW : vintr & ~VINTR_WINDOW;
-    VMCB32(v, VMCB_INTERCEPT_MISC1) = on ? misc1 | MISC1_VINTR : misc1 & ~MISC1_VINTR;
-    v->dirty |= CLEAN_INTERCEPTS | CLEAN_TPR;
+    v->window = on;
+    update_vintr(v);
+}
+
+static void svm_vcpu_tpr_load(struct arch_vcpu *v, uint8_t tpr, uint8_t blocked_class)
+{
+    v->tpr = tpr;
+    v->tpr_class = blocked_class;
+    update_vintr(v);
+}
+
+/* CR8 writes keep only the class; sub-class bits written through the x2APIC TPR survive
+ * while the class is unchanged. */
+static uint8_t svm_vcpu_tpr_save(struct arch_vcpu *v)
+{
+    uint8_t cls = (uint8_t)(VMCB64(v, VMCB_VINTR) & VINTR_V_TPR);
+    return cls == v->tpr >> 4 ? v->tpr : (uint8_t)(cls << 4);
+}
+
+static uint64_t svm_vcpu_get_reg(struct arch_vcpu *v, enum vcpu_reg reg)
+{
+    switch (reg) {
+    case VCPU_REG_CR0: return VMCB64(v, VMCB_CR0);
+    case VCPU_REG_CR3: return VMCB64(v, VMCB_CR3);
+    case VCPU_REG_CR4: return VMCB64(v, VMCB_CR4);
+    case VCPU_REG_RSP: return VMCB64(v, VMCB_RSP);
+    case VCPU_REG_DR7: return VMCB64(v, VMCB_DR7);
+    case VCPU_REG_CPL: return VMCB8(v, VMCB_CPL);
+    case VCPU_REG_XCR0: return v->xs.xcr0;
+    }
+    return 0;
+}
+
+static bool svm_vcpu_set_reg(struct arch_vcpu *v, enum vcpu_reg reg, uint64_t value)
+{
+    switch (reg) {
+    case VCPU_REG_XCR0: return xstate_set_xcr0(&v->xs, 0, value);
+    case VCPU_REG_DR7:
+        VMCB64(v, VMCB_DR7) = value;
+        v->dirty |= 1u << 6; /* DRx clean bit: DR6, DR7 */
+        return true;
+    case VCPU_REG_RSP: VMCB64(v, VMCB_RSP) = value; return true;
+    default: return false;
+    }
+}
+
+/* VMCB offset of an MSR that VMLOAD/VMSAVE switch, 0 for others. */
+static unsigned vmcb_msr_offset(uint32_t msr)
+{
+    switch (msr) {
+    case MSR_STAR: return VMCB_STAR;
+    case MSR_LSTAR: return VMCB_LSTAR;
+    case MSR_CSTAR: return VMCB_CSTAR;
+    case MSR_SFMASK: return VMCB_SFMASK;
+    case MSR_KERNEL_GS_BASE: return VMCB_KERNEL_GS_BASE;
+    case MSR_SYSENTER_CS: return VMCB_SYSENTER_CS;
+    case MSR_SYSENTER_ESP: return VMCB_SYSENTER_ESP;
+    case MSR_SYSENTER_EIP: return VMCB_SYSENTER_EIP;
+    case MSR_PAT: return VMCB_G_PAT; /* the guest's PAT under nested paging (15.25.8) */
+    default: return 0;
+    }
+}
+
+static enum arch_msr_result svm_vcpu_msr(struct arch_vcpu *v, bool write, uint32_t msr,
+                                         uint64_t *value)
+{
+    if (msr == MSR_EFER) {
+        /* The guest never sees SVME, which VMRUN needs set in its EFER (15.5.1). */
+        uint64_t efer = VMCB64(v, VMCB_EFER) & ~EFER_SVME, out;
+        if (!write) {
+            *value = efer;
+            return ARCH_MSR_OK;
+        }
+        if (!msr_efer_write(efer, *value, VMCB64(v, VMCB_CR0) & CR0_PG, &out))
+            return ARCH_MSR_GP;
+        VMCB64(v, VMCB_EFER) = out | EFER_SVME;
+        v->dirty |= 1u << 5; /* CRx clean bit: EFER, CR0, CR3, CR4 */
+        return ARCH_MSR_OK;
+    }
+    if (msr == MSR_TSC_AUX) {
+        if (!has_tsc_aux)
+            return ARCH_MSR_NOT_MINE;
+        if (write) {
+            if (!msr_write_valid(msr, *value))
+                return ARCH_MSR_GP;
+            v->tsc_aux = *value;
+            uint32_t cpu = cpu_index();
+            if (hw_tsc_aux[cpu] != *value)
+                wrmsr(MSR_TSC_AUX, hw_tsc_aux[cpu] = *value);
+        } else {
+            *value = v->tsc_aux;
+        }
+        return ARCH_MSR_OK;
+    }
+    unsigned off = vmcb_msr_offset(msr);
+    if (!off)
+        return ARCH_MSR_NOT_MINE;
+    if (!write) {
+        *value = VMCB64(v, off);
+        return ARCH_MSR_OK;
+    }
+    if (!msr_write_valid(msr, *value))
+        return ARCH_MSR_GP;
+    VMCB64(v, off) = *value;
+    if (msr == MSR_PAT)
+        v->dirty |= 1u << 4; /* NP clean bit: nCR3, gPAT */
+    return ARCH_MSR_OK;
 }
 
 static void svm_vcpu_inject_exception(struct arch_vcpu *v, uint8_t vector, bool has_error,
@@ -397,6 +576,13 @@ static void svm_vcpu_inject_exception(struct arch_vcpu *v, uint8_t vector, bool 
 static void svm_vcpu_set_timer(struct arch_vcpu *v, uint64_t deadline_tsc)
 {
     v->timer_deadline_tsc = deadline_tsc;
+}
+
+/* RDTSCP and INVPCID are not intercepted: they run on the vCPU's own TSC_AUX and ASID. */
+static void svm_guest_caps(struct arch_guest_caps *out)
+{
+    out->rdtscp = has_tsc_aux;
+    out->invpcid = true;
 }
 
 const struct arch_ops svm_arch_ops = {
@@ -417,5 +603,11 @@ const struct arch_ops svm_arch_ops = {
     .vcpu_irq_window = svm_vcpu_irq_window,
     .vcpu_if_set = svm_vcpu_if_set,
     .vcpu_set_timer = svm_vcpu_set_timer,
+    .vcpu_tpr_load = svm_vcpu_tpr_load,
+    .vcpu_tpr_save = svm_vcpu_tpr_save,
+    .vcpu_get_reg = svm_vcpu_get_reg,
+    .vcpu_set_reg = svm_vcpu_set_reg,
+    .vcpu_msr = svm_vcpu_msr,
+    .guest_caps = svm_guest_caps,
     .vcpu_dump = svm_vcpu_dump,
 };

@@ -3,8 +3,10 @@
 #include <string.h>
 
 /* Length of the intercepted instruction: from next RIP when the CPU saves it, else known per
- * intercept (CPUID 0f a2, HLT f4, RDMSR/WRMSR 0f 32/30, VMMCALL 0f 01 d9; for IOIO the CPU
- * always stores the next RIP in EXITINFO2, APM Vol. 2 15.10.2). */
+ * intercept (CPUID 0f a2, HLT f4, RDMSR/WRMSR 0f 32/30, VMMCALL 0f 01 d9, INVD 0f 08, WBINVD
+ * 0f 09, MONITOR 0f 01 c8, MWAIT 0f 01 c9, XSETBV 0f 01 d1; for IOIO the CPU always stores
+ * the next RIP in EXITINFO2, APM Vol. 2 15.10.2).  A guest that adds redundant prefixes to
+ * these only misleads itself: RIP lands inside its own instruction. */
 static uint32_t insn_length(const struct svm_exit_raw *raw)
 {
     if (raw->code == SVM_EXIT_IOIO)
@@ -15,9 +17,28 @@ static uint32_t insn_length(const struct svm_exit_raw *raw)
     case SVM_EXIT_CPUID: return 2;
     case SVM_EXIT_HLT: return 1;
     case SVM_EXIT_MSR: return 2;
-    case SVM_EXIT_VMMCALL: return 3;
+    case SVM_EXIT_VMMCALL:
+    case SVM_EXIT_MONITOR:
+    case SVM_EXIT_MWAIT:
+    case SVM_EXIT_MWAIT_COND:
+    case SVM_EXIT_XSETBV: return 3;
+    case SVM_EXIT_INVD:
+    case SVM_EXIT_WBINVD: return 2;
     default: return 0;
     }
+}
+
+static void skip_insn(struct vexit *e, const char *name)
+{
+    e->reason = VEXIT_SKIP;
+    e->skipped = name;
+}
+
+static void fault(struct vexit *e, uint8_t vector, const char *name)
+{
+    e->reason = VEXIT_FAULT;
+    e->fault.vector = vector;
+    e->fault.insn = name;
 }
 
 void svm_exit_decode(const struct svm_exit_raw *raw, struct vexit *e)
@@ -53,6 +74,33 @@ void svm_exit_decode(const struct svm_exit_raw *raw, struct vexit *e)
         e->npf.read = !e->npf.write && !e->npf.fetch;
         break;
     case SVM_EXIT_INVALID: e->reason = VEXIT_ENTRY_FAILED; break;
+    case SVM_EXIT_XSETBV: e->reason = VEXIT_XSETBV; break;
+    case SVM_EXIT_WRITE_CR8:
+    case SVM_EXIT_WRITE_DR5:
+    case SVM_EXIT_WRITE_DR7:
+        /* EXITINFO1 names the register only with decode assists (bit 63 valid, APM 15.33). */
+        e->reason = raw->code == SVM_EXIT_WRITE_CR8 ? VEXIT_CR8_WRITE : VEXIT_DR_WRITE;
+        e->mov.reg = (uint8_t)(raw->code & 0xf);
+        e->mov.gpr = (info1 >> 63) ? (int8_t)(info1 & 15) : -1;
+        if (e->mov.gpr < 0)
+            e->insn_len = 0;
+        break;
+    /* As on VT-x (vmx_exit.c): cache control and MONITOR/MWAIT do nothing visible, RDPMC
+     * has no counters (#GP), and the SVM instructions do not exist for the guest (#UD). */
+    case SVM_EXIT_INVD: skip_insn(e, "invd"); break;
+    case SVM_EXIT_WBINVD: skip_insn(e, "wbinvd"); break;
+    case SVM_EXIT_MONITOR: skip_insn(e, "monitor"); break;
+    case SVM_EXIT_MWAIT:
+    case SVM_EXIT_MWAIT_COND: skip_insn(e, "mwait"); break;
+    case SVM_EXIT_RDPMC: fault(e, 13, "rdpmc"); break;
+    case SVM_EXIT_RDPRU: fault(e, 6, "rdpru"); break;
+    case SVM_EXIT_INVLPGA:
+    case SVM_EXIT_VMRUN:
+    case SVM_EXIT_VMLOAD:
+    case SVM_EXIT_VMSAVE:
+    case SVM_EXIT_STGI:
+    case SVM_EXIT_CLGI:
+    case SVM_EXIT_SKINIT: fault(e, 6, "svm instruction"); break;
     default: e->reason = VEXIT_UNHANDLED; break;
     }
 }

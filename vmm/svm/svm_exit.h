@@ -9,15 +9,33 @@
 
 #include "vmm/arch.h"
 
+#define SVM_EXIT_WRITE_CR8 0x018
+#define SVM_EXIT_WRITE_DR5 0x035
+#define SVM_EXIT_WRITE_DR7 0x037
 #define SVM_EXIT_INTR     0x060
 #define SVM_EXIT_NMI      0x061
 #define SVM_EXIT_VINTR    0x064
+#define SVM_EXIT_RDPMC    0x06f
 #define SVM_EXIT_CPUID    0x072
+#define SVM_EXIT_INVD     0x076
 #define SVM_EXIT_HLT      0x078
+#define SVM_EXIT_INVLPGA  0x07a
 #define SVM_EXIT_IOIO     0x07b
 #define SVM_EXIT_MSR      0x07c
 #define SVM_EXIT_SHUTDOWN 0x07f
+#define SVM_EXIT_VMRUN    0x080
 #define SVM_EXIT_VMMCALL  0x081
+#define SVM_EXIT_VMLOAD   0x082
+#define SVM_EXIT_VMSAVE   0x083
+#define SVM_EXIT_STGI     0x084
+#define SVM_EXIT_CLGI     0x085
+#define SVM_EXIT_SKINIT   0x086
+#define SVM_EXIT_WBINVD   0x089
+#define SVM_EXIT_MONITOR  0x08a
+#define SVM_EXIT_MWAIT    0x08b
+#define SVM_EXIT_MWAIT_COND 0x08c
+#define SVM_EXIT_XSETBV   0x08d
+#define SVM_EXIT_RDPRU    0x08e
 #define SVM_EXIT_NPF      0x400
 #define SVM_EXIT_INVALID  0xffffffffu
 

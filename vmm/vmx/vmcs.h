@@ -58,6 +58,7 @@
 #define VMCS_GUEST_GDTR_LIMIT     0x4810
 #define VMCS_GUEST_IDTR_LIMIT     0x4812
 #define VMCS_GUEST_ES_AR          0x4814 /* ES, CS, SS, DS, FS, GS, LDTR, TR: +2 each */
+#define VMCS_GUEST_SS_AR          0x4818
 #define VMCS_GUEST_INTERRUPTIBILITY 0x4824
 #define VMCS_GUEST_ACTIVITY       0x4826
 #define VMCS_GUEST_SYSENTER_CS    0x482a
@@ -105,15 +106,21 @@
 /* Primary processor-based controls */
 #define PROC_INTR_WINDOW       (1u << 2)
 #define PROC_HLT_EXITING       (1u << 7)
+#define PROC_MWAIT_EXITING     (1u << 10)
+#define PROC_RDPMC_EXITING     (1u << 11)
+#define PROC_CR8_LOAD_EXITING  (1u << 19)
+#define PROC_CR8_STORE_EXITING (1u << 20)
 #define PROC_TPR_SHADOW        (1u << 21)
 #define PROC_USE_IO_BITMAPS    (1u << 25)
 #define PROC_USE_MSR_BITMAPS   (1u << 28)
+#define PROC_MONITOR_EXITING   (1u << 29)
 #define PROC_SECONDARY         (1u << 31)
 /* Secondary processor-based controls */
 #define PROC2_EPT              (1u << 1)
 #define PROC2_RDTSCP           (1u << 3)
 #define PROC2_X2APIC_MODE      (1u << 4)  /* virtualize x2APIC mode */
 #define PROC2_VPID             (1u << 5)
+#define PROC2_WBINVD_EXITING   (1u << 6)
 #define PROC2_UNRESTRICTED     (1u << 7)
 #define PROC2_VID              (1u << 9)  /* virtual-interrupt delivery */
 #define PROC2_INVPCID          (1u << 12)
@@ -138,17 +145,31 @@
 #define EXIT_REASON_TRIPLE_FAULT      2
 #define EXIT_REASON_INTR_WINDOW       7
 #define EXIT_REASON_CPUID             10
+#define EXIT_REASON_GETSEC            11
 #define EXIT_REASON_HLT               12
+#define EXIT_REASON_INVD              13
+#define EXIT_REASON_RDPMC             15
 #define EXIT_REASON_VMCALL            18
+#define EXIT_REASON_VMCLEAR           19 /* 19-27: VMCLEAR .. VMXON */
+#define EXIT_REASON_VMXON             27
 #define EXIT_REASON_CR_ACCESS         28
 #define EXIT_REASON_IO                30
 #define EXIT_REASON_RDMSR             31
 #define EXIT_REASON_WRMSR             32
 #define EXIT_REASON_INVALID_GUEST     33
 #define EXIT_REASON_MSR_LOADING       34
+#define EXIT_REASON_MWAIT             36
+#define EXIT_REASON_MONITOR           39
 #define EXIT_REASON_MACHINE_CHECK     41
+#define EXIT_REASON_TPR_BELOW         43
 #define EXIT_REASON_EPT_VIOLATION     48
 #define EXIT_REASON_EPT_MISCONFIG     49
+#define EXIT_REASON_INVEPT            50
+#define EXIT_REASON_INVVPID           53
+#define EXIT_REASON_WBINVD            54
+#define EXIT_REASON_XSETBV            55
+#define EXIT_REASON_VMFUNC            59
+#define EXIT_REASON_ENCLS             60
 #define EXIT_REASON_PREEMPTION_TIMER  52
 #define EXIT_REASON_ENTRY_FAILED_BIT  (1u << 31)
 

@@ -8,9 +8,11 @@
 #include "vmm/arch.h"
 #include "vmm/console.h"
 #include "vmm/cpu.h"
+#include "vmm/cpuid.h"
 #include "vmm/fmt.h"
 #include "vmm/lapic.h"
 #include "vmm/mem.h"
+#include "vmm/msr_rules.h"
 #include "vmm/pagetable.h"
 #include "vmm/vmx/ept.h"
 #include "vmm/vmx/vmcs.h"
@@ -18,6 +20,7 @@
 #include "vmm/vmx/vmx_ctls.h"
 #include "vmm/vmx/vmx_exit.h"
 #include "vmm/x86.h"
+#include "vmm/xstate.h"
 
 #define MSR_VMX_PINBASED       0x481
 #define MSR_VMX_MISC           0x485
@@ -50,11 +53,25 @@ struct arch_vcpu {
     bool initialized;      /* VMCS fields written */
     uint64_t timer_deadline_tsc;
     struct vcpu_start start;
-    uint64_t vapic_pa;     /* virtual-APIC page (hardware posting only), else 0 */
+    uint64_t vapic_pa;     /* virtual-APIC page (TPR shadow, hardware posting), else 0 */
+    bool hw_posted;        /* hardware posted interrupts and virtual-interrupt delivery */
     uint64_t pi_desc_pa;
     uint8_t pi_vector;
     bool ff_loaded;        /* vector 0xff was in IRR or ISR at the last apic_load */
     uint64_t ghost_ff;     /* deliveries of 0xff that nobody requested (Bochs 3.0) */
+    uint8_t tpr;           /* without a TPR shadow: the guest's TPR (CR8 exits) */
+    uint8_t tpr_threshold; /* as written to the VMCS */
+    /* State VM entry and exit do not switch (SDM Vol. 3C 27.3, 28.3): kept here while the
+     * vCPU is off its pCPU, loaded into the registers while it owns one. */
+    struct xstate xs;      /* x87/SSE/AVX, XCR0, DR0-3 */
+    uint64_t cr2, dr6;
+    uint64_t star, lstar, cstar, sfmask, kernel_gs_base, tsc_aux;
+};
+
+/* Per pCPU: what its MSRs and DR6 hold, so a vCPU's values are written only when they
+ * differ. */
+struct hw_regs {
+    uint64_t star, lstar, cstar, sfmask, kernel_gs_base, tsc_aux, dr6;
 };
 
 static struct vmx_msrs msrs;
@@ -67,6 +84,7 @@ static uint16_t next_vpid = 1;
 /* Per pCPU: the VMXON region and the vCPU whose VMCS is current there. */
 static uint64_t vmxon_pa[MAX_CPUS];
 static struct arch_vcpu *current_on[MAX_CPUS];
+static struct hw_regs hw_regs[MAX_CPUS];
 
 int vmx_enter(struct vcpu_gprs *gprs, int launched);
 extern char vmx_exit_point[];
@@ -240,6 +258,14 @@ static int vmx_cpu_enable(void)
         return -1;
     }
     invept_all();
+    struct hw_regs *h = &hw_regs[cpu];
+    h->star = rdmsr(MSR_STAR);
+    h->lstar = rdmsr(MSR_LSTAR);
+    h->cstar = rdmsr(MSR_CSTAR);
+    h->sfmask = rdmsr(MSR_SFMASK);
+    h->kernel_gs_base = rdmsr(MSR_KERNEL_GS_BASE);
+    h->tsc_aux = cpuid_has_tsc_aux(cpuid) ? rdmsr(MSR_TSC_AUX) : 0;
+    __asm__ volatile("mov %%dr6, %0" : "=r"(h->dr6));
     return 0;
 }
 
@@ -301,6 +327,14 @@ static struct arch_vcpu *vmx_vcpu_create(struct arch_vm *vm, uint32_t vcpu_id,
     *(uint32_t *)(uintptr_t)v->vmcs_pa = caps.vmcs_revision;
     v->gprs.rdi = start->rdi;
     v->gprs.rsi = start->rsi;
+    v->dr6 = 0xffff0ff0; /* reset value (SDM Vol. 3B 18.2.3) */
+    if (xstate_init(&v->xs) < 0)
+        return NULL;
+    if (ctls.proc & PROC_TPR_SHADOW) {
+        v->vapic_pa = phys_alloc_pages(1);
+        if (!v->vapic_pa)
+            return NULL;
+    }
     nvcpus++;
     return v;
 }
@@ -340,10 +374,16 @@ static void vmcs_init(struct arch_vcpu *v)
     const struct vcpu_start *s = &v->start;
     vmwrite_failed = false;
 
-    /* Controls */
-    vmwrite(VMCS_PIN_CTLS, ctls.pin & ~PIN_PREEMPTION_TIMER);
+    /* Controls.  Software posting: the VMM injects; the virtual-interrupt delivery controls
+     * stay off (the TPR shadow stays on: it keeps guest CR8 off the physical TPR). */
+    uint32_t pin = ctls.pin & ~PIN_PREEMPTION_TIMER, proc2 = ctls.proc2;
+    if (!v->hw_posted) {
+        pin &= ~PIN_POSTED_INTERRUPTS;
+        proc2 &= ~(PROC2_X2APIC_MODE | PROC2_VID);
+    }
+    vmwrite(VMCS_PIN_CTLS, pin);
     vmwrite(VMCS_PROC_CTLS, ctls.proc);
-    vmwrite(VMCS_PROC_CTLS2, ctls.proc2);
+    vmwrite(VMCS_PROC_CTLS2, proc2);
     vmwrite(VMCS_EXIT_CTLS, ctls.exit);
     vmwrite(VMCS_ENTRY_CTLS, ctls.entry);
     vmwrite(VMCS_EXCEPTION_BITMAP, 0);
@@ -358,17 +398,15 @@ static void vmcs_init(struct arch_vcpu *v)
     vmwrite(VMCS_EPT_POINTER, ept_pointer(v->vm->ept_root));
     if (ctls.proc2 & PROC2_VPID)
         vmwrite(VMCS_VPID, v->vpid);
-    if (!v->vapic_pa) {
-        /* Software posting: the VMM injects; the APIC-virtualization controls stay off. */
-        vmwrite(VMCS_PIN_CTLS, ctls.pin & ~(PIN_PREEMPTION_TIMER | PIN_POSTED_INTERRUPTS));
-        vmwrite(VMCS_PROC_CTLS, ctls.proc & ~PROC_TPR_SHADOW);
-        vmwrite(VMCS_PROC_CTLS2, ctls.proc2 & ~(PROC2_X2APIC_MODE | PROC2_VID));
-    } else {
+    if (ctls.proc & PROC_TPR_SHADOW) {
+        /* Guest CR8 reads and writes go to VTPR in this page (SDM Vol. 3C 29.3). */
+        vmwrite(VMCS_VIRTUAL_APIC_ADDR, v->vapic_pa);
+        vmwrite(VMCS_TPR_THRESHOLD, 0);
+    }
+    if (v->hw_posted) {
         /* SDM Vol. 3C 26.2.1.1: the virtual-APIC page and the descriptor aligned and in
          * range, the notification vector in bits 7:0.  Every x2APIC MSR access still exits
          * (the MSR bitmap), so only delivery is virtualized: no EOI-induced exits needed. */
-        vmwrite(VMCS_VIRTUAL_APIC_ADDR, v->vapic_pa);
-        vmwrite(VMCS_TPR_THRESHOLD, 0);
         vmwrite(VMCS_PI_NOTIFY_VECTOR, v->pi_vector);
         vmwrite(VMCS_PI_DESC_ADDR, v->pi_desc_pa);
         for (unsigned i = 0; i < 4; i++)
@@ -382,7 +420,8 @@ static void vmcs_init(struct arch_vcpu *v)
     vmwrite(VMCS_CR4_SHADOW, CR4_PAE);
     vmwrite(VMCS_LINK_POINTER, ~0ull);
 
-    /* Host state (SDM Vol. 3C 26.2.2-26.2.4) */
+    /* Host state (SDM Vol. 3C 26.2.2-26.2.4).  Every pCPU has the same CR0 and CR4
+     * (cpu_match_bsp, xstate_cpu_init, VMXE), so the VMCS may move between them. */
     vmwrite(VMCS_HOST_CR0, read_cr0());
     vmwrite(VMCS_HOST_CR4, read_cr4());
     vmwrite(VMCS_HOST_CS_SEL, 0x08);
@@ -534,6 +573,8 @@ static void decode_exit(struct vexit *e)
     }
     if (e->reason == VEXIT_EXTINT) {
         irq_deliver((uint8_t)raw.intr_info); /* acknowledged on exit (EXIT_ACK_INTR) */
+    } else if (e->reason == VEXIT_NMI) {
+        cpu_host_nmi(); /* an NMI for the host (the halt NMI stops this pCPU here) */
     } else if (e->reason == VEXIT_ENTRY_FAILED) {
         uint32_t basic = raw.reason & 0xffff;
         kprintf("vmx: VM entry failed: exit reason %u (%s), qualification 0x%lx\n", basic,
@@ -543,6 +584,67 @@ static void decode_exit(struct vexit *e)
                                                      : "?",
                 raw.qual);
         dump_fields("guest", guest_fields, sizeof(guest_fields) / sizeof(guest_fields[0]));
+    }
+}
+
+/* General register N (x86 encoding order) of the guest: RSP lives in the VMCS. */
+static uint64_t guest_gpr(struct arch_vcpu *v, unsigned n)
+{
+    return n == 4 ? vmread(VMCS_GUEST_RSP) : ((uint64_t *)&v->gprs)[n];
+}
+
+static void set_guest_gpr(struct arch_vcpu *v, unsigned n, uint64_t value)
+{
+    if (n == 4)
+        vmwrite(VMCS_GUEST_RSP, value);
+    else
+        ((uint64_t *)&v->gprs)[n] = value;
+}
+
+/* Without a TPR shadow, MOV to/from CR8 exits (CR8-load/store exiting): CR8 is TPR[7:4] of
+ * the vCPU's own TPR (SDM Vol. 3C 28.2.1 Table 28-3 for the qualification; Vol. 3A 11.8.6.1).
+ * A write with bits 63:4 set is #GP(0).  The VMM hears of a lowered TPR through
+ * VEXIT_IRQ_WINDOW and re-evaluates pending interrupts. */
+static void cr8_exit(struct arch_vcpu *v, struct vexit *e)
+{
+    uint64_t q = e->raw_qual;
+    unsigned cr = q & 15, type = (q >> 4) & 3, gpr = (q >> 8) & 15;
+    if (cr != 8 || type > 1)
+        return; /* stays VEXIT_UNHANDLED: no other CR access is intercepted */
+    if (type == 0) {
+        uint64_t value = guest_gpr(v, gpr);
+        if (value >> 4) {
+            e->reason = VEXIT_FAULT;
+            e->fault.vector = 13;
+            e->fault.insn = "mov to cr8";
+            return;
+        }
+        v->tpr = (uint8_t)(value << 4);
+    } else {
+        set_guest_gpr(v, gpr, v->tpr >> 4);
+    }
+    vmwrite(VMCS_GUEST_RIP, e->rip + e->insn_len);
+    e->reason = VEXIT_IRQ_WINDOW;
+}
+
+/* The vCPU's MSRs that VM entry does not load, written where the pCPU holds other values. */
+static void load_guest_msrs(struct arch_vcpu *v, uint32_t cpu)
+{
+    struct hw_regs *h = &hw_regs[cpu];
+#define LOAD(field, msr)                                                                     \
+    if (h->field != v->field)                                                                \
+        wrmsr(msr, h->field = v->field);
+    LOAD(star, MSR_STAR)
+    LOAD(lstar, MSR_LSTAR)
+    LOAD(cstar, MSR_CSTAR)
+    LOAD(sfmask, MSR_SFMASK)
+    LOAD(kernel_gs_base, MSR_KERNEL_GS_BASE)
+    if (ctls.proc2 & PROC2_RDTSCP)
+        LOAD(tsc_aux, MSR_TSC_AUX)
+#undef LOAD
+    if (h->dr6 != v->dr6) {
+        h->dr6 = v->dr6;
+        __asm__ volatile("mov %0, %%dr6" : : "r"(v->dr6));
     }
 }
 
@@ -561,7 +663,13 @@ static void vmx_vcpu_run(struct arch_vcpu *v, struct vexit *e)
         ticks >>= caps.preempt_timer_shift;
         vmwrite(VMCS_PREEMPTION_TIMER, ticks > 0xffffffffu ? 0xffffffffu : ticks);
     }
+    load_guest_msrs(v, (uint32_t)cpu);
+    xstate_enter(&v->xs);
+    /* CR2 is not in the VMCS; nothing between here and the entry can page-fault. */
+    if (read_cr2() != v->cr2)
+        write_cr2(v->cr2);
     int rc = vmx_enter(&v->gprs, v->launched);
+    v->cr2 = read_cr2();
     if (rc) {
         uint64_t err = rc == 2 ? vmread(VMCS_INSN_ERROR) : 0;
         const char *text = err < sizeof(insn_errors) / sizeof(insn_errors[0]) && insn_errors[err]
@@ -582,6 +690,8 @@ static void vmx_vcpu_run(struct arch_vcpu *v, struct vexit *e)
     }
     v->launched = true;
     decode_exit(e);
+    if ((e->raw_reason & 0xffff) == EXIT_REASON_CR_ACCESS)
+        cr8_exit(v, e);
     if (!caps.preempt_timer && v->timer_deadline_tsc) {
         if (e->reason == VEXIT_EXTINT && lapic_timer_take_expired())
             e->reason = VEXIT_TIMER;
@@ -595,6 +705,13 @@ static void vmx_vcpu_put(struct arch_vcpu *v)
     uint32_t cpu = cpu_index();
     if (current_on[cpu] != v)
         return;
+    /* What the guest changes without exits: its FPU/SSE/AVX state and debug registers, and
+     * KERNEL_GS_BASE (SWAPGS, pass-through WRMSR). */
+    xstate_leave(&v->xs);
+    struct hw_regs *h = &hw_regs[cpu];
+    v->kernel_gs_base = h->kernel_gs_base = rdmsr(MSR_KERNEL_GS_BASE);
+    __asm__ volatile("mov %%dr6, %0" : "=r"(v->dr6));
+    h->dr6 = v->dr6;
     vmclear(v->vmcs_pa);
     v->launched = false;
     v->loaded_cpu = -1;
@@ -667,7 +784,7 @@ static void vmx_vcpu_set_timer(struct arch_vcpu *v, uint64_t deadline_tsc)
     vmcs_load(v);
     v->timer_deadline_tsc = deadline_tsc;
     bool use_pt = caps.preempt_timer && deadline_tsc;
-    uint32_t pin = v->vapic_pa ? ctls.pin : ctls.pin & ~PIN_POSTED_INTERRUPTS;
+    uint32_t pin = v->hw_posted ? ctls.pin : ctls.pin & ~PIN_POSTED_INTERRUPTS;
     vmwrite(VMCS_PIN_CTLS, use_pt ? pin : pin & ~PIN_PREEMPTION_TIMER);
 }
 
@@ -679,7 +796,8 @@ static void vmx_vcpu_set_timer(struct arch_vcpu *v, uint64_t deadline_tsc)
 
 static bool vmx_vcpu_posted_init(struct arch_vcpu *v, uint64_t pi_desc_pa, uint8_t vector)
 {
-    if (!hw_posted)
+    /* The virtual-APIC page exists already: the TPR shadow, which posting needs, has one. */
+    if (!hw_posted || !v->vapic_pa)
         return false;
     /* The SDM asks for 64-byte alignment (26.2.1.1); Bochs 2.8 and 3.0 refuse the VM entry
      * unless the descriptor is page-aligned.  Both hold for a descriptor alone in a page. */
@@ -688,12 +806,7 @@ static bool vmx_vcpu_posted_init(struct arch_vcpu *v, uint64_t pi_desc_pa, uint8
                 "software posting for it\n", v->id, pi_desc_pa);
         return false;
     }
-    v->vapic_pa = phys_alloc_pages(1);
-    if (!v->vapic_pa) {
-        kprintf("vmx: vcpu %u: out of memory for a virtual-APIC page; software posting for "
-                "it\n", v->id);
-        return false;
-    }
+    v->hw_posted = true;
     v->pi_desc_pa = pi_desc_pa;
     v->pi_vector = vector;
     return true;
@@ -752,8 +865,143 @@ static void vmx_vcpu_apic_save(struct arch_vcpu *v, struct vlapic_vectors *out)
     }
 }
 
+/* ---- guest TPR (software posting), registers, MSRs ---- */
+
+static void vmx_vcpu_tpr_load(struct arch_vcpu *v, uint8_t tpr, uint8_t blocked_class)
+{
+    if (!v->vapic_pa) {
+        v->tpr = tpr; /* CR8 exits read and write it */
+        return;
+    }
+    vmcs_load(v);
+    VAPIC32(v, 0x80) = tpr;
+    /* Exit when the guest lowers VTPR[7:4] below the held-back interrupt's class.  Without
+     * virtual-interrupt delivery the threshold may not exceed VTPR[7:4] (SDM Vol. 3C
+     * 26.2.1.1); a held-back class never does. */
+    uint8_t thr = blocked_class > (tpr >> 4) ? (uint8_t)(tpr >> 4) : blocked_class;
+    if (thr != v->tpr_threshold) {
+        vmwrite(VMCS_TPR_THRESHOLD, thr);
+        v->tpr_threshold = thr;
+    }
+}
+
+static uint8_t vmx_vcpu_tpr_save(struct arch_vcpu *v)
+{
+    return v->vapic_pa ? (uint8_t)VAPIC32(v, 0x80) : v->tpr;
+}
+
+static uint64_t vmx_vcpu_get_reg(struct arch_vcpu *v, enum vcpu_reg reg)
+{
+    vmcs_load(v);
+    switch (reg) {
+    case VCPU_REG_CR0: return vmread(VMCS_GUEST_CR0);
+    case VCPU_REG_CR3: return vmread(VMCS_GUEST_CR3);
+    case VCPU_REG_RSP: return vmread(VMCS_GUEST_RSP);
+    case VCPU_REG_DR7: return vmread(VMCS_GUEST_DR7);
+    case VCPU_REG_CR4: /* as the guest sees it: host-owned bits from the read shadow */
+        return (vmread(VMCS_GUEST_CR4) & ~CR4_VMXE) | (vmread(VMCS_CR4_SHADOW) & CR4_VMXE);
+    case VCPU_REG_CPL: return (vmread(VMCS_GUEST_SS_AR) >> 5) & 3; /* SS.DPL (SDM 26.3.1.2) */
+    case VCPU_REG_XCR0: return v->xs.xcr0;
+    }
+    return 0;
+}
+
+static bool vmx_vcpu_set_reg(struct arch_vcpu *v, enum vcpu_reg reg, uint64_t value)
+{
+    vmcs_load(v);
+    switch (reg) {
+    case VCPU_REG_XCR0: return xstate_set_xcr0(&v->xs, 0, value);
+    case VCPU_REG_DR7: vmwrite(VMCS_GUEST_DR7, value); return true;
+    case VCPU_REG_RSP: vmwrite(VMCS_GUEST_RSP, value); return true;
+    default: return false;
+    }
+}
+
+/* The vCPU is loaded on this pCPU (exits are handled where they happen), so an MSR that
+ * lives in the hardware is written there and in its shadow. */
+static enum arch_msr_result vmx_vcpu_msr(struct arch_vcpu *v, bool write, uint32_t msr,
+                                         uint64_t *value)
+{
+    vmcs_load(v);
+    struct hw_regs *h = &hw_regs[cpu_index()];
+    uint64_t *field;
+    uint64_t *hw;
+    switch (msr) {
+    case MSR_EFER: {
+        uint64_t efer = vmread(VMCS_GUEST_EFER), out;
+        if (!write) {
+            *value = efer;
+            return ARCH_MSR_OK;
+        }
+        if (!msr_efer_write(efer, *value, vmread(VMCS_GUEST_CR0) & CR0_PG, &out))
+            return ARCH_MSR_GP;
+        vmwrite(VMCS_GUEST_EFER, out);
+        return ARCH_MSR_OK;
+    }
+    case MSR_PAT:
+        if (!(ctls.entry & ENTRY_LOAD_PAT))
+            return ARCH_MSR_NOT_MINE;
+        if (!write) {
+            *value = vmread(VMCS_GUEST_PAT);
+            return ARCH_MSR_OK;
+        }
+        if (!msr_write_valid(msr, *value))
+            return ARCH_MSR_GP;
+        vmwrite(VMCS_GUEST_PAT, *value);
+        return ARCH_MSR_OK;
+    case MSR_SYSENTER_CS:
+    case MSR_SYSENTER_ESP:
+    case MSR_SYSENTER_EIP: {
+        /* In the VMCS guest area (loaded on entry, saved on exit; SDM 27.3.2.1, 28.3.3). */
+        uint32_t f = msr == MSR_SYSENTER_CS    ? VMCS_GUEST_SYSENTER_CS
+                     : msr == MSR_SYSENTER_ESP ? VMCS_GUEST_SYSENTER_ESP
+                                               : VMCS_GUEST_SYSENTER_EIP;
+        if (!write) {
+            *value = vmread(f);
+            return ARCH_MSR_OK;
+        }
+        if (!msr_write_valid(msr, *value))
+            return ARCH_MSR_GP;
+        vmwrite(f, *value);
+        return ARCH_MSR_OK;
+    }
+    case MSR_STAR: field = &v->star; hw = &h->star; break;
+    case MSR_LSTAR: field = &v->lstar; hw = &h->lstar; break;
+    case MSR_CSTAR: field = &v->cstar; hw = &h->cstar; break;
+    case MSR_SFMASK: field = &v->sfmask; hw = &h->sfmask; break;
+    case MSR_KERNEL_GS_BASE:
+        v->kernel_gs_base = rdmsr(MSR_KERNEL_GS_BASE); /* SWAPGS may have changed it */
+        field = &v->kernel_gs_base;
+        hw = &h->kernel_gs_base;
+        break;
+    case MSR_TSC_AUX:
+        if (!(ctls.proc2 & PROC2_RDTSCP))
+            return ARCH_MSR_NOT_MINE;
+        field = &v->tsc_aux;
+        hw = &h->tsc_aux;
+        break;
+    default: return ARCH_MSR_NOT_MINE;
+    }
+    if (!write) {
+        *value = *field;
+        return ARCH_MSR_OK;
+    }
+    if (!msr_write_valid(msr, *value))
+        return ARCH_MSR_GP;
+    *field = *value;
+    if (*hw != *value)
+        wrmsr(msr, *hw = *value);
+    return ARCH_MSR_OK;
+}
+
+static void vmx_guest_caps(struct arch_guest_caps *out)
+{
+    out->rdtscp = (ctls.proc2 & PROC2_RDTSCP) != 0;
+    out->invpcid = (ctls.proc2 & PROC2_INVPCID) != 0;
+}
+
 /* Bitmaps shared by every vCPU: trap all port I/O and every MSR (SDM Vol. 3C 25.6.4,
- * 25.6.9); the VMM's exit handler decides what each access does. */
+ * 25.6.9) but the few listed below; the VMM's exit handler decides what each access does. */
 static int vmx_setup_bitmaps(void)
 {
     if (io_bitmaps_pa)
@@ -764,17 +1012,28 @@ static int vmx_setup_bitmaps(void)
         return -1;
     memset((void *)(uintptr_t)io_bitmaps_pa, 0xff, 2 * 4096);
     memset((void *)(uintptr_t)msr_bitmap_pa, 0xff, 4096);
-    /* Pass through what is safe without the VMM: FS/GS base live in the VMCS guest state,
-     * and reading the TSC needs no emulation (SDM Vol. 3C 25.6.9: read bitmap low at 0,
-     * high at 1024; write bitmaps at 2048 and 3072). */
+    /* Pass through what is safe without the VMM (SDM Vol. 3C 25.6.9: read bitmap low at 0,
+     * high at 1024; write bitmaps at 2048 and 3072):
+     *   - read and write: FS/GS base and SYSENTER_* (switched by the VMCS), KERNEL_GS_BASE
+     *     (switched by vcpu_put/load_guest_msrs);
+     *   - read only: the TSC, and STAR/LSTAR/CSTAR/SFMASK/TSC_AUX, which hold the vCPU's own
+     *     values while it runs; writes exit and are validated (vmx_vcpu_msr). */
+    static const struct { uint32_t msr; bool write; } pass[] = {
+        { MSR_FS_BASE, true }, { MSR_FS_BASE + 1, true }, { MSR_KERNEL_GS_BASE, true },
+        { MSR_SYSENTER_CS, true }, { MSR_SYSENTER_ESP, true }, { MSR_SYSENTER_EIP, true },
+        { 0x10 /* IA32_TSC */, false }, { MSR_STAR, false }, { MSR_LSTAR, false },
+        { MSR_CSTAR, false }, { MSR_SFMASK, false }, { MSR_TSC_AUX, false },
+    };
     uint8_t *bm = (uint8_t *)(uintptr_t)msr_bitmap_pa;
-    const uint32_t high_rw[] = { 0xc0000100u /* FS_BASE */, 0xc0000101u /* GS_BASE */ };
-    for (unsigned i = 0; i < 2; i++) {
-        uint32_t bit = high_rw[i] - 0xc0000000u;
-        bm[1024 + bit / 8] &= (uint8_t)~(1u << (bit % 8));
-        bm[3072 + bit / 8] &= (uint8_t)~(1u << (bit % 8));
+    for (unsigned i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
+        uint32_t msr = pass[i].msr;
+        if (msr == MSR_TSC_AUX && !(ctls.proc2 & PROC2_RDTSCP))
+            continue;
+        uint32_t base = msr >= 0xc0000000u ? 1024 : 0, bit = msr & 0x1fff;
+        bm[base + bit / 8] &= (uint8_t)~(1u << (bit % 8));
+        if (pass[i].write)
+            bm[base + 2048 + bit / 8] &= (uint8_t)~(1u << (bit % 8));
     }
-    bm[0x10 / 8] &= (uint8_t)~(1u << (0x10 % 8)); /* read IA32_TSC */
     return 0;
 }
 
@@ -804,5 +1063,11 @@ const struct arch_ops vmx_arch_ops = {
     .vcpu_apic_load = vmx_vcpu_apic_load,
     .vcpu_apic_save = vmx_vcpu_apic_save,
     .vcpu_set_timer = vmx_vcpu_set_timer,
+    .vcpu_tpr_load = vmx_vcpu_tpr_load,
+    .vcpu_tpr_save = vmx_vcpu_tpr_save,
+    .vcpu_get_reg = vmx_vcpu_get_reg,
+    .vcpu_set_reg = vmx_vcpu_set_reg,
+    .vcpu_msr = vmx_vcpu_msr,
+    .guest_caps = vmx_guest_caps,
     .vcpu_dump = vmx_vcpu_dump,
 };
