@@ -23,8 +23,8 @@ say         = $(if $(filter 1,$(V)),,@printf '  %-7s %s\n' $(1) $(2))
 
 .DEFAULT_GOAL := all
 .SECONDARY:
-.PHONY: all help deps deps-test deps-qemu deps-bochs esp run run-bochs test test-unit \
-        test-integration clean image linux exp
+.PHONY: all help deps deps-test deps-qemu deps-bochs deps-bochs3 esp run run-bochs test \
+        test-unit test-integration clean image linux exp bench-ipi
 
 EFI_INC    := /usr/include/efi
 EFI_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -I. -I$(EFI_INC) -I$(EFI_INC)/x86_64 \
@@ -124,18 +124,20 @@ deps-qemu:
 	@tools/deps.sh build qemu
 deps-bochs:
 	@tools/deps.sh build bochs
+deps-bochs3:
+	@tools/deps.sh build bochs bochs3
 deps-test:
-	@tools/deps.sh build qemu bochs test linux
+	@tools/deps.sh build qemu bochs bochs3 test linux
 
 run: deps-qemu
 	@$(MAKE) --no-print-directory esp
 	tools/run-qemu --esp $(ESP) --smp $(SMP) --mem $(MEM_MB) --timeout $(TIMEOUT) \
 	    $(if $(QEMU_CPU),--cpu $(QEMU_CPU))
 
-run-bochs: deps-bochs
+run-bochs: deps-bochs3
 	@$(MAKE) --no-print-directory esp
 	tools/run-bochs --esp $(ESP) --smp $(SMP) --mem $(MEM_MB) --timeout $(TIMEOUT) \
-	    --cpu $(BOCHS_CPU)
+	    --cpu $(BOCHS_CPU) $(if $(BOCHS),--bochs $(BOCHS))
 
 test: deps-test
 	@$(MAKE) --no-print-directory all $(addprefix $(BUILD)/host/,$(UNIT_TESTS)) $(GUEST_IMAGES) \
@@ -149,6 +151,12 @@ test-unit: deps-test
 test-integration: deps-test
 	@$(MAKE) --no-print-directory all $(GUEST_IMAGES)
 	@tests/run-tests.sh --build $(BUILD) --unit "" --integration "$(INTEGRATION_TESTS)"
+
+# IPI and kick latency of the software posted-interrupt path (Bochs 2.7) and the VT-x hardware
+# path (Bochs 3.0), same configuration, side by side (tools/bench-ipi).
+bench-ipi: deps-bochs3
+	@$(MAKE) --no-print-directory all $(GUEST_IMAGES)
+	tools/bench-ipi --build $(BUILD)
 
 clean:
 	rm -rf $(BUILD)
@@ -175,6 +183,7 @@ help:
 	@echo "  make bench-latency  guest wake-up latency under each policy (BENCH_EMU=bochs|qemu);"
 	@echo "                   logs, CSV and plots in $(BUILD)/bench-latency"
 	@echo "  make exp EXP=FILE run an experiment matrix (tools/vsched-exp; EXP_OUT=DIR)"
+	@echo "  make bench-ipi    IPI/kick latency: software posted interrupts (Bochs 2.7) vs hardware (Bochs 3.0)"
 	@echo "  make image        FAT image of the ESP for a USB stick ($(BUILD)/vsched.img)"
 	@echo "  make linux        the Linux guest from Debian packages: $(LINUX_VMLINUX), $(LINUX_INITRD)"
 	@echo "  make deps         install the Debian packages that are missing (as root)"
@@ -189,6 +198,8 @@ help:
 	@echo "  MEM_MB=$(MEM_MB)       memory of the emulated machine"
 	@echo "  CONFIG=$(CONFIG)   configuration copied to the ESP as vsched.cfg ('' for none)"
 	@echo "  BOCHS_CPU=$(BOCHS_CPU)   Bochs CPU model for run-bochs"
+	@echo "  BOCHS=2.7|3.0      Bochs version for run-bochs (default: the newest installed; 3.0 runs"
+	@echo "                     the VT-x hardware posted-interrupt path)"
 	@echo "  QEMU_CPU=...       QEMU -cpu string (default: host with KVM, qemu64,+svm,+npt without)"
 	@echo "  TIMEOUT=$(TIMEOUT)        seconds before an emulator run is stopped"
 	@echo "  BENCH_EMU=bochs    emulator of make bench-latency (bochs or qemu)"

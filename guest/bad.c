@@ -53,6 +53,10 @@ int guest_main(uint32_t vcpu, const struct guest_boot_info *bi)
         hc_print((const void *)(uintptr_t)(bi->memory_bytes + 4096), 16);
     } else if (!strcmp(mode, "bad_hypercall_nr")) {
         hypercall(999, 0, 0, 0);
+    } else if (!strcmp(mode, "magic_break")) {
+        /* Bochs' magic breakpoint: with magic_break on, Bochs stops the whole machine in its
+         * debugger.  Under the VMM it must be a plain no-op, so this guest survives. */
+        __asm__ volatile("xchg %%bx, %%bx" ::: "memory");
     } else if (!strcmp(mode, "triple_fault")) {
         struct __attribute__((packed)) { uint16_t limit; uint64_t base; } idtr = { 0, 0 };
         __asm__ volatile("lidt %0; int3" : : "m"(idtr));

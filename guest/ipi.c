@@ -26,10 +26,23 @@
  * The percentiles are the upper bound of the bucket holding them (over the rounds that got a
  * reply), at most rtt_max_us (exact, floor).  Status: 0; 1 when lost or dup > 0, or when
  * max_rtt_us is set and rtt_max_us exceeds it; 2 when it cannot run (one vCPU, no x2APIC, no
- * TSC rate, bad arguments).  vCPUs 2 and up return at once. */
+ * TSC rate, bad arguments).  vCPUs 2 and up return at once.
+ *
+ * `check=1`: vCPU 1 also checks that its local APIC's state is consistent as it sees it.  In
+ * each ping handler the ping's ISR bit must be set (MSR 0x812) before its EOI and clear
+ * after it (isr_bad, eoi_bad).  In wait=spin, every 64 spins it raises its task priority
+ * with MOV CR8 = 5, which masks the ping's class 4 (SDM Vol. 3A 11.8.3.1), checks that CR8
+ * reads back 5 and that the x2APIC TPR (MSR 0x808) reads 0x50 (tpr_bad), spins a while --
+ * a ping delivered meanwhile counts in masked_bad -- and lowers it to 0 again, noting the
+ * windows at whose end a ping was waiting (deferred: evidence that masking held one back).
+ * One more line then, and status 1 when any *_bad > 0:
+ *   ipi check: windows=<n> deferred=<n> isr_bad=<n> eoi_bad=<n> tpr_bad=<n> masked_bad=<n>
+ * `hist=1`: also the round-trip histogram, its non-empty buckets by upper bound in us:
+ *   ipi hist wait=<hlt|spin> lt1=<n> lt2=<n> lt4=<n> ... */
 #include <string.h>
 
 #include "guest/rt/rt.h"
+#include "vmm/fmt.h"
 
 #define PING_VECTOR 0x40 /* vCPU 0 -> vCPU 1 */
 #define PONG_VECTOR 0x41 /* vCPU 1 -> vCPU 0 */
@@ -49,6 +62,30 @@ static volatile uint64_t pong_tsc;      /* vCPU 0's handler: TSC of the last rep
 static volatile bool wd_armed;          /* vCPU 0's watchdog is armed and has not fired */
 static volatile uint64_t wd_deadline;   /* ... for this TSC */
 static volatile uint32_t ready1, done, finished1;
+/* check=1, written by vCPU 1, read by vCPU 0 at the end. */
+static bool check, show_hist;
+static volatile bool masked;            /* vCPU 1's CR8 masks the ping class */
+static volatile uint32_t isr_bad, eoi_bad, tpr_bad, masked_bad, windows, deferred;
+
+#define X2APIC_TPR 0x808
+#define X2APIC_ISR0 0x810 /* ISR bits 31:0; 0x811 bits 63:32, ... */
+
+static bool in_service(uint8_t vector)
+{
+    return (rt_rdmsr(X2APIC_ISR0 + (vector >> 5)) >> (vector & 31)) & 1;
+}
+
+static void write_cr8(uint64_t v)
+{
+    __asm__ volatile("mov %0, %%cr8" : : "r"(v) : "memory");
+}
+
+static uint64_t read_cr8(void)
+{
+    uint64_t v;
+    __asm__ volatile("mov %%cr8, %0" : "=r"(v));
+    return v;
+}
 
 static uint64_t tsc_hz, apic_hz, one_sec;
 static bool has_deadline;
@@ -64,7 +101,10 @@ static inline void fence(void)
 /* vCPU 1: count the ping, answer it. */
 static void on_ping(uint8_t vector)
 {
-    (void)vector;
+    if (check) {
+        isr_bad += !in_service(vector);
+        masked_bad += masked;
+    }
     uint32_t r = ping.recv + 1;
     if (r + ping.lost > __atomic_load_n(&ping.sent, __ATOMIC_ACQUIRE)) {
         ping.dup++;
@@ -75,6 +115,8 @@ static void on_ping(uint8_t vector)
         rt_apic_send_ipi(0, PONG_VECTOR);
     }
     rt_apic_eoi();
+    if (check)
+        eoi_bad += in_service(vector);
 }
 
 /* vCPU 0: the TSC first, then count the reply. */
@@ -258,10 +300,39 @@ static int vcpu0(bool hlt, uint32_t count, uint64_t max_rtt_us)
         hc_yield();
 
     uint64_t max_us = rt_mul_div(rtt_max, 1000000, tsc_hz);
+    uint32_t bad = isr_bad + eoi_bad + tpr_bad + masked_bad;
+    if (check)
+        rt_printf("ipi check: windows=%u deferred=%u isr_bad=%u eoi_bad=%u tpr_bad=%u "
+                  "masked_bad=%u\n", windows, deferred, isr_bad, eoi_bad, tpr_bad, masked_bad);
+    if (show_hist) {
+        char line[240];
+        size_t at = (size_t)fmt_snprintf(line, sizeof(line), "ipi hist wait=%s",
+                                        hlt ? "hlt" : "spin");
+        for (uint32_t b = 0; b < BUCKETS && at < sizeof(line); b++)
+            if (hist[b])
+                at += (size_t)fmt_snprintf(line + at, sizeof(line) - at, " lt%lu=%u",
+                                          1ul << b, hist[b]);
+        rt_printf("%s\n", line);
+    }
     rt_printf("ipi wait=%s n=%u rtt_p50_us=%lu rtt_p99_us=%lu rtt_max_us=%lu lost=%u dup=%u\n",
               hlt ? "hlt" : "spin", count, percentile_us(replies, 50, max_us),
               percentile_us(replies, 99, max_us), max_us, lost, dup);
-    return (lost || dup || (max_rtt_us && max_us > max_rtt_us)) ? 1 : 0;
+    return (lost || dup || bad || (max_rtt_us && max_us > max_rtt_us)) ? 1 : 0;
+}
+
+/* vCPU 1, check=1, wait=spin: one window with the ping class masked by CR8. */
+static void masked_window(void)
+{
+    write_cr8(5);
+    masked = true;
+    windows++;
+    tpr_bad += read_cr8() != 5;
+    tpr_bad += rt_rdmsr(X2APIC_TPR) != 0x50;   /* an exit: the VMM's view of the TPR */
+    for (unsigned i = 0; i < 200; i++)
+        rt_pause();
+    deferred += __atomic_load_n(&ping.sent, __ATOMIC_ACQUIRE) > ping.recv + ping.lost;
+    masked = false;
+    write_cr8(0);
 }
 
 static void vcpu1(bool hlt)
@@ -274,8 +345,11 @@ static void vcpu1(bool hlt)
             rt_wait_for_interrupt();
     } else {
         rt_irq_enable();
-        while (!__atomic_load_n(&done, __ATOMIC_ACQUIRE))
+        for (uint32_t k = 1; !__atomic_load_n(&done, __ATOMIC_ACQUIRE); k++) {
+            if (check && k % 64 == 0)
+                masked_window();
             rt_pause();
+        }
         rt_irq_disable();
     }
     __atomic_store_n(&finished1, 1, __ATOMIC_RELEASE);
@@ -287,6 +361,8 @@ int guest_main(uint32_t vcpu, const struct guest_boot_info *bi)
     rt_arg_str(bi->args, "wait", wait, sizeof(wait));
     uint64_t count = rt_arg_u64(bi->args, "count", 1000);
     uint64_t max_rtt_us = rt_arg_u64(bi->args, "max_rtt_us", 0);
+    check = rt_arg_u64(bi->args, "check", 0) != 0;
+    show_hist = rt_arg_u64(bi->args, "hist", 0) != 0;
     bool hlt = !strcmp(wait, "hlt");
     bool ok_wait = hlt || !strcmp(wait, "spin");
 

@@ -36,7 +36,8 @@ $(eval $(call host_prog,test_linux_boot,tests/unit/test_linux_boot.c vmm/linux_b
 $(eval $(call host_prog,test_uart,tests/unit/test_uart.c vmm/dev/uart.c,-lcmocka))
 $(eval $(call host_prog,test_kvm_pv,tests/unit/test_kvm_pv.c vmm/kvm_pv.c,-lcmocka -lpthread))
 
-INTEGRATION_TESTS := $(sort $(wildcard tests/integration/qemu_*.sh tests/integration/bochs_*.sh)) \
+INTEGRATION_TESTS := $(sort $(wildcard tests/integration/qemu_*.sh tests/integration/bochs_*.sh \
+                                     tests/integration/bochs3_*.sh)) \
                      $(sort $(wildcard tests/integration/tools_*.sh)) \
                      tests/hostile/qemu_hostile.sh tests/hostile/bochs_hostile.sh
 # The Linux guest's userland in plain QEMU (downloads Debian's packages: docs/linux.md).

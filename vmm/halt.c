@@ -4,7 +4,8 @@
 #include "vmm/lapic.h"
 #include "vmm/x86.h"
 
-#define DEBUG_EXIT_PORT 0xf4
+#define DEBUG_EXIT_PORT     0xf4
+#define BOCHS_SHUTDOWN_PORT 0x8900
 
 static volatile int halting;
 
@@ -24,6 +25,11 @@ void machine_halt(enum halt_status status)
     kprintf("halt: status=%d\n", (int)status);
     console_drain();
     outb(DEBUG_EXIT_PORT, (uint8_t)status);  /* QEMU exits with (status << 1) | 1 */
-    __asm__ volatile("xchg %%bx, %%bx" ::: "memory"); /* Bochs magic breakpoint */
+    /* Bochs (2.7 and 3.0, iodev/unmapped.cc) ends the emulator when the bytes "Shutdown"
+     * reach port 0x8900 in a row.  Only the VMM can write there: every guest port access
+     * exits to the VMM (VT-x I/O bitmaps, SVM IOPM), which never passes one through.  Not
+     * the magic breakpoint `xchg %bx,%bx`, which any guest can execute. */
+    for (const char *p = "Shutdown"; *p; p++)
+        outb(BOCHS_SHUTDOWN_PORT, (uint8_t)*p);
     halt_forever();
 }

@@ -1,6 +1,6 @@
 /* Stopping the machine.  The last console line of every run is `halt: status=N`; the
- * emulator then exits by itself (QEMU's isa-debug-exit at port 0xf4, Bochs' magic
- * breakpoint `xchg %bx,%bx`), and on real hardware the CPUs stop. */
+ * emulator then exits by itself (QEMU's isa-debug-exit at port 0xf4, Bochs' shutdown port
+ * 0x8900 -- ports no guest can reach), and on real hardware the CPUs stop. */
 #ifndef VSCHED_VMM_HALT_H
 #define VSCHED_VMM_HALT_H
 

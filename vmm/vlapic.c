@@ -504,4 +504,5 @@ void vlapic_set_vectors(struct vlapic *l, const struct vlapic_vectors *in)
 {
     memcpy(l->irr, in->irr, sizeof(l->irr));
     memcpy(l->isr, in->isr, sizeof(l->isr));
+    l->tpr = in->tpr & 0xff;
 }

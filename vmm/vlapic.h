@@ -226,7 +226,8 @@ struct vlapic_vectors {
     uint32_t tpr;
 };
 void vlapic_get_vectors(const struct vlapic *l, struct vlapic_vectors *out);
-/* IRR and ISR as the CPU left them (it delivers: IRR -> ISR; posts: PIR -> IRR). */
+/* IRR, ISR and TPR as the CPU left them (it delivers: IRR -> ISR; posts: PIR -> IRR; the
+ * guest's MOV to CR8 writes TPR). */
 void vlapic_set_vectors(struct vlapic *l, const struct vlapic_vectors *in);
 
 /* Posted-interrupt descriptor (SDM Vol. 3C 29.6): PIR bits 255:0, outstanding

@@ -207,12 +207,15 @@ static void create_vm(uint32_t i)
         vlapic_init(&v->lapic, k);
         vlapic_set_min_period(&v->lapic, (uint64_t)vm_boot->cfg.machine.min_timer_period_us *
                                              (tsc_hz() / 1000000));
-        pi_init(&v->pi, VEC_NOTIFY, 0); /* the VMM sends the notification IPIs itself */
+        v->pi = (struct pi_desc *)(uintptr_t)phys_alloc_pages(1);
+        if (!v->pi)
+            create_failed(c, "out of memory for a vCPU");
+        pi_init(v->pi, VEC_NOTIFY, 0); /* the VMM sends the notification IPIs itself */
         v->arch = vm_arch->vcpu_create(vm->arch, k, &s);
         if (!v->arch)
             create_failed(c, "out of memory for a vCPU");
         v->hw_posted = vm_arch->vcpu_posted_init &&
-                       vm_arch->vcpu_posted_init(v->arch, (uint64_t)(uintptr_t)&v->pi,
+                       vm_arch->vcpu_posted_init(v->arch, (uint64_t)(uintptr_t)v->pi,
                                                  VEC_NOTIFY);
         vm->vcpus[k] = v;
         vcpu_count++;
@@ -353,11 +356,11 @@ static sched_cpumask_t wake_locked(struct vcpu *v)
 /* A fixed interrupt VECTOR for V, from any pCPU. */
 static void vcpu_post(struct vcpu *v, uint8_t vector)
 {
-    bool notify = pi_post(&v->pi, vector);
+    bool notify = pi_post(v->pi, vector);
     vcpu_lock(v);
     sched_cpumask_t kick = 0;
     if (v->blocked) {
-        vlapic_sync_pir(&v->lapic, &v->pi);
+        vlapic_sync_pir(&v->lapic, v->pi);
         kick = wake_locked(v);
     }
     int32_t on = v->running_on;
@@ -412,14 +415,20 @@ void vcpu_prepare_entry(struct vcpu *v)
         /* The CPU delivers; it needs the posts that came while the vCPU was out. */
         struct vlapic_vectors vec;
         vcpu_lock(v);
-        vlapic_sync_pir(&v->lapic, &v->pi);
+        vlapic_sync_pir(&v->lapic, v->pi);
+        /* Its own timer, as below: the CPU delivers it from the virtual-APIC page. */
+        uint64_t now_tsc = rdtsc();
+        if (v->timer_tsc && v->timer_tsc <= now_tsc) {
+            vlapic_timer_expire(&v->lapic, now_tsc);
+            refresh_timer(v);
+        }
         vlapic_get_vectors(&v->lapic, &vec);
         vcpu_unlock(v);
         vm_arch->vcpu_apic_load(v->arch, &vec);
         return;
     }
     vcpu_lock(v);
-    vlapic_sync_pir(&v->lapic, &v->pi);
+    vlapic_sync_pir(&v->lapic, v->pi);
     /* Its own timer, if it came due while the vCPU waited for a pCPU (vm_fire_timers leaves
      * runnable vCPUs' timers to this). */
     uint64_t now_tsc = rdtsc();
@@ -786,7 +795,7 @@ static enum vcpu_next handle_hlt(struct vcpu *v, const struct vexit *e)
         v->halted_for_good = true;
         sleeps = true;
     } else {
-        vlapic_sync_pir(&v->lapic, &v->pi);
+        vlapic_sync_pir(&v->lapic, v->pi);
         sleeps = vlapic_pending(&v->lapic) < 0;
     }
     if (sleeps) {

@@ -35,7 +35,9 @@ enum vcpu_exit_kind {
 struct vm;
 
 struct vcpu {
-    struct pi_desc pi;          /* first: 64-byte aligned (SDM Vol. 3C 29.6) */
+    /* Its posted-interrupt descriptor, alone in a 4 KiB page: the SDM asks for 64-byte
+     * alignment (Vol. 3C 26.2.1.1), Bochs 2.8 and later for a page-aligned address. */
+    struct pi_desc *pi;
     struct vm *vm;
     struct arch_vcpu *arch;
     struct sched_vcpu *sv;

@@ -80,6 +80,30 @@ static void test_bochs_skylake_x_controls(void **state)
     assert_false(c.pin & PIN_POSTED_INTERRUPTS);
 }
 
+/* Bochs 3.0's corei7_skylake_x, as the VMM read it: the hardware path with all four controls
+ * on top of the usual ones, and the capability line says so. */
+static void test_bochs3_posted(void **state)
+{
+    (void)state;
+    struct vmx_controls c;
+    struct vmx_caps caps;
+    const char *which;
+    uint32_t missing;
+    char line[256];
+    vmx_caps_decode(&bochs3_skylake_x, &caps);
+    assert_true(caps.posted_intr);
+    assert_true(caps.vid);
+    vmx_caps_format(&caps, line, sizeof(line));
+    assert_non_null(strstr(line, " posted_intr=1 "));
+    assert_int_equal(vmx_controls_compute(&bochs3_skylake_x, &c, &which, &missing), 0);
+    assert_true(vmx_posted_controls(&bochs3_skylake_x, &c));
+    assert_int_equal(c.pin, 0xff);
+    assert_true(c.proc & PROC_TPR_SHADOW);
+    assert_int_equal(c.proc2 & (PROC2_X2APIC_MODE | PROC2_VID | PROC2_EPT),
+                     PROC2_X2APIC_MODE | PROC2_VID | PROC2_EPT);
+    assert_true(c.exit & EXIT_ACK_INTR);
+}
+
 /* Hardware posted interrupts: all four controls or none (SDM Vol. 3C 26.2.1.1). */
 static void test_posted_controls(void **state)
 {
@@ -179,6 +203,7 @@ int main(void)
         cmocka_unit_test(test_other_models),
         cmocka_unit_test(test_bochs_skylake_x_controls),
         cmocka_unit_test(test_posted_controls),
+        cmocka_unit_test(test_bochs3_posted),
         cmocka_unit_test(test_missing_required_control),
         cmocka_unit_test(test_cr8_without_tpr_shadow),
         cmocka_unit_test(test_optional_controls_dropped),

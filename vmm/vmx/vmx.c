@@ -57,6 +57,8 @@ struct arch_vcpu {
     bool hw_posted;        /* hardware posted interrupts and virtual-interrupt delivery */
     uint64_t pi_desc_pa;
     uint8_t pi_vector;
+    bool ff_loaded;        /* vector 0xff was in IRR or ISR at the last apic_load */
+    uint64_t ghost_ff;     /* deliveries of 0xff that nobody requested (Bochs 3.0) */
     uint8_t tpr;           /* without a TPR shadow: the guest's TPR (CR8 exits) */
     uint8_t tpr_threshold; /* as written to the VMCS */
     /* State VM entry and exit do not switch (SDM Vol. 3C 27.3, 28.3): kept here while the
@@ -787,14 +789,23 @@ static void vmx_vcpu_set_timer(struct arch_vcpu *v, uint64_t deadline_tsc)
 }
 
 /* ---- hardware posted interrupts (SDM Vol. 3C 29.2, 29.6) ----
- * Written against the SDM and not run here: no emulator available has posted-interrupt
- * processing (Bochs allows no pin-based bit 7; QEMU's TCG has no VMX). */
+ * Run under Bochs 3.0 (corei7_skylake_x), which implements posted-interrupt processing; not
+ * yet on hardware.  The vlapic owns IRR/ISR/TPR while the vCPU is in the VMM; in guest mode
+ * the virtual-APIC page does: the CPU moves posted vectors PIR -> VIRR (no exit), delivers
+ * VIRR -> VISR through the guest IDT, and MOV CR8 reads and writes VTPR (the TPR shadow). */
 
 static bool vmx_vcpu_posted_init(struct arch_vcpu *v, uint64_t pi_desc_pa, uint8_t vector)
 {
     /* The virtual-APIC page exists already: the TPR shadow, which posting needs, has one. */
-    if (!hw_posted || !v->vapic_pa || (pi_desc_pa & 63))
+    if (!hw_posted || !v->vapic_pa)
         return false;
+    /* The SDM asks for 64-byte alignment (26.2.1.1); Bochs 2.8 and 3.0 refuse the VM entry
+     * unless the descriptor is page-aligned.  Both hold for a descriptor alone in a page. */
+    if (pi_desc_pa & 4095) {
+        kprintf("vmx: vcpu %u: posted-interrupt descriptor at 0x%lx is not page-aligned; "
+                "software posting for it\n", v->id, pi_desc_pa);
+        return false;
+    }
     v->hw_posted = true;
     v->pi_desc_pa = pi_desc_pa;
     v->pi_vector = vector;
@@ -820,7 +831,11 @@ static void vmx_vcpu_apic_load(struct arch_vcpu *v, const struct vlapic_vectors 
         VAPIC32(v, 0x100 + 16 * i) = in->isr[i];
         VAPIC32(v, 0x200 + 16 * i) = in->irr[i];
     }
-    VAPIC32(v, 0x80) = in->tpr;
+    /* VTPR: the guest's MOV to/from CR8 use bits 7:4 without an exit (29.3); apic_save
+     * hands what the guest left there back to the vlapic, whose TPR the x2APIC MSR 0x808
+     * (which always exits) reads and writes. */
+    VAPIC32(v, 0x80) = in->tpr & 0xff;
+    v->ff_loaded = ((in->irr[7] | in->isr[7]) >> 31) & 1;
     /* RVI = the highest requested vector, SVI = the highest in service (29.1.1); VM entry
      * then virtualizes PPR and evaluates pending virtual interrupts (27.3.2.5). */
     vmwrite(VMCS_GUEST_INTR_STATUS,
@@ -833,7 +848,21 @@ static void vmx_vcpu_apic_save(struct arch_vcpu *v, struct vlapic_vectors *out)
         out->isr[i] = VAPIC32(v, 0x100 + 16 * i);
         out->irr[i] = VAPIC32(v, 0x200 + 16 * i);
     }
-    out->tpr = VAPIC32(v, 0x80);
+    out->tpr = VAPIC32(v, 0x80) & 0xff;
+    /* Bochs 3.0 (cpu/vapic.cc) raises RVI to 0xff when a notification finds PIR and VIRR
+     * both empty -- its "no vector" (-1) as a byte -- and delivers vector 0xff.  The SDM
+     * leaves RVI alone then (29.6).  Notifications that find nothing are normal: the VMM
+     * drains the PIR itself before an entry, while a notification may still be pending.
+     * The guest took it as a spurious interrupt (no EOI), so it must not stay in service,
+     * or its PPR would block every interrupt.  (A vector 0xff that a sibling really posts
+     * while the vCPU runs is dropped from ISR the same way.) */
+    if (((out->isr[7] >> 31) & 1) && !v->ff_loaded) {
+        out->isr[7] &= ~(1u << 31);
+        if (v->ghost_ff++ == 0)
+            kprintf("vmx: vm %u vcpu %u: the CPU delivered vector 0xff that nobody requested "
+                    "(Bochs 3.0 posted-interrupt processing of an empty PIR); taken as "
+                    "spurious\n", v->vm->id - 1, v->id);
+    }
 }
 
 /* ---- guest TPR (software posting), registers, MSRs ---- */
