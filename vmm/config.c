@@ -33,6 +33,7 @@ static const struct key machine_keys[] = {
     { "seed",             K_U64,    M(seed),             0, 0, UINT64_MAX },
     { "inject_fault",     K_FAULT,  M(inject_fault),     0, 0, 0 },
     { "inject_fault_cpu", K_U32,    M(inject_fault_cpu), 0, 0, CFG_MAX_PCPUS - 1 },
+    { "inject_fault_ms",  K_U32,    M(inject_fault_ms),  0, 0, 3600000 },
 };
 
 static const struct key vm_keys[] = {

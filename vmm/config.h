@@ -61,6 +61,7 @@ struct cfg_machine {
     uint64_t seed;            /* simulator: random seed, default 1 */
     enum cfg_fault inject_fault;  /* self-test: raise this exception after boot */
     uint32_t inject_fault_cpu;    /* on this CPU */
+    uint32_t inject_fault_ms;     /* 0: after boot; else this long into the VMs' run */
 };
 
 struct cfg {

@@ -289,7 +289,7 @@ static volatile uint64_t stray_nmis;
 void cpu_host_nmi(void)
 {
     if (machine_halting())
-        halt_forever();
+        machine_halt_here();
     /* Not ours: a platform NMI (a watchdog, a hardware error).  Said, not fatal. */
     if (__atomic_fetch_add(&stray_nmis, 1, __ATOMIC_RELAXED) < 3)
         kprintf("cpu %u: NMI not sent by the VMM (ignored)\n", cpu_index());

@@ -16,5 +16,7 @@ enum halt_status {
 
 void machine_halt(enum halt_status status) __attribute__((noreturn));
 bool machine_halting(void);
+/* The halt NMI reached this CPU (another one halts the machine): say so, and stop. */
+void machine_halt_here(void) __attribute__((noreturn));
 
 #endif

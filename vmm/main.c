@@ -26,7 +26,8 @@ static void wait_phase(int p)
 static void maybe_inject_fault(void)
 {
     const struct cfg_machine *m = &boot->cfg.machine;
-    if (m->inject_fault != CFG_FAULT_NONE && m->inject_fault_cpu == cpu_index())
+    if (m->inject_fault != CFG_FAULT_NONE && !m->inject_fault_ms &&
+        m->inject_fault_cpu == cpu_index())
         cpu_inject_fault(m->inject_fault);
 }
 
@@ -101,10 +102,12 @@ void vmm_main(void)
                     m->inject_fault_cpu, boot->ncpus);
             machine_halt(HALT_CONFIG);
         }
-        maybe_inject_fault();
-        /* Another CPU raises the fault and halts the machine: nothing else may run first. */
-        for (;;)
-            cpu_relax();
+        if (!m->inject_fault_ms) {
+            maybe_inject_fault();
+            /* Another CPU raises the fault and halts the machine: nothing else may run. */
+            for (;;)
+                cpu_relax();
+        }
     }
     if (!c->nvms)
         machine_halt(HALT_OK);

@@ -128,6 +128,14 @@ static uint64_t housekeeping(uint32_t self, bool in_run)
     uint64_t now_tsc = rdtsc();
     uint64_t next = vm_fire_timers(self, now_tsc);
     console_poll(); /* whichever pCPU passes by feeds the UART, never waiting for it */
+    /* Self-test: an exception in the VMM while the other pCPUs run guests. */
+    const struct cfg_machine *m = &vm_boot->cfg.machine;
+    if (m->inject_fault != CFG_FAULT_NONE && m->inject_fault_ms && m->inject_fault_cpu == self) {
+        uint64_t at = run_start_tsc + (uint64_t)m->inject_fault_ms * (tsc_hz() / 1000);
+        if (now_tsc >= at)
+            cpu_inject_fault(m->inject_fault);
+        next = earliest(next, at);
+    }
     if (self != 0)
         return next;
     /* pCPU 0 comes back when the UART's FIFO has drained or input may be arriving. */

@@ -17,3 +17,10 @@ for n in 2 4; do
     expect_line "$log" '^halt: status=0$'
     expect_no_line "$log" 'EXCEPTION|did not start'
 done
+
+# The halt NMI stops a pCPU that is in guest mode (VT-x: an NMI exit the VMM must act on).
+esp=$(make_esp "$WORK/run" tests/configs/fault_in_run.cfg "$GUEST_DIR/hog.elf")
+boot_bochs "$WORK/run.log" --esp "$esp" --smp 2
+expect_status $? 3
+expect_line "$WORK/run.log" '^EXCEPTION #UD invalid opcode: vector=6 .* cpu=1 apic=1$'
+expect_line "$WORK/run.log" '^halt: 1 of 1 other CPUs stopped$'
