@@ -97,10 +97,12 @@ linux: $(LINUX_FILES)
 $(LINUX_PKGS)/versions: FORCE
 	@VSCHED_LINUX_PKGS=$(LINUX_PKGS) tools/deps.sh linux
 $(LINUX_VMLINUX): $(BUILD)/host/vmlinux-extract $(LINUX_PKGS)/versions
+	@mkdir -p $(dir $@)
 	$(call say,EXTRACT,$@)
 	$(Q)$(BUILD)/host/vmlinux-extract $(wildcard $(LINUX_PKGS)/kernel/boot/vmlinuz-*) $@ \
 	    $(wildcard $(LINUX_PKGS)/kernel/boot/config-*) > $(LINUX_DIR)/vmlinux.facts
 $(LINUX_INITRD): tools/mkinitramfs guest/linux/init $(LINUX_PKGS)/versions
+	@mkdir -p $(dir $@)
 	$(call say,CPIO,$@)
 	$(Q)tools/mkinitramfs $(LINUX_PKGS) $@ > /dev/null
 .PHONY: FORCE
