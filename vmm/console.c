@@ -23,7 +23,7 @@
 #define UART_FIFO   16           /* 16550A transmit FIFO: THRE means it is empty */
 #define CHAR_NS     86806        /* one 8N1 character at 115200 baud: 10 bits */
 #define RX_BURST_NS 2000000      /* after a received byte, poll at character rate this long */
-#define VMM_RING    (64 * 1024)
+#define VMM_RING    (128 * 1024) /* two rounds of 16 VMs x 4 vCPUs at their largest */
 
 static struct spinlock console_lock = SPINLOCK_INIT;
 static volatile int console_owner = -1; /* CPU index holding the lock, for re-entry */
@@ -227,6 +227,14 @@ void console_chan_printf(struct console_chan *c, const char *fmt, ...)
 size_t console_room(void)
 {
     return VMM_RING - used(&vmm_chan);
+}
+
+void console_wait_room(size_t bytes)
+{
+    while (console_room() < bytes && console_room() < VMM_RING) {
+        console_poll();
+        cpu_relax();
+    }
 }
 
 uint64_t console_dropped(void)

@@ -54,6 +54,9 @@ void console_poll(void);
 uint64_t console_next_poll_tsc(uint64_t now_tsc);
 /* Bytes the VMM's ring can take without dropping (records check it before a round). */
 size_t console_room(void);
+/* Wait (spinning, feeding the UART) until the ring has BYTES free: only where no vCPU is
+ * charged for the wait (the final round, every vCPU parked). */
+void console_wait_room(size_t bytes);
 /* VMM output dropped because its ring was full. */
 uint64_t console_dropped(void);
 

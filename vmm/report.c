@@ -52,9 +52,18 @@ static const unsigned exit_kind[PROTO_EXITS] = {
 };
 _Static_assert((int)PROTO_EXITS == (int)VX_KINDS, "every exit kind has a protocol name");
 
+/* The most a round can take in the console's ring: every record, and a histogram
+ * continuation after each, of a full line. */
+static size_t round_bytes_max(void)
+{
+    return (size_t)(2 * (vm_count + vcpu_count + vm_boot->ncpus) + 1) * PROTO_LINE_MAX;
+}
+
 void report_round(bool final)
 {
     static struct hist lat; /* pCPU 0 only */
+    if (final)
+        console_wait_room(round_bytes_max()); /* every vCPU is parked: waiting costs no one */
     uint64_t now = vm_now_ns(), lifetime = 0;
     struct proto_round r;
     proto_round_begin(&out, &r, round_no);
@@ -265,7 +274,9 @@ void report_init(void)
 uint64_t report_poll(uint64_t now_tsc)
 {
     read_console();
-    if (next_round_tsc && now_tsc >= next_round_tsc) {
+    /* A round goes into the console's ring whole or waits for room (the line is slower than
+     * the period asks): a late round, never a cut one. */
+    if (next_round_tsc && now_tsc >= next_round_tsc && console_room() >= round_bytes_max()) {
         report_round(false);
         uint64_t late = now_tsc - next_round_tsc;
         next_round_tsc += (late / period_tsc + 1) * period_tsc; /* missed periods: one round */
