@@ -75,18 +75,6 @@ static bool in_service(uint8_t vector)
     return (rt_rdmsr(X2APIC_ISR0 + (vector >> 5)) >> (vector & 31)) & 1;
 }
 
-static void write_cr8(uint64_t v)
-{
-    __asm__ volatile("mov %0, %%cr8" : : "r"(v) : "memory");
-}
-
-static uint64_t read_cr8(void)
-{
-    uint64_t v;
-    __asm__ volatile("mov %%cr8, %0" : "=r"(v));
-    return v;
-}
-
 static uint64_t tsc_hz, apic_hz, one_sec;
 static bool has_deadline;
 static uint32_t hist[BUCKETS];
@@ -323,16 +311,16 @@ static int vcpu0(bool hlt, uint32_t count, uint64_t max_rtt_us)
 /* vCPU 1, check=1, wait=spin: one window with the ping class masked by CR8. */
 static void masked_window(void)
 {
-    write_cr8(5);
+    rt_write_cr8(5);
     masked = true;
     windows++;
-    tpr_bad += read_cr8() != 5;
+    tpr_bad += rt_read_cr8() != 5;
     tpr_bad += rt_rdmsr(X2APIC_TPR) != 0x50;   /* an exit: the VMM's view of the TPR */
     for (unsigned i = 0; i < 200; i++)
         rt_pause();
     deferred += __atomic_load_n(&ping.sent, __ATOMIC_ACQUIRE) > ping.recv + ping.lost;
     masked = false;
-    write_cr8(0);
+    rt_write_cr8(0);
 }
 
 static void vcpu1(bool hlt)

@@ -109,6 +109,20 @@ struct arch_guest_caps {
     bool invpcid;
 };
 
+/* For the exit decoders: an instruction done as nothing, or one that faults. */
+static inline void vexit_skip(struct vexit *e, const char *name)
+{
+    e->reason = VEXIT_SKIP;
+    e->skipped = name;
+}
+
+static inline void vexit_fault(struct vexit *e, uint8_t vector, const char *name)
+{
+    e->reason = VEXIT_FAULT;
+    e->fault.vector = vector;
+    e->fault.insn = name;
+}
+
 struct arch_ops {
     const char *name;
     /* Write the capability report into LINE (a line, or a few separated by '\n').  Returns NULL when guests can run on

@@ -53,6 +53,19 @@ uint64_t rt_arg_u64(const char *args, const char *key, uint64_t dflt);
 /* Copies the value of KEY into BUF (NUL-terminated); false when absent. */
 bool rt_arg_str(const char *args, const char *key, char *buf, size_t size);
 
+/* CR8: the task priority, TPR bits 7:4 (SDM Vol. 3A 11.8.6). */
+static inline void rt_write_cr8(uint64_t v)
+{
+    __asm__ volatile("mov %0, %%cr8" : : "r"(v) : "memory");
+}
+
+static inline uint64_t rt_read_cr8(void)
+{
+    uint64_t v;
+    __asm__ volatile("mov %%cr8, %0" : "=r"(v));
+    return v;
+}
+
 static inline void rt_pause(void)
 {
     __asm__ volatile("pause" ::: "memory");

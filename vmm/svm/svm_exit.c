@@ -28,19 +28,6 @@ static uint32_t insn_length(const struct svm_exit_raw *raw)
     }
 }
 
-static void skip_insn(struct vexit *e, const char *name)
-{
-    e->reason = VEXIT_SKIP;
-    e->skipped = name;
-}
-
-static void fault(struct vexit *e, uint8_t vector, const char *name)
-{
-    e->reason = VEXIT_FAULT;
-    e->fault.vector = vector;
-    e->fault.insn = name;
-}
-
 void svm_exit_decode(const struct svm_exit_raw *raw, struct vexit *e)
 {
     uint64_t info1 = raw->info1;
@@ -87,20 +74,20 @@ void svm_exit_decode(const struct svm_exit_raw *raw, struct vexit *e)
         break;
     /* As on VT-x (vmx_exit.c): cache control and MONITOR/MWAIT do nothing visible, RDPMC
      * has no counters (#GP), and the SVM instructions do not exist for the guest (#UD). */
-    case SVM_EXIT_INVD: skip_insn(e, "invd"); break;
-    case SVM_EXIT_WBINVD: skip_insn(e, "wbinvd"); break;
-    case SVM_EXIT_MONITOR: skip_insn(e, "monitor"); break;
+    case SVM_EXIT_INVD: vexit_skip(e, "invd"); break;
+    case SVM_EXIT_WBINVD: vexit_skip(e, "wbinvd"); break;
+    case SVM_EXIT_MONITOR: vexit_skip(e, "monitor"); break;
     case SVM_EXIT_MWAIT:
-    case SVM_EXIT_MWAIT_COND: skip_insn(e, "mwait"); break;
-    case SVM_EXIT_RDPMC: fault(e, 13, "rdpmc"); break;
-    case SVM_EXIT_RDPRU: fault(e, 6, "rdpru"); break;
+    case SVM_EXIT_MWAIT_COND: vexit_skip(e, "mwait"); break;
+    case SVM_EXIT_RDPMC: vexit_fault(e, 13, "rdpmc"); break;
+    case SVM_EXIT_RDPRU: vexit_fault(e, 6, "rdpru"); break;
     case SVM_EXIT_INVLPGA:
     case SVM_EXIT_VMRUN:
     case SVM_EXIT_VMLOAD:
     case SVM_EXIT_VMSAVE:
     case SVM_EXIT_STGI:
     case SVM_EXIT_CLGI:
-    case SVM_EXIT_SKINIT: fault(e, 6, "svm instruction"); break;
+    case SVM_EXIT_SKINIT: vexit_fault(e, 6, "svm instruction"); break;
     default: e->reason = VEXIT_UNHANDLED; break;
     }
 }

@@ -614,9 +614,7 @@ static void cr8_exit(struct arch_vcpu *v, struct vexit *e)
     if (type == 0) {
         uint64_t value = guest_gpr(v, gpr);
         if (value >> 4) {
-            e->reason = VEXIT_FAULT;
-            e->fault.vector = 13;
-            e->fault.insn = "mov to cr8";
+            vexit_fault(e, 13, "mov to cr8");
             return;
         }
         v->tpr = (uint8_t)(value << 4);

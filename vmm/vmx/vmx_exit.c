@@ -4,19 +4,6 @@
 
 #include "vmm/vmx/vmcs.h"
 
-static void skip_insn(struct vexit *e, const char *name)
-{
-    e->reason = VEXIT_SKIP;
-    e->skipped = name;
-}
-
-static void fault(struct vexit *e, uint8_t vector, const char *name)
-{
-    e->reason = VEXIT_FAULT;
-    e->fault.vector = vector;
-    e->fault.insn = name;
-}
-
 void vmx_exit_decode(const struct vmx_exit_raw *raw, struct vexit *e)
 {
     uint64_t qual = raw->qual;
@@ -46,21 +33,21 @@ void vmx_exit_decode(const struct vmx_exit_raw *raw, struct vexit *e)
     case EXIT_REASON_XSETBV: e->reason = VEXIT_XSETBV; break;
     /* Nothing a VM can observe: memory is coherent write-back and the VMM never lets a guest
      * discard or flush the caches other VMs share (INVD would drop dirty lines). */
-    case EXIT_REASON_INVD: skip_insn(e, "invd"); break;
-    case EXIT_REASON_WBINVD: skip_insn(e, "wbinvd"); break;
+    case EXIT_REASON_INVD: vexit_skip(e, "invd"); break;
+    case EXIT_REASON_WBINVD: vexit_skip(e, "wbinvd"); break;
     /* MONITOR/MWAIT are not in the guest's CPUID; a guest that uses them anyway spins on its
      * own time instead of idling the pCPU. */
-    case EXIT_REASON_MONITOR: skip_insn(e, "monitor"); break;
-    case EXIT_REASON_MWAIT: skip_insn(e, "mwait"); break;
+    case EXIT_REASON_MONITOR: vexit_skip(e, "monitor"); break;
+    case EXIT_REASON_MWAIT: vexit_skip(e, "mwait"); break;
     /* No performance counters for guests (CPUID leaf 0xA is empty): #GP(0) as with ECX out of
      * range (SDM Vol. 2B RDPMC). */
-    case EXIT_REASON_RDPMC: fault(e, 13, "rdpmc"); break;
+    case EXIT_REASON_RDPMC: vexit_fault(e, 13, "rdpmc"); break;
     /* VMX, SMX and SGX instructions do not exist for the guest (CPUID says so): #UD. */
-    case EXIT_REASON_GETSEC: fault(e, 6, "getsec"); break;
-    case EXIT_REASON_INVEPT: fault(e, 6, "invept"); break;
-    case EXIT_REASON_INVVPID: fault(e, 6, "invvpid"); break;
-    case EXIT_REASON_VMFUNC: fault(e, 6, "vmfunc"); break;
-    case EXIT_REASON_ENCLS: fault(e, 6, "encls"); break;
+    case EXIT_REASON_GETSEC: vexit_fault(e, 6, "getsec"); break;
+    case EXIT_REASON_INVEPT: vexit_fault(e, 6, "invept"); break;
+    case EXIT_REASON_INVVPID: vexit_fault(e, 6, "invvpid"); break;
+    case EXIT_REASON_VMFUNC: vexit_fault(e, 6, "vmfunc"); break;
+    case EXIT_REASON_ENCLS: vexit_fault(e, 6, "encls"); break;
     case EXIT_REASON_IO: /* SDM Vol. 3C Table 28-5 */
         e->reason = VEXIT_IO;
         e->io.size = (uint8_t)((qual & 7) + 1);
@@ -79,7 +66,7 @@ void vmx_exit_decode(const struct vmx_exit_raw *raw, struct vexit *e)
     default:
         if ((raw->reason & 0xffff) >= EXIT_REASON_VMCLEAR &&
             (raw->reason & 0xffff) <= EXIT_REASON_VMXON)
-            fault(e, 6, "vmx instruction");
+            vexit_fault(e, 6, "vmx instruction");
         else
             e->reason = VEXIT_UNHANDLED;
         break;
