@@ -14,7 +14,9 @@
  * All of this runs under the machine lock (gang mode), so it may touch sibling pCPUs.
  * A VM's mode can be switched at run time (sched_gang_switch, from sched_change with every
  * lock held; sched.h explains why no entry point is then running without the machine lock). */
-#include "sched/internal.h"
+#include "sched/gang.h"
+
+#include "sched/place.h"
 
 static uint64_t progress(const struct sched_vcpu *v, uint64_t now)
 {

@@ -1,57 +1,10 @@
-/* Placement: initial spread, load tracking, idle stealing and periodic load balancing.
+/* Placement: initial spread, idle stealing, wake-up placement and periodic load balancing.
  *
- * Load is an exponentially decaying average of "runnable" with a 32 ms half-life, kept per
- * vCPU and per pCPU (1024 = one always-runnable vCPU).  Because the filter is linear, a pCPU's
- * average equals the sum of its vCPUs' averages, so moving a vCPU moves exactly its own load. */
-#include "sched/internal.h"
-
-#define LOAD_UNIT_NS 1000000ull /* decay step; 32 steps = one half-life */
-
-/* 2^(-k/32) in Q16. */
-static const uint32_t decay_q16[32] = {
-    65536, 64132, 62757, 61413, 60097, 58809, 57549, 56316, 55109, 53928, 52773,
-    51642, 50535, 49452, 48393, 47356, 46341, 45348, 44376, 43425, 42495, 41584,
-    40693, 39821, 38968, 38133, 37316, 36516, 35734, 34968, 34219, 33486,
-};
-
-/* Moves AVG toward TARGET for the whole steps elapsed since *STAMP; the remainder of a step
- * stays for the next call, so many small updates compose like one big one. */
-static uint64_t ewma(uint64_t avg, uint64_t target, uint64_t *stamp, uint64_t now)
-{
-    if (now <= *stamp)
-        return avg;
-    uint64_t n = (now - *stamp) / LOAD_UNIT_NS;
-    if (n == 0)
-        return avg;
-    *stamp += n * LOAD_UNIT_NS;
-    uint64_t f = n >= 32 * 20 ? 0 : decay_q16[n % 32] >> (n / 32);
-    if (avg >= target)
-        return target + (((avg - target) * f) >> 16);
-    return target - (((target - avg) * f) >> 16);
-}
-
-static bool counts_as_load(const struct sched_vcpu *v)
-{
-    return v->state != SCHED_BLOCKED && v->hold != HOLD_CAP;
-}
-
-void sched_vcpu_load_update(struct sched_vcpu *v, uint64_t now)
-{
-    v->load = ewma(v->load, counts_as_load(v) ? LOAD_ONE : 0, &v->load_stamp_ns, now);
-}
-
-void sched_pcpu_load_update(struct sched_pcpu *p, uint64_t now)
-{
-    uint64_t l = ewma(p->load, (uint64_t)p->nr_runnable * LOAD_ONE, &p->load_stamp_ns, now);
-    __atomic_store_n(&p->load, l, __ATOMIC_RELAXED); /* read by other pCPUs when balancing */
-}
-
-/* Call before anything changes whether V counts as load on P. */
-void sched_load_sync(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now)
-{
-    sched_pcpu_load_update(p, now);
-    sched_vcpu_load_update(v, now);
-}
+ * Load (runq.c) is an exponentially decaying average of "runnable" with a 32 ms half-life,
+ * kept per vCPU and per pCPU (1024 = one always-runnable vCPU).  Because the filter is linear,
+ * a pCPU's average equals the sum of its vCPUs' averages, so moving a vCPU moves exactly its
+ * own load. */
+#include "sched/place.h"
 
 /* Home pCPUs for the members of strict-gang VM: distinct, within its affinity, preferring
  * pCPUs with fewer homes of other gangs (fewer rendezvous conflicts), then fewer vCPUs.
@@ -115,7 +68,6 @@ void sched_place_initial(struct sched *s)
     }
 }
 
-/* Claims one idle pCPU (other than SELF) that may run V and asks it to steal V. */
 sched_cpumask_t sched_kick_idle_for(struct sched *s, struct sched_vcpu *v, unsigned self)
 {
     if (v->home >= 0)
@@ -141,7 +93,7 @@ void sched_move_vcpu(struct sched *s, struct sched_pcpu *from, struct sched_pcpu
     (void)s;
     sched_load_sync(from, v, now);
     sched_pcpu_load_update(to, now);
-    if (counts_as_load(v)) {
+    if (sched_counts_as_load(v)) {
         from->nr_runnable--;
         to->nr_runnable++;
     }

@@ -74,13 +74,9 @@
 
 #include "sched/acct.h"
 #include "sched/hist.h"
+#include "sched/limits.h"
 
-#define SCHED_MAX_PCPUS 64
-#define SCHED_MAX_VMS 64
-#define SCHED_MAX_VCPUS 4096          /* in total */
-#define SCHED_NAME_MAX 24
 #define SCHED_NO_EVENT UINT64_MAX     /* next_event_ns when no timer is needed */
-#define SCHED_WEIGHT_DEFAULT 256
 #define SCHED_CAP_PERIOD_NS 10000000ull /* caps are enforced over 10 ms windows */
 
 typedef uint64_t sched_cpumask_t;     /* bit i = pCPU i */

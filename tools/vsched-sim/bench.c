@@ -10,6 +10,12 @@
 
 #include "sched/sched.h"
 
+void sched_assert_failed(const char *cond, const char *file, int line)
+{
+    fprintf(stderr, "%s:%d: scheduler invariant broken: %s\n", file, line, cond);
+    abort();
+}
+
 static void nolock(void *ctx, unsigned id)
 {
     (void)ctx, (void)id;

@@ -95,6 +95,13 @@ static struct event ev_pop(struct sim *sim)
 
 /* ---- helpers ---- */
 
+/* A broken SCHED_ASSERT in the library (sched/assert.h): say where, and stop. */
+void sched_assert_failed(const char *cond, const char *file, int line)
+{
+    fprintf(stderr, "%s:%d: scheduler invariant broken: %s\n", file, line, cond);
+    abort();
+}
+
 static uint64_t rng_next(uint64_t *state)
 {
     uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
