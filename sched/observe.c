@@ -123,7 +123,7 @@ const char *sched_strerror(int err)
     case SCHED_E_POLICY: return "unknown policy";
     case SCHED_E_VM: return "no such VM";
     case SCHED_E_NOMEM: return "memory block too small or misaligned";
-    case SCHED_E_SETUP: return "inconsistent setup (affinity, gang width, first pCPU)";
+    case SCHED_E_SETUP: return "inconsistent setup (affinity, gang width, start pCPU)";
     default: return "unknown error";
     }
 }

@@ -139,6 +139,7 @@ struct sched {
     uint32_t npcpus, nvms, nvcpus;
     uint32_t gang_refs;             /* gang VMs + gang switches in progress (__atomic; sched.h) */
     uint64_t seed, start_ns;
+    enum sched_weight_per weight_per;
     sched_cpumask_t all_mask;
     sched_cpumask_t idle_mask;      /* __atomic */
     sched_cpumask_t ready_mask;     /* pCPUs with stealable queued vCPUs, __atomic */

@@ -92,16 +92,22 @@ enum sched_err {
 
 enum sched_gang { SCHED_GANG_NONE, SCHED_GANG_STRICT, SCHED_GANG_RELAXED };
 
+/* Whose weight a VM's weight is (names: SCHED_WEIGHT_PER_NAMES).  VCPU: every vCPU competes
+ * with the VM's weight.  VM (Xen's semantics): the VM's weight is shared by its active
+ * (runnable) vCPUs, each competing with weight / active. */
+enum sched_weight_per { SCHED_WEIGHT_PER_VCPU, SCHED_WEIGHT_PER_VM };
+
 /* Accounting state of a vCPU. */
 enum sched_state { SCHED_BLOCKED, SCHED_READY, SCHED_RUNNING, SCHED_COSTOP };
 
 struct sched_vm_setup {
     uint32_t vcpus;             /* 1..SCHED_MAX_VCPUS */
-    uint32_t weight;            /* 1..65535 (0 = default 256); per vCPU */
+    uint32_t weight;            /* SCHED_WEIGHT_MIN..MAX (0 = default); see weight_per */
     uint32_t cap_pct;           /* percent of one pCPU for the whole VM, 0 = none, <= 100*vcpus */
     enum sched_gang gang;
     sched_cpumask_t affinity;   /* 0 = all */
-    int32_t first_pcpu;         /* initial pCPU of every vCPU (-1 = spread by load) */
+    int32_t start_pcpu;         /* pCPU every vCPU starts on (-1 = spread by load); it may move */
+    const int8_t *start_pcpus;  /* NULL, or one entry per vCPU (-1 = spread): overrides start_pcpu */
 };
 
 struct sched_setup {
@@ -112,6 +118,7 @@ struct sched_setup {
     uint64_t gang_skew_ns;      /* 100 us .. 1 s, default 3 ms */
     uint64_t balance_ns;        /* load-balancing period, 0 = off, else 100 us .. 1 s; default 10 ms */
     uint64_t seed;              /* PRNG seed (lottery) */
+    enum sched_weight_per weight_per; /* default SCHED_WEIGHT_PER_VCPU */
     uint32_t nvms;
     const struct sched_vm_setup *vms;
 };

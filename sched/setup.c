@@ -37,12 +37,19 @@ static sched_cpumask_t vm_affinity(const struct sched_vm_setup *vs, uint32_t npc
     return vs->affinity ? vs->affinity & all : all;
 }
 
+static int32_t start_pcpu(const struct sched_vm_setup *vs, uint32_t k)
+{
+    return vs->start_pcpus ? vs->start_pcpus[k] : vs->start_pcpu;
+}
+
 int sched_setup_check(const struct sched_setup *st)
 {
     if (!in_range(st->npcpus, 1, SCHED_MAX_PCPUS) || st->nvms > SCHED_MAX_VMS)
         return SCHED_E_RANGE;
     if (st->policy && !sched_policy_find(st->policy))
         return SCHED_E_POLICY;
+    if ((unsigned)st->weight_per >= SCHED_WEIGHT_PER_COUNT)
+        return SCHED_E_RANGE;
     int err = sched_check_params(st->timeslice_ns, st->ratelimit_ns, st->gang_skew_ns,
                                  st->balance_ns);
     if (err)
@@ -62,9 +69,12 @@ int sched_setup_check(const struct sched_setup *st)
             return SCHED_E_SETUP;
         if (vs->gang == SCHED_GANG_STRICT && mask_weight(aff) < vs->vcpus)
             return SCHED_E_SETUP;
-        if (vs->first_pcpu >= 0 &&
-            ((uint32_t)vs->first_pcpu >= st->npcpus || !(aff & CPU_BIT(vs->first_pcpu))))
-            return SCHED_E_SETUP;
+        for (uint32_t k = 0; k < vs->vcpus; k++) {
+            int32_t c = start_pcpu(vs, k);
+            if (c >= 0 && ((uint32_t)c >= st->npcpus || !(aff & CPU_BIT(c)) ||
+                           vs->gang == SCHED_GANG_STRICT))
+                return SCHED_E_SETUP; /* strict members have homes chosen at setup */
+        }
     }
     if (total > SCHED_MAX_VCPUS)
         return SCHED_E_RANGE;
@@ -124,6 +134,7 @@ int sched_init(struct sched **out, void *mem, size_t size, const struct sched_se
     s->params.gang_skew_ns = st->gang_skew_ns;
     s->params.balance_ns = st->balance_ns;
     s->seed = st->seed;
+    s->weight_per = st->weight_per;
     s->start_ns = now;
     s->all_mask = machine_mask(s->npcpus);
     s->idle_mask = s->all_mask;
@@ -159,7 +170,7 @@ int sched_init(struct sched **out, void *mem, size_t size, const struct sched_se
             v->id = id;
             v->index = k;
             v->home = -1;
-            v->cpu = vs->first_pcpu;
+            v->cpu = start_pcpu(vs, k);
             v->weight = vm->weight;
             v->state = SCHED_BLOCKED;
             v->affinity = vm->affinity;

@@ -123,8 +123,8 @@ static void snap(struct sched *s, uint64_t now, struct snapshot *out)
 static void test_gang_change_validation_changes_nothing(void **state)
 {
     (void)state;
-    struct sched_vm_setup vms[2] = { { 3, 256, 0, SCHED_GANG_NONE, 0x3, -1 },  /* 2 pCPUs only */
-                                     { 2, 256, 0, SCHED_GANG_NONE, 0, -1 } };
+    struct sched_vm_setup vms[2] = { { 3, 256, 0, SCHED_GANG_NONE, 0x3, -1, NULL },  /* 2 pCPUs only */
+                                     { 2, 256, 0, SCHED_GANG_NONE, 0, -1, NULL } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.npcpus = 4;
@@ -168,8 +168,8 @@ static void test_gang_change_validation_changes_nothing(void **state)
 static void test_gang_change_machine_lock_follows_mode(void **state)
 {
     (void)state;
-    struct sched_vm_setup vms[2] = { { 2, 256, 0, SCHED_GANG_NONE, 0, -1 },
-                                     { 2, 256, 0, SCHED_GANG_RELAXED, 0, -1 } };
+    struct sched_vm_setup vms[2] = { { 2, 256, 0, SCHED_GANG_NONE, 0, -1, NULL },
+                                     { 2, 256, 0, SCHED_GANG_RELAXED, 0, -1, NULL } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.npcpus = 2;
@@ -214,7 +214,7 @@ static void test_gang_change_strict_pins_and_releases(void **state)
 {
     (void)state;
     struct sched_vm_setup vms[2] = { { 3, 256, 0, SCHED_GANG_NONE, 0xe, 1 },  /* all on pCPU 1 */
-                                     { 1, 256, 0, SCHED_GANG_STRICT, 0, -1 } };
+                                     { 1, 256, 0, SCHED_GANG_STRICT, 0, -1, NULL } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.npcpus = 4;
@@ -284,7 +284,7 @@ static void test_gang_change_strict_pins_and_releases(void **state)
 static void test_gang_change_running_members_stay(void **state)
 {
     (void)state;
-    struct sched_vm_setup vms[1] = { { 3, 256, 0, SCHED_GANG_RELAXED, 0, -1 } };
+    struct sched_vm_setup vms[1] = { { 3, 256, 0, SCHED_GANG_RELAXED, 0, -1, NULL } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.npcpus = 3;
