@@ -52,19 +52,6 @@ static int change_check(const struct sched *s, const struct sched_change *c,
     return (*pol)->adjust ? (*pol)->adjust(s, c) : SCHED_OK;
 }
 
-/* Re-enters V into the policy with WEIGHT: after a weight change. */
-static void rejoin_vcpu(struct sched *s, struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now,
-                        uint32_t weight)
-{
-    bool cur = p->curr == v && v->state == SCHED_RUNNING;
-    if (cur || v->queued)
-        s->policy->sleep(p, v, now);
-    v->weight = weight;
-    if (cur)
-        s->policy->wake(p, v, now, SCHED_JOIN_CURRENT);
-    else if (v->queued)
-        s->policy->wake(p, v, now, SCHED_JOIN_MOVE);
-}
 
 static void switch_policy(struct sched *s, const struct sched_policy *pol, uint64_t now)
 {
@@ -92,7 +79,7 @@ static void change_vm(struct sched *s, const struct sched_change *c, uint64_t no
         vm->weight = c->weight;
         for (uint32_t k = 0; k < vm->nvcpus; k++) {
             struct sched_vcpu *v = &vm->vcpus[k];
-            rejoin_vcpu(s, &s->pcpus[v->cpu], v, now, c->weight);
+            sched_reweight(s, &s->pcpus[v->cpu], v, sched_vcpu_weight_now(v), now);
         }
     }
     if (c->set & SCHED_SET_CAP)

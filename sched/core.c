@@ -178,6 +178,8 @@ static void dispatch(struct sched *s, struct sched_pcpu *p, struct sched_vcpu *p
         }
         if (p->next_balance_ns <= now)
             p->next_balance_ns = now + s->params.balance_ns;
+        if (s->weight_per == SCHED_WEIGHT_PER_VM) /* its VM's active vCPUs may have changed */
+            sched_reweight(s, p, next, sched_vcpu_weight_now(next), now);
     }
 }
 
@@ -293,8 +295,9 @@ sched_cpumask_t sched_vcpu_wake(struct sched *s, struct sched_vcpu *v, uint64_t 
     if (v->state == SCHED_BLOCKED)
         p = sched_place_waking(s, p, v, now);
     if (v->state == SCHED_BLOCKED) {
-        sched_load_sync(p, v, now);
-        p->nr_runnable++;
+        __atomic_fetch_add(&v->vm->active, 1, __ATOMIC_RELAXED);
+        v->weight = sched_vcpu_weight_now(v); /* out of the policy while blocked */
+        sched_runnable_join(p, v, now);
         sched_acct_state(v, SCHED_READY, now);
         v->acct.wakeups++;
         v->waking = true;
@@ -341,17 +344,17 @@ sched_cpumask_t sched_vcpu_block(struct sched *s, struct sched_vcpu *v, uint64_t
     struct sched_pcpu *p = sched_lock_vcpu_rq(s, v);
     if (v->state == SCHED_RUNNING) {
         sched_charge_current(s, p, now);
-        sched_load_sync(p, v, now);
-        p->nr_runnable--;
+        __atomic_fetch_sub(&v->vm->active, 1, __ATOMIC_RELAXED);
+        sched_runnable_leave(p, v, now);
         s->policy->sleep(p, v, now);
         sched_acct_state(v, SCHED_BLOCKED, now);
         v->yield = false;
         run_end(s, p, v);
         kick |= CPU_BIT(p->id);
     } else if (v->state != SCHED_BLOCKED) {
-        sched_load_sync(p, v, now);
+        __atomic_fetch_sub(&v->vm->active, 1, __ATOMIC_RELAXED);
         if (v->hold != HOLD_CAP)
-            p->nr_runnable--;
+            sched_runnable_leave(p, v, now);
         if (v->queued) {
             sched_dequeue(s, p, v, now);
         } else if (v->hold != HOLD_NONE) {

@@ -91,19 +91,23 @@ void sched_move_vcpu(struct sched *s, struct sched_pcpu *from, struct sched_pcpu
                      struct sched_vcpu *v, uint64_t now)
 {
     (void)s;
-    sched_load_sync(from, v, now);
+    bool in = v->gps_in;
+    if (in)
+        sched_runnable_leave(from, v, now);
+    else
+        sched_vcpu_load_update(v, now);
+    sched_pcpu_load_update(from, now);
     sched_pcpu_load_update(to, now);
-    if (sched_counts_as_load(v)) {
-        from->nr_runnable--;
-        to->nr_runnable++;
-    }
     if (v->hold != HOLD_NONE) {
         slist_del(&v->qnode);
         slist_add_tail(&to->held, &v->qnode);
     }
-    __atomic_store_n(&from->load, from->load > v->load ? from->load - v->load : 0, __ATOMIC_RELAXED);
+    uint64_t l = sched_vcpu_weighted_load(v);
+    __atomic_store_n(&from->load, from->load > l ? from->load - l : 0, __ATOMIC_RELAXED);
     __atomic_store_n(&v->cpu, (int32_t)to->id, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&to->load, to->load + v->load, __ATOMIC_RELAXED);
+    __atomic_store_n(&to->load, to->load + l, __ATOMIC_RELAXED);
+    if (in)
+        sched_runnable_join(to, v, now);
     v->acct.migrations++;
 }
 

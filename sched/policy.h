@@ -55,13 +55,14 @@ struct sched_params {
 struct sched_vm {
     struct sched *s;
     uint32_t id, nvcpus, weight, cap_pct;
+    uint32_t active;                /* its runnable vCPUs (__atomic): weight_per = vm shares */
     enum sched_gang gang;
     sched_cpumask_t affinity;
     uint64_t request_ns;            /* pshare request size, 0 = time slice */
     struct sched_vcpu *vcpus;
     /* cap (VM lock) */
-    int64_t cap_budget_ns;
-    uint64_t cap_period_end_ns;
+    int64_t cap_budget;             /* ns x 100 (cap.c) */
+    uint64_t cap_stamp_ns;          /* budget earned up to here */
     uint32_t cap_running;
     /* strict gang (machine lock) */
     bool gang_on;
@@ -84,6 +85,11 @@ struct sched_vcpu {
     uint64_t since_ns;              /* start of the current accounting state */
     uint64_t wake_ns;
     uint64_t load, load_stamp_ns;   /* runnable average, 1024 = always runnable */
+    /* Machine-wide fairness (runq.c): GPS service per unit weight received while in the
+     * runnable set of a pCPU — the sum of that pCPU's GPS clock advances. */
+    uint64_t gps_acc_vt;            /* up to gps_base_vt's moment */
+    uint64_t gps_base_vt;           /* the pCPU's clock when it joined (while gps_in) */
+    bool gps_in;                    /* counted in its pCPU's runnable set */
     struct slist qnode;             /* ready list or held list of pCPU `cpu` */
     struct sched_acct acct;
     struct hist *latency;
@@ -111,7 +117,10 @@ struct sched_pcpu {
     struct slist ready;             /* queued vCPUs, oldest first */
     struct slist held;              /* runnable vCPUs parked by a cap or co-scheduling */
     uint32_t nr_ready, nr_stealable, nr_runnable;
-    uint64_t load, load_stamp_ns;   /* average of nr_runnable, 1024 per vCPU */
+    uint64_t load, load_stamp_ns;   /* average of the runnable weight, LOAD_ONE per default weight */
+    uint64_t run_weight;            /* sum of the runnable vCPUs' weights (__atomic reads) */
+    uint64_t gps_vt, gps_stamp_ns;  /* GPS clock: advances by dt / run_weight */
+    uint64_t gps_floor_vt;          /* GPS service of its always-runnable vCPUs, last balance */
     SCHED_POLICY_STORAGE(SCHED_PCPU_WORDS);
 };
 

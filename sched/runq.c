@@ -2,6 +2,8 @@
  * runq.h. */
 #include "sched/runq.h"
 
+#include "sched/assert.h"
+
 void sched_rq_lock_two(struct sched *s, unsigned a, unsigned b)
 {
     if (a == b) {
@@ -68,6 +70,21 @@ void sched_ready_del(struct sched *s, struct sched_pcpu *p, struct sched_vcpu *v
         __atomic_fetch_and(&s->ready_mask, ~CPU_BIT(p->id), __ATOMIC_SEQ_CST);
 }
 
+void sched_reweight(struct sched *s, struct sched_pcpu *p, struct sched_vcpu *v, uint32_t weight,
+                    uint64_t now)
+{
+    if (v->weight == weight)
+        return;
+    bool cur = p->curr == v && v->state == SCHED_RUNNING;
+    if (cur || v->queued)
+        s->policy->sleep(p, v, now);
+    sched_runnable_reweight(p, v, weight, now);
+    if (cur)
+        s->policy->wake(p, v, now, SCHED_JOIN_CURRENT);
+    else if (v->queued)
+        s->policy->wake(p, v, now, SCHED_JOIN_MOVE);
+}
+
 void sched_enqueue(struct sched *s, struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now,
                    enum sched_join why)
 {
@@ -83,10 +100,8 @@ void sched_dequeue(struct sched *s, struct sched_pcpu *p, struct sched_vcpu *v, 
 
 void sched_hold(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now, enum sched_hold why)
 {
-    if (why == HOLD_CAP) {
-        sched_load_sync(p, v, now); /* a parked vCPU does not count as load: its demand is the cap */
-        p->nr_runnable--;
-    }
+    if (why == HOLD_CAP)
+        sched_runnable_leave(p, v, now); /* a parked vCPU's demand is the cap */
     v->hold = (uint8_t)why;
     if (why == HOLD_LEAD)
         v->lead_hold = true;
@@ -97,11 +112,10 @@ void sched_hold(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now, enum s
 void sched_unhold(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now)
 {
     slist_del(&v->qnode);
-    if (v->hold == HOLD_CAP) {
-        sched_load_sync(p, v, now);
-        p->nr_runnable++;
-    }
+    bool cap = v->hold == HOLD_CAP;
     v->hold = HOLD_NONE;
+    if (cap)
+        sched_runnable_join(p, v, now);
 }
 
 /* ---- load ------------------------------------------------------------------------------- */
@@ -138,17 +152,79 @@ bool sched_counts_as_load(const struct sched_vcpu *v)
 
 void sched_vcpu_load_update(struct sched_vcpu *v, uint64_t now)
 {
-    v->load = ewma(v->load, sched_counts_as_load(v) ? LOAD_ONE : 0, &v->load_stamp_ns, now);
+    v->load = ewma(v->load, v->gps_in ? LOAD_ONE : 0, &v->load_stamp_ns, now);
+}
+
+static uint64_t weighted(uint64_t load, uint64_t weight)
+{
+    return load * weight / SCHED_WEIGHT_DEFAULT;
+}
+
+uint64_t sched_vcpu_weighted_load(const struct sched_vcpu *v)
+{
+    return weighted(v->load, v->weight);
 }
 
 void sched_pcpu_load_update(struct sched_pcpu *p, uint64_t now)
 {
-    uint64_t l = ewma(p->load, (uint64_t)p->nr_runnable * LOAD_ONE, &p->load_stamp_ns, now);
+    uint64_t l = ewma(p->load, weighted(LOAD_ONE, p->run_weight), &p->load_stamp_ns, now);
     __atomic_store_n(&p->load, l, __ATOMIC_RELAXED); /* read by other pCPUs when balancing */
 }
 
-void sched_load_sync(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now)
+static void gps_advance(struct sched_pcpu *p, uint64_t now)
+{
+    if (now > p->gps_stamp_ns && p->run_weight)
+        p->gps_vt += vt_from_ns(now - p->gps_stamp_ns, p->run_weight);
+    if (now > p->gps_stamp_ns)
+        p->gps_stamp_ns = now;
+}
+
+/* Brings P's load, V's load and P's GPS clock up to NOW (before a change of the set). */
+static void sync(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now)
 {
     sched_pcpu_load_update(p, now);
     sched_vcpu_load_update(v, now);
+    gps_advance(p, now);
+}
+
+void sched_runnable_join(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now)
+{
+    SCHED_ASSERT(!v->gps_in);
+    sync(p, v, now);
+    p->nr_runnable++;
+    __atomic_store_n(&p->run_weight, p->run_weight + v->weight, __ATOMIC_RELAXED);
+    v->gps_base_vt = p->gps_vt;
+    v->gps_in = true;
+}
+
+void sched_runnable_leave(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now)
+{
+    SCHED_ASSERT(v->gps_in && p->nr_runnable > 0 && p->run_weight >= v->weight);
+    sync(p, v, now);
+    p->nr_runnable--;
+    __atomic_store_n(&p->run_weight, p->run_weight - v->weight, __ATOMIC_RELAXED);
+    v->gps_acc_vt += p->gps_vt - v->gps_base_vt;
+    v->gps_in = false;
+}
+
+void sched_runnable_reweight(struct sched_pcpu *p, struct sched_vcpu *v, uint32_t weight,
+                             uint64_t now)
+{
+    bool in = v->gps_in;
+    if (in)
+        sched_runnable_leave(p, v, now);
+    v->weight = weight;
+    if (in)
+        sched_runnable_join(p, v, now);
+}
+
+uint64_t sched_gps_service(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now)
+{
+    gps_advance(p, now);
+    return v->gps_acc_vt + (v->gps_in ? p->gps_vt - v->gps_base_vt : 0);
+}
+
+bool sched_always_runnable(const struct sched_vcpu *v)
+{
+    return v->gps_in && v->load >= LOAD_ONE * 7 / 8;
 }

@@ -77,7 +77,8 @@
 #include "sched/limits.h"
 
 #define SCHED_NO_EVENT UINT64_MAX     /* next_event_ns when no timer is needed */
-#define SCHED_CAP_PERIOD_NS 10000000ull /* caps are enforced over 10 ms windows */
+#define SCHED_CAP_PERIOD_NS 10000000ull /* a parked capped VM runs again after earning this
+                                          long (sched/cap.c) */
 
 typedef uint64_t sched_cpumask_t;     /* bit i = pCPU i */
 

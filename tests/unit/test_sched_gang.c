@@ -213,7 +213,7 @@ static void check_acct_exact(struct sched *s, uint64_t now)
 static void test_gang_change_strict_pins_and_releases(void **state)
 {
     (void)state;
-    struct sched_vm_setup vms[2] = { { 3, 256, 0, SCHED_GANG_NONE, 0xe, 1 },  /* all on pCPU 1 */
+    struct sched_vm_setup vms[2] = { { 3, 256, 0, SCHED_GANG_NONE, 0xe, 1, NULL },  /* all on pCPU 1 */
                                      { 1, 256, 0, SCHED_GANG_STRICT, 0, -1, NULL } };
     struct sched_setup st;
     sched_setup_defaults(&st);

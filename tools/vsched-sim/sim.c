@@ -184,8 +184,12 @@ static void note(struct sim *sim, struct sim_vcpu *v)
         v->wait_start = sim->now;
     if (st == REC_RUNNING && v->rec_state != REC_RUNNING) {
         v->rec.dispatches++;
-        if (v->last_cpu >= 0 && v->last_cpu != v->on_cpu)
+        if (v->last_cpu >= 0 && v->last_cpu != v->on_cpu) {
             v->rec.pcpu_changes++;
+            if (sim->trace)
+                fprintf(stderr, "  moved vm%u.%u from pcpu %d to %d\n", v->vm,
+                        sched_vcpu_index(v->sv), v->last_cpu, v->on_cpu);
+        }
         v->last_cpu = v->on_cpu;
     }
     v->rec_state = (uint8_t)st;
@@ -660,6 +664,8 @@ int sim_create(struct sim **out, const struct cfg *cfg, const struct sim_options
     /* Start: hogs and barrier phases are runnable at 0; arrivals begin at a seeded offset. */
     for (uint32_t i = 0; i < sim->nvcpus; i++) {
         struct sim_vcpu *v = &sim->vcpu[i];
+        if (v->wl->busy_vcpus && sched_vcpu_index(v->sv) >= v->wl->busy_vcpus)
+            continue; /* idle */
         switch (v->wl->kind) {
         case WL_HOG: v->work_left = WORK_FOREVER; vcpu_wake(sim, v); break;
         case WL_BARRIER: v->work_left = v->wl->phase_ns; vcpu_wake(sim, v); break;

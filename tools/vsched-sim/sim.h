@@ -24,6 +24,7 @@ struct sim_workload {
     uint64_t phase_ns;               /* barrier */
     uint64_t run_pct;                /* attack: runnable for this % of every period */
     uint64_t attack_yield;           /* attack: 1 = yield (else sleep) at the end of its run */
+    uint64_t busy_vcpus;             /* 0 = all; else only the first N vCPUs work, the rest idle */
 };
 
 /* Parses a [vm] workload string; "" means hog.  On error writes a message to ERR. */

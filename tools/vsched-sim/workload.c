@@ -5,7 +5,8 @@
  *   barrier phase_us=X
  *   yield run_us=B
  *   timer sleep_us=S run_us=B
- *   attack period_us=P run_pct=X [action=sleep|yield] */
+ *   attack period_us=P run_pct=X [action=sleep|yield]
+ * and, for every kind but idle and barrier, [busy=N]: only the first N vCPUs do it. */
 #include "tools/vsched-sim/sim.h"
 
 #include <stdio.h>
@@ -24,26 +25,29 @@ struct wl_key {
 struct wl_kind {
     const char *name;
     enum sim_kind kind;
-    struct wl_key keys[3];
+    struct wl_key keys[4];
     unsigned nkeys;
 };
 
 #define OFF(f) offsetof(struct sim_workload, f)
 #define NUM(n, f, scale) { n, OFF(f), scale, 1000000000ull, { NULL }, false }
+/* Every kind but idle: only the first N vCPUs of the VM do it, the others are idle. */
+#define BUSY { "busy", OFF(busy_vcpus), 1, 4096, { NULL }, true }
 
 static const struct wl_kind kinds[] = {
-    { "hog", WL_HOG, { { 0 } }, 0 },
+    { "hog", WL_HOG, { BUSY }, 1 },
     { "idle", WL_IDLE, { { 0 } }, 0 },
     { "periodic", WL_PERIODIC,
       { NUM("period_us", period_ns, 1000), NUM("run_us", run_ns, 1000),
-        { "missed", OFF(drop_missed), 0, 0, { "bank", "drop", NULL }, true } }, 3 },
-    { "poisson", WL_POISSON, { NUM("rate_hz", rate_hz, 1), NUM("service_us", service_ns, 1000) }, 2 },
-    { "barrier", WL_BARRIER, { NUM("phase_us", phase_ns, 1000) }, 1 },
-    { "yield", WL_YIELD, { NUM("run_us", run_ns, 1000) }, 1 },
-    { "timer", WL_TIMER, { NUM("sleep_us", period_ns, 1000), NUM("run_us", run_ns, 1000) }, 2 },
+        { "missed", OFF(drop_missed), 0, 0, { "bank", "drop", NULL }, true }, BUSY }, 4 },
+    { "poisson", WL_POISSON,
+      { NUM("rate_hz", rate_hz, 1), NUM("service_us", service_ns, 1000), BUSY }, 3 },
+    { "barrier", WL_BARRIER, { NUM("phase_us", phase_ns, 1000) }, 1 }, /* all vCPUs take part */
+    { "yield", WL_YIELD, { NUM("run_us", run_ns, 1000), BUSY }, 2 },
+    { "timer", WL_TIMER, { NUM("sleep_us", period_ns, 1000), NUM("run_us", run_ns, 1000), BUSY }, 3 },
     { "attack", WL_ATTACK,
       { NUM("period_us", period_ns, 1000), { "run_pct", OFF(run_pct), 1, 99, { NULL }, false },
-        { "action", OFF(attack_yield), 0, 0, { "sleep", "yield", NULL }, true } }, 3 },
+        { "action", OFF(attack_yield), 0, 0, { "sleep", "yield", NULL }, true }, BUSY }, 4 },
 };
 
 static int parse_value(const struct wl_kind *k, const struct wl_key *key, const char *val,
