@@ -128,6 +128,7 @@ int sched_change(struct sched *s, const struct sched_change *c, uint64_t now,
         }
         for (uint32_t i = 0; i < s->npcpus; i++) { /* running vCPUs start a slice of the new kind */
             struct sched_pcpu *p = &s->pcpus[i];
+            p->preempt_check = true; /* weights, policy or parameters changed */
             if (p->curr && p->curr->state == SCHED_RUNNING && !is_strict(p->curr))
                 p->slice_end_ns = add_sat(now, s->policy->slice_ns(p, p->curr, now));
         }

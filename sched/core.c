@@ -50,6 +50,14 @@ static bool keep_current(struct sched *s, struct sched_pcpu *p, struct sched_vcp
         return v->vm->gang_on && now < v->vm->gang_slice_end_ns;
     if (now >= p->slice_end_ns)
         return false;
+    /* The running vCPU is preempted only for a reason: a vCPU joined the queue (woke, came
+     * back from a cap or co-stop, migrated in), or the policy's own recheck time came.  Other
+     * decisions (balancing ticks, kicks to steal, timers of other vCPUs) keep it: otherwise
+     * how long a vCPU runs would depend on when unrelated events happen to call the
+     * decision (credit's UNDER-over-OVER check at every 10 ms balancing tick preempted
+     * identical periodic VMs mid-burst and their remainders were stolen, for ever). */
+    if (!p->preempt_check && now < p->recheck_at_ns)
+        return true;
     if (!s->policy->preempts(p, v, now))
         return true;
     uint64_t allowed = p->run_start_ns + s->params.ratelimit_ns;
@@ -208,8 +216,10 @@ static uint64_t next_event(struct sched *s, struct sched_pcpu *p, uint64_t now)
             t = u64_min(t, sched_cap_stop_ns(s, v->vm, now));
         if (is_relaxed(v))
             t = u64_min(t, sched_relaxed_next_event(s, v, now));
-        if (s->policy->recheck_ns && !is_strict(v))
-            t = u64_min(t, s->policy->recheck_ns(p, v, now));
+        if (s->policy->recheck_ns && !is_strict(v)) {
+            p->recheck_at_ns = s->policy->recheck_ns(p, v, now);
+            t = u64_min(t, p->recheck_at_ns);
+        }
         if (s->params.balance_ns)
             t = u64_min(t, p->next_balance_ns);
     }
@@ -280,6 +290,9 @@ void sched_schedule(struct sched *s, unsigned cpu, uint64_t now, struct sched_de
         kick |= sched_kick_idle_for(s, hint, p->id);
     out->run = next;
     out->switched = next != prev;
+    /* Checked (or a deferred preemption is armed: preempt_at_ns brings the check back). */
+    p->preempt_check = p->preempt_at_ns != SCHED_NO_EVENT;
+    p->recheck_at_ns = SCHED_NO_EVENT;
     out->next_event_ns = next_event(s, p, now);
     out->kick = kick & ~CPU_BIT(cpu);
     p->next_event_ns = out->next_event_ns;
@@ -297,6 +310,7 @@ sched_cpumask_t sched_vcpu_wake(struct sched *s, struct sched_vcpu *v, uint64_t 
     if (v->state == SCHED_BLOCKED) {
         __atomic_fetch_add(&v->vm->active, 1, __ATOMIC_RELAXED);
         v->weight = sched_vcpu_weight_now(v); /* out of the policy while blocked */
+        sched_gps_clamp_waking(p, v);
         sched_runnable_join(p, v, now);
         sched_acct_state(v, SCHED_READY, now);
         v->acct.wakeups++;
@@ -317,12 +331,17 @@ sched_cpumask_t sched_vcpu_wake(struct sched *s, struct sched_vcpu *v, uint64_t 
         } else if (is_strict(v) && v->vm->gang_on) {
             sched_gang_force(s, v, now, &kick); /* its gang is running: join it now */
         } else {
+            bool check = p->preempt_check;
+            /* The running vCPU's time up to now counts in the comparison: charged now, so
+             * that the answer does not depend on when it was charged last. */
+            sched_charge_current(s, p, now);
             sched_enqueue(s, p, v, now, SCHED_JOIN_WAKE);
+            p->preempt_check = check; /* a waker preempts now or not at all (keep_current) */
             struct sched_vcpu *cur = p->curr;
             if (!cur || cur->state != SCHED_RUNNING)
                 kick |= CPU_BIT(p->id);
             else if (!is_strict(cur) && s->policy->preempts(p, cur, now))
-                kick |= CPU_BIT(p->id);
+                kick |= CPU_BIT(p->id), p->preempt_check = true;
             else if (!is_strict(cur) && s->policy->recheck_ns &&
                      s->policy->recheck_ns(p, cur, now) < p->next_event_ns)
                 kick |= CPU_BIT(p->id); /* its timer must come earlier */

@@ -136,6 +136,8 @@ static void credit_wake(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now
         slept = slept > 4000000000ull ? 4000000000ull : slept;
         c += (int64_t)(slept * v->weight / CP(p)->k.weight_sum);
     }
+    if (why == SCHED_JOIN_MIGRATE)
+        c = 0; /* credit relative to the old pCPU's clock: joins neutral, UNDER */
     c = c < max ? c : max;
     cv->vt = c >= 0 ? CP(p)->k.v - vt_from_ns((uint64_t)c, v->weight)
                     : CP(p)->k.v + vt_from_ns((uint64_t)-c, v->weight);
@@ -183,8 +185,6 @@ static void credit_tick(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t ran
 {
     advance(p, now);
     CV(v)->vt += vt_from_ns(ran, v->weight); /* credit_burn */
-    if (CV(v)->boost && now - p->run_start_ns >= p->s->params.ratelimit_ns)
-        CV(v)->boost = false;
 }
 
 static bool credit_preempts(struct sched_pcpu *p, struct sched_vcpu *cur, uint64_t now)

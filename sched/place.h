@@ -5,15 +5,17 @@
 
 #include "sched/runq.h"
 
-#define BALANCE_MARGIN (LOAD_ONE / 8) /* a move must cut the imbalance by this much */
 #define BALANCE_SCAN_MAX 32         /* queued vCPUs a balancing pass looks at */
 
 /* Claims one idle pCPU (other than SELF) that may run V and asks it to steal V. */
 sched_cpumask_t sched_kick_idle_for(struct sched *s, struct sched_vcpu *v, unsigned self);
 /* P (locked, nothing to run) takes a queued vCPU from another pCPU; true when P has one. */
 bool sched_steal(struct sched *s, struct sched_pcpu *p, uint64_t now);
-/* Busy P (locked) pulls a queued vCPU from the busiest pCPU when that helps enough. */
+/* Busy P (locked), at its balancing tick: machine-wide fairness (place.c) may pull a queued
+ * vCPU from another pCPU. */
 void sched_balance(struct sched *s, struct sched_pcpu *p, uint64_t now);
+/* V wakes on P: it must not come back with GPS service banked while it was blocked. */
+void sched_gps_clamp_waking(struct sched_pcpu *p, struct sched_vcpu *v);
 /* Waking V (blocked, P = its pCPU, locked) may move first; returns its pCPU, locked. */
 struct sched_pcpu *sched_place_waking(struct sched *s, struct sched_pcpu *p, struct sched_vcpu *v,
                                       uint64_t now);

@@ -20,7 +20,7 @@
  *   recheck_ns                when preempts may turn true with no event (virtual time catching
  *                             up with a queued vCPU); the core arms the timer for it
  *   slice_ns                  how long a freshly picked vCPU may run before the next decision
- *   migrate                   = sleep on the old pCPU + wake(JOIN_MOVE) on the new one
+ *   migrate                   = sleep on the old pCPU + wake(JOIN_MIGRATE) on the new one
  *   adjust                    policy-specific validation of a struct sched_change
  *   value, dump               observation
  * Weight changes and run-time policy switches are sleep/wake(JOIN_MOVE or JOIN_CURRENT) around
@@ -42,8 +42,11 @@
 
 enum sched_join {
     SCHED_JOIN_WAKE,     /* was blocked */
-    SCHED_JOIN_MOVE,     /* migrated in, unparked, weight changed, policy switched: no bonus */
+    SCHED_JOIN_MOVE,     /* unparked, weight changed, policy switched, gang home: no bonus */
     SCHED_JOIN_CURRENT,  /* joins as the running vCPU, not queued (policy switch, gang force) */
+    SCHED_JOIN_MIGRATE,  /* pulled from another pCPU (stealing, balancing): joins neutral —
+                            lag, credit or pass relative to the old pCPU's clock do not carry
+                            over; machine-wide fairness is the balancer's (place.c) */
 };
 
 enum sched_hold { HOLD_NONE, HOLD_CAP, HOLD_GANG, HOLD_LEAD };
@@ -90,6 +93,8 @@ struct sched_vcpu {
     uint64_t gps_acc_vt;            /* up to gps_base_vt's moment */
     uint64_t gps_base_vt;           /* the pCPU's clock when it joined (while gps_in) */
     bool gps_in;                    /* counted in its pCPU's runnable set */
+    uint64_t gps_join_ns;           /* when it last joined it */
+    uint64_t svc_vt, svc_mark_ns;   /* actual service per unit weight up to running_ns = mark */
     struct slist qnode;             /* ready list or held list of pCPU `cpu` */
     struct sched_acct acct;
     struct hist *latency;
@@ -105,6 +110,9 @@ struct sched_pcpu {
     uint64_t charged_ns;            /* curr's time up to here is charged */
     uint64_t slice_end_ns;
     uint64_t preempt_at_ns;         /* a preemption deferred by the rate limit */
+    uint64_t recheck_at_ns;         /* the policy's recheck time of the running vCPU */
+    bool preempt_check;             /* the queue changed since the last decision (core.c) */
+    bool balance_deferred;          /* a fairness pull waits for the slice end (place.c) */
     uint64_t next_event_ns;         /* what the last decision asked for */
     uint64_t next_balance_ns;
     uint64_t last_now_ns;

@@ -90,6 +90,7 @@ void sched_enqueue(struct sched *s, struct sched_pcpu *p, struct sched_vcpu *v, 
 {
     s->policy->wake(p, v, now, why);
     sched_ready_add(s, p, v);
+    p->preempt_check = true; /* a newcomer: may it replace the running vCPU? */
 }
 
 void sched_dequeue(struct sched *s, struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now)
@@ -194,6 +195,7 @@ void sched_runnable_join(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t no
     p->nr_runnable++;
     __atomic_store_n(&p->run_weight, p->run_weight + v->weight, __ATOMIC_RELAXED);
     v->gps_base_vt = p->gps_vt;
+    v->gps_join_ns = now;
     v->gps_in = true;
 }
 
@@ -207,12 +209,28 @@ void sched_runnable_leave(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t n
     v->gps_in = false;
 }
 
+/* Actual service up to the run time accounted so far, at V's weight. */
+static void svc_flush(struct sched_vcpu *v)
+{
+    v->svc_vt += vt_from_ns(v->acct.running_ns - v->svc_mark_ns, v->weight);
+    v->svc_mark_ns = v->acct.running_ns;
+}
+
+void sched_gps_settle(struct sched_vcpu *v)
+{
+    SCHED_ASSERT(!v->gps_in && v->state != SCHED_RUNNING);
+    svc_flush(v);
+    v->gps_acc_vt = v->svc_vt;
+}
+
 void sched_runnable_reweight(struct sched_pcpu *p, struct sched_vcpu *v, uint32_t weight,
                              uint64_t now)
 {
     bool in = v->gps_in;
     if (in)
         sched_runnable_leave(p, v, now);
+    sched_acct_state(v, (enum sched_state)v->state, now); /* running time up to now */
+    svc_flush(v);
     v->weight = weight;
     if (in)
         sched_runnable_join(p, v, now);
@@ -224,7 +242,7 @@ uint64_t sched_gps_service(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t 
     return v->gps_acc_vt + (v->gps_in ? p->gps_vt - v->gps_base_vt : 0);
 }
 
-bool sched_always_runnable(const struct sched_vcpu *v)
+bool sched_always_runnable(const struct sched_vcpu *v, uint64_t now)
 {
-    return v->gps_in && v->load >= LOAD_ONE * 7 / 8;
+    return v->gps_in && (v->load >= LOAD_ONE * 7 / 8 || now - v->gps_join_ns >= ALWAYS_RUNNABLE_NS);
 }

@@ -77,10 +77,18 @@ void sched_vcpu_load_update(struct sched_vcpu *v, uint64_t now);
 void sched_pcpu_load_update(struct sched_pcpu *p, uint64_t now);
 /* V's load in pCPU load units (weighted). */
 uint64_t sched_vcpu_weighted_load(const struct sched_vcpu *v);
+/* V (neither running nor queued: blocked, or being moved) leaves P's clock behind: its GPS
+ * service becomes what it actually received (run time / weight).  Called when V migrates:
+ * the service GPS counted on the old pCPU but the policy had not yet given it (or had given
+ * in advance) is settled, so machine-wide fairness sees real service, and V joins the new
+ * pCPU neutral (SCHED_JOIN_MIGRATE). */
+void sched_gps_settle(struct sched_vcpu *v);
 /* V's GPS service up to NOW (P = V's pCPU, locked), VT units per unit weight. */
 uint64_t sched_gps_service(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now);
-/* V has been runnable nearly all the time lately (its load >= 7/8): a candidate for the
- * machine-wide fairness comparison, in which only such vCPUs take part. */
-bool sched_always_runnable(const struct sched_vcpu *v);
+/* V has been runnable nearly all the time lately (its load >= 7/8, or runnable without a
+ * break for ALWAYS_RUNNABLE_NS): a candidate for the machine-wide fairness comparison, in
+ * which only such vCPUs take part. */
+#define ALWAYS_RUNNABLE_NS 10000000ull
+bool sched_always_runnable(const struct sched_vcpu *v, uint64_t now);
 
 #endif

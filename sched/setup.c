@@ -148,7 +148,10 @@ int sched_init(struct sched **out, void *mem, size_t size, const struct sched_se
         p->last_now_ns = p->load_stamp_ns = now;
         p->next_event_ns = SCHED_NO_EVENT;
         p->preempt_at_ns = SCHED_NO_EVENT;
+        p->recheck_at_ns = SCHED_NO_EVENT;
         p->next_balance_ns = now + s->params.balance_ns;
+        p->gps_floor_vt = UINT64_MAX; /* none yet (place.c) */
+        p->gps_stamp_ns = now;
     }
     uint32_t id = 0;
     for (uint32_t i = 0; i < s->nvms; i++) {

@@ -61,6 +61,8 @@ static void stride_wake(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now
     SP(p)->global.weight_sum += v->weight;
     int64_t lim = (int64_t)sched_timeslice(p);
     int64_t r = sv->remain_ns > lim ? lim : sv->remain_ns < -lim ? -lim : sv->remain_ns;
+    if (why == SCHED_JOIN_MIGRATE)
+        r = 0; /* pass relative to the old pCPU's global pass: joins at this one's */
     sv->pass = r >= 0 ? SP(p)->global.v + vt_from_ns((uint64_t)r, v->weight)
                       : SP(p)->global.v - vt_from_ns((uint64_t)-r, v->weight);
     if (why != SCHED_JOIN_CURRENT)

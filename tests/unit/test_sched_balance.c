@@ -109,22 +109,30 @@ static double spread(struct sim *sim, const uint32_t *weight, uint64_t from, uin
     return lo > 0 ? hi / lo : 1e30;
 }
 
-/* Machine-wide fairness: N equal hogs on P pCPUs get equal shares (max/min <= 1.05 in every
- * 1 s window after the first second) for credit, pshare and stride, at a stated migration
- * rate.  Xen credit, credit2 and Linux CFS/EEVDF converge to equal shares too. */
+/* Machine-wide fairness: N equal hogs on P pCPUs get equal shares — max/min <= 1.05 in every
+ * 1 s window after the first second with 10 ms slices — for credit, pshare and stride, at a
+ * stated migration rate (Xen credit, credit2 and Linux CFS/EEVDF converge to equal shares
+ * too).  With the default 30 ms slices a vCPU's service moves in 30 ms steps, 4.5 % of the
+ * 667 ms it gets per second with 3 hogs on 2 pCPUs: one step at each window edge is 1.09 even
+ * for a perfect rotation; measured 1.04-1.10 there, bound 1.12.  5 hogs on 2 pCPUs (3 and 2
+ * per pCPU) are further from a fair placement: 1.05-1.08 at 10 ms (bound 1.10), up to 1.15 at
+ * 30 ms (bound 1.20). */
 static void test_equal_weights_equal_shares_machine_wide(void **state)
 {
     (void)state;
     const char *pols[] = { "credit", "pshare", "stride" };
-    const unsigned shape[][2] = { { 2, 3 }, { 4, 5 }, { 4, 6 }, { 3, 4 } };
+    const unsigned shape[][2] = { { 2, 3 }, { 4, 5 }, { 4, 6 }, { 3, 4 }, { 2, 5 } };
+    const uint32_t slices[] = { 10000, 30000 };
     uint32_t w[64];
     for (unsigned i = 0; i < 64; i++)
         w[i] = 256;
     int bad = 0;
+    for (unsigned si = 0; si < 2; si++)
     for (unsigned p = 0; p < 3; p++)
-        for (unsigned k = 0; k < 4; k++) {
+        for (unsigned k = 0; k < 5; k++) {
             struct cfg c;
             tcfg_init(&c, shape[k][0], pols[p]);
+            c.machine.timeslice_us = slices[si];
             tcfg_vm(&c, "hogs", shape[k][1], "hog");
             struct sim *sim = tsim(&c, NULL);
             double worst = 0;
@@ -135,9 +143,12 @@ static void test_equal_weights_equal_shares_machine_wide(void **state)
                 worst = r > worst ? r : worst;
             }
             double rate = (double)(tmigrations(sim) - m0) / 3.0;
-            tfigure("%u equal hogs on %u pCPUs, %s: max/min %.3f per 1 s window, %.1f migrations/s",
-                    shape[k][1], shape[k][0], pols[p], worst, rate);
-            bad += !tnear("max/min", worst, 1.0, 0.05);
+            tfigure("%u equal hogs on %u pCPUs, %s, %u ms slices: max/min %.3f per 1 s window, "
+                    "%.1f migrations/s", shape[k][1], shape[k][0], pols[p], slices[si] / 1000,
+                    worst, rate);
+            /* 5 on 2 (3 and 2 per pCPU, the widest gap): measured up to 1.08 / 1.15. */
+            double bound = k == 4 ? (si == 0 ? 0.10 : 0.20) : si == 0 ? 0.05 : 0.12;
+            bad += !tnear("max/min", worst, 1.0, bound);
             sim_destroy(sim);
         }
     assert_int_equal(bad, 0);
@@ -251,11 +262,16 @@ static void test_start_pcpu_places_without_pinning(void **state)
     static const char text[] = "[machine]\npcpus = 4\n"
                                "[vm a]\nvcpus = 4\nstart_pcpu = 0\nworkload = hog\n"
                                "[vm b]\nvcpus = 4\nstart_pcpu = 0,0,1,0\nworkload = hog\n";
-    struct cfg c;
-    struct cfg_error e;
-    assert_int_equal(cfg_parse(text, sizeof(text) - 1, sched_policy_known, &c, &e), 0);
-    struct sim *sim = tsim(&c, NULL);
-    struct sched *s = sim_sched(sim);
+    /* The library: where each vCPU starts, before anything runs; the affinity stays all. */
+    const int8_t list[4] = { 0, 0, 1, 0 };
+    struct sched_vm_setup vms[2] = { { 4, 0, 0, SCHED_GANG_NONE, 0, 0, NULL },
+                                     { 4, 0, 0, SCHED_GANG_NONE, 0, -1, list } };
+    struct sched_setup st;
+    sched_setup_defaults(&st);
+    st.npcpus = 4;
+    st.nvms = 2;
+    st.vms = vms;
+    struct sched *s = tsched_new(&st);
     for (unsigned vm = 0; vm < 2; vm++)
         for (unsigned k = 0; k < 4; k++) {
             struct sched_vcpu_info in;
@@ -263,6 +279,18 @@ static void test_start_pcpu_places_without_pinning(void **state)
             assert_int_equal(in.pcpu, vm == 1 && k == 2 ? 1 : 0);
             assert_int_equal(in.affinity, 0xf);
         }
+    tsched_free(s);
+    vms[1].start_pcpus = (const int8_t[4]){ 0, 0, 4, 0 }; /* no pCPU 4 */
+    assert_int_equal(sched_setup_check(&st), SCHED_E_SETUP);
+    vms[1].start_pcpus = list;
+    vms[1].affinity = 0xd; /* pCPU 1 not allowed */
+    assert_int_equal(sched_setup_check(&st), SCHED_E_SETUP);
+
+    /* The same from a vsched.cfg, in the simulator: spread by the balancer, then stable. */
+    struct cfg c;
+    struct cfg_error e;
+    assert_int_equal(cfg_parse(text, sizeof(text) - 1, sched_policy_known, &c, &e), 0);
+    struct sim *sim = tsim(&c, NULL);
     uint64_t m = window(sim, 0, 4, 100 * MS, 2 * SEC, 0.5, 0.02);
     m += window(sim, 1, 4, 100 * MS + 2 * SEC, SEC, 0.5, 0.02);
     assert_true(tmigrations(sim) >= 5); /* at least 5 of the 7 on pCPU 0 had to move */
