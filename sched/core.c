@@ -58,10 +58,11 @@ static bool keep_current(struct sched *s, struct sched_pcpu *p, struct sched_vcp
      * identical periodic VMs mid-burst and their remainders were stolen, for ever). */
     if (!p->preempt_check && now < p->recheck_at_ns)
         return true;
-    if (!s->policy->preempts(p, v, now))
+    enum sched_preempt pre = s->policy->preempts(p, v, now);
+    if (pre == SCHED_KEEP)
         return true;
     uint64_t allowed = p->run_start_ns + s->params.ratelimit_ns;
-    if (now < allowed) {
+    if (pre == SCHED_PREEMPT && now < allowed) {
         p->preempt_at_ns = allowed;
         return true;
     }
@@ -340,7 +341,7 @@ sched_cpumask_t sched_vcpu_wake(struct sched *s, struct sched_vcpu *v, uint64_t 
             struct sched_vcpu *cur = p->curr;
             if (!cur || cur->state != SCHED_RUNNING)
                 kick |= CPU_BIT(p->id);
-            else if (!is_strict(cur) && s->policy->preempts(p, cur, now))
+            else if (!is_strict(cur) && s->policy->preempts(p, cur, now) != SCHED_KEEP)
                 kick |= CPU_BIT(p->id), p->preempt_check = true;
             else if (!is_strict(cur) && s->policy->recheck_ns &&
                      s->policy->recheck_ns(p, cur, now) < p->next_event_ns)

@@ -187,14 +187,14 @@ static void credit_tick(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t ran
     CV(v)->vt += vt_from_ns(ran, v->weight); /* credit_burn */
 }
 
-static bool credit_preempts(struct sched_pcpu *p, struct sched_vcpu *cur, uint64_t now)
+static enum sched_preempt credit_preempts(struct sched_pcpu *p, struct sched_vcpu *cur, uint64_t now)
 {
     struct credit_pcpu *cp = CP(p);
     advance(p, now);
     int best = !slist_empty(&cp->boost) ? PRI_BOOST
              : !slist_empty(&cp->under) ? PRI_UNDER
              : pheap_min(&cp->over)     ? PRI_OVER : -1;
-    return best > prio(p, cur);
+    return best > prio(p, cur) ? SCHED_PREEMPT : SCHED_KEEP;
 }
 
 /* While CUR is OVER, the least indebted OVER vCPU turns UNDER (and preempts it) when K reaches

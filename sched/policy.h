@@ -16,7 +16,7 @@
  *   pick_next                 remove and return the best queued vCPU
  *   tick                      charge RAN_NS of run time to the current vCPU (timestamps, so a
  *                             vCPU that always stops just before a tick still pays)
- *   preempts                  must a queued vCPU replace the current one now?
+ *   preempts                  must a queued vCPU replace the current one (enum sched_preempt)?
  *   recheck_ns                when preempts may turn true with no event (virtual time catching
  *                             up with a queued vCPU); the core arms the timer for it
  *   slice_ns                  how long a freshly picked vCPU may run before the next decision
@@ -50,6 +50,12 @@ enum sched_join {
 };
 
 enum sched_hold { HOLD_NONE, HOLD_CAP, HOLD_GANG, HOLD_LEAD };
+
+/* What preempts answers: keep the running vCPU, replace it (once it has run the rate limit),
+ * or replace it now — for a vCPU that asks for less than the rate limit itself (pshare's short
+ * requests, like Linux's PREEMPT_SHORT): the rate limit bounds how often the running vCPU is
+ * switched out, and such a preemption costs it less than one rate-limit period. */
+enum sched_preempt { SCHED_KEEP, SCHED_PREEMPT, SCHED_PREEMPT_NOW };
 
 struct sched_params {
     uint64_t timeslice_ns, ratelimit_ns, gang_skew_ns, balance_ns;
@@ -141,7 +147,7 @@ struct sched_policy {
     void (*put_prev)(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now, bool yielded);
     struct sched_vcpu *(*pick_next)(struct sched_pcpu *p, uint64_t now);
     void (*tick)(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t ran_ns, uint64_t now);
-    bool (*preempts)(struct sched_pcpu *p, struct sched_vcpu *cur, uint64_t now);
+    enum sched_preempt (*preempts)(struct sched_pcpu *p, struct sched_vcpu *cur, uint64_t now);
     uint64_t (*slice_ns)(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now);
     uint64_t (*recheck_ns)(struct sched_pcpu *p, struct sched_vcpu *cur, uint64_t now); /* may be NULL */
     int (*adjust)(const struct sched *s, const struct sched_change *c);   /* may be NULL */

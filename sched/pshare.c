@@ -64,7 +64,7 @@ static bool by_eligible(const struct pheap_node *a, const struct pheap_node *b)
     return vt_before(of_hnode(a)->ve, of_hnode(b)->ve);
 }
 
-#define PS_MIN_REQUEST_NS 1000000 /* default requests are at least this long */
+#define PS_MIN_REQUEST_NS (SCHED_REQUEST_MIN_US * 1000ull) /* the shortest request */
 
 /* The request: the VM's if it set one (SCHED_SET_REQUEST, the latency hint), else the vCPU's
  * typical burst — twice its average run per wake-up, between PS_MIN_REQUEST_NS and the time
@@ -226,15 +226,21 @@ static void ps_tick(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t ran, ui
     PV(v)->ran_ns += ran;
 }
 
-static bool ps_preempts(struct sched_pcpu *p, struct sched_vcpu *cur, uint64_t now)
+static enum sched_preempt ps_preempts(struct sched_pcpu *p, struct sched_vcpu *cur, uint64_t now)
 {
     struct ps_pcpu *pp = PP(p);
     advance(p, now);
     struct pheap_node *n = pheap_min(&pp->elig);
     if (!n)
-        return false;
+        return SCHED_KEEP;
     struct ps_vcpu *c = PV(cur);
-    return vt_before(pp->v.v, c->ve) || vt_before(of_hnode(n)->vd, c->vd);
+    bool earlier = vt_before(of_hnode(n)->vd, c->vd);
+    if (!earlier && !vt_before(pp->v.v, c->ve))
+        return SCHED_KEEP; /* still eligible, and nobody eligible has an earlier deadline */
+    /* A short request with an earlier deadline goes first at once (Linux: PREEMPT_SHORT). */
+    if (earlier && request_ns(p, vcpu_of(of_hnode(n))) <= p->s->params.ratelimit_ns)
+        return SCHED_PREEMPT_NOW;
+    return SCHED_PREEMPT;
 }
 
 /* The earliest not-yet-eligible vCPU preempts CUR once V reaches its ve, if its deadline is

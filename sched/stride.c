@@ -103,10 +103,10 @@ static void stride_tick(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t ran
     SV(v)->pass += vt_from_ns(ran, v->weight);
 }
 
-static bool stride_preempts(struct sched_pcpu *p, struct sched_vcpu *cur, uint64_t now)
+static enum sched_preempt stride_preempts(struct sched_pcpu *p, struct sched_vcpu *cur, uint64_t now)
 {
     (void)p, (void)cur, (void)now;
-    return false; /* quantum based: decisions at slice ends only */
+    return SCHED_KEEP; /* quantum based: decisions at slice ends only */
 }
 
 static uint64_t stride_slice_ns(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now)
