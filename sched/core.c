@@ -4,6 +4,7 @@
  * observation observe.c, policies in their own files. */
 #include "sched/core.h"
 
+#include "sched/assert.h"
 #include "sched/cap.h"
 #include "sched/gang.h"
 #include "sched/place.h"
@@ -105,6 +106,8 @@ static void release_held(struct sched *s, struct sched_pcpu *p, uint64_t now,
             go = sched_cap_release(s, v->vm, now);
         else if (v->hold == HOLD_LEAD)
             go = sched_relaxed_lead(v, now) < s->params.gang_skew_ns / 2;
+        else if (v->hold == HOLD_GANG && sched_gang_start_at(v->vm) <= now)
+            sched_gang_try_start(s, v->vm, now, kick); /* a deferred co-start is due */
         if (!go)
             continue;
         sched_unhold(p, v, now);
@@ -229,6 +232,8 @@ static uint64_t next_event(struct sched *s, struct sched_pcpu *p, uint64_t now)
         struct sched_vcpu *h = SCHED_CONTAINER_OF(pos, struct sched_vcpu, qnode);
         if (h->hold == HOLD_CAP)
             t = u64_min(t, sched_cap_release_ns(s, h->vm, now));
+        else if (h->hold == HOLD_GANG && sched_gang_start_at(h->vm) > now)
+            t = u64_min(t, sched_gang_start_at(h->vm));
     }
     return t;
 }
@@ -295,6 +300,8 @@ void sched_schedule(struct sched *s, unsigned cpu, uint64_t now, struct sched_de
     p->preempt_check = p->preempt_at_ns != SCHED_NO_EVENT;
     p->recheck_at_ns = SCHED_NO_EVENT;
     out->next_event_ns = next_event(s, p, now);
+    SCHED_ASSERT(out->next_event_ns > now); /* a timer in the past would fire for ever */
+    SCHED_ASSERT(!next || next->state == SCHED_RUNNING);
     out->kick = kick & ~CPU_BIT(cpu);
     p->next_event_ns = out->next_event_ns;
     rq_unlock(s, cpu);

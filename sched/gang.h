@@ -27,6 +27,8 @@ void sched_gang_try_start(struct sched *s, struct sched_vm *vm, uint64_t now, sc
 void sched_gang_stop(struct sched *s, struct sched_vm *vm, uint64_t now, sched_cpumask_t *kick);
 void sched_gang_update_on(struct sched *s, struct sched_vm *vm);
 void sched_gang_force(struct sched *s, struct sched_vcpu *v, uint64_t now, sched_cpumask_t *kick);
+/* A co-start deferred for a backfill (sched_gang_try_start): when it is due, else NO_EVENT. */
+uint64_t sched_gang_start_at(const struct sched_vm *vm);
 
 /* sched_change, every lock held: VM's mode becomes TO. */
 void sched_gang_switch(struct sched *s, struct sched_vm *vm, enum sched_gang to, uint64_t now,

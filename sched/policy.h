@@ -76,6 +76,7 @@ struct sched_vm {
     /* strict gang (machine lock) */
     bool gang_on;
     uint64_t gang_slice_end_ns;
+    uint64_t gang_start_at_ns;      /* a co-start deferred for a backfill until then, 0 = none */
 };
 
 struct sched_vcpu {
@@ -90,6 +91,8 @@ struct sched_vcpu {
     bool yield;                     /* asked to yield */
     bool waking;                    /* woke and has not run yet: latency pending */
     bool lead_hold;                 /* relaxed gang: co-stopped, resumes at half the skew */
+    bool costart_victim;            /* a strict co-start cut its last backfill run short */
+    uint64_t relaxed_base_ns;       /* relaxed gang: progress before its VM became relaxed */
     sched_cpumask_t affinity;
     uint64_t since_ns;              /* start of the current accounting state */
     uint64_t wake_ns;

@@ -49,6 +49,8 @@ struct sim {
     struct sim_vcpu *vcpu;
     struct sim_workload wl[CFG_MAX_VMS];
     uint32_t barrier_waiting[CFG_MAX_VMS];
+    enum sched_gang gang_seen[CFG_MAX_VMS];     /* each VM's mode at the last check */
+    uint64_t relaxed_base[CFG_MAX_VMS * CFG_MAX_VCPUS]; /* progress when it became relaxed */
     struct event *heap;
     size_t nheap, capheap;
     bool check, trace;
@@ -500,6 +502,18 @@ static void check_instant(struct sim *sim)
                 least = progress[base + k];
         }
         enum sched_gang gang = sched_vm_gang(s, m); /* may change at run time */
+        if (gang == SCHED_GANG_RELAXED && sim->gang_seen[m] != SCHED_GANG_RELAXED)
+            for (uint32_t k = 0; k < vm->vcpus; k++) /* skew counts from the switch */
+                sim->relaxed_base[base + k] = progress[base + k];
+        sim->gang_seen[m] = gang;
+        if (gang == SCHED_GANG_RELAXED) {
+            least = UINT64_MAX;
+            for (uint32_t k = 0; k < vm->vcpus; k++) {
+                progress[base + k] -= sim->relaxed_base[base + k];
+                if (info[base + k].state != SCHED_BLOCKED && progress[base + k] < least)
+                    least = progress[base + k];
+            }
+        }
         if (gang == SCHED_GANG_STRICT && running && running != runnable) {
             snprintf(msg, sizeof(msg), "strict gang vm %s: %u of %u runnable vCPUs running",
                      vm->name, running, runnable);
