@@ -136,6 +136,7 @@ help:
 	@echo "  make test-unit    host unit tests only"
 	@echo "  make test-integration   integration tests only"
 	@echo "  make bench-sched  cost of one scheduling decision (instructions and ns)"
+	@echo "  make mutants      semantic mutations of sched/ the unit tests must catch (tests/mutants)"
 	@echo "  make bench-latency  guest wake-up latency under each policy (BENCH_EMU=bochs|qemu)"
 	@echo "  make image        FAT image of the ESP for a USB stick ($(BUILD)/vsched.img)"
 	@echo "  make deps         install the Debian packages that are missing (as root)"

@@ -28,3 +28,9 @@ BENCH_EMU ?= bochs
 bench-latency: deps-$(BENCH_EMU)
 	@$(MAKE) --no-print-directory all $(GUEST_IMAGES)
 	tools/bench-latency --build $(BUILD) --emu $(BENCH_EMU)
+
+# make mutants: every semantic mutation of tests/mutants/*.patch must make a scheduler unit
+# test fail (tests/mutants/run.sh: KILLED / SURVIVED per mutant; non-zero if one survives).
+.PHONY: mutants
+mutants: deps-test
+	@tests/mutants/run.sh $(BUILD)
