@@ -166,6 +166,9 @@ static void dispatch(struct sched *s, struct sched_pcpu *p, struct sched_vcpu *p
                      struct sched_vcpu *next, uint64_t now)
 {
     if (next) {
+        /* Runnable, on this pCPU, off every list; a strict member only with its gang on. */
+        SCHED_ASSERT(next->cpu == (int32_t)p->id && !next->queued && next->hold == HOLD_NONE &&
+                     next->state != SCHED_BLOCKED && (!is_strict(next) || next->vm->gang_on));
         if (next == prev) {
             if (p->prev_preempted)
                 next->acct.preemptions--; /* picked again: it was not preempted after all */

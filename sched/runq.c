@@ -54,6 +54,7 @@ static bool stealable(const struct sched_vcpu *v)
 
 void sched_ready_add(struct sched *s, struct sched_pcpu *p, struct sched_vcpu *v)
 {
+    SCHED_ASSERT(!v->queued && v->hold == HOLD_NONE && p->curr != v && v->cpu == (int32_t)p->id);
     slist_add_tail(&p->ready, &v->qnode);
     v->queued = true;
     p->nr_ready++;
@@ -63,6 +64,7 @@ void sched_ready_add(struct sched *s, struct sched_pcpu *p, struct sched_vcpu *v
 
 void sched_ready_del(struct sched *s, struct sched_pcpu *p, struct sched_vcpu *v)
 {
+    SCHED_ASSERT(v->queued && p->nr_ready > 0);
     slist_del(&v->qnode);
     v->queued = false;
     p->nr_ready--;
@@ -101,6 +103,7 @@ void sched_dequeue(struct sched *s, struct sched_pcpu *p, struct sched_vcpu *v, 
 
 void sched_hold(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now, enum sched_hold why)
 {
+    SCHED_ASSERT(!v->queued && v->hold == HOLD_NONE && p->curr != v && why != HOLD_NONE);
     if (why == HOLD_CAP)
         sched_runnable_leave(p, v, now); /* a parked vCPU's demand is the cap */
     v->hold = (uint8_t)why;

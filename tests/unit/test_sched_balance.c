@@ -11,18 +11,6 @@
 
 #include "tests/unit/sched_testlib.h"
 
-static uint64_t total_migrations(struct sim *sim)
-{
-    struct sched *s = sim_sched(sim);
-    uint64_t m = 0;
-    for (unsigned vm = 0; vm < sched_nvms(s); vm++) {
-        struct sched_acct a;
-        sched_vm_acct(s, vm, sim_now(sim), &a, NULL);
-        m += a.migrations;
-    }
-    return m;
-}
-
 static void test_balanced_machine_is_left_alone(void **state)
 {
     (void)state;
@@ -31,7 +19,7 @@ static void test_balanced_machine_is_left_alone(void **state)
     tcfg_vm(&c, "hogs", 8, "hog");
     struct sim *sim = tsim(&c, NULL);
     tsim_run(sim, 5 * SEC);
-    assert_int_equal(total_migrations(sim), 0);
+    assert_int_equal(tmigrations(sim), 0);
     for (unsigned k = 0; k < 8; k++)
         assert_share(tvcpu_run_ns(sim, 0, k), 5 * SEC, 0.5, 0.01, "hog");
     sim_destroy(sim);
@@ -43,13 +31,13 @@ static uint64_t window(struct sim *sim, unsigned vm, unsigned n, uint64_t from, 
 {
     uint64_t before[64];
     tsim_run(sim, from);
-    uint64_t m0 = total_migrations(sim);
+    uint64_t m0 = tmigrations(sim);
     for (unsigned k = 0; k < n; k++)
         before[k] = trec_run_ns(sim, vm, k);
     tsim_run(sim, from + len);
     for (unsigned k = 0; k < n; k++)
         assert_share(trec_run_ns(sim, vm, k) - before[k], len, want, tol, "vCPU in window");
-    return total_migrations(sim) - m0;
+    return tmigrations(sim) - m0;
 }
 
 static void test_all_on_pcpu0_converges(void **state)
