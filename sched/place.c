@@ -192,15 +192,16 @@ static uint64_t fair_slack_vt(void)
 }
 
 /* A waking vCPU that is not always runnable itself (it blocks) but wakes on a pCPU whose
- * always-runnable vCPUs are behind another allowed pCPU's by the slack goes there: it takes
- * its share from those ahead.  (The balancer moves only queued vCPUs; these are mostly
+ * always-runnable vCPUs stay behind another allowed pCPU's goes there: it takes its share
+ * from those ahead.  One that runs less than 1/16 of the time is left where it is: its share
+ * is too small for a move to matter.  (The balancer moves only queued vCPUs; these are mostly
  * blocked.)  Returns that pCPU, or -1.  Identical periodic VMs are never moved by it: none of
  * them is always runnable, so no pCPU has a floor. */
 static int fairer_pcpu(struct sched *s, struct sched_pcpu *p, struct sched_vcpu *v)
 {
     uint64_t here = __atomic_load_n(&p->gps_floor_vt, __ATOMIC_RELAXED), best = GPS_NONE;
-    if (here == GPS_NONE || v->load >= LOAD_ONE * 7 / 8)
-        return -1;
+    if (here == GPS_NONE || v->load >= LOAD_ONE * 7 / 8 || v->load < LOAD_ONE / 16)
+        return -1; /* always runnable (the balancer's), or too light for a move to matter */
     int c = -1;
     for (sched_cpumask_t m = v->affinity & ~CPU_BIT(p->id); m; m &= m - 1) {
         unsigned i = (unsigned)__builtin_ctzll(m);
@@ -210,7 +211,12 @@ static int fairer_pcpu(struct sched *s, struct sched_pcpu *p, struct sched_vcpu 
             c = (int)i;
         }
     }
-    return c >= 0 && vt_before(here + fair_slack_vt(), best) ? c : -1;
+    /* Behind by more than a rotation leaves (the slack and one slice): only a pCPU that
+     * stays behind (debt is forgiven beyond slack + slice + balance period) sends wakers
+     * away; moving a vCPU that wakes often is not free (in the VMM under VT-x its VMCS moves
+     * with it), and following every rotation moved a 1 ms timer VM 14 times a second. */
+    uint64_t gap = vt_from_ns(FAIR_SLACK_NS + s->params.timeslice_ns, SCHED_WEIGHT_DEFAULT);
+    return c >= 0 && vt_before(here + gap, best) ? c : -1;
 }
 
 /* Wake-up placement: a vCPU wakes where it last ran, unless that pCPU is busy and another
@@ -348,6 +354,9 @@ void sched_balance(struct sched *s, struct sched_pcpu *p, uint64_t now)
             break;
         if (v->home >= 0 || !(v->affinity & CPU_BIT(p->id)))
             continue;
+        sched_vcpu_load_update(v, now);
+        if (!sched_always_runnable(v, now))
+            continue; /* one that blocks moves when it wakes (fairer_pcpu), if at all */
         uint64_t left = gps_min(src, v, top, now); /* those who stay and gain */
         if (left == GPS_NONE || (mine != GPS_NONE && !vt_before(left + slack, mine)))
             continue;
