@@ -265,8 +265,7 @@ struct sched_pcpu *sched_place_waking(struct sched *s, struct sched_pcpu *p, str
 static uint64_t member_service(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t top,
                                uint64_t now)
 {
-    sched_vcpu_load_update(v, now);
-    if (!sched_always_runnable(v, now))
+    if (!sched_always_runnable(v, now)) /* its load as of its last change is enough here */
         return GPS_NONE;
     const struct sched_params *par = &p->s->params;
     uint64_t debt = FAIR_SLACK_NS + par->timeslice_ns + par->balance_ns;
@@ -278,28 +277,42 @@ static uint64_t member_service(struct sched_pcpu *p, struct sched_vcpu *v, uint6
     return n;
 }
 
-/* The smallest GPS service among P's always-runnable vCPUs (current and up to SCAN queued)
- * other than EXCEPT; GPS_NONE when there is none. */
-static uint64_t gps_min(struct sched_pcpu *p, const struct sched_vcpu *except, uint64_t top,
-                        uint64_t now)
+/* The two smallest GPS services among P's always-runnable vCPUs (current and up to
+ * FAIR_SCAN_MAX queued), and the vCPU with the smallest; GPS_NONE where there are none. */
+#define FAIR_SCAN_MAX 16
+struct gps_mins {
+    uint64_t min1, min2;
+    const struct sched_vcpu *owner;
+};
+
+static void gps_note(struct gps_mins *g, const struct sched_vcpu *v, uint64_t sv)
 {
-    uint64_t m = GPS_NONE;
+    if (sv == GPS_NONE)
+        return;
+    if (g->min1 == GPS_NONE || vt_before(sv, g->min1)) {
+        g->min2 = g->min1;
+        g->min1 = sv;
+        g->owner = v;
+    } else if (g->min2 == GPS_NONE || vt_before(sv, g->min2)) {
+        g->min2 = sv;
+    }
+}
+
+static struct gps_mins gps_scan(struct sched_pcpu *p, uint64_t top, uint64_t now)
+{
+    struct gps_mins g = { GPS_NONE, GPS_NONE, NULL };
     struct sched_vcpu *c = p->curr;
-    if (c && c != except && c->state == SCHED_RUNNING)
-        m = member_service(p, c, top, now);
+    if (c && c->state == SCHED_RUNNING)
+        gps_note(&g, c, member_service(p, c, top, now));
     unsigned n = 0;
     struct slist *pos;
     slist_for_each(pos, &p->ready) {
         struct sched_vcpu *v = SCHED_CONTAINER_OF(pos, struct sched_vcpu, qnode);
-        if (n++ == BALANCE_SCAN_MAX)
+        if (n++ == FAIR_SCAN_MAX)
             break;
-        if (v == except)
-            continue;
-        uint64_t sv = member_service(p, v, top, now);
-        if (sv != GPS_NONE && (m == GPS_NONE || vt_before(sv, m)))
-            m = sv;
+        gps_note(&g, v, member_service(p, v, top, now));
     }
-    return m;
+    return g;
 }
 
 static void publish_floor(struct sched_pcpu *p, uint64_t floor)
@@ -320,6 +333,8 @@ void sched_gps_clamp_waking(struct sched_pcpu *p, struct sched_vcpu *v)
 void sched_balance(struct sched *s, struct sched_pcpu *p, uint64_t now)
 {
     p->next_balance_ns = now + s->params.balance_ns;
+    if (s->npcpus == 1)
+        return;
     /* The furthest-behind pCPU with queued vCPUs, and the most advanced floor (TOP). */
     sched_cpumask_t ready = __atomic_load_n(&s->ready_mask, __ATOMIC_SEQ_CST) & ~CPU_BIT(p->id);
     uint64_t slack = fair_slack_vt(), lowest = GPS_NONE, top = GPS_NONE;
@@ -335,29 +350,28 @@ void sched_balance(struct sched *s, struct sched_pcpu *p, uint64_t now)
             src_id = (int)c;
         }
     }
-    uint64_t mine = gps_min(p, NULL, top, now);
+    uint64_t mine = gps_scan(p, top, now).min1;
     publish_floor(p, mine);
     if (src_id < 0 || (mine != GPS_NONE && !vt_before(lowest + slack, mine)))
         return;
     struct sched_pcpu *src = &s->pcpus[src_id];
     rq_unlock(s, p->id);
     sched_rq_lock_two(s, p->id, src->id);
-    mine = gps_min(p, NULL, top, now);
-    publish_floor(src, gps_min(src, NULL, top, now));
+    mine = gps_scan(p, top, now).min1;
+    struct gps_mins there = gps_scan(src, top, now);
+    publish_floor(src, there.min1);
     struct sched_vcpu *best = NULL;
     uint64_t best_left = 0;
     unsigned n = 0;
     struct slist *pos;
     slist_for_each(pos, &src->ready) {
         struct sched_vcpu *v = SCHED_CONTAINER_OF(pos, struct sched_vcpu, qnode);
-        if (n++ == BALANCE_SCAN_MAX)
+        if (n++ == FAIR_SCAN_MAX)
             break;
-        if (v->home >= 0 || !(v->affinity & CPU_BIT(p->id)))
-            continue;
-        sched_vcpu_load_update(v, now);
-        if (!sched_always_runnable(v, now))
+        if (v->home >= 0 || !(v->affinity & CPU_BIT(p->id)) || !sched_always_runnable(v, now))
             continue; /* one that blocks moves when it wakes (fairer_pcpu), if at all */
-        uint64_t left = gps_min(src, v, top, now); /* those who stay and gain */
+        /* Those who stay and gain: the smallest service on SRC without V. */
+        uint64_t left = v == there.owner ? there.min2 : there.min1;
         if (left == GPS_NONE || (mine != GPS_NONE && !vt_before(left + slack, mine)))
             continue;
         if (!best || vt_before(left, best_left)) { /* the move that helps the furthest behind */

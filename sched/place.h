@@ -5,7 +5,6 @@
 
 #include "sched/runq.h"
 
-#define BALANCE_SCAN_MAX 32         /* queued vCPUs a balancing pass looks at */
 
 /* Claims one idle pCPU (other than SELF) that may run V and asks it to steal V. */
 sched_cpumask_t sched_kick_idle_for(struct sched *s, struct sched_vcpu *v, unsigned self);
