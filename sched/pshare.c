@@ -1,6 +1,7 @@
 /* pshare: proportional share with virtual time, EEVDF (Stoica et al. 1996) family.
  *
- * V is the pCPU's virtual time: it advances by dt / (sum of runnable weights), and it is
+ * V is the pCPU's virtual time: while a vCPU runs it advances by dt / (sum of runnable
+ * weights) — only then (vclock_serve: time in which nobody runs is no service) — and it is
  * corrected when a vCPU joins or leaves with a lag, so that V stays the weighted average of the
  * runnable vCPUs' virtual eligible times (the sum of lags is zero).  Each vCPU has
  *   ve  virtual eligible time: advances by its run time / weight
@@ -110,7 +111,7 @@ static void q_unlink(struct sched_pcpu *p, struct sched_vcpu *v)
 static void advance(struct sched_pcpu *p, uint64_t now)
 {
     struct ps_pcpu *pp = PP(p);
-    vclock_advance(&pp->v, now);
+    vclock_serve(&pp->v, p, now);
     struct pheap_node *n;
     while ((n = pheap_min(&pp->wait)) && !vt_before(pp->v.v, of_hnode(n)->ve)) {
         pheap_pop(&pp->wait, by_eligible);
@@ -244,7 +245,7 @@ static enum sched_preempt ps_preempts(struct sched_pcpu *p, struct sched_vcpu *c
 }
 
 /* The earliest not-yet-eligible vCPU preempts CUR once V reaches its ve, if its deadline is
- * earlier; V advances by dt / W, so that is (ve - V) * W ns away. */
+ * earlier; while CUR runs V advances by dt / W, so that is (ve - V) * W ns away. */
 static uint64_t ps_recheck_ns(struct sched_pcpu *p, struct sched_vcpu *cur, uint64_t now)
 {
     struct ps_pcpu *pp = PP(p);
