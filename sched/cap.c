@@ -12,7 +12,8 @@
  * min(cap, its fair share) whatever the slice length.  (With unused budget lost at every
  * 10 ms window, a capped VM waiting behind a 30 ms slice loses its budget and gets far less
  * than its cap: 33 % for cap 50 next to one hog.)  The price: after an idle stretch a capped
- * VM may run up to D at full speed before it is parked.  The long-run share is exact: budget
+ * VM may run up to D at full speed before it is parked (it starts with one quota: a VM capped
+ * at set-up or by a change has not been idle).  The long-run share is exact: budget
  * is never created, overdraft (a vCPU charged past 0 before its pCPU's timer fired) carries
  * over.  Budget is kept as ns x 100 so that earning at cap_pct % is exact in integers. */
 #include "sched/cap.h"
@@ -62,7 +63,10 @@ void sched_cap_set(struct sched *s, struct sched_vm *vm, uint32_t cap_pct, uint6
 {
     vm_lock(s, vm);
     vm->cap_pct = cap_pct;
-    vm->cap_budget = depth(s, vm); /* full, as after an idle stretch */
+    /* One quota to start with, not a full bucket: a VM capped (at boot or at run time) has
+     * not been idle, and a full bucket would let it run D at full speed first (a 0.77 s run
+     * capped at 50 % measured 54 %). */
+    vm->cap_budget = quota(vm);
     vm->cap_stamp_ns = now;
     vm_unlock(s, vm);
 }

@@ -265,6 +265,12 @@ void sched_schedule(struct sched *s, unsigned cpu, uint64_t now, struct sched_de
         if (prev->state == SCHED_RUNNING) {
             sched_charge_current(s, p, now);
             enum sched_hold stop = must_stop(s, prev, now);
+            /* Out of budget at the end of its slice (or yielding): it would stop anyway, so it
+             * goes back to the queue, not to the cap's hold — parked only if it is picked
+             * before it has earned (choose_next).  Parked at every slice end, a VM capped at
+             * exactly its fair share lost its turn and its credit each time (49.5 %). */
+            if (stop == HOLD_CAP && (prev->yield || now >= p->slice_end_ns) && !is_strict(prev))
+                stop = HOLD_NONE;
             if (stop == HOLD_NONE && keep_current(s, p, prev, now))
                 kept = true;
             else
