@@ -182,6 +182,7 @@ help:
 	@echo "  make test-integration   integration tests only"
 	@echo "  make fuzz         every fuzz harness for FUZZ_S seconds (default 60)"
 	@echo "  make bench-sched  cost of one scheduling decision (instructions and ns)"
+	@echo "  make mutants      semantic mutations of sched/ the unit tests must catch (tests/mutants)"
 	@echo "  make bench-latency  guest wake-up latency under each policy (BENCH_EMU=bochs|qemu);"
 	@echo "                   logs, CSV and plots in $(BUILD)/bench-latency"
 	@echo "  make exp EXP=FILE run an experiment matrix (tools/vsched-exp; EXP_OUT=DIR)"

@@ -1,6 +1,7 @@
 # sched/: freestanding scheduler library (compiled into the VMM and for the host).
-SCHED_SRCS := sched/core.c sched/place.c sched/gang.c sched/policies.c sched/credit.c \
-              sched/pshare.c sched/rr.c sched/fifo.c sched/lottery.c sched/stride.c \
+SCHED_SRCS := sched/runq.c sched/cap.c sched/place.c sched/gang.c sched/core.c sched/setup.c \
+              sched/change.c sched/observe.c sched/policies.c sched/credit.c sched/pshare.c \
+              sched/rr.c sched/fifo.c sched/lottery.c sched/stride.c \
               sched/heap.c sched/hist.c
 EFI_SRCS += $(SCHED_SRCS)
 
@@ -9,7 +10,7 @@ EFI_SRCS += $(SCHED_SRCS)
 SCHED_TEST_SIM := tools/vsched-sim/sim.c tools/vsched-sim/workload.c vmm/config.c
 SCHED_TESTS := test_sched_heap test_sched_hist test_sched_core test_sched_credit \
                test_sched_pshare test_sched_baselines test_sched_gang test_sched_balance \
-               test_sched_props test_sched_threads test_sched_sim
+               test_sched_props test_sched_threads test_sched_sim test_sched_shares
 UNIT_TESTS += $(SCHED_TESTS)
 $(foreach t,$(SCHED_TESTS),$(eval $(call host_prog,$(t),tests/unit/$(t).c tests/unit/sched_testlib.c $(SCHED_TEST_SIM) $(SCHED_SRCS),-lcmocka -lm -lpthread)))
 
@@ -27,3 +28,9 @@ BENCH_EMU ?= bochs
 bench-latency: deps-$(BENCH_EMU)
 	@$(MAKE) --no-print-directory all $(GUEST_IMAGES)
 	tools/bench-latency --build $(BUILD) --emu $(BENCH_EMU)
+
+# make mutants: every semantic mutation of tests/mutants/*.patch must make a scheduler unit
+# test fail (tests/mutants/run.sh: KILLED / SURVIVED per mutant; non-zero if one survives).
+.PHONY: mutants
+mutants: deps-test
+	@tests/mutants/run.sh $(BUILD)

@@ -136,6 +136,8 @@ static void credit_wake(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now
         slept = slept > 4000000000ull ? 4000000000ull : slept;
         c += (int64_t)(slept * v->weight / CP(p)->k.weight_sum);
     }
+    if (why == SCHED_JOIN_MIGRATE)
+        c = 0; /* credit relative to the old pCPU's clock: joins neutral, UNDER */
     c = c < max ? c : max;
     cv->vt = c >= 0 ? CP(p)->k.v - vt_from_ns((uint64_t)c, v->weight)
                     : CP(p)->k.v + vt_from_ns((uint64_t)-c, v->weight);
@@ -183,18 +185,16 @@ static void credit_tick(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t ran
 {
     advance(p, now);
     CV(v)->vt += vt_from_ns(ran, v->weight); /* credit_burn */
-    if (CV(v)->boost && now - p->run_start_ns >= p->s->params.ratelimit_ns)
-        CV(v)->boost = false;
 }
 
-static bool credit_preempts(struct sched_pcpu *p, struct sched_vcpu *cur, uint64_t now)
+static enum sched_preempt credit_preempts(struct sched_pcpu *p, struct sched_vcpu *cur, uint64_t now)
 {
     struct credit_pcpu *cp = CP(p);
     advance(p, now);
     int best = !slist_empty(&cp->boost) ? PRI_BOOST
              : !slist_empty(&cp->under) ? PRI_UNDER
              : pheap_min(&cp->over)     ? PRI_OVER : -1;
-    return best > prio(p, cur);
+    return best > prio(p, cur) ? SCHED_PREEMPT : SCHED_KEEP;
 }
 
 /* While CUR is OVER, the least indebted OVER vCPU turns UNDER (and preempts it) when K reaches

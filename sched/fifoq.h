@@ -85,10 +85,11 @@ static inline void fifoq_tick(struct sched_pcpu *p, struct sched_vcpu *v, uint64
     (void)p, (void)v, (void)ran, (void)now;
 }
 
-static inline bool fifoq_never_preempts(struct sched_pcpu *p, struct sched_vcpu *cur, uint64_t now)
+static inline enum sched_preempt fifoq_never_preempts(struct sched_pcpu *p, struct sched_vcpu *cur,
+                                                      uint64_t now)
 {
     (void)p, (void)cur, (void)now;
-    return false;
+    return SCHED_KEEP;
 }
 
 /* The ops of a FIFO-queue policy that differ only in name, pick, slice and pCPU set-up. */

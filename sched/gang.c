@@ -14,14 +14,18 @@
  * All of this runs under the machine lock (gang mode), so it may touch sibling pCPUs.
  * A VM's mode can be switched at run time (sched_gang_switch, from sched_change with every
  * lock held; sched.h explains why no entry point is then running without the machine lock). */
-#include "sched/internal.h"
+#include "sched/gang.h"
 
+#include "sched/place.h"
+
+/* Progress of a relaxed member: running + blocked time since its VM became relaxed (at setup
+ * or by a switch: a lead built before the switch is not held against it). */
 static uint64_t progress(const struct sched_vcpu *v, uint64_t now)
 {
     uint64_t p = v->acct.running_ns + v->acct.blocked_ns;
     if ((v->state == SCHED_RUNNING || v->state == SCHED_BLOCKED) && now > v->since_ns)
         p += now - v->since_ns;
-    return p;
+    return p - v->relaxed_base_ns;
 }
 
 uint64_t sched_relaxed_lead(struct sched_vcpu *v, uint64_t now)
@@ -128,21 +132,56 @@ static void claim_home(struct sched *s, struct sched_pcpu *home, struct sched_vm
     *kick |= CPU_BIT(home->id);
 }
 
+/* How long a backfill that a co-start cut short before gets to run before the next co-start
+ * may preempt it. */
+static uint64_t backfill_min_ns(const struct sched *s)
+{
+    return u64_max(s->params.ratelimit_ns, s->params.timeslice_ns / 8);
+}
+
+/* When every runnable member has been picked on its home, the gang starts — unless a home
+ * runs a backfill that the previous co-start preempted before it had run backfill_min_ns and
+ * that has not run that long yet: then the start waits for it (the members stay co-stopped on
+ * every home, so the gang is never partial; the homes' timers are armed for the start time,
+ * see sched_gang_start_at).  Only such victims defer it, once each: fresh backfills on other
+ * homes cannot keep deferring the gang.  Without this, when the homes' slices end at the same
+ * instant, a vCPU that backfills a home is dispatched and preempted by the co-start at that
+ * instant, every round: it starves (two hogs and a 2-vCPU gang on 3 pCPUs, 100 us slices). */
 void sched_gang_try_start(struct sched *s, struct sched_vm *vm, uint64_t now, sched_cpumask_t *kick)
 {
     if (vm->gang_on)
         return;
     bool any = false;
+    uint64_t start = now, min = backfill_min_ns(s);
     for (uint32_t k = 0; k < vm->nvcpus; k++) {
         const struct sched_vcpu *u = &vm->vcpus[k];
         if (u->state == SCHED_BLOCKED)
             continue;
-        if (u->hold != HOLD_GANG)
+        if (u->hold != HOLD_GANG) {
+            vm->gang_start_at_ns = 0; /* retried when the last member is picked */
             return; /* a runnable member has not been picked on its pCPU yet */
+        }
         any = true;
+        const struct sched_pcpu *home = &s->pcpus[u->home];
+        const struct sched_vcpu *b = home->curr;
+        if (b && b->state == SCHED_RUNNING && !is_strict(b) && b->costart_victim)
+            start = u64_max(start, home->run_start_ns + min);
     }
-    if (!any)
+    if (!any) {
+        vm->gang_start_at_ns = 0;
         return;
+    }
+    if (start > now) { /* granted once: the retry at START does not wait for them again */
+        vm->gang_start_at_ns = start;
+        for (uint32_t k = 0; k < vm->nvcpus; k++) {
+            const struct sched_vcpu *u = &vm->vcpus[k];
+            struct sched_vcpu *b = u->hold == HOLD_GANG ? s->pcpus[u->home].curr : NULL;
+            if (b && b->state == SCHED_RUNNING && !is_strict(b))
+                b->costart_victim = false;
+        }
+        return;
+    }
+    vm->gang_start_at_ns = 0;
     vm->gang_on = true;
     vm->gang_slice_end_ns = now + s->params.timeslice_ns;
     for (uint32_t k = 0; k < vm->nvcpus; k++) {
@@ -150,6 +189,9 @@ void sched_gang_try_start(struct sched *s, struct sched_vm *vm, uint64_t now, sc
         if (u->hold != HOLD_GANG)
             continue;
         struct sched_pcpu *home = &s->pcpus[u->home];
+        struct sched_vcpu *b = home->curr;
+        if (b && b->state == SCHED_RUNNING && !is_strict(b)) /* cut short? protected next time */
+            b->costart_victim = now - home->run_start_ns < min;
         slist_del(&u->qnode); /* off the held list; runs as soon as its home reschedules */
         u->hold = HOLD_NONE;
         claim_home(s, home, vm, now, kick);
@@ -157,9 +199,15 @@ void sched_gang_try_start(struct sched *s, struct sched_vm *vm, uint64_t now, sc
     }
 }
 
+uint64_t sched_gang_start_at(const struct sched_vm *vm)
+{
+    return vm->gang_on || !vm->gang_start_at_ns ? SCHED_NO_EVENT : vm->gang_start_at_ns;
+}
+
 void sched_gang_stop(struct sched *s, struct sched_vm *vm, uint64_t now, sched_cpumask_t *kick)
 {
     vm->gang_on = false;
+    vm->gang_start_at_ns = 0;
     for (uint32_t k = 0; k < vm->nvcpus; k++) {
         struct sched_vcpu *u = &vm->vcpus[k];
         struct sched_pcpu *home = &s->pcpus[u->home];
@@ -259,6 +307,13 @@ void sched_gang_switch(struct sched *s, struct sched_vm *vm, enum sched_gang to,
         v->lead_hold = false;
     }
     vm->gang = to;
+    vm->gang_start_at_ns = 0;
+    if (to == SCHED_GANG_RELAXED) /* skew counts from now */
+        for (uint32_t k = 0; k < vm->nvcpus; k++) {
+            struct sched_vcpu *v = &vm->vcpus[k];
+            v->relaxed_base_ns = 0;
+            v->relaxed_base_ns = progress(v, now);
+        }
     if (from == SCHED_GANG_STRICT)
         for (uint32_t k = 0; k < vm->nvcpus; k++)
             set_home(s, &vm->vcpus[k], -1, now);

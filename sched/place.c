@@ -1,57 +1,10 @@
-/* Placement: initial spread, load tracking, idle stealing and periodic load balancing.
+/* Placement: initial spread, idle stealing, wake-up placement and periodic load balancing.
  *
- * Load is an exponentially decaying average of "runnable" with a 32 ms half-life, kept per
- * vCPU and per pCPU (1024 = one always-runnable vCPU).  Because the filter is linear, a pCPU's
- * average equals the sum of its vCPUs' averages, so moving a vCPU moves exactly its own load. */
-#include "sched/internal.h"
-
-#define LOAD_UNIT_NS 1000000ull /* decay step; 32 steps = one half-life */
-
-/* 2^(-k/32) in Q16. */
-static const uint32_t decay_q16[32] = {
-    65536, 64132, 62757, 61413, 60097, 58809, 57549, 56316, 55109, 53928, 52773,
-    51642, 50535, 49452, 48393, 47356, 46341, 45348, 44376, 43425, 42495, 41584,
-    40693, 39821, 38968, 38133, 37316, 36516, 35734, 34968, 34219, 33486,
-};
-
-/* Moves AVG toward TARGET for the whole steps elapsed since *STAMP; the remainder of a step
- * stays for the next call, so many small updates compose like one big one. */
-static uint64_t ewma(uint64_t avg, uint64_t target, uint64_t *stamp, uint64_t now)
-{
-    if (now <= *stamp)
-        return avg;
-    uint64_t n = (now - *stamp) / LOAD_UNIT_NS;
-    if (n == 0)
-        return avg;
-    *stamp += n * LOAD_UNIT_NS;
-    uint64_t f = n >= 32 * 20 ? 0 : decay_q16[n % 32] >> (n / 32);
-    if (avg >= target)
-        return target + (((avg - target) * f) >> 16);
-    return target - (((target - avg) * f) >> 16);
-}
-
-static bool counts_as_load(const struct sched_vcpu *v)
-{
-    return v->state != SCHED_BLOCKED && v->hold != HOLD_CAP;
-}
-
-void sched_vcpu_load_update(struct sched_vcpu *v, uint64_t now)
-{
-    v->load = ewma(v->load, counts_as_load(v) ? LOAD_ONE : 0, &v->load_stamp_ns, now);
-}
-
-void sched_pcpu_load_update(struct sched_pcpu *p, uint64_t now)
-{
-    uint64_t l = ewma(p->load, (uint64_t)p->nr_runnable * LOAD_ONE, &p->load_stamp_ns, now);
-    __atomic_store_n(&p->load, l, __ATOMIC_RELAXED); /* read by other pCPUs when balancing */
-}
-
-/* Call before anything changes whether V counts as load on P. */
-void sched_load_sync(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now)
-{
-    sched_pcpu_load_update(p, now);
-    sched_vcpu_load_update(v, now);
-}
+ * Load (runq.c) is an exponentially decaying average of "runnable" with a 32 ms half-life,
+ * kept per vCPU and per pCPU (1024 = one always-runnable vCPU).  Because the filter is linear,
+ * a pCPU's average equals the sum of its vCPUs' averages, so moving a vCPU moves exactly its
+ * own load. */
+#include "sched/place.h"
 
 /* Home pCPUs for the members of strict-gang VM: distinct, within its affinity, preferring
  * pCPUs with fewer homes of other gangs (fewer rendezvous conflicts), then fewer vCPUs.
@@ -115,7 +68,6 @@ void sched_place_initial(struct sched *s)
     }
 }
 
-/* Claims one idle pCPU (other than SELF) that may run V and asks it to steal V. */
 sched_cpumask_t sched_kick_idle_for(struct sched *s, struct sched_vcpu *v, unsigned self)
 {
     if (v->home >= 0)
@@ -139,19 +91,24 @@ void sched_move_vcpu(struct sched *s, struct sched_pcpu *from, struct sched_pcpu
                      struct sched_vcpu *v, uint64_t now)
 {
     (void)s;
-    sched_load_sync(from, v, now);
+    bool in = v->gps_in;
+    if (in)
+        sched_runnable_leave(from, v, now);
+    else
+        sched_vcpu_load_update(v, now);
+    sched_pcpu_load_update(from, now);
     sched_pcpu_load_update(to, now);
-    if (counts_as_load(v)) {
-        from->nr_runnable--;
-        to->nr_runnable++;
-    }
     if (v->hold != HOLD_NONE) {
         slist_del(&v->qnode);
         slist_add_tail(&to->held, &v->qnode);
     }
-    __atomic_store_n(&from->load, from->load > v->load ? from->load - v->load : 0, __ATOMIC_RELAXED);
+    uint64_t l = sched_vcpu_weighted_load(v);
+    __atomic_store_n(&from->load, from->load > l ? from->load - l : 0, __ATOMIC_RELAXED);
     __atomic_store_n(&v->cpu, (int32_t)to->id, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&to->load, to->load + v->load, __ATOMIC_RELAXED);
+    __atomic_store_n(&to->load, to->load + l, __ATOMIC_RELAXED);
+    sched_gps_settle(v);
+    if (in)
+        sched_runnable_join(to, v, now);
     v->acct.migrations++;
 }
 
@@ -161,7 +118,7 @@ static void migrate_queued(struct sched *s, struct sched_pcpu *from, struct sche
 {
     sched_dequeue(s, from, v, now);
     sched_move_vcpu(s, from, to, v, now);
-    sched_enqueue(s, to, v, now, SCHED_JOIN_MOVE);
+    sched_enqueue(s, to, v, now, SCHED_JOIN_MIGRATE);
 }
 
 static struct sched_vcpu *find_stealable(struct sched_pcpu *src, unsigned cpu,
@@ -206,96 +163,238 @@ bool sched_steal(struct sched *s, struct sched_pcpu *p, uint64_t now)
     return p->nr_ready != 0;
 }
 
-/* How much moving a vCPU of load L from a pCPU of load FROM to one of load TO lowers their
- * difference (0 if it does not). */
-static uint64_t move_gain(uint64_t from, uint64_t to, uint64_t l)
+/* ---- machine-wide fairness ------------------------------------------------------------------
+ *
+ * Each pCPU shares itself fairly among its runnable vCPUs; machine-wide fairness is about who
+ * shares with whom.  Three equal hogs on two pCPUs have no fair placement: the one alone gets
+ * 100 %, the others 50 %.  So the balancer compares what the vCPUs have received: each vCPU's
+ * GPS service (runq.h) is the service per unit weight that fluid sharing gave it on the pCPUs
+ * where it was runnable — smooth (no time-slice granularity), comparable across pCPUs and
+ * weights.  Only vCPUs that are runnable nearly all the time take part (a vCPU that blocks
+ * gets what it asks for; what it would get does not matter).
+ *
+ * At its balancing tick a busy pCPU P pulls a queued vCPU M from another pCPU Q when the
+ * always-runnable vCPUs left on Q are behind P's by more than FAIR_SLACK: they then share Q
+ * with less, P's share P with more — the service moves to those behind.  Q is the pCPU whose
+ * always-runnable vCPUs were the furthest behind at its own last tick (gps_floor, published).
+ * This is Xen credit1's rule in other terms (a pCPU whose best is OVER steals an UNDER vCPU
+ * from a peer), and it also spreads an unbalanced start (all on one pCPU).  A machine whose
+ * placement is fair (4 hogs on 2 pCPUs) never migrates: nobody falls behind.  The price for
+ * an unfair-by-placement machine is a migration every time the gap reaches the slack
+ * (docs/sched.md gives the rates). */
+
+#define FAIR_SLACK_NS 5000000ull   /* at the default weight */
+#define GPS_NONE UINT64_MAX        /* gps_floor of a pCPU without always-runnable vCPUs */
+
+static uint64_t fair_slack_vt(void)
 {
-    if (from <= to || l >= from - to)
-        return 0;
-    uint64_t diff = from - to, after = diff > 2 * l ? diff - 2 * l : 2 * l - diff;
-    return diff - after;
+    return vt_from_ns(FAIR_SLACK_NS, SCHED_WEIGHT_DEFAULT);
 }
 
-/* Wake-up placement: blocked vCPUs are not on any queue, so the balancer never sees vCPUs that
- * are mostly blocked; they move when they wake instead, to the least loaded allowed pCPU if
- * that cuts the imbalance by BALANCE_MARGIN.  P (V's pCPU) is locked; returns V's pCPU, locked. */
+/* A waking vCPU that is not always runnable itself (it blocks) but wakes on a pCPU whose
+ * always-runnable vCPUs stay behind another allowed pCPU's goes there: it takes its share
+ * from those ahead.  One that runs less than 1/16 of the time is left where it is: its share
+ * is too small for a move to matter.  (The balancer moves only queued vCPUs; these are mostly
+ * blocked.)  Returns that pCPU, or -1.  Identical periodic VMs are never moved by it: none of
+ * them is always runnable, so no pCPU has a floor. */
+static int fairer_pcpu(struct sched *s, struct sched_pcpu *p, struct sched_vcpu *v)
+{
+    uint64_t here = __atomic_load_n(&p->gps_floor_vt, __ATOMIC_RELAXED), best = GPS_NONE;
+    if (here == GPS_NONE || v->load >= LOAD_ONE * 7 / 8 || v->load < LOAD_ONE / 16)
+        return -1; /* always runnable (the balancer's), or too light for a move to matter */
+    int c = -1;
+    for (sched_cpumask_t m = v->affinity & ~CPU_BIT(p->id); m; m &= m - 1) {
+        unsigned i = (unsigned)__builtin_ctzll(m);
+        uint64_t f = __atomic_load_n(&s->pcpus[i].gps_floor_vt, __ATOMIC_RELAXED);
+        if (f != GPS_NONE && (best == GPS_NONE || vt_before(best, f))) {
+            best = f;
+            c = (int)i;
+        }
+    }
+    /* Behind by more than a rotation leaves (the slack and one slice): only a pCPU that
+     * stays behind (debt is forgiven beyond slack + slice + balance period) sends wakers
+     * away; moving a vCPU that wakes often is not free (in the VMM under VT-x its VMCS moves
+     * with it), and following every rotation moved a 1 ms timer VM 14 times a second. */
+    uint64_t gap = vt_from_ns(FAIR_SLACK_NS + s->params.timeslice_ns, SCHED_WEIGHT_DEFAULT);
+    return c >= 0 && vt_before(here + gap, best) ? c : -1;
+}
+
+/* Wake-up placement: a vCPU wakes where it last ran, unless that pCPU is busy and another
+ * pCPU it may use is idle right now — then it goes there and runs at once (the idle pCPU
+ * would steal it anyway, work conservation).  Load does not move a waking vCPU: moves made
+ * for an instantaneous load imbalance are undone by the next one (identical periodic VMs made
+ * the balancer migrate hundreds of times a second).  A vCPU that found its pCPU busy and
+ * moved to an idle one wakes there next time, where it found room: placement converges.
+ * P (V's pCPU) is locked; returns V's pCPU, locked. */
 struct sched_pcpu *sched_place_waking(struct sched *s, struct sched_pcpu *p, struct sched_vcpu *v,
                                       uint64_t now)
 {
     if (v->home >= 0 || p->curr == v || s->npcpus == 1)
         return p;
-    int best = -1;
-    uint64_t best_load = UINT64_MAX;
-    for (sched_cpumask_t m = v->affinity & ~CPU_BIT(p->id); m; m &= m - 1) {
-        unsigned c = (unsigned)__builtin_ctzll(m);
-        uint64_t l = __atomic_load_n(&s->pcpus[c].load, __ATOMIC_RELAXED);
-        if (l < best_load) {
-            best_load = l;
-            best = (int)c;
-        }
+    bool busy = (p->curr && p->curr->state == SCHED_RUNNING) || p->nr_ready || p->forced;
+    sched_cpumask_t idle = __atomic_load_n(&s->idle_mask, __ATOMIC_SEQ_CST) & v->affinity &
+                           ~CPU_BIT(p->id);
+    int c = -1;
+    if (busy && idle) {
+        /* The first idle pCPU after P (spreads wakers of different pCPUs). */
+        sched_cpumask_t after = idle & ~(CPU_BIT(p->id + 1) - 1);
+        c = __builtin_ctzll(after ? after : idle);
+    } else if (busy) {
+        c = fairer_pcpu(s, p, v);
     }
-    sched_pcpu_load_update(p, now);
-    sched_vcpu_load_update(v, now);
-    if (best < 0 || move_gain(p->load, best_load, v->load) < BALANCE_MARGIN)
+    if (c < 0)
         return p;
-    struct sched_pcpu *to = &s->pcpus[best];
+    struct sched_pcpu *to = &s->pcpus[c];
     rq_unlock(s, p->id);
     sched_rq_lock_two(s, p->id, to->id);
     /* Re-check: another wake-up may have handled V while no lock was held. */
-    sched_pcpu_load_update(to, now);
     if (__atomic_load_n(&v->cpu, __ATOMIC_SEQ_CST) == (int32_t)p->id &&
         v->state == SCHED_BLOCKED && p->curr != v &&
-        v->home < 0 && move_gain(p->load, to->load, v->load) >= BALANCE_MARGIN)
+        (idle ? !to->curr && !to->forced && !to->nr_ready : fairer_pcpu(s, p, v) == c))
         sched_move_vcpu(s, p, to, v, now);
     rq_unlock(s, p->id);
     rq_unlock(s, to->id);
     return sched_lock_vcpu_rq(s, v); /* wherever V is now */
 }
 
-/* Busy P (locked) pulls one queued vCPU from the busiest pCPU when that lowers their load
- * difference by at least BALANCE_MARGIN; a balanced machine therefore never migrates. */
+/* V's GPS service, if V is always runnable (else GPS_NONE), with debt behind TOP (the most
+ * advanced floor of the machine) beyond what a rotation can leave (the slack, one slice, one
+ * balancing period) forgiven: fairness holds over windows (a second, say); it does not repay
+ * an unbalanced start or a long stay on a crowded pCPU for ever — that would keep migrating
+ * vCPUs long after the placement became fair. */
+static uint64_t member_service(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t top,
+                               uint64_t now)
+{
+    if (!sched_always_runnable(v, now)) /* its load as of its last change is enough here */
+        return GPS_NONE;
+    const struct sched_params *par = &p->s->params;
+    uint64_t debt = FAIR_SLACK_NS + par->timeslice_ns + par->balance_ns;
+    uint64_t n = sched_gps_service(p, v, now), limit = vt_from_ns(debt, SCHED_WEIGHT_DEFAULT);
+    if (top != GPS_NONE && vt_before(n, top - limit)) {
+        v->gps_acc_vt += top - limit - n;
+        n = top - limit;
+    }
+    return n;
+}
+
+/* The two smallest GPS services among P's always-runnable vCPUs (current and up to
+ * FAIR_SCAN_MAX queued), and the vCPU with the smallest; GPS_NONE where there are none. */
+#define FAIR_SCAN_MAX 16
+struct gps_mins {
+    uint64_t min1, min2;
+    const struct sched_vcpu *owner;
+};
+
+static void gps_note(struct gps_mins *g, const struct sched_vcpu *v, uint64_t sv)
+{
+    if (sv == GPS_NONE)
+        return;
+    if (g->min1 == GPS_NONE || vt_before(sv, g->min1)) {
+        g->min2 = g->min1;
+        g->min1 = sv;
+        g->owner = v;
+    } else if (g->min2 == GPS_NONE || vt_before(sv, g->min2)) {
+        g->min2 = sv;
+    }
+}
+
+static struct gps_mins gps_scan(struct sched_pcpu *p, uint64_t top, uint64_t now)
+{
+    struct gps_mins g = { GPS_NONE, GPS_NONE, NULL };
+    struct sched_vcpu *c = p->curr;
+    if (c && c->state == SCHED_RUNNING)
+        gps_note(&g, c, member_service(p, c, top, now));
+    unsigned n = 0;
+    struct slist *pos;
+    slist_for_each(pos, &p->ready) {
+        struct sched_vcpu *v = SCHED_CONTAINER_OF(pos, struct sched_vcpu, qnode);
+        if (n++ == FAIR_SCAN_MAX)
+            break;
+        gps_note(&g, v, member_service(p, v, top, now));
+    }
+    return g;
+}
+
+static void publish_floor(struct sched_pcpu *p, uint64_t floor)
+{
+    __atomic_store_n(&p->gps_floor_vt, floor, __ATOMIC_RELAXED);
+}
+
+void sched_gps_clamp_waking(struct sched_pcpu *p, struct sched_vcpu *v)
+{
+    uint64_t floor = __atomic_load_n(&p->gps_floor_vt, __ATOMIC_RELAXED);
+    if (floor != GPS_NONE && vt_before(v->gps_acc_vt, floor - fair_slack_vt()))
+        v->gps_acc_vt = floor - fair_slack_vt(); /* no banking service while blocked */
+}
+
+/* Busy P (locked) pulls a queued vCPU from the pCPU whose always-runnable vCPUs are the
+ * furthest behind, when that helps them (above).  A machine whose vCPUs keep up never
+ * migrates here. */
 void sched_balance(struct sched *s, struct sched_pcpu *p, uint64_t now)
 {
     p->next_balance_ns = now + s->params.balance_ns;
-    sched_pcpu_load_update(p, now);
-    sched_cpumask_t cand = __atomic_load_n(&s->ready_mask, __ATOMIC_SEQ_CST) & ~CPU_BIT(p->id);
-    uint64_t busiest = 0;
+    if (s->npcpus == 1)
+        return;
+    /* The furthest-behind pCPU with queued vCPUs, and the most advanced floor (TOP). */
+    sched_cpumask_t ready = __atomic_load_n(&s->ready_mask, __ATOMIC_SEQ_CST) & ~CPU_BIT(p->id);
+    uint64_t slack = fair_slack_vt(), lowest = GPS_NONE, top = GPS_NONE;
     int src_id = -1;
-    for (; cand; cand &= cand - 1) {
-        unsigned c = (unsigned)__builtin_ctzll(cand);
-        uint64_t l = __atomic_load_n(&s->pcpus[c].load, __ATOMIC_RELAXED);
-        if (l > busiest) {
-            busiest = l;
+    for (unsigned c = 0; c < s->npcpus; c++) {
+        uint64_t f = __atomic_load_n(&s->pcpus[c].gps_floor_vt, __ATOMIC_RELAXED);
+        if (f == GPS_NONE)
+            continue;
+        if (top == GPS_NONE || vt_before(top, f))
+            top = f;
+        if ((ready & CPU_BIT(c)) && (lowest == GPS_NONE || vt_before(f, lowest))) {
+            lowest = f;
             src_id = (int)c;
         }
     }
-    if (src_id < 0 || busiest <= p->load + BALANCE_MARGIN)
+    uint64_t mine = gps_scan(p, top, now).min1;
+    publish_floor(p, mine);
+    if (src_id < 0 || (mine != GPS_NONE && !vt_before(lowest + slack, mine)))
         return;
     struct sched_pcpu *src = &s->pcpus[src_id];
     rq_unlock(s, p->id);
     sched_rq_lock_two(s, p->id, src->id);
-    sched_pcpu_load_update(src, now);
-    sched_pcpu_load_update(p, now);
-    if (src->load > p->load + BALANCE_MARGIN) {
-        uint64_t best_gain = BALANCE_MARGIN - 1;
-        struct sched_vcpu *best = NULL;
-        unsigned n = 0;
-        struct slist *pos;
-        slist_for_each(pos, &src->ready) {
-            struct sched_vcpu *v = SCHED_CONTAINER_OF(pos, struct sched_vcpu, qnode);
-            if (n++ == BALANCE_SCAN_MAX)
-                break;
-            if (v->home >= 0 || !(v->affinity & CPU_BIT(p->id)))
-                continue;
-            sched_vcpu_load_update(v, now);
-            uint64_t gain = move_gain(src->load, p->load, v->load);
-            if (gain > best_gain) {
-                best_gain = gain;
-                best = v;
-            }
+    mine = gps_scan(p, top, now).min1;
+    struct gps_mins there = gps_scan(src, top, now);
+    publish_floor(src, there.min1);
+    struct sched_vcpu *best = NULL;
+    uint64_t best_left = 0;
+    unsigned n = 0;
+    struct slist *pos;
+    slist_for_each(pos, &src->ready) {
+        struct sched_vcpu *v = SCHED_CONTAINER_OF(pos, struct sched_vcpu, qnode);
+        if (n++ == FAIR_SCAN_MAX)
+            break;
+        if (v->home >= 0 || !(v->affinity & CPU_BIT(p->id)) || !sched_always_runnable(v, now))
+            continue; /* one that blocks moves when it wakes (fairer_pcpu), if at all */
+        /* Those who stay and gain: the smallest service on SRC without V. */
+        uint64_t left = v == there.owner ? there.min2 : there.min1;
+        if (left == GPS_NONE || (mine != GPS_NONE && !vt_before(left + slack, mine)))
+            continue;
+        if (!best || vt_before(left, best_left)) { /* the move that helps the furthest behind */
+            best = v;
+            best_left = left;
         }
+    }
+    /* Mid-slice, the vCPU pulled would wait for the running one's slice: pull it when that
+     * ends instead (the decision at the slice end balances again), so that it runs at once
+     * and the service moved is not cut into slice-sized steps. */
+    struct sched_vcpu *cur = p->curr;
+    bool mid_slice = cur && cur->state == SCHED_RUNNING && now < p->slice_end_ns &&
+                     p->slice_end_ns - now <= s->params.timeslice_ns;
+    /* A move that evens out the runnable weight (a crowded pCPU's vCPU to a less crowded one:
+     * an unbalanced start) helps at once; one that only rotates who shares waits. */
+    bool evens = best && p->run_weight + 2 * (uint64_t)best->weight <= src->run_weight;
+    if (best && mid_slice && !evens && !p->balance_deferred) {
+        p->next_balance_ns = p->slice_end_ns; /* once: the slice may end early (preempted) */
+        p->balance_deferred = true;
+    } else {
         if (best)
             migrate_queued(s, src, p, best, now);
+        p->balance_deferred = false;
     }
     rq_unlock(s, src->id);
 }

@@ -16,11 +16,11 @@
  *   pick_next                 remove and return the best queued vCPU
  *   tick                      charge RAN_NS of run time to the current vCPU (timestamps, so a
  *                             vCPU that always stops just before a tick still pays)
- *   preempts                  must a queued vCPU replace the current one now?
+ *   preempts                  must a queued vCPU replace the current one (enum sched_preempt)?
  *   recheck_ns                when preempts may turn true with no event (virtual time catching
  *                             up with a queued vCPU); the core arms the timer for it
  *   slice_ns                  how long a freshly picked vCPU may run before the next decision
- *   migrate                   = sleep on the old pCPU + wake(JOIN_MOVE) on the new one
+ *   migrate                   = sleep on the old pCPU + wake(JOIN_MIGRATE) on the new one
  *   adjust                    policy-specific validation of a struct sched_change
  *   value, dump               observation
  * Weight changes and run-time policy switches are sleep/wake(JOIN_MOVE or JOIN_CURRENT) around
@@ -42,11 +42,20 @@
 
 enum sched_join {
     SCHED_JOIN_WAKE,     /* was blocked */
-    SCHED_JOIN_MOVE,     /* migrated in, unparked, weight changed, policy switched: no bonus */
+    SCHED_JOIN_MOVE,     /* unparked, weight changed, policy switched, gang home: no bonus */
     SCHED_JOIN_CURRENT,  /* joins as the running vCPU, not queued (policy switch, gang force) */
+    SCHED_JOIN_MIGRATE,  /* pulled from another pCPU (stealing, balancing): joins neutral —
+                            lag, credit or pass relative to the old pCPU's clock do not carry
+                            over; machine-wide fairness is the balancer's (place.c) */
 };
 
 enum sched_hold { HOLD_NONE, HOLD_CAP, HOLD_GANG, HOLD_LEAD };
+
+/* What preempts answers: keep the running vCPU, replace it (once it has run the rate limit),
+ * or replace it now — for a vCPU that asks for less than the rate limit itself (pshare's short
+ * requests, like Linux's PREEMPT_SHORT): the rate limit bounds how often the running vCPU is
+ * switched out, and such a preemption costs it less than one rate-limit period. */
+enum sched_preempt { SCHED_KEEP, SCHED_PREEMPT, SCHED_PREEMPT_NOW };
 
 struct sched_params {
     uint64_t timeslice_ns, ratelimit_ns, gang_skew_ns, balance_ns;
@@ -55,17 +64,19 @@ struct sched_params {
 struct sched_vm {
     struct sched *s;
     uint32_t id, nvcpus, weight, cap_pct;
+    uint32_t active;                /* its runnable vCPUs (__atomic): weight_per = vm shares */
     enum sched_gang gang;
     sched_cpumask_t affinity;
     uint64_t request_ns;            /* pshare request size, 0 = time slice */
     struct sched_vcpu *vcpus;
     /* cap (VM lock) */
-    int64_t cap_budget_ns;
-    uint64_t cap_period_end_ns;
+    int64_t cap_budget;             /* ns x 100 (cap.c) */
+    uint64_t cap_stamp_ns;          /* budget earned up to here */
     uint32_t cap_running;
     /* strict gang (machine lock) */
     bool gang_on;
     uint64_t gang_slice_end_ns;
+    uint64_t gang_start_at_ns;      /* a co-start deferred for a backfill until then, 0 = none */
 };
 
 struct sched_vcpu {
@@ -80,10 +91,19 @@ struct sched_vcpu {
     bool yield;                     /* asked to yield */
     bool waking;                    /* woke and has not run yet: latency pending */
     bool lead_hold;                 /* relaxed gang: co-stopped, resumes at half the skew */
+    bool costart_victim;            /* a strict co-start cut its last backfill run short */
+    uint64_t relaxed_base_ns;       /* relaxed gang: progress before its VM became relaxed */
     sched_cpumask_t affinity;
     uint64_t since_ns;              /* start of the current accounting state */
     uint64_t wake_ns;
     uint64_t load, load_stamp_ns;   /* runnable average, 1024 = always runnable */
+    /* Machine-wide fairness (runq.c): GPS service per unit weight received while in the
+     * runnable set of a pCPU — the sum of that pCPU's GPS clock advances. */
+    uint64_t gps_acc_vt;            /* up to gps_base_vt's moment */
+    uint64_t gps_base_vt;           /* the pCPU's clock when it joined (while gps_in) */
+    bool gps_in;                    /* counted in its pCPU's runnable set */
+    uint64_t gps_join_ns;           /* when it last joined it */
+    uint64_t svc_vt, svc_mark_ns;   /* actual service per unit weight up to running_ns = mark */
     struct slist qnode;             /* ready list or held list of pCPU `cpu` */
     struct sched_acct acct;
     struct hist *latency;
@@ -99,6 +119,9 @@ struct sched_pcpu {
     uint64_t charged_ns;            /* curr's time up to here is charged */
     uint64_t slice_end_ns;
     uint64_t preempt_at_ns;         /* a preemption deferred by the rate limit */
+    uint64_t recheck_at_ns;         /* the policy's recheck time of the running vCPU */
+    bool preempt_check;             /* the queue changed since the last decision (core.c) */
+    bool balance_deferred;          /* a fairness pull waits for the slice end (place.c) */
     uint64_t next_event_ns;         /* what the last decision asked for */
     uint64_t next_balance_ns;
     uint64_t last_now_ns;
@@ -111,7 +134,10 @@ struct sched_pcpu {
     struct slist ready;             /* queued vCPUs, oldest first */
     struct slist held;              /* runnable vCPUs parked by a cap or co-scheduling */
     uint32_t nr_ready, nr_stealable, nr_runnable;
-    uint64_t load, load_stamp_ns;   /* average of nr_runnable, 1024 per vCPU */
+    uint64_t load, load_stamp_ns;   /* average of the runnable weight, LOAD_ONE per default weight */
+    uint64_t run_weight;            /* sum of the runnable vCPUs' weights (__atomic reads) */
+    uint64_t gps_vt, gps_stamp_ns;  /* GPS clock: advances by dt / run_weight */
+    uint64_t gps_floor_vt;          /* GPS service of its always-runnable vCPUs, last balance */
     SCHED_POLICY_STORAGE(SCHED_PCPU_WORDS);
 };
 
@@ -124,7 +150,7 @@ struct sched_policy {
     void (*put_prev)(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now, bool yielded);
     struct sched_vcpu *(*pick_next)(struct sched_pcpu *p, uint64_t now);
     void (*tick)(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t ran_ns, uint64_t now);
-    bool (*preempts)(struct sched_pcpu *p, struct sched_vcpu *cur, uint64_t now);
+    enum sched_preempt (*preempts)(struct sched_pcpu *p, struct sched_vcpu *cur, uint64_t now);
     uint64_t (*slice_ns)(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now);
     uint64_t (*recheck_ns)(struct sched_pcpu *p, struct sched_vcpu *cur, uint64_t now); /* may be NULL */
     int (*adjust)(const struct sched *s, const struct sched_change *c);   /* may be NULL */
@@ -139,6 +165,7 @@ struct sched {
     uint32_t npcpus, nvms, nvcpus;
     uint32_t gang_refs;             /* gang VMs + gang switches in progress (__atomic; sched.h) */
     uint64_t seed, start_ns;
+    enum sched_weight_per weight_per;
     sched_cpumask_t all_mask;
     sched_cpumask_t idle_mask;      /* __atomic */
     sched_cpumask_t ready_mask;     /* pCPUs with stealable queued vCPUs, __atomic */
@@ -187,6 +214,19 @@ static inline void vclock_advance(struct vclock *c, uint64_t now)
     if (now > c->stamp_ns && c->weight_sum)
         c->v += vt_from_ns(now - c->stamp_ns, c->weight_sum);
     if (now > c->stamp_ns)
+        c->stamp_ns = now;
+}
+
+/* The same, for a clock of service: it advances only while P's current vCPU runs.  Time in
+ * which the pCPU serves nobody while vCPUs are runnable (a VMM between a halt and its next
+ * decision, or booting before its first) is no service; counted, it would be lag for whoever
+ * was queued — under Bochs ~11 ms at boot and ~20 us at every halt, enough for a hog owed it
+ * to keep its pCPU past a waker's deadline for 10-20 ms. */
+static inline void vclock_serve(struct vclock *c, const struct sched_pcpu *p, uint64_t now)
+{
+    if (p->curr && p->curr->state == SCHED_RUNNING)
+        vclock_advance(c, now);
+    else if (now > c->stamp_ns)
         c->stamp_ns = now;
 }
 

@@ -1,6 +1,7 @@
 /* pshare: proportional share with virtual time, EEVDF (Stoica et al. 1996) family.
  *
- * V is the pCPU's virtual time: it advances by dt / (sum of runnable weights), and it is
+ * V is the pCPU's virtual time: while a vCPU runs it advances by dt / (sum of runnable
+ * weights) — only then (vclock_serve: time in which nobody runs is no service) — and it is
  * corrected when a vCPU joins or leaves with a lag, so that V stays the weighted average of the
  * runnable vCPUs' virtual eligible times (the sum of lags is zero).  Each vCPU has
  *   ve  virtual eligible time: advances by its run time / weight
@@ -9,11 +10,14 @@
  * A vCPU is eligible when ve <= V; pick = the eligible vCPU with the earliest deadline.  Two
  * pairing heaps hold the queue: not-yet-eligible by ve, eligible by vd; as V advances vCPUs
  * move from the first to the second, so a decision is O(log n) amortized.
- * Sleep keeps the lag; wake-up restores it clamped to one request either way: a sleeper can
- * neither bank service to starve others on return nor lose its place to be starved.  A debt
- * (negative lag) is forgiven while blocked at the rate of the vCPU's fair share, so a vCPU that
- * runs in short bursts is not left permanently ineligible; a positive lag does not grow.
- * The request size is per VM (sched_change SCHED_SET_REQUEST), default one time slice. */
+ * Sleep keeps the lag, decaying toward zero at the vCPU's fair rate while it sleeps (debt and
+ * credit alike: preserved across short sleeps, gone after long ones), and wake-up restores it
+ * clamped to one request either way: a sleeper can neither bank service to starve others on
+ * return nor lose its place to be starved.  The request is the VM's (SCHED_SET_REQUEST, like
+ * Linux's sched_attr.sched_runtime) or else the vCPU's typical burst (request_ns below).
+ * Preemption (RUN_TO_PARITY in Linux's terms): the running vCPU keeps its pCPU until it is no
+ * longer eligible or an eligible vCPU has an earlier deadline — a waker with non-negative lag
+ * and a short request is that vCPU, so it runs at once (after the rate limit). */
 #include "sched/policy.h"
 
 #define PS_MIN_SLICE_NS 10000 /* do not arm timers for slivers of a request */
@@ -25,6 +29,8 @@ struct ps_vcpu {
     uint64_t ve, vd;
     int64_t lag_ns;
     uint64_t slept_ns;
+    uint64_t burst_ns;      /* average run per wake-up (its typical burst) */
+    uint64_t ran_ns;        /* run since its last wake-up */
     uint8_t where;
 };
 
@@ -59,9 +65,19 @@ static bool by_eligible(const struct pheap_node *a, const struct pheap_node *b)
     return vt_before(of_hnode(a)->ve, of_hnode(b)->ve);
 }
 
+#define PS_MIN_REQUEST_NS (SCHED_REQUEST_MIN_US * 1000ull) /* the shortest request */
+
+/* The request: the VM's if it set one (SCHED_SET_REQUEST, the latency hint), else the vCPU's
+ * typical burst — twice its average run per wake-up, between PS_MIN_REQUEST_NS and the time
+ * slice.  So a vCPU that wakes for short bursts asks for short requests: it gets an early
+ * deadline and, eligible, runs at once; a hog (never blocks) asks for whole slices. */
 static uint64_t request_ns(struct sched_pcpu *p, struct sched_vcpu *v)
 {
-    return v->vm->request_ns ? v->vm->request_ns : sched_timeslice(p);
+    if (v->vm->request_ns)
+        return v->vm->request_ns;
+    uint64_t slice = sched_timeslice(p), r = 2 * PV(v)->burst_ns;
+    r = r < PS_MIN_REQUEST_NS ? PS_MIN_REQUEST_NS : r;
+    return r < slice ? r : slice;
 }
 
 /* Signed virtual-time offset of NS at weight W. */
@@ -95,7 +111,7 @@ static void q_unlink(struct sched_pcpu *p, struct sched_vcpu *v)
 static void advance(struct sched_pcpu *p, uint64_t now)
 {
     struct ps_pcpu *pp = PP(p);
-    vclock_advance(&pp->v, now);
+    vclock_serve(&pp->v, p, now);
     struct pheap_node *n;
     while ((n = pheap_min(&pp->wait)) && !vt_before(pp->v.v, of_hnode(n)->ve)) {
         pheap_pop(&pp->wait, by_eligible);
@@ -116,12 +132,28 @@ static void ps_init_pcpu(struct sched_pcpu *p, uint64_t now)
 
 static void ps_init_vcpu(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now)
 {
-    (void)p;
     struct ps_vcpu *pv = PV(v);
     pv->ve = pv->vd = 0;
     pv->lag_ns = 0;
     pv->slept_ns = now;
+    pv->burst_ns = sched_timeslice(p); /* a hog until it shows otherwise */
+    pv->ran_ns = 0;
     pv->where = PS_NONE;
+}
+
+/* Lag across a sleep of SLEPT ns: it decays toward zero at the vCPU's fair rate (its weight's
+ * share of this pCPU with it back), debt and credit alike — a short sleep keeps most of it, a
+ * long one none.  Debt: a vCPU that ran ahead and sleeps briefly cannot reset it by sleeping
+ * (it is forgiven only as fast as it would have been paid back); credit: service it was owed
+ * is not owed forever (a long sleeper cannot bank it; it could otherwise preempt whoever runs
+ * when it returns, and identical periodic VMs would keep preempting each other). */
+static int64_t lag_after_sleep(int64_t lag, uint64_t slept, uint64_t w, uint64_t others)
+{
+    slept = slept > 4000000000ull ? 4000000000ull : slept;
+    int64_t decay = (int64_t)(slept * w / (others + w));
+    if (lag > 0)
+        return lag > decay ? lag - decay : 0;
+    return -lag > decay ? lag + decay : 0;
 }
 
 static void ps_wake(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now, enum sched_join why)
@@ -129,14 +161,17 @@ static void ps_wake(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now, en
     struct ps_pcpu *pp = PP(p);
     struct ps_vcpu *pv = PV(v);
     advance(p, now);
-    int64_t r = (int64_t)request_ns(p, v);
     int64_t lag = pv->lag_ns;
-    if (why == SCHED_JOIN_WAKE && lag < 0 && now > pv->slept_ns) {
-        uint64_t slept = now - pv->slept_ns;
-        slept = slept > 4000000000ull ? 4000000000ull : slept;
-        lag += (int64_t)(slept * v->weight / (pp->v.weight_sum + v->weight));
-        lag = lag > 0 ? 0 : lag;
+    if (why == SCHED_JOIN_WAKE) {
+        if (pv->ran_ns) /* the burst since the previous wake-up is complete */
+            pv->burst_ns = (3 * pv->burst_ns + pv->ran_ns) / 4;
+        pv->ran_ns = 0;
+        if (now > pv->slept_ns)
+            lag = lag_after_sleep(lag, now - pv->slept_ns, v->weight, pp->v.weight_sum);
     }
+    if (why == SCHED_JOIN_MIGRATE)
+        lag = 0; /* its lag was owed by (or to) the old pCPU's vCPUs, not this one's */
+    int64_t r = (int64_t)request_ns(p, v);
     lag = lag > r ? r : lag < -r ? -r : lag;
     /* Joining with lag L moves V by -L / (weight already here), so the lags of everyone,
      * the newcomer included, still sum to zero (EEVDF's join rule; mirror of ps_sleep). */
@@ -189,21 +224,28 @@ static void ps_tick(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t ran, ui
 {
     advance(p, now);
     PV(v)->ve += vt_from_ns(ran, v->weight);
+    PV(v)->ran_ns += ran;
 }
 
-static bool ps_preempts(struct sched_pcpu *p, struct sched_vcpu *cur, uint64_t now)
+static enum sched_preempt ps_preempts(struct sched_pcpu *p, struct sched_vcpu *cur, uint64_t now)
 {
     struct ps_pcpu *pp = PP(p);
     advance(p, now);
     struct pheap_node *n = pheap_min(&pp->elig);
     if (!n)
-        return false;
+        return SCHED_KEEP;
     struct ps_vcpu *c = PV(cur);
-    return vt_before(pp->v.v, c->ve) || vt_before(of_hnode(n)->vd, c->vd);
+    bool earlier = vt_before(of_hnode(n)->vd, c->vd);
+    if (!earlier && !vt_before(pp->v.v, c->ve))
+        return SCHED_KEEP; /* still eligible, and nobody eligible has an earlier deadline */
+    /* A short request with an earlier deadline goes first at once (Linux: PREEMPT_SHORT). */
+    if (earlier && request_ns(p, vcpu_of(of_hnode(n))) <= p->s->params.ratelimit_ns)
+        return SCHED_PREEMPT_NOW;
+    return SCHED_PREEMPT;
 }
 
 /* The earliest not-yet-eligible vCPU preempts CUR once V reaches its ve, if its deadline is
- * earlier; V advances by dt / W, so that is (ve - V) * W ns away. */
+ * earlier; while CUR runs V advances by dt / W, so that is (ve - V) * W ns away. */
 static uint64_t ps_recheck_ns(struct sched_pcpu *p, struct sched_vcpu *cur, uint64_t now)
 {
     struct ps_pcpu *pp = PP(p);

@@ -74,14 +74,11 @@
 
 #include "sched/acct.h"
 #include "sched/hist.h"
+#include "sched/limits.h"
 
-#define SCHED_MAX_PCPUS 64
-#define SCHED_MAX_VMS 64
-#define SCHED_MAX_VCPUS 4096          /* in total */
-#define SCHED_NAME_MAX 24
 #define SCHED_NO_EVENT UINT64_MAX     /* next_event_ns when no timer is needed */
-#define SCHED_WEIGHT_DEFAULT 256
-#define SCHED_CAP_PERIOD_NS 10000000ull /* caps are enforced over 10 ms windows */
+#define SCHED_CAP_PERIOD_NS 10000000ull /* a parked capped VM runs again after earning this
+                                          long (sched/cap.c) */
 
 typedef uint64_t sched_cpumask_t;     /* bit i = pCPU i */
 
@@ -96,16 +93,22 @@ enum sched_err {
 
 enum sched_gang { SCHED_GANG_NONE, SCHED_GANG_STRICT, SCHED_GANG_RELAXED };
 
+/* Whose weight a VM's weight is (names: SCHED_WEIGHT_PER_NAMES).  VCPU: every vCPU competes
+ * with the VM's weight.  VM (Xen's semantics): the VM's weight is shared by its active
+ * (runnable) vCPUs, each competing with weight / active. */
+enum sched_weight_per { SCHED_WEIGHT_PER_VCPU, SCHED_WEIGHT_PER_VM };
+
 /* Accounting state of a vCPU. */
 enum sched_state { SCHED_BLOCKED, SCHED_READY, SCHED_RUNNING, SCHED_COSTOP };
 
 struct sched_vm_setup {
     uint32_t vcpus;             /* 1..SCHED_MAX_VCPUS */
-    uint32_t weight;            /* 1..65535 (0 = default 256); per vCPU */
+    uint32_t weight;            /* SCHED_WEIGHT_MIN..MAX (0 = default); see weight_per */
     uint32_t cap_pct;           /* percent of one pCPU for the whole VM, 0 = none, <= 100*vcpus */
     enum sched_gang gang;
     sched_cpumask_t affinity;   /* 0 = all */
-    int32_t first_pcpu;         /* initial pCPU of every vCPU (-1 = spread by load) */
+    int32_t start_pcpu;         /* pCPU every vCPU starts on (-1 = spread by load); it may move */
+    const int8_t *start_pcpus;  /* NULL, or one entry per vCPU (-1 = spread): overrides start_pcpu */
 };
 
 struct sched_setup {
@@ -116,6 +119,7 @@ struct sched_setup {
     uint64_t gang_skew_ns;      /* 100 us .. 1 s, default 3 ms */
     uint64_t balance_ns;        /* load-balancing period, 0 = off, else 100 us .. 1 s; default 10 ms */
     uint64_t seed;              /* PRNG seed (lottery) */
+    enum sched_weight_per weight_per; /* default SCHED_WEIGHT_PER_VCPU */
     uint32_t nvms;
     const struct sched_vm_setup *vms;
 };

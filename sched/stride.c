@@ -1,7 +1,8 @@
 /* stride (Waldspurger & Weihl 1995): the queued vCPU with the smallest pass runs for one time
  * slice; pass advances by run time / weight (exact run time, not whole quanta).  The global
- * pass is the pCPU's virtual clock; a vCPU leaving keeps its distance to it ("remain") and gets
- * it back when it returns, clamped to one slice.  Pairing heap: O(log n). */
+ * pass is the pCPU's virtual clock of service (vclock_serve); a vCPU leaving keeps its distance
+ * to it ("remain") and gets it back when it returns, clamped to one slice.  Pairing heap:
+ * O(log n). */
 #include "sched/policy.h"
 
 struct stride_vcpu {
@@ -57,10 +58,12 @@ static void stride_wake(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now
                         enum sched_join why)
 {
     struct stride_vcpu *sv = SV(v);
-    vclock_advance(&SP(p)->global, now);
+    vclock_serve(&SP(p)->global, p, now);
     SP(p)->global.weight_sum += v->weight;
     int64_t lim = (int64_t)sched_timeslice(p);
     int64_t r = sv->remain_ns > lim ? lim : sv->remain_ns < -lim ? -lim : sv->remain_ns;
+    if (why == SCHED_JOIN_MIGRATE)
+        r = 0; /* pass relative to the old pCPU's global pass: joins at this one's */
     sv->pass = r >= 0 ? SP(p)->global.v + vt_from_ns((uint64_t)r, v->weight)
                       : SP(p)->global.v - vt_from_ns((uint64_t)-r, v->weight);
     if (why != SCHED_JOIN_CURRENT)
@@ -70,7 +73,7 @@ static void stride_wake(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now
 static void stride_sleep(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now)
 {
     struct stride_vcpu *sv = SV(v);
-    vclock_advance(&SP(p)->global, now);
+    vclock_serve(&SP(p)->global, p, now);
     if (sv->queued)
         pheap_remove(&SP(p)->q, &sv->hnode, by_pass);
     sv->queued = false;
@@ -81,13 +84,13 @@ static void stride_sleep(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t no
 static void stride_put_prev(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now, bool yielded)
 {
     (void)yielded;
-    vclock_advance(&SP(p)->global, now);
+    vclock_serve(&SP(p)->global, p, now);
     push(p, v);
 }
 
 static struct sched_vcpu *stride_pick(struct sched_pcpu *p, uint64_t now)
 {
-    vclock_advance(&SP(p)->global, now);
+    vclock_serve(&SP(p)->global, p, now);
     struct pheap_node *n = pheap_pop(&SP(p)->q, by_pass);
     if (!n)
         return NULL;
@@ -97,14 +100,14 @@ static struct sched_vcpu *stride_pick(struct sched_pcpu *p, uint64_t now)
 
 static void stride_tick(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t ran, uint64_t now)
 {
-    vclock_advance(&SP(p)->global, now);
+    vclock_serve(&SP(p)->global, p, now);
     SV(v)->pass += vt_from_ns(ran, v->weight);
 }
 
-static bool stride_preempts(struct sched_pcpu *p, struct sched_vcpu *cur, uint64_t now)
+static enum sched_preempt stride_preempts(struct sched_pcpu *p, struct sched_vcpu *cur, uint64_t now)
 {
     (void)p, (void)cur, (void)now;
-    return false; /* quantum based: decisions at slice ends only */
+    return SCHED_KEEP; /* quantum based: decisions at slice ends only */
 }
 
 static uint64_t stride_slice_ns(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now)

@@ -4,7 +4,9 @@
 # (TEST_JOBS at a time, default 2), each one's output in DIR/test-logs/NAME.log.  Prints one
 # line per test in the order given -- `PASS name (Ns)`, `FAIL name (Ns)` followed by the last
 # 40 lines of its log, `SKIP name` -- and last `summary: N passed, M failed, K skipped`.
-# A test passes with exit 0; an integration script is skipped with exit 77.  Exit 1 on a failure.
+# A test passes with exit 0; an integration script is skipped with exit 77; a unit program
+# that skipped any cmocka test (skip() exits 0) is reported SKIP with the skipped tests' names.
+# Exit 1 on a failure.
 set -uo pipefail
 
 build=build unit='' integ=''
@@ -23,9 +25,11 @@ jobs=${TEST_JOBS:-2}
 [[ $jobs =~ ^[1-9][0-9]*$ ]] || { echo "run-tests: TEST_JOBS must be a positive number" >&2; exit 2; }
 passed=0 failed=0 skipped=0
 
-report() { # name rc seconds
+report() { # name rc seconds [note]
     local name=$1 rc=$2 secs=$3
-    if [[ $rc -eq 0 ]]; then
+    if [[ $rc -eq 77 && -n ${4:-} ]]; then
+        printf 'SKIP %s (%ss): %s\n' "$name" "$secs" "$4"; skipped=$((skipped + 1))
+    elif [[ $rc -eq 0 ]]; then
         printf 'PASS %s (%ss)\n' "$name" "$secs"; passed=$((passed + 1))
     elif [[ $rc -eq 77 ]]; then
         printf 'SKIP %s\n' "$name"; skipped=$((skipped + 1))
@@ -41,7 +45,13 @@ for name in $unit; do
     "$build/host/$name" > "$logs/$name.log" 2>&1
     rc=$?
     [[ $rc -eq 77 ]] && rc=1   # no skipping for unit tests
-    report "$name" "$rc" $((SECONDS - start))
+    # cmocka's skip() exits 0: a program that skipped any test says SKIP, never PASS.
+    note=
+    if [[ $rc -eq 0 ]] && grep -q 'SKIPPED TEST(S)' "$logs/$name.log"; then
+        skips=$(sed -n 's/^\[  SKIPPED \] \([^0-9].*\)/\1/p' "$logs/$name.log" | sort -u)
+        rc=77 note="$(wc -l <<< "$skips") cmocka test(s) skipped: $(tr '\n' ' ' <<< "$skips")"
+    fi
+    report "$name" "$rc" $((SECONDS - start)) "$note"
 done
 
 # Integration tests: up to $jobs at once, each in a subshell that leaves "STATUS SECONDS" in

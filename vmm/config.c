@@ -5,7 +5,7 @@
 #include <string.h>
 
 enum key_kind { K_U32, K_U64, K_TEXT, K_POLICY, K_GANG, K_EXPECT, K_FAULT, K_SELFTEST, K_CPUSET,
-                K_FILE };
+                K_FILE, K_WEIGHT_PER, K_PCPU_LIST };
 
 struct key {
     const char *name;
@@ -22,10 +22,11 @@ struct key {
 static const struct key machine_keys[] = {
     { "pcpus",            K_U32,    M(pcpus),            0, 0, CFG_MAX_PCPUS },
     { "policy",           K_POLICY, M(policy), SZ(cfg_machine, policy), 0, 0 },
-    { "timeslice_us",     K_U32,    M(timeslice_us),     0, 100, 1000000 },
-    { "ratelimit_us",     K_U32,    M(ratelimit_us),     0, 0, 1000000 },
-    { "gang_skew_us",     K_U32,    M(gang_skew_us),     0, 100, 1000000 },
-    { "balance_us",       K_U32,    M(balance_us),       0, 0, 1000000 },
+    { "timeslice_us",     K_U32,    M(timeslice_us),     0, SCHED_TIMESLICE_MIN_US, SCHED_TIMESLICE_MAX_US },
+    { "ratelimit_us",     K_U32,    M(ratelimit_us),     0, 0, SCHED_TIMESLICE_MAX_US },
+    { "gang_skew_us",     K_U32,    M(gang_skew_us),     0, SCHED_GANG_SKEW_MIN_US, SCHED_GANG_SKEW_MAX_US },
+    { "balance_us",       K_U32,    M(balance_us),       0, 0, SCHED_BALANCE_MAX_US },
+    { "weight_per",       K_WEIGHT_PER, M(weight_per),   0, 0, 0 },
     { "run_ms",           K_U32,    M(run_ms),           0, 0, 3600000 },
     { "report_ms",        K_U32,    M(report_ms),        0, 0, 3600000 },
     { "min_timer_period_us", K_U32, M(min_timer_period_us), 0, 0, 100000 },
@@ -39,11 +40,12 @@ static const struct key machine_keys[] = {
 static const struct key vm_keys[] = {
     { "vcpus",     K_U32,    V(vcpus),     0, 1, CFG_MAX_VCPUS },
     { "memory_mb", K_U32,    V(memory_mb), 0, 1, 4096 },
-    { "weight",    K_U32,    V(weight),    0, 1, 65535 },
-    { "cap",       K_U32,    V(cap),       0, 0, 100 * CFG_MAX_VCPUS },
+    { "weight",    K_U32,    V(weight),    0, SCHED_WEIGHT_MIN, SCHED_WEIGHT_MAX },
+    { "cap",       K_U32,    V(cap),       0, 0, SCHED_CAP_PER_VCPU * CFG_MAX_VCPUS },
     { "gang",      K_GANG,   V(gang),      0, 0, 0 },
     { "affinity",  K_CPUSET, V(affinity),  0, 0, 0 },
-    { "request_us", K_U32,   V(request_us), 0, 0, 1000000 },
+    { "start_pcpu", K_PCPU_LIST, V(start_pcpu), 0, 0, 0 },
+    { "request_us", K_U32,   V(request_us), 0, 0, SCHED_REQUEST_MAX_US },
     { "expect",    K_EXPECT, V(expect),    0, 0, 0 },
     { "selftest",  K_SELFTEST, V(selftest), 0, 0, 0 },
     { "image",     K_FILE,   V(image),    SZ(cfg_vm, image), 0, 0 },
@@ -56,14 +58,15 @@ static const struct key vm_keys[] = {
 
 #define NKEYS(t) (sizeof(t) / sizeof((t)[0]))
 
-static const char *const gang_names[] = { "none", "strict", "relaxed" };
+static const char *const gang_names[] = { SCHED_GANG_NAMES };
+static const char *const weight_per_names[] = { SCHED_WEIGHT_PER_NAMES };
 static const char *const expect_names[] = { "exit", "stopped" };
 static const char *const fault_names[] = { "none", "ud", "pf", "de" };
 static const char *const selftest_names[] = { "none", "bad_entry" };
 
 const char *cfg_gang_name(enum cfg_gang g)
 {
-    return (unsigned)g < 3 ? gang_names[g] : "?";
+    return (unsigned)g < SCHED_GANG_COUNT ? gang_names[g] : "?";
 }
 
 const char *cfg_expect_name(enum cfg_expect e)
@@ -75,10 +78,10 @@ void cfg_defaults(struct cfg *out)
 {
     memset(out, 0, sizeof(*out));
     memcpy(out->machine.policy, "credit", sizeof("credit"));
-    out->machine.timeslice_us = 30000;
-    out->machine.ratelimit_us = 1000;
-    out->machine.gang_skew_us = 3000;
-    out->machine.balance_us = 10000;
+    out->machine.timeslice_us = SCHED_TIMESLICE_DEFAULT_US;
+    out->machine.ratelimit_us = SCHED_RATELIMIT_DEFAULT_US;
+    out->machine.gang_skew_us = SCHED_GANG_SKEW_DEFAULT_US;
+    out->machine.balance_us = SCHED_BALANCE_DEFAULT_US;
     out->machine.report_ms = 5000;   /* a 16 x 4-vCPU round takes 45% of 115200 baud (docs/protocol.md) */
     out->machine.seed = 1;
     out->machine.min_timer_period_us = 200;
@@ -89,7 +92,7 @@ static void vm_defaults(struct cfg_vm *vm)
     memset(vm, 0, sizeof(*vm));
     vm->vcpus = 1;
     vm->memory_mb = 16;
-    vm->weight = 256;
+    vm->weight = SCHED_WEIGHT_DEFAULT;
     vm->affinity = ~0ull;
 }
 
@@ -212,6 +215,28 @@ static bool parse_cpuset(struct span s, uint64_t *out)
     return true;
 }
 
+/* "N" or "N,N,...": at most CFG_MAX_VCPUS numbers, each < CFG_MAX_PCPUS, in order. */
+static bool parse_pcpu_list(struct span s, int8_t *out, uint32_t *count)
+{
+    uint32_t n = 0;
+    for (;;) {
+        size_t len = 0;
+        while (len < s.n && s.p[len] != ',')
+            len++;
+        uint64_t c;
+        if (n == CFG_MAX_VCPUS || !parse_u64(trim((struct span){ s.p, len }), &c) ||
+            c >= CFG_MAX_PCPUS)
+            return false;
+        out[n++] = (int8_t)c;
+        if (len == s.n)
+            break;
+        s.p += len + 1;
+        s.n -= len + 1;
+    }
+    *count = n;
+    return true;
+}
+
 static bool copy_text(struct span v, char *dst, size_t size)
 {
     if (v.n + 1 > size)
@@ -260,18 +285,30 @@ static int set_value(const struct key *k, void *base, struct span v, uint32_t li
     case K_GANG:
     case K_EXPECT:
     case K_FAULT:
-    case K_SELFTEST: {
+    case K_SELFTEST:
+    case K_WEIGHT_PER: {
         const char *const *names = k->kind == K_GANG     ? gang_names
                                    : k->kind == K_EXPECT ? expect_names
                                    : k->kind == K_FAULT  ? fault_names
+                                   : k->kind == K_WEIGHT_PER ? weight_per_names
                                                          : selftest_names;
-        int count = k->kind == K_GANG ? 3 : k->kind == K_EXPECT ? 2 : k->kind == K_FAULT ? 4 : 2;
+        int count = k->kind == K_GANG ? SCHED_GANG_COUNT : k->kind == K_EXPECT ? 2
+                  : k->kind == K_FAULT ? 4 : k->kind == K_WEIGHT_PER ? SCHED_WEIGHT_PER_COUNT : 2;
         idx = lookup_name(v, names, count);
         if (idx < 0) {
             err_set(err, line, "bad value '", v, "' (see docs/config.md)");
             return -1;
         }
         *(int *)field = idx;
+        return 0;
+    }
+    case K_PCPU_LIST: {
+        struct cfg_vm *vm = base;
+        if (!parse_pcpu_list(v, vm->start_pcpu, &vm->start_pcpus)) {
+            err_set(err, line, "bad pCPU list '", v,
+                    "' (one pCPU number for all vCPUs, or one per vCPU: e.g. 0,0,1)");
+            return -1;
+        }
         return 0;
     }
     case K_CPUSET:
@@ -362,6 +399,23 @@ static int cross_check(const struct cfg *c, struct cfg_error *err)
             err_set(err, vm->line, "[vm ", name,
                     "]: strict gang needs at least as many CPUs in affinity as vcpus");
             return -1;
+        }
+        if (vm->start_pcpus && vm->start_pcpus != 1 && vm->start_pcpus != vm->vcpus) {
+            err_set(err, vm->line, "[vm ", name,
+                    "]: start_pcpu needs one pCPU for all vCPUs or one per vCPU");
+            return -1;
+        }
+        if (vm->start_pcpus && vm->gang == CFG_GANG_STRICT) {
+            err_set(err, vm->line, "[vm ", name,
+                    "]: start_pcpu with gang = strict (members have fixed home pCPUs)");
+            return -1;
+        }
+        for (uint32_t k = 0; k < vm->start_pcpus; k++) {
+            if (!(vm->affinity & present & (1ull << vm->start_pcpu[k]))) {
+                err_set(err, vm->line, "[vm ", name,
+                        "]: start_pcpu names a pCPU outside affinity or not below pcpus");
+                return -1;
+            }
         }
     }
     return 0;

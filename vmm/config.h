@@ -13,16 +13,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sched/limits.h"
+
 #define CFG_MAX_VMS        16
 #define CFG_MAX_VCPUS      64   /* per VM */
-#define CFG_MAX_PCPUS      64
+#define CFG_MAX_PCPUS      SCHED_MAX_PCPUS
 #define CFG_NAME_MAX       24   /* VM names, policy names; includes the NUL */
 #define CFG_PATH_MAX       64   /* image file names on the ESP */
 #define CFG_TEXT_MAX       160  /* args, workload */
 #define CFG_CMDLINE_MAX    512  /* a Linux VM's cmdline */
 #define CFG_ERR_MAX        160
 
-enum cfg_gang { CFG_GANG_NONE, CFG_GANG_STRICT, CFG_GANG_RELAXED };
+enum cfg_gang { CFG_GANG_NONE, CFG_GANG_STRICT, CFG_GANG_RELAXED }; /* = enum sched_gang */
+enum cfg_weight_per { CFG_WEIGHT_PER_VCPU, CFG_WEIGHT_PER_VM };      /* = enum sched_weight_per */
 enum cfg_expect { CFG_EXPECT_EXIT, CFG_EXPECT_STOPPED };
 enum cfg_fault { CFG_FAULT_NONE, CFG_FAULT_UD, CFG_FAULT_PF, CFG_FAULT_DE };
 enum cfg_vm_selftest { CFG_SELFTEST_NONE, CFG_SELFTEST_BAD_ENTRY };
@@ -35,6 +38,8 @@ struct cfg_vm {
     uint32_t cap;             /* percent of one pCPU, 0 = none, at most 100 * vcpus */
     enum cfg_gang gang;       /* default none */
     uint64_t affinity;        /* bit i = pCPU i may run this VM's vCPUs; default all */
+    uint32_t start_pcpus;     /* entries of start_pcpu given: 0 (spread by load), 1 (all), vcpus */
+    int8_t start_pcpu[CFG_MAX_VCPUS]; /* pCPU each vCPU starts on (may move later) */
     uint32_t request_us;      /* pshare request size, 0 = the time slice, else 100..1000000 */
     enum cfg_expect expect;   /* default exit */
     enum cfg_vm_selftest selftest; /* bad_entry: start with an illegal CR3, to test reports */
@@ -54,6 +59,7 @@ struct cfg_machine {
     uint32_t ratelimit_us;    /* 0..timeslice_us, default 1000 */
     uint32_t gang_skew_us;    /* relaxed gang skew threshold, 100..1000000, default 3000 */
     uint32_t balance_us;      /* load-balancing period, 0 = off or 100..1000000, default 10000 */
+    enum cfg_weight_per weight_per; /* a VM's weight is each vCPU's (vcpu) or shared (vm) */
     uint32_t run_ms;          /* machine time before the VMM stops the VMs; 0 = until they exit */
     uint32_t report_ms;       /* accounting record period (default 5000); 0 = only at the end */
     uint32_t min_timer_period_us; /* shortest guest APIC timer period/delay, default 200 */

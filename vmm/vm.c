@@ -258,13 +258,16 @@ static void create_sched(void)
     st.gang_skew_ns = (uint64_t)c->machine.gang_skew_us * 1000;
     st.balance_ns = (uint64_t)c->machine.balance_us * 1000;
     st.seed = c->machine.seed;
+    st.weight_per = (enum sched_weight_per)c->machine.weight_per;
     st.nvms = c->nvms;
     st.vms = vs;
     for (uint32_t i = 0; i < c->nvms; i++) {
         const struct cfg_vm *cv = &c->vms[i];
         vs[i] = (struct sched_vm_setup){ .vcpus = cv->vcpus, .weight = cv->weight,
                                          .cap_pct = cv->cap, .gang = gang_of[cv->gang],
-                                         .affinity = cv->affinity, .first_pcpu = -1 };
+                                         .affinity = cv->affinity,
+                                         .start_pcpu = cv->start_pcpus == 1 ? cv->start_pcpu[0] : -1,
+                                         .start_pcpus = cv->start_pcpus > 1 ? cv->start_pcpu : NULL };
     }
     int err = sched_setup_check(&st);
     size_t size = sched_mem_size(&st);

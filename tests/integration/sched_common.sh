@@ -3,7 +3,7 @@
 # emulator can hold, in microseconds of guest time:
 #   LAT_ALONE_US   timer guest alone on its pCPU: p99 lateness of a 1 ms sleep
 #   LAT_CREDIT_US  the same with two hogs on its pCPU under credit (BOOST preempts for it)
-#   LAT_PSHARE_US  the same under pshare (its lag makes it eligible, not necessarily first)
+#   LAT_PSHARE_US  the same under pshare (a short request with non-negative lag goes first)
 # The numbers come from the VMM's own accounting records (protocol v1, docs/protocol.md),
 # read with tools/vsched-ctl, and from the guests' own lines.
 

@@ -72,6 +72,69 @@ uint64_t tvm_run_ns(struct sim *sim, unsigned vm)
     return a.running_ns;
 }
 
+void trec(struct sim *sim, unsigned vm, unsigned idx, struct sim_record *r)
+{
+    if (sim_vcpu_record(sim, vm, idx, r) < 0)
+        fail_msg("no vCPU %u of VM %u", idx, vm);
+}
+
+uint64_t trec_run_ns(struct sim *sim, unsigned vm, unsigned idx)
+{
+    struct sim_record r;
+    trec(sim, vm, idx, &r);
+    return r.running_ns;
+}
+
+uint64_t trec_vm_run_ns(struct sim *sim, unsigned vm)
+{
+    uint64_t t = 0;
+    for (unsigned k = 0; k < sched_vm_nvcpus(sim_sched(sim), vm); k++)
+        t += trec_run_ns(sim, vm, k);
+    return t;
+}
+
+unsigned trec_all_run_ns(struct sim *sim, uint64_t *out, unsigned max)
+{
+    struct sched *s = sim_sched(sim);
+    unsigned n = 0;
+    for (unsigned vm = 0; vm < sched_nvms(s); vm++)
+        for (unsigned k = 0; k < sched_vm_nvcpus(s, vm); k++) {
+            assert_true(n < max);
+            out[n++] = trec_run_ns(sim, vm, k);
+        }
+    return n;
+}
+
+uint64_t tmigrations(struct sim *sim)
+{
+    struct sched *s = sim_sched(sim);
+    uint64_t m = 0;
+    for (unsigned vm = 0; vm < sched_nvms(s); vm++) {
+        struct sched_acct a;
+        sched_vm_acct(s, vm, sim_now(sim), &a, NULL);
+        m += a.migrations;
+    }
+    return m;
+}
+
+void tfigure(const char *fmt, ...)
+{
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    print_message("figure: %s\n", buf);
+}
+
+bool tnear(const char *what, double got, double want, double tol)
+{
+    if (got >= want - tol && got <= want + tol)
+        return true;
+    print_message("miss: %s: %.4f, want %.4f +- %.4f\n", what, got, want, tol);
+    return false;
+}
+
 void assert_share(uint64_t got, uint64_t whole, double want, double tol, const char *what)
 {
     double share = whole ? (double)got / (double)whole : 0;

@@ -23,6 +23,22 @@ void tsim_run(struct sim *sim, uint64_t until);
 uint64_t tvm_run_ns(struct sim *sim, unsigned vm);
 uint64_t tvcpu_run_ns(struct sim *sim, unsigned vm, unsigned idx);
 void tvcpu_acct(struct sim *sim, unsigned vm, unsigned idx, struct sched_acct *a);
+/* The simulator's own record of a vCPU (tools/vsched-sim/sim.h), independent of the library's
+ * accounting: what the semantic tests measure with. */
+void trec(struct sim *sim, unsigned vm, unsigned idx, struct sim_record *r);
+uint64_t trec_run_ns(struct sim *sim, unsigned vm, unsigned idx);
+uint64_t trec_vm_run_ns(struct sim *sim, unsigned vm);
+/* Running time of every vCPU (in VM order) from the record, into OUT[0..n); returns n. */
+unsigned trec_all_run_ns(struct sim *sim, uint64_t *out, unsigned max);
+/* Migrations of every vCPU so far (the library's count). */
+uint64_t tmigrations(struct sim *sim);
+/* A line "figure: ..." in the test's output: the numbers docs/sched.md quotes. */
+void tfigure(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* |GOT - WANT| <= TOL?  Prints a line naming WHAT when not; for tests that measure every case
+ * (so that every figure is printed) and fail at the end on the count of misses. */
+bool tnear(const char *what, double got, double want, double tol);
+
 /* |got/whole - want| <= tol, reported with values on failure. */
 void assert_share(uint64_t got, uint64_t whole, double want, double tol, const char *what);
 

@@ -225,6 +225,39 @@ static void test_linux_keys(void **state)
     expect_error(text, 3, "'cmdline' is too long");
 }
 
+/* weight_per and start_pcpu (docs/config.md): names from sched/limits.h, one start pCPU for
+ * all vCPUs or one per vCPU, inside the affinity, not for strict gangs. */
+static void test_weight_per_and_start_pcpu(void **state)
+{
+    (void)state;
+    struct cfg c;
+    struct cfg_error e;
+    assert_int_equal(parse("", &c, &e), 0);
+    assert_int_equal(c.machine.weight_per, CFG_WEIGHT_PER_VCPU);
+    assert_int_equal(parse("[machine]\nweight_per = vm\n", &c, &e), 0);
+    assert_int_equal(c.machine.weight_per, CFG_WEIGHT_PER_VM);
+    assert_int_equal(parse("[machine]\nweight_per = vcpu\n", &c, &e), 0);
+    assert_int_equal(c.machine.weight_per, CFG_WEIGHT_PER_VCPU);
+    expect_error("[machine]\nweight_per = domain\n", 2, "bad value 'domain'");
+
+    assert_int_equal(parse("[vm a]\nvcpus = 3\nstart_pcpu = 2\n", &c, &e), 0);
+    assert_int_equal(c.vms[0].start_pcpus, 1);
+    assert_int_equal(c.vms[0].start_pcpu[0], 2);
+    assert_int_equal(parse("[vm a]\nvcpus = 3\nstart_pcpu = 0, 5,63\n", &c, &e), 0);
+    assert_int_equal(c.vms[0].start_pcpus, 3);
+    assert_int_equal(c.vms[0].start_pcpu[1], 5);
+    assert_int_equal(c.vms[0].start_pcpu[2], 63);
+    assert_int_equal(parse("[vm a]\n", &c, &e), 0);
+    assert_int_equal(c.vms[0].start_pcpus, 0); /* spread by load */
+    expect_error("[vm a]\nstart_pcpu = 64\n", 2, "bad pCPU list '64'");
+    expect_error("[vm a]\nstart_pcpu = 1,\n", 2, "bad pCPU list");
+    expect_error("[vm a]\nstart_pcpu = 0-3\n", 2, "bad pCPU list");
+    expect_error("[vm a]\nvcpus = 3\nstart_pcpu = 0,1\n", 1, "one pCPU for all vCPUs or one per");
+    expect_error("[machine]\npcpus = 2\n[vm a]\nstart_pcpu = 2\n", 3, "outside affinity");
+    expect_error("[vm a]\naffinity = 1-2\nstart_pcpu = 0\n", 1, "outside affinity");
+    expect_error("[vm g]\nvcpus = 2\ngang = strict\nstart_pcpu = 0,1\n", 1, "gang = strict");
+}
+
 static void test_too_many_vms(void **state)
 {
     (void)state;
@@ -290,6 +323,7 @@ int main(void)
         cmocka_unit_test(test_value_errors),
         cmocka_unit_test(test_cross_checks),
         cmocka_unit_test(test_linux_keys),
+        cmocka_unit_test(test_weight_per_and_start_pcpu),
         cmocka_unit_test(test_too_many_vms),
         cmocka_unit_test(test_text_limits),
         cmocka_unit_test(test_null_policy_callback_accepts_any),

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,8 +124,8 @@ static void snap(struct sched *s, uint64_t now, struct snapshot *out)
 static void test_gang_change_validation_changes_nothing(void **state)
 {
     (void)state;
-    struct sched_vm_setup vms[2] = { { 3, 256, 0, SCHED_GANG_NONE, 0x3, -1 },  /* 2 pCPUs only */
-                                     { 2, 256, 0, SCHED_GANG_NONE, 0, -1 } };
+    struct sched_vm_setup vms[2] = { { 3, 256, 0, SCHED_GANG_NONE, 0x3, -1, NULL },  /* 2 pCPUs only */
+                                     { 2, 256, 0, SCHED_GANG_NONE, 0, -1, NULL } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.npcpus = 4;
@@ -168,8 +169,8 @@ static void test_gang_change_validation_changes_nothing(void **state)
 static void test_gang_change_machine_lock_follows_mode(void **state)
 {
     (void)state;
-    struct sched_vm_setup vms[2] = { { 2, 256, 0, SCHED_GANG_NONE, 0, -1 },
-                                     { 2, 256, 0, SCHED_GANG_RELAXED, 0, -1 } };
+    struct sched_vm_setup vms[2] = { { 2, 256, 0, SCHED_GANG_NONE, 0, -1, NULL },
+                                     { 2, 256, 0, SCHED_GANG_RELAXED, 0, -1, NULL } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.npcpus = 2;
@@ -213,8 +214,8 @@ static void check_acct_exact(struct sched *s, uint64_t now)
 static void test_gang_change_strict_pins_and_releases(void **state)
 {
     (void)state;
-    struct sched_vm_setup vms[2] = { { 3, 256, 0, SCHED_GANG_NONE, 0xe, 1 },  /* all on pCPU 1 */
-                                     { 1, 256, 0, SCHED_GANG_STRICT, 0, -1 } };
+    struct sched_vm_setup vms[2] = { { 3, 256, 0, SCHED_GANG_NONE, 0xe, 1, NULL },  /* all on pCPU 1 */
+                                     { 1, 256, 0, SCHED_GANG_STRICT, 0, -1, NULL } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.npcpus = 4;
@@ -284,7 +285,7 @@ static void test_gang_change_strict_pins_and_releases(void **state)
 static void test_gang_change_running_members_stay(void **state)
 {
     (void)state;
-    struct sched_vm_setup vms[1] = { { 3, 256, 0, SCHED_GANG_RELAXED, 0, -1 } };
+    struct sched_vm_setup vms[1] = { { 3, 256, 0, SCHED_GANG_RELAXED, 0, -1, NULL } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.npcpus = 3;
@@ -371,6 +372,48 @@ static void test_gang_change_at_run_time(void **state)
     }
 }
 
+/* Strict gangs do not starve the vCPUs that backfill their homes (docs/sched.md gave this as a
+ * known limit; the property test exempted every strict-gang machine).  Two hogs and a 2-vCPU
+ * strict gang on 3 pCPUs, 100 us slices, no rate limit: the homes' slices end at the same
+ * instant, and a hog dispatched there as backfill was preempted by the co-start at once,
+ * every round — one hog never ran (lottery: 0 ms in 3 s).  Now a co-start that cut a backfill
+ * short waits once for it to run max(rate limit, slice / 8): every hog's longest wait is at
+ * most 1 ms (measured 0.1 ms: a slice), both hogs get a third of the machine or more, the gang
+ * is never partial (the simulator's check), and the hogs are not bounced between the homes
+ * (at most 2000 migrations/s, against ~9900 without the deferral). */
+static void test_strict_gang_does_not_starve_backfill(void **state)
+{
+    (void)state;
+    int bad = 0;
+    for (unsigned p = 0; sched_policy_list(p); p++) {
+        const char *pol = sched_policy_list(p);
+        if (strcmp(pol, "fifo") == 0)
+            continue; /* runs to completion: starves by design */
+        struct cfg c;
+        tcfg_init(&c, 3, pol);
+        c.machine.timeslice_us = 100;
+        c.machine.ratelimit_us = 0;
+        tcfg_vm(&c, "hogs", 2, "hog");
+        tcfg_vm(&c, "gang", 2, "hog")->gang = CFG_GANG_STRICT;
+        struct sim *sim = tsim(&c, NULL);
+        tsim_run(sim, 3 * SEC);
+        struct sim_record h0, h1;
+        trec(sim, 0, 0, &h0);
+        trec(sim, 0, 1, &h1);
+        uint64_t worst = h0.max_wait_ns > h1.max_wait_ns ? h0.max_wait_ns : h1.max_wait_ns;
+        tfigure("2 hogs + strict gang of 2 on 3 pCPUs, %s, 100 us slices: hogs %.0f / %.0f ms of "
+                "3 s, longest wait %.2f ms, %.0f migrations/s", pol, h0.running_ns / 1e6,
+                h1.running_ns / 1e6, worst / 1e6, (double)tmigrations(sim) / 3);
+        bad += worst > 1000000 || h0.running_ns < SEC || h1.running_ns < SEC;
+        /* Without the deferral the cut-short hog was stolen back and forth at every round:
+         * ~9900 migrations/s for every policy.  Measured 530-950 with it (lottery's random
+         * draws: ~9400, not bounded here); bound 2000. */
+        bad += strcmp(pol, "lottery") && tmigrations(sim) > 3 * 2000;
+        sim_destroy(sim);
+    }
+    assert_int_equal(bad, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -381,6 +424,7 @@ int main(void)
         cmocka_unit_test(test_gang_change_strict_pins_and_releases),
         cmocka_unit_test(test_gang_change_running_members_stay),
         cmocka_unit_test(test_gang_change_at_run_time),
+        cmocka_unit_test(test_strict_gang_does_not_starve_backfill),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,6 +22,8 @@ struct sim_pcpu {
 
 #define WORK_FOREVER UINT64_MAX
 
+enum rec_state { REC_BLOCKED, REC_WAITING, REC_RUNNING };
+
 struct sim_vcpu {
     struct sched_vcpu *sv;
     const struct sim_workload *wl;
@@ -30,6 +32,11 @@ struct sim_vcpu {
     bool blocked;           /* as the sim sees it (waiting for work or a barrier) */
     uint64_t work_left;     /* ns of CPU time still needed */
     uint64_t rng;
+    /* The independent record (sim_record): kept from the simulator's own events. */
+    struct sim_record rec;
+    uint8_t rec_state;      /* enum rec_state */
+    int32_t last_cpu;       /* pCPU of the last run, -1 = none yet */
+    uint64_t rec_since, wait_start;
 };
 
 struct sim {
@@ -42,10 +49,12 @@ struct sim {
     struct sim_vcpu *vcpu;
     struct sim_workload wl[CFG_MAX_VMS];
     uint32_t barrier_waiting[CFG_MAX_VMS];
+    enum sched_gang gang_seen[CFG_MAX_VMS];     /* each VM's mode at the last check */
+    uint64_t relaxed_base[CFG_MAX_VMS * CFG_MAX_VCPUS]; /* progress when it became relaxed */
     struct event *heap;
     size_t nheap, capheap;
     bool check, trace;
-    uint64_t violations;
+    uint64_t violations, instants;
     char first_violation[200];
 };
 
@@ -94,6 +103,13 @@ static struct event ev_pop(struct sim *sim)
 }
 
 /* ---- helpers ---- */
+
+/* A broken SCHED_ASSERT in the library (sched/assert.h): say where, and stop. */
+void sched_assert_failed(const char *cond, const char *file, int line)
+{
+    fprintf(stderr, "%s:%d: scheduler invariant broken: %s\n", file, line, cond);
+    abort();
+}
 
 static uint64_t rng_next(uint64_t *state)
 {
@@ -145,10 +161,40 @@ static void settle(struct sim *sim, struct sim_vcpu *v)
     struct sim_pcpu *pc = &sim->pcpu[v->on_cpu];
     if (sim->now > pc->run_from) {
         uint64_t done = sim->now - pc->run_from;
+        v->rec.work_ns += done;
         if (v->work_left != WORK_FOREVER)
             v->work_left = done >= v->work_left ? 0 : v->work_left - done;
         pc->run_from = sim->now;
     }
+}
+
+/* The record's state of V from the simulator's own view: blocked, running (the current vCPU
+ * of a pCPU, not blocked), else waiting.  Call after every change of blocked or on_cpu. */
+static void note(struct sim *sim, struct sim_vcpu *v)
+{
+    enum rec_state st = v->blocked ? REC_BLOCKED : v->on_cpu >= 0 ? REC_RUNNING : REC_WAITING;
+    uint64_t d = sim->now - v->rec_since;
+    switch (v->rec_state) {
+    case REC_BLOCKED: v->rec.blocked_ns += d; break;
+    case REC_WAITING: v->rec.waiting_ns += d; break;
+    default: v->rec.running_ns += d; break;
+    }
+    v->rec_since = sim->now;
+    if (v->rec_state == REC_WAITING && sim->now - v->wait_start > v->rec.max_wait_ns)
+        v->rec.max_wait_ns = sim->now - v->wait_start;
+    if (st == REC_WAITING && v->rec_state != REC_WAITING)
+        v->wait_start = sim->now;
+    if (st == REC_RUNNING && v->rec_state != REC_RUNNING) {
+        v->rec.dispatches++;
+        if (v->last_cpu >= 0 && v->last_cpu != v->on_cpu) {
+            v->rec.pcpu_changes++;
+            if (sim->trace)
+                fprintf(stderr, "  moved vm%u.%u from pcpu %d to %d\n", v->vm,
+                        sched_vcpu_index(v->sv), v->last_cpu, v->on_cpu);
+        }
+        v->last_cpu = v->on_cpu;
+    }
+    v->rec_state = (uint8_t)st;
 }
 
 static void arm_done(struct sim *sim, unsigned c)
@@ -174,14 +220,17 @@ static void do_schedule(struct sim *sim, unsigned c)
     if (pc->cur) {
         struct sim_vcpu *prev = sim_vcpu_of(sim, pc->cur);
         settle(sim, prev);
-        if (d.run != pc->cur)
+        if (d.run != pc->cur) {
             prev->on_cpu = -1;
+            note(sim, prev);
+        }
     }
     if (d.run && d.run != pc->cur) {
         struct sim_vcpu *next = sim_vcpu_of(sim, d.run);
         if (next->on_cpu >= 0 && next->on_cpu != (int32_t)c)
             violation(sim, "a vCPU was dispatched on two pCPUs");
         next->on_cpu = (int32_t)c;
+        note(sim, next);
         pc->run_from = sim->now + sim->switch_cost;
     }
     pc->cur = d.run;
@@ -196,13 +245,24 @@ static void do_schedule(struct sim *sim, unsigned c)
 static void vcpu_wake(struct sim *sim, struct sim_vcpu *v)
 {
     v->blocked = false;
+    note(sim, v);
     sim_kick(sim, sched_vcpu_wake(sim->s, v->sv, sim->now));
 }
 
 static void vcpu_block(struct sim *sim, struct sim_vcpu *v)
 {
+    if (v->on_cpu >= 0)
+        settle(sim, v);
     v->blocked = true;
+    note(sim, v);
     sim_kick(sim, sched_vcpu_block(sim->s, v->sv, sim->now));
+}
+
+/* The running V gives up its pCPU and stays runnable. */
+static void vcpu_yield(struct sim *sim, struct sim_vcpu *v)
+{
+    v->rec.yields++;
+    sim_kick(sim, sched_vcpu_yield(sim->s, v->sv, sim->now));
 }
 
 /* New work for V: wake it, or (if it runs) move its completion. */
@@ -227,7 +287,18 @@ static void on_done(struct sim *sim, unsigned c)
         fprintf(stderr, "  on_done vm%u on_cpu=%d c=%u left=%llu run_from=%llu blocked=%d\n", v->vm, v->on_cpu, c, (unsigned long long)v->work_left, (unsigned long long)sim->pcpu[c].run_from, v->blocked);
     if (v->work_left)
         return;
-    if (v->wl->kind != WL_BARRIER) {
+    switch (v->wl->kind) {
+    case WL_BARRIER: break;
+    case WL_YIELD: /* the next piece of work is there at once; it lets others go first */
+        v->work_left = v->wl->run_ns;
+        vcpu_yield(sim, v);
+        arm_done(sim, c);
+        return;
+    case WL_TIMER: /* sleeps from the end of its burst, like the timer guest */
+        ev_push(sim, sim->now + v->wl->period_ns, EV_ARRIVAL, (uint32_t)(v - sim->vcpu), 0);
+        vcpu_block(sim, v);
+        return;
+    default:
         vcpu_block(sim, v);
         return;
     }
@@ -247,21 +318,129 @@ static void on_done(struct sim *sim, unsigned c)
     arm_done(sim, c);
 }
 
-static void on_arrival(struct sim *sim, struct sim_vcpu *v)
+/* Periodic: a new period's work; missed work (left over at the arrival) is kept or dropped. */
+static void periodic_arrival(struct sim *sim, struct sim_vcpu *v)
 {
-    const struct sim_workload *wl = v->wl;
-    uint64_t next;
-    if (wl->kind == WL_PERIODIC) {
-        add_work(sim, v, wl->run_ns);
-        next = wl->period_ns;
-    } else {
-        add_work(sim, v, wl->service_ns);
-        next = exp_sample_ns(&v->rng, wl->rate_hz);
+    if (v->on_cpu >= 0 && !v->blocked)
+        settle(sim, v);
+    v->rec.arrivals++;
+    if (v->work_left)
+        v->rec.missed++;
+    if (v->wl->drop_missed && v->work_left) {
+        v->work_left = 0; /* the deadline passed: that work is worthless now */
+        add_work(sim, v, v->wl->run_ns);
+        if (v->on_cpu >= 0 && !v->blocked)
+            arm_done(sim, (unsigned)v->on_cpu);
+        return;
     }
-    ev_push(sim, sim->now + next, EV_ARRIVAL, (uint32_t)(v - sim->vcpu), 0);
+    add_work(sim, v, v->wl->run_ns);
 }
 
-/* ---- invariants, checked when every event of an instant has been handled ---- */
+/* Attack: at every multiple of the period (the accounting boundaries of a sampling scheduler)
+ * it becomes runnable with endless work; run_pct into the period it blocks (sleep) or yields,
+ * so that it is never running when the boundary comes.  GEN: 0 boundary, 1 end of its run. */
+static void attack_event(struct sim *sim, struct sim_vcpu *v, uint32_t gen)
+{
+    const struct sim_workload *wl = v->wl;
+    uint32_t id = (uint32_t)(v - sim->vcpu);
+    if (gen == 0) {
+        uint64_t end = sim->now + wl->period_ns * wl->run_pct / 100;
+        ev_push(sim, end, EV_ARRIVAL, id, 1);
+        ev_push(sim, sim->now + wl->period_ns, EV_ARRIVAL, id, 0);
+        if (v->blocked) {
+            v->work_left = WORK_FOREVER;
+            vcpu_wake(sim, v);
+        }
+    } else if (!v->blocked) {
+        if (!wl->attack_yield)
+            vcpu_block(sim, v);
+        else if (v->on_cpu >= 0)
+            vcpu_yield(sim, v);
+    }
+}
+
+static void on_arrival(struct sim *sim, struct sim_vcpu *v, uint32_t gen)
+{
+    const struct sim_workload *wl = v->wl;
+    uint32_t id = (uint32_t)(v - sim->vcpu);
+    switch (wl->kind) {
+    case WL_PERIODIC:
+        periodic_arrival(sim, v);
+        ev_push(sim, sim->now + wl->period_ns, EV_ARRIVAL, id, 0);
+        break;
+    case WL_TIMER:
+        add_work(sim, v, wl->run_ns);
+        break;
+    case WL_ATTACK:
+        attack_event(sim, v, gen);
+        break;
+    default:
+        add_work(sim, v, wl->service_ns);
+        ev_push(sim, sim->now + exp_sample_ns(&v->rng, wl->rate_hz), EV_ARRIVAL, id, 0);
+        break;
+    }
+}
+
+/* ---- the record and the invariants, checked when every event of an instant is handled ---- */
+
+/* V's record up to now, the ongoing state included. */
+static void record_now(const struct sim *sim, const struct sim_vcpu *v, struct sim_record *r)
+{
+    *r = v->rec;
+    uint64_t d = sim->now - v->rec_since;
+    switch (v->rec_state) {
+    case REC_BLOCKED: r->blocked_ns += d; break;
+    case REC_WAITING:
+        r->waiting_ns += d;
+        if (sim->now - v->wait_start > r->max_wait_ns)
+            r->max_wait_ns = sim->now - v->wait_start;
+        break;
+    default: r->running_ns += d; break;
+    }
+}
+
+int sim_vcpu_record(const struct sim *sim, unsigned vm, unsigned idx, struct sim_record *out)
+{
+    struct sched_vcpu *sv = vm < sim->cfg.nvms ? sched_vcpu_get(sim->s, vm, idx) : NULL;
+    if (!sv)
+        return -1;
+    record_now(sim, sched_vcpu_user(sv), out);
+    return 0;
+}
+
+void sim_reset_max_wait(struct sim *sim)
+{
+    for (uint32_t i = 0; i < sim->nvcpus; i++) {
+        struct sim_vcpu *v = &sim->vcpu[i];
+        v->rec.max_wait_ns = 0;
+        if (v->rec_state == REC_WAITING)
+            v->wait_start = sim->now;
+    }
+}
+
+/* Each VM's accounting (sched_vm_acct) against the sum of its vCPUs' records. */
+static void check_vm_sums(struct sim *sim)
+{
+    char msg[160];
+    uint32_t base = 0;
+    for (uint32_t m = 0; m < sim->cfg.nvms; m++) {
+        struct sched_acct a;
+        uint64_t run = 0, blocked = 0, wait = 0;
+        sched_vm_acct(sim->s, m, sim->now, &a, NULL);
+        for (uint32_t k = 0; k < sim->cfg.vms[m].vcpus; k++) {
+            struct sim_record r;
+            record_now(sim, &sim->vcpu[base + k], &r);
+            run += r.running_ns, blocked += r.blocked_ns, wait += r.waiting_ns;
+        }
+        base += sim->cfg.vms[m].vcpus;
+        if (a.running_ns != run || a.blocked_ns != blocked || a.ready_ns + a.costop_ns != wait ||
+            a.lifetime_ns != (uint64_t)sim->cfg.vms[m].vcpus * sim->now) {
+            snprintf(msg, sizeof(msg), "vm %s: its accounting differs from its vCPUs' records",
+                     sim->cfg.vms[m].name);
+            violation(sim, msg);
+        }
+    }
+}
 
 static void check_instant(struct sim *sim)
 {
@@ -274,9 +453,19 @@ static void check_instant(struct sim *sim)
         struct sched_acct a;
         sched_vcpu_info(s, v->sv, &info[i]);
         sched_vcpu_acct(s, v->sv, sim->now, &a, NULL);
-        if (a.running_ns + a.ready_ns + a.blocked_ns + a.costop_ns != a.lifetime_ns) {
-            snprintf(msg, sizeof(msg), "vm %u vcpu %u: accounting does not add up", v->vm,
-                     sched_vcpu_index(v->sv));
+        struct sim_record r;
+        record_now(sim, v, &r);
+        /* The library's buckets against the simulator's own record: running and blocked
+         * exactly, ready + co-stopped = the rest, lifetime = the simulated time. */
+        if (a.running_ns != r.running_ns || a.blocked_ns != r.blocked_ns ||
+            a.ready_ns + a.costop_ns != r.waiting_ns || a.lifetime_ns != sim->now ||
+            a.migrations < r.pcpu_changes) {
+            snprintf(msg, sizeof(msg), "vm %u vcpu %u: accounting (run %llu blocked %llu wait %llu) "
+                     "differs from the simulator's record (%llu %llu %llu)", v->vm,
+                     sched_vcpu_index(v->sv), (unsigned long long)a.running_ns,
+                     (unsigned long long)a.blocked_ns, (unsigned long long)(a.ready_ns + a.costop_ns),
+                     (unsigned long long)r.running_ns, (unsigned long long)r.blocked_ns,
+                     (unsigned long long)r.waiting_ns);
             violation(sim, msg);
         }
         progress[i] = a.running_ns + a.blocked_ns;
@@ -313,6 +502,18 @@ static void check_instant(struct sim *sim)
                 least = progress[base + k];
         }
         enum sched_gang gang = sched_vm_gang(s, m); /* may change at run time */
+        if (gang == SCHED_GANG_RELAXED && sim->gang_seen[m] != SCHED_GANG_RELAXED)
+            for (uint32_t k = 0; k < vm->vcpus; k++) /* skew counts from the switch */
+                sim->relaxed_base[base + k] = progress[base + k];
+        sim->gang_seen[m] = gang;
+        if (gang == SCHED_GANG_RELAXED) {
+            least = UINT64_MAX;
+            for (uint32_t k = 0; k < vm->vcpus; k++) {
+                progress[base + k] -= sim->relaxed_base[base + k];
+                if (info[base + k].state != SCHED_BLOCKED && progress[base + k] < least)
+                    least = progress[base + k];
+            }
+        }
         if (gang == SCHED_GANG_STRICT && running && running != runnable) {
             snprintf(msg, sizeof(msg), "strict gang vm %s: %u of %u runnable vCPUs running",
                      vm->name, running, runnable);
@@ -361,14 +562,19 @@ void sim_run(struct sim *sim, uint64_t until)
                 on_done(sim, e.target);
             break;
         case EV_ARRIVAL:
-            on_arrival(sim, &sim->vcpu[e.target]);
+            on_arrival(sim, &sim->vcpu[e.target], e.gen);
             break;
         }
-        if (sim->check && (!sim->nheap || sim->heap[0].t > sim->now))
+        if (sim->check && (!sim->nheap || sim->heap[0].t > sim->now)) {
             check_instant(sim);
+            if (++sim->instants % 1024 == 0)
+                check_vm_sums(sim);
+        }
     }
     if (until > sim->now)
         sim->now = until;
+    if (sim->check)
+        check_vm_sums(sim);
 }
 
 int sim_create(struct sim **out, const struct cfg *cfg, const struct sim_options *opt, char *err,
@@ -404,6 +610,7 @@ int sim_create(struct sim **out, const struct cfg *cfg, const struct sim_options
     st.gang_skew_ns = (uint64_t)m->gang_skew_us * 1000;
     st.balance_ns = (uint64_t)m->balance_us * 1000;
     st.seed = m->seed;
+    st.weight_per = (enum sched_weight_per)m->weight_per;
     st.nvms = sim->cfg.nvms;
     st.vms = vms;
     for (uint32_t i = 0; i < sim->cfg.nvms; i++) {
@@ -415,7 +622,13 @@ int sim_create(struct sim **out, const struct cfg *cfg, const struct sim_options
             return -1;
         }
         vms[i] = (struct sched_vm_setup){ cv->vcpus, cv->weight, cv->cap, (enum sched_gang)cv->gang,
-                                          cv->affinity, opt->start_on_pcpu0 ? 0 : -1 };
+                                          cv->affinity, -1, NULL };
+        if (opt->start_on_pcpu0)
+            vms[i].start_pcpu = 0;
+        else if (cv->start_pcpus == 1)
+            vms[i].start_pcpu = cv->start_pcpu[0];
+        else if (cv->start_pcpus)
+            vms[i].start_pcpus = cv->start_pcpu;
         sim->nvcpus += cv->vcpus;
     }
     int rc = sched_setup_check(&st);
@@ -457,6 +670,7 @@ int sim_create(struct sim **out, const struct cfg *cfg, const struct sim_options
             v->wl = &sim->wl[i];
             v->vm = i;
             v->on_cpu = -1;
+            v->last_cpu = -1;
             v->blocked = true;
             v->rng = m->seed * 0x2545f4914f6cdd1dull + id * 0x9e3779b97f4a7c15ull + 1;
             sched_vcpu_set_user(v->sv, v);
@@ -464,10 +678,15 @@ int sim_create(struct sim **out, const struct cfg *cfg, const struct sim_options
     /* Start: hogs and barrier phases are runnable at 0; arrivals begin at a seeded offset. */
     for (uint32_t i = 0; i < sim->nvcpus; i++) {
         struct sim_vcpu *v = &sim->vcpu[i];
+        if (v->wl->busy_vcpus && sched_vcpu_index(v->sv) >= v->wl->busy_vcpus)
+            continue; /* idle */
         switch (v->wl->kind) {
         case WL_HOG: v->work_left = WORK_FOREVER; vcpu_wake(sim, v); break;
         case WL_BARRIER: v->work_left = v->wl->phase_ns; vcpu_wake(sim, v); break;
-        case WL_PERIODIC: ev_push(sim, rng_next(&v->rng) % v->wl->period_ns, EV_ARRIVAL, i, 0); break;
+        case WL_YIELD: v->work_left = v->wl->run_ns; vcpu_wake(sim, v); break;
+        case WL_PERIODIC:
+        case WL_TIMER: ev_push(sim, rng_next(&v->rng) % v->wl->period_ns, EV_ARRIVAL, i, 0); break;
+        case WL_ATTACK: ev_push(sim, 0, EV_ARRIVAL, i, 0); break;
         case WL_POISSON: ev_push(sim, exp_sample_ns(&v->rng, v->wl->rate_hz), EV_ARRIVAL, i, 0); break;
         case WL_IDLE: break;
         }

@@ -12,13 +12,19 @@
 #include "sched/sched.h"
 #include "vmm/config.h"
 
-enum sim_kind { WL_HOG, WL_IDLE, WL_PERIODIC, WL_POISSON, WL_BARRIER };
+enum sim_kind { WL_HOG, WL_IDLE, WL_PERIODIC, WL_POISSON, WL_BARRIER, WL_YIELD, WL_TIMER,
+                WL_ATTACK };
 
 struct sim_workload {
     enum sim_kind kind;
-    uint64_t period_ns, run_ns;      /* periodic */
+    uint64_t period_ns, run_ns;      /* periodic, attack (period); yield, timer (run); timer:
+                                        period_ns is the sleep after each burst */
+    uint64_t drop_missed;            /* periodic: 1 = work not done by the next arrival is dropped */
     uint64_t rate_hz, service_ns;    /* poisson */
     uint64_t phase_ns;               /* barrier */
+    uint64_t run_pct;                /* attack: runnable for this % of every period */
+    uint64_t attack_yield;           /* attack: 1 = yield (else sleep) at the end of its run */
+    uint64_t busy_vcpus;             /* 0 = all; else only the first N vCPUs work, the rest idle */
 };
 
 /* Parses a [vm] workload string; "" means hog.  On error writes a message to ERR. */
@@ -32,7 +38,7 @@ struct sim_options {
     bool seed_set;
     const char *policy;      /* NULL = the config's */
     bool check;              /* verify the invariants at every instant */
-    bool start_on_pcpu0;     /* place every vCPU on pCPU 0 at start (balancing experiments) */
+    bool start_on_pcpu0;     /* place every vCPU on pCPU 0 at start (overrides start_pcpu) */
 };
 
 struct sim;
@@ -51,5 +57,24 @@ uint64_t sim_events(const struct sim *sim);
 /* Invariant violations seen so far (with --check) and the first one's description. */
 uint64_t sim_violations(const struct sim *sim);
 const char *sim_first_violation(const struct sim *sim);
+
+/* The simulator's own record of a vCPU, kept from its events only (who it dispatched, who it
+ * blocked and woke), never from the library's accounting: the independent oracle that --check
+ * compares the library's buckets with.  Times are up to the simulator's now. */
+struct sim_record {
+    uint64_t running_ns;     /* the current vCPU of a pCPU, and not blocked */
+    uint64_t waiting_ns;     /* runnable (not blocked) and not running: ready + co-stopped */
+    uint64_t blocked_ns;
+    uint64_t max_wait_ns;    /* longest continuous waiting stretch (the ongoing one included) */
+    uint64_t dispatches;     /* times it started running */
+    uint64_t pcpu_changes;   /* dispatches on another pCPU than its previous run's */
+    uint64_t work_ns;        /* work done (running time after switch costs) */
+    uint64_t arrivals, missed; /* periodic: periods, and arrivals that found work left over */
+    uint64_t yields;         /* sched_vcpu_yield calls */
+};
+/* 0, or -1 for no such vCPU. */
+int sim_vcpu_record(const struct sim *sim, unsigned vm, unsigned idx, struct sim_record *out);
+/* Clears every vCPU's max_wait_ns (the ongoing wait counts from now): per-window maxima. */
+void sim_reset_max_wait(struct sim *sim);
 
 #endif
