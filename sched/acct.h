@@ -15,6 +15,8 @@ struct sched_acct {
     uint64_t migrations;   /* times it moved to another pCPU */
     uint64_t wakeups;      /* blocked -> runnable transitions */
     int64_t policy_value;  /* credit (ns) for credit, lag (ns) for pshare, 0 where none */
+    uint64_t charged_ns;   /* pCPU time spent for it while another vCPU was current there (its
+                              timer's interrupts: sched_vcpu_charge); not one of the four */
 };
 
 static inline void sched_acct_add(struct sched_acct *dst, const struct sched_acct *src)
@@ -29,6 +31,7 @@ static inline void sched_acct_add(struct sched_acct *dst, const struct sched_acc
     dst->migrations += src->migrations;
     dst->wakeups += src->wakeups;
     dst->policy_value += src->policy_value;
+    dst->charged_ns += src->charged_ns;
 }
 
 #endif

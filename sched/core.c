@@ -373,6 +373,36 @@ sched_cpumask_t sched_vcpu_wake(struct sched *s, struct sched_vcpu *v, uint64_t 
     return kick;
 }
 
+void sched_vcpu_charge(struct sched *s, struct sched_vcpu *owner, unsigned cpu, uint64_t ns,
+                       uint64_t now)
+{
+    if (!ns || cpu >= s->npcpus)
+        return;
+    int e = sched_enter(s, sched_vcpu_slot(owner));
+    struct sched_pcpu *p = &s->pcpus[cpu];
+    rq_lock(s, cpu);
+    struct sched_vcpu *r = p->curr;
+    if (r && r != owner && r->state == SCHED_RUNNING) {
+        /* Move its run's accounting and charge marks past the time it did not have. */
+        uint64_t mark = r->since_ns > p->charged_ns ? r->since_ns : p->charged_ns;
+        uint64_t d = now > mark ? now - mark : 0;
+        d = d < ns ? d : ns;
+        sched_acct_state(r, SCHED_RUNNING, now - d); /* its running time up to the cut */
+        r->acct.ready_ns += d;
+        r->since_ns = now;
+        if (p->charged_ns < now - d)
+            sched_charge_current(s, p, now - d);
+        p->charged_ns = now;
+    }
+    rq_unlock(s, cpu);
+    struct sched_pcpu *op = sched_lock_vcpu_rq(s, owner);
+    owner->acct.charged_ns += ns;
+    if (sched_capped(owner->vm))
+        sched_cap_charge(s, owner->vm, ns, now);
+    rq_unlock(s, op->id);
+    sched_leave(s, e);
+}
+
 sched_cpumask_t sched_vcpu_block(struct sched *s, struct sched_vcpu *v, uint64_t now)
 {
     sched_cpumask_t kick = 0;

@@ -182,6 +182,13 @@ const char *sched_strerror(int err);
 sched_cpumask_t sched_vcpu_wake(struct sched *s, struct sched_vcpu *v, uint64_t now_ns);
 sched_cpumask_t sched_vcpu_block(struct sched *s, struct sched_vcpu *v, uint64_t now_ns);
 sched_cpumask_t sched_vcpu_yield(struct sched *s, struct sched_vcpu *v, uint64_t now_ns);
+/* NS of pCPU CPU's time, up to NOW_NS, went to OWNER (its timer's interrupt: an exit and its
+ * handling) while another vCPU was current there.  That vCPU is not charged for it: it leaves
+ * its running time and its policy's charge (it waited: ready time), and OWNER's VM pays it
+ * against its cap; OWNER's acct.charged_ns counts it.  So a guest's timer costs that guest,
+ * never whoever runs (issue 10). */
+void sched_vcpu_charge(struct sched *s, struct sched_vcpu *owner, unsigned cpu, uint64_t ns,
+                       uint64_t now_ns);
 
 /* The decision on pCPU CPU: after its timer fired, a kick, or a block/yield of its vCPU. */
 void sched_schedule(struct sched *s, unsigned cpu, uint64_t now_ns, struct sched_decision *out);

@@ -123,10 +123,10 @@ static void settle(void)
  * accounting period.  Returns the TSC at which it wants to run again (0 = none).  When every
  * VM has ended, pCPU 0 leaves its vCPU (in_run) so the loop parks it; the final report comes
  * once this pCPU has nothing left to run (run_finish). */
-static uint64_t housekeeping(uint32_t self, bool in_run)
+static uint64_t housekeeping(uint32_t self, bool in_run, uint64_t exit_tsc)
 {
     uint64_t now_tsc = rdtsc();
-    uint64_t next = vm_fire_timers(self, now_tsc);
+    uint64_t next = vm_fire_timers(self, now_tsc, in_run ? exit_tsc : 0);
     console_poll(); /* whichever pCPU passes by feeds the UART, never waiting for it */
     /* Self-test: an exception in the VMM while the other pCPUs run guests. */
     const struct cfg_machine *m = &vm_boot->cfg.machine;
@@ -194,12 +194,13 @@ static void run_vcpu(uint32_t self, struct vcpu *v, uint64_t slice_end_ns, uint6
         vcpu_prepare_entry(v);
         struct vexit e;
         vm_arch->vcpu_run(v->arch, &e);
+        uint64_t exit_tsc = rdtsc();
         vcpu_after_exit(v);
         next = vcpu_handle_exit(v, &e);
         if (next != VCPU_CONTINUE)
             break;
         if (e.reason == VEXIT_TIMER || e.reason == VEXIT_EXTINT || e.reason == VEXIT_NMI)
-            house_tsc = housekeeping(self, true);
+            house_tsc = housekeeping(self, true, exit_tsc);
         /* A kick, or a wake-up this exit caused that should preempt (run_kick to self). */
         if (pc->resched || (slice_end_tsc && rdtsc() >= slice_end_tsc))
             break;
@@ -223,7 +224,7 @@ void vm_run_cpu(void)
     if (!enabled)
         kprintf("cpu %u: virtualization could not be enabled; its vCPUs are stopped\n", self);
     for (;;) {
-        uint64_t house_tsc = housekeeping(self, false);
+        uint64_t house_tsc = housekeeping(self, false, 0);
         uint64_t sent = __atomic_exchange_n(&pc->kick_sent_tsc, 0, __ATOMIC_ACQ_REL);
         if (sent) {
             uint64_t now = rdtsc();

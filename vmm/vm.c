@@ -467,9 +467,11 @@ void vcpu_prepare_entry(struct vcpu *v)
  * (vcpu_prepare_entry; the running one's own deadline is in its entry timer).  A guest's
  * timer therefore interrupts whoever runs on its pCPU only to wake it, at most once per
  * min_timer_period_us. */
-uint64_t vm_fire_timers(uint32_t self, uint64_t now_tsc)
+uint64_t vm_fire_timers(uint32_t self, uint64_t now_tsc, uint64_t exit_tsc)
 {
     uint64_t next = 0;
+    struct vcpu *served[8];
+    uint32_t nserved = 0;
     for (uint32_t i = 0; i < vcpu_count; i++) {
         struct vcpu *v = &vcpu_table[i];
         if (v->owner != self || vm_ended(v->vm) ||
@@ -489,9 +491,19 @@ uint64_t vm_fire_timers(uint32_t self, uint64_t now_tsc)
             t = v->timer_tsc;
             vcpu_unlock(v);
             run_kick(kick);
+            if (nserved < sizeof(served) / sizeof(served[0]))
+                served[nserved++] = v;
         }
         if (t && (!next || t < next))
             next = t;
+    }
+    /* The exit that brought this pCPU here, and this handling, were for those timers, not for
+     * the vCPU that runs here: the scheduler charges it to their owners (the exit's hardware
+     * cost before EXIT_TSC is not measured). */
+    if (exit_tsc && nserved) {
+        uint64_t ns = tsc_to_ns(rdtsc() - exit_tsc) / nserved, now = vm_now_ns();
+        for (uint32_t k = 0; k < nserved; k++)
+            sched_vcpu_charge(vm_sched, served[k]->sv, self, ns, now);
     }
     return next;
 }

@@ -121,8 +121,10 @@ enum vcpu_next vcpu_handle_exit(struct vcpu *v, const struct vexit *e);
 void vcpu_prepare_entry(struct vcpu *v);
 void vcpu_after_exit(struct vcpu *v);
 /* This pCPU's APIC timers that are due: raise their interrupts and wake their vCPUs.
- * Returns the earliest APIC timer this pCPU serves after that, 0 = none. */
-uint64_t vm_fire_timers(uint32_t self, uint64_t now_tsc);
+ * Returns the earliest APIC timer this pCPU serves after that, 0 = none.  EXIT_TSC: when the
+ * pCPU came here from a vCPU's exit, the TSC right after it (the time since is charged to
+ * the timers' owners, sched_vcpu_charge); 0 otherwise. */
+uint64_t vm_fire_timers(uint32_t self, uint64_t now_tsc, uint64_t exit_tsc);
 
 /* run.c */
 void run_init(void);

@@ -7,8 +7,7 @@ source "$(dirname "$0")/hostile_common.sh"
 BOOT=boot_qemu EXTRA=()
 # QEMU 7.2's TCG hangs at the MOV to CR4 that sets OSXSAVE unless XSAVEOPT is there too.
 PROBES_EXTRA=(--cpu qemu64,+svm,+npt,+xsave,+avx,+xsaveopt)
-VICTIM_MIN_PERMILLE=${VICTIM_MIN_PERMILLE:-400}
-VICTIM_SHARE_MIN_PERMILLE=${VICTIM_SHARE_MIN_PERMILLE:-500}
+VICTIM_SHARE_MIN_PERMILLE=${VICTIM_SHARE_MIN_PERMILLE:-600}
 TIMER_P99_MAX_US=${TIMER_P99_MAX_US:-40000}
 hostile_probes
 hostile_interference

@@ -176,6 +176,44 @@ static void test_wake_before_reschedule_keeps_vcpu_home(void **state)
     tsched_free(s);
 }
 
+/* A blocked vCPU's timer costs the pCPU 200 us while another vCPU runs there: the runner
+ * keeps its running time minus those 200 us (ready instead), the owner's VM pays them
+ * (charged_ns; its cap), and the four times still add up. */
+static void test_charge_moves_time_to_the_owner(void **state)
+{
+    (void)state;
+    struct sched_vm_setup vms[2] = { { 1, 256, 0, SCHED_GANG_NONE, 1, -1, NULL },
+                                     { 1, 256, 50, SCHED_GANG_NONE, 1, -1, NULL } };
+    struct sched_setup st;
+    sched_setup_defaults(&st);
+    st.npcpus = 1;
+    st.nvms = 2;
+    st.vms = vms;
+    struct sched *s = tsched_new(&st);
+    struct sched_vcpu *runner = sched_vcpu_get(s, 0, 0), *owner = sched_vcpu_get(s, 1, 0);
+    struct sched_decision d;
+    sched_vcpu_wake(s, runner, 0);
+    assert_ptr_equal(tsched_decide(s, 0, 0, &d), runner);
+    sched_vcpu_charge(s, owner, 0, 200000, 1 * MS);
+    sched_vcpu_charge(s, owner, 0, 300000, 2 * MS);
+    /* More than the runner has had since its last cut: only what it had is moved. */
+    sched_vcpu_charge(s, owner, 0, 5 * MS, 2 * MS + 100000);
+    /* The owner itself current: nothing to move (its own time). */
+    struct sched_acct ra, oa;
+    sched_vcpu_acct(s, runner, 3 * MS, &ra, NULL);
+    sched_vcpu_acct(s, owner, 3 * MS, &oa, NULL);
+    assert_int_equal(ra.ready_ns, 200000 + 300000 + 100000);
+    assert_int_equal(ra.running_ns, 3 * MS - 600000);
+    assert_int_equal(ra.running_ns + ra.ready_ns + ra.blocked_ns + ra.costop_ns, ra.lifetime_ns);
+    assert_int_equal(oa.charged_ns, 200000 + 300000 + 5 * MS);
+    assert_int_equal(oa.running_ns + oa.ready_ns + oa.blocked_ns + oa.costop_ns, oa.lifetime_ns);
+    sched_vcpu_charge(s, owner, 7, 1000, 3 * MS); /* no such pCPU: nothing */
+    sched_vcpu_charge(s, owner, 0, 0, 3 * MS);
+    sched_vcpu_acct(s, owner, 3 * MS, &oa, NULL);
+    assert_int_equal(oa.charged_ns, 200000 + 300000 + 5 * MS);
+    tsched_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -183,6 +221,7 @@ int main(void)
         cmocka_unit_test(test_change_is_validated_and_atomic),
         cmocka_unit_test(test_policy_switch_keeps_accounting_and_weights),
         cmocka_unit_test(test_wake_before_reschedule_keeps_vcpu_home),
+        cmocka_unit_test(test_charge_moves_time_to_the_owner),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
