@@ -55,10 +55,11 @@ FUZZ_CC      ?= clang
 FUZZ_S       ?= 60
 FUZZ_CFLAGS  := -std=gnu11 -g -O1 -I. -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=all
-FUZZ_NAMES   := fuzz_config fuzz_elf
+FUZZ_NAMES   := fuzz_config fuzz_elf fuzz_proto
 FUZZ_BINS    := $(addprefix $(BUILD)/fuzz/,$(FUZZ_NAMES))
 $(BUILD)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c vmm/config.c
 $(BUILD)/fuzz/fuzz_elf: tests/fuzz/fuzz_elf.c vmm/elf.c vmm/guest_boot.c vmm/pagetable.c vmm/fmt.c
+$(BUILD)/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c vmm/proto.c sched/hist.c vmm/fmt.c
 $(FUZZ_BINS):
 	@mkdir -p $(dir $@)
 	$(call say,FUZZCC,$@)

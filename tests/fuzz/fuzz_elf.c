@@ -13,11 +13,16 @@
 #define MEM_SIZE (16u << 20)
 #define GUARD    4096u
 
-static void check(bool ok)
-{
-    if (!ok)
-        abort();
-}
+#include <stdio.h>
+
+/* A broken oracle: say which, then stop (libFuzzer keeps the input). */
+#define check(ok)                                                                           \
+    do {                                                                                    \
+        if (!(ok)) {                                                                        \
+            fprintf(stderr, "oracle failed: %s:%d: %s\n", __FILE__, __LINE__, #ok);         \
+            abort();                                                                        \
+        }                                                                                   \
+    } while (0)
 
 static uint8_t *arena;
 

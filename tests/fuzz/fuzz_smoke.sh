@@ -3,7 +3,7 @@
 # (exit 77) only if clang's libFuzzer is missing, which tools/deps.sh test installs.
 cd "$(dirname "$0")/../.." || exit 1
 build=${BUILD:-build}
-for n in fuzz_config fuzz_elf; do
+for n in fuzz_config fuzz_elf fuzz_proto; do
     if [[ ! -x "$build/fuzz/$n" ]]; then
         echo "SKIP: $build/fuzz/$n was not built (clang with libFuzzer missing?)"
         exit 77

@@ -19,7 +19,7 @@ while [[ $# -gt 0 ]]; do
 done
 [[ -n "$seconds$runs" ]] || { echo "fuzz/run.sh: --seconds N or --runs N" >&2; exit 2; }
 status=0
-for name in fuzz_config fuzz_elf; do
+for name in fuzz_config fuzz_elf fuzz_proto; do
     bin="$build/fuzz/$name"
     [[ -x $bin ]] || { echo "fuzz/run.sh: $bin missing (make $bin)" >&2; exit 2; }
     corpus="$build/fuzz/corpus-$name"
@@ -31,6 +31,7 @@ for name in fuzz_config fuzz_elf; do
     case $name in
         fuzz_config) seeds=(tests/fuzz/corpus/config) ;;
         fuzz_elf) seeds=("$build/guest"); [[ -d "$build/guest" ]] || seeds=() ;;
+        fuzz_proto) seeds=(tests/fuzz/corpus/proto) ;;
     esac
     limit=(-max_total_time="${seconds:-600}")
     [[ -n "$runs" ]] && limit=(-runs="$runs" -seed=1)
