@@ -18,16 +18,7 @@ static bool known_policy(const char *name)
     return false;
 }
 
-#include <stdio.h>
-
-/* A broken oracle: say which, then stop (libFuzzer keeps the input). */
-#define check(ok)                                                                           \
-    do {                                                                                    \
-        if (!(ok)) {                                                                        \
-            fprintf(stderr, "oracle failed: %s:%d: %s\n", __FILE__, __LINE__, #ok);         \
-            abort();                                                                        \
-        }                                                                                   \
-    } while (0)
+#include "tests/fuzz/oracle.h"
 
 static bool terminated(const char *s, size_t n)
 {

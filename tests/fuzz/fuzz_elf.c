@@ -13,16 +13,7 @@
 #define MEM_SIZE (16u << 20)
 #define GUARD    4096u
 
-#include <stdio.h>
-
-/* A broken oracle: say which, then stop (libFuzzer keeps the input). */
-#define check(ok)                                                                           \
-    do {                                                                                    \
-        if (!(ok)) {                                                                        \
-            fprintf(stderr, "oracle failed: %s:%d: %s\n", __FILE__, __LINE__, #ok);         \
-            abort();                                                                        \
-        }                                                                                   \
-    } while (0)
+#include "tests/fuzz/oracle.h"
 
 static uint8_t *arena;
 

@@ -12,16 +12,7 @@
 #include "sched/hist.h"
 #include "vmm/proto.h"
 
-#include <stdio.h>
-
-/* A broken oracle: say which, then stop (libFuzzer keeps the input). */
-#define check(ok)                                                                           \
-    do {                                                                                    \
-        if (!(ok)) {                                                                        \
-            fprintf(stderr, "oracle failed: %s:%d: %s\n", __FILE__, __LINE__, #ok);         \
-            abort();                                                                        \
-        }                                                                                   \
-    } while (0)
+#include "tests/fuzz/oracle.h"
 
 static void command_round_trip(const char *line, size_t len)
 {
