@@ -76,6 +76,7 @@ static void deschedule(struct sched *s, struct sched_pcpu *p, struct sched_vcpu 
     bool yielded = v->yield;
     v->yield = false;
     p->curr = NULL;
+    trace_ev(s, p->id, SCHED_TR_PREEMPT, v, (yielded ? 1u : 0u) | (stop != HOLD_NONE ? 2u : 0u), now);
     if (stop != HOLD_NONE) {
         s->policy->sleep(p, v, now);
         sched_hold(p, v, now, stop);
@@ -176,6 +177,7 @@ static void dispatch(struct sched *s, struct sched_pcpu *p, struct sched_vcpu *p
                 next->acct.preemptions--; /* picked again: it was not preempted after all */
         } else {
             next->acct.runs++;
+            trace_ev(s, p->id, SCHED_TR_DISPATCH, next, 0, now);
             /* The waker's clock may be ahead of this pCPU's (callers read their clocks
              * before taking locks): a wake-up "after" the dispatch counts as no wait. */
             if (next->waking)
@@ -318,6 +320,7 @@ void sched_schedule(struct sched *s, unsigned cpu, uint64_t now, struct sched_de
     SCHED_ASSERT(!next || next->state == SCHED_RUNNING);
     cpumask_clear(&kick, cpu);
     out->kick = kick;
+    trace_kicks(s, cpu, &kick, now);
     p->next_event_ns = out->next_event_ns;
     rq_unlock(s, cpu);
     sched_leave(s, e);
@@ -331,6 +334,7 @@ sched_cpumask_t sched_vcpu_wake(struct sched *s, struct sched_vcpu *v, uint64_t 
     if (v->state == SCHED_BLOCKED)
         p = sched_place_waking(s, p, v, now);
     if (v->state == SCHED_BLOCKED) {
+        trace_ev(s, p->id, SCHED_TR_WAKE, v, p->curr == v, now); /* 1: still current */
         __atomic_fetch_add(&v->vm->active, 1, __ATOMIC_RELAXED);
         v->weight = sched_vcpu_weight_now(v); /* out of the policy while blocked */
         sched_gps_clamp_waking(p, v);
@@ -374,6 +378,7 @@ sched_cpumask_t sched_vcpu_wake(struct sched *s, struct sched_vcpu *v, uint64_t 
         if (is_relaxed(v)) /* the laggard set changed: running siblings recompute deadlines */
             sched_relaxed_running_kicks(s, v->vm, &kick);
     }
+    trace_kicks(s, p->id, &kick, now);
     rq_unlock(s, p->id);
     sched_leave(s, e);
     return kick;
@@ -414,6 +419,8 @@ sched_cpumask_t sched_vcpu_block(struct sched *s, struct sched_vcpu *v, uint64_t
     sched_cpumask_t kick = cpumask_none();
     int e = sched_enter(s, sched_vcpu_slot(v));
     struct sched_pcpu *p = sched_lock_vcpu_rq(s, v);
+    if (v->state != SCHED_BLOCKED)
+        trace_ev(s, p->id, SCHED_TR_BLOCK, v, v->state == SCHED_RUNNING, now);
     if (v->state == SCHED_RUNNING) {
         sched_charge_current(s, p, now);
         __atomic_fetch_sub(&v->vm->active, 1, __ATOMIC_RELAXED);
@@ -448,6 +455,7 @@ sched_cpumask_t sched_vcpu_block(struct sched *s, struct sched_vcpu *v, uint64_t
         sched_relaxed_release_kicks(s, v->vm, now, &kick);
         sched_relaxed_running_kicks(s, v->vm, &kick);
     }
+    trace_kicks(s, p->id, &kick, now);
     rq_unlock(s, p->id);
     sched_leave(s, e);
     return kick;
@@ -462,6 +470,7 @@ sched_cpumask_t sched_vcpu_yield(struct sched *s, struct sched_vcpu *v, uint64_t
     if (v->state == SCHED_RUNNING) {
         v->yield = true;
         kick = cpumask_of(p->id);
+        trace_kicks(s, p->id, &kick, now);
     }
     rq_unlock(s, p->id);
     sched_leave(s, e);

@@ -29,6 +29,10 @@
 #define SCHED_REQUEST_MIN_US 100          /* pshare request; 0 = the default */
 #define SCHED_REQUEST_MAX_US 1000000
 
+/* Scheduling traces (sched/trace.h): events per pCPU ring, rounded up to a power of two. */
+#define SCHED_TRACE_EVENTS_DEFAULT 4096
+#define SCHED_TRACE_EVENTS_MAX (1u << 20)
+
 /* Names, in the order of the enums of sched.h (enum sched_gang, enum sched_weight_per). */
 #define SCHED_GANG_NAMES "none", "strict", "relaxed"
 #define SCHED_GANG_COUNT 3

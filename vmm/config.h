@@ -69,6 +69,8 @@ struct cfg_machine {
     enum cfg_fault inject_fault;  /* self-test: raise this exception after boot */
     uint32_t inject_fault_cpu;    /* on this CPU */
     uint32_t inject_fault_ms;     /* 0: after boot; else this long into the VMs' run */
+    int trace;                /* scheduling trace on from the start (0 off, 1 on) */
+    uint32_t trace_events;    /* trace ring per pCPU, events (sched/trace.h), default 4096 */
 };
 
 struct cfg {

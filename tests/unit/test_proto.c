@@ -438,14 +438,14 @@ static void test_cmd_rejected(void **state)
                      "?", -1);
     /* Unknown command, missing cmd, cmd not first. */
     expect_cmd_error("@vs2 cmd=reboot id=3", "unknown command 'reboot' (dump, set, policy, "
-                     "gang, report)", "reboot", 3);
+                     "gang, report, trace)", "reboot", 3);
     expect_cmd_error("@vs2 cmd=\"dump\" id=3", "unknown command 'dump' (dump, set, policy, "
-                     "gang, report)", "?", 3);
+                     "gang, report, trace)", "?", 3);
     expect_cmd_error("@vs2 cmd=DUMP", "unknown command 'DUMP' (dump, set, policy, gang, "
-                     "report)", "?", -1);
+                     "report, trace)", "?", -1);
     expect_cmd_error("@vs2 cmd=averyveryverylongcommand",
                      "unknown command 'averyveryverylongcommand' (dump, set, policy, gang, "
-                     "report)", "?", -1);
+                     "report, trace)", "?", -1);
     expect_cmd_error("@vs2 id=4 vm=web", "missing key 'cmd'", "?", 4);
     expect_cmd_error("@vs2 seq=1 type=vm", "missing key 'cmd'", "?", -1);
     expect_cmd_error("@vs2", "missing key 'cmd'", "?", -1);
