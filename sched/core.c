@@ -76,7 +76,6 @@ static void deschedule(struct sched *s, struct sched_pcpu *p, struct sched_vcpu 
     bool yielded = v->yield;
     v->yield = false;
     p->curr = NULL;
-    trace_ev(s, p->id, SCHED_TR_PREEMPT, v, (yielded ? 1u : 0u) | (stop != HOLD_NONE ? 2u : 0u), now);
     if (stop != HOLD_NONE) {
         s->policy->sleep(p, v, now);
         sched_hold(p, v, now, stop);
@@ -265,7 +264,8 @@ void sched_schedule(struct sched *s, unsigned cpu, uint64_t now, struct sched_de
     release_held(s, p, now, &kick);
 
     struct sched_vcpu *prev = p->curr, *next = NULL;
-    bool kept = false;
+    bool kept = false, descheduled = false;
+    uint64_t preempt_arg = 0; /* trace: yielded, held */
     if (prev) {
         if (prev->state == SCHED_RUNNING) {
             sched_charge_current(s, p, now);
@@ -276,10 +276,13 @@ void sched_schedule(struct sched *s, unsigned cpu, uint64_t now, struct sched_de
              * exactly its fair share lost its turn and its credit each time (49.5 %). */
             if (stop == HOLD_CAP && (prev->yield || now >= p->slice_end_ns) && !is_strict(prev))
                 stop = HOLD_NONE;
-            if (stop == HOLD_NONE && keep_current(s, p, prev, now))
+            if (stop == HOLD_NONE && keep_current(s, p, prev, now)) {
                 kept = true;
-            else
+            } else {
+                descheduled = true;
+                preempt_arg = (prev->yield ? 1u : 0u) | (stop != HOLD_NONE ? 2u : 0u);
                 deschedule(s, p, prev, now, stop, &kick);
+            }
         } else {
             p->curr = NULL; /* it blocked while running: sched_vcpu_block did the rest */
         }
@@ -298,6 +301,9 @@ void sched_schedule(struct sched *s, unsigned cpu, uint64_t now, struct sched_de
             if (cpumask_any_but(&ready, cpu) && sched_steal(s, p, now))
                 next = choose_next(s, p, now, &kick);
         }
+        /* Traced once the choice is made: picked again at once, it was not preempted. */
+        if (descheduled && next != prev)
+            trace_ev(s, cpu, SCHED_TR_PREEMPT, prev, preempt_arg, now);
         dispatch(s, p, prev, next, now);
     }
     if (next)

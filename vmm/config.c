@@ -36,7 +36,7 @@ static const struct key machine_keys[] = {
     { "inject_fault_cpu", K_U32,    M(inject_fault_cpu), 0, 0, CFG_MAX_PCPUS - 1 },
     { "inject_fault_ms",  K_U32,    M(inject_fault_ms),  0, 0, 3600000 },
     { "trace",            K_ONOFF,  M(trace),            0, 0, 0 },
-    { "trace_events",     K_U32,    M(trace_events),     0, 1, SCHED_TRACE_EVENTS_MAX },
+    { "trace_events",     K_U32,    M(trace_events),     0, 0, SCHED_TRACE_EVENTS_MAX },
 };
 
 static const struct key vm_keys[] = {
