@@ -5,9 +5,15 @@
 #ifndef VSCHED_SCHED_LIMITS_H
 #define VSCHED_SCHED_LIMITS_H
 
+/* Sizes: the library's, and the configuration's (vmm/config.h takes them from here, so the
+ * parser, the VMM and the simulator accept the same machines).  The VMM itself starts at most
+ * MAX_CPUS (vmm/cpu.h) pCPUs; a VM's vCPUs are bounded by its gang-round mask (64 bits,
+ * vmm/run.c); VMs and their memory by the machine's RAM (each VM's memory_mb is allocated at
+ * boot, and a VM that does not fit stops the boot with a clear error). */
 #define SCHED_MAX_PCPUS 256              /* the width of sched_cpumask_t (cpumask.h) */
 #define SCHED_MAX_VMS 64
 #define SCHED_MAX_VCPUS 4096              /* in total */
+#define SCHED_MAX_VCPUS_PER_VM 64         /* configuration and VMM; the library takes up to the total */
 #define SCHED_NAME_MAX 24                 /* policy names, including the NUL */
 
 #define SCHED_WEIGHT_MIN 1

@@ -16,8 +16,8 @@
 #include "sched/cpumask.h"
 #include "sched/limits.h"
 
-#define CFG_MAX_VMS        16
-#define CFG_MAX_VCPUS      64   /* per VM */
+#define CFG_MAX_VMS        SCHED_MAX_VMS
+#define CFG_MAX_VCPUS      SCHED_MAX_VCPUS_PER_VM /* per VM */
 #define CFG_MAX_PCPUS      SCHED_MAX_PCPUS
 #define CFG_NAME_MAX       24   /* VM names, policy names; includes the NUL */
 #define CFG_PATH_MAX       64   /* image file names on the ESP */

@@ -1,7 +1,9 @@
 /* sched-bench: cost of one scheduling decision (sched_schedule at a slice end: accounting of
  * the outgoing vCPU, pick_next, dispatch, next-event computation) with N always-runnable
  * vCPUs on M pCPUs.
- *   sched-bench POLICY NVCPUS NPCPUS DECISIONS      prints ns per decision (host clock)
+ *   sched-bench POLICY NVCPUS NPCPUS DECISIONS [trace]   prints ns per decision (host clock);
+ *   with "trace", scheduling tracing (sched/trace.h) is on: what its events cost (the rings
+ *   are never drained, so they wrap: the writer's steady state).
  * Under callgrind, --toggle-collect=bench_decision counts only the decisions. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,8 +38,9 @@ static uint64_t mono_ns(void)
 
 int main(int argc, char **argv)
 {
-    if (argc != 5) {
-        fprintf(stderr, "usage: sched-bench POLICY NVCPUS NPCPUS DECISIONS\n");
+    bool trace = argc == 6 && strcmp(argv[5], "trace") == 0;
+    if (argc != 5 && !trace) {
+        fprintf(stderr, "usage: sched-bench POLICY NVCPUS NPCPUS DECISIONS [trace]\n");
         return 2;
     }
     unsigned nv = (unsigned)atoi(argv[2]), np = (unsigned)atoi(argv[3]);
@@ -51,6 +54,8 @@ int main(int argc, char **argv)
     st.vms = &vm;
     st.timeslice_ns = 1000000;
     st.ratelimit_ns = 0;
+    st.trace_events = SCHED_TRACE_EVENTS_DEFAULT; /* the rings exist in both cases */
+    st.trace = trace;
     size_t size = sched_mem_size(&st);
     void *mem = aligned_alloc(16, (size + 15) & ~(size_t)15);
     struct sched_env env = { NULL, nolock, nolock };

@@ -636,6 +636,15 @@ int sim_create(struct sim **out, const struct cfg *cfg, const struct sim_options
     for (uint32_t i = 0; i < sim->cfg.nvms; i++) {
         const struct cfg_vm *cv = &sim->cfg.vms[i];
         char why[120];
+        if ((cv->image[0] || cv->kernel[0]) && !cv->workload[0]) {
+            /* Simulating a guest image as a hog would give results that look real. */
+            snprintf(err, errlen, "vm '%s' (line %u): %s = %s has no workload: the simulator "
+                     "cannot run guest images; add workload = ... (docs/config.md)", cv->name,
+                     cv->line, cv->image[0] ? "image" : "kernel",
+                     cv->image[0] ? cv->image : cv->kernel);
+            free(sim);
+            return -1;
+        }
         if (sim_workload_parse(cv->workload, &sim->wl[i], why, sizeof(why)) < 0) {
             snprintf(err, errlen, "vm '%s' (line %u): %s", cv->name, cv->line, why);
             free(sim);
