@@ -223,9 +223,9 @@ static void test_charge_reaches_the_policies(void **state)
     (void)state;
     const char *policies[] = { "pshare", "stride", "credit" };
     for (unsigned k = 0; k < 3; k++) {
-        struct sched_vm_setup vms[3] = { { 1, 256, 0, SCHED_GANG_NONE, 1, -1, NULL },
-                                         { 1, 256, 0, SCHED_GANG_NONE, 1, -1, NULL },
-                                         { 1, 256, 0, SCHED_GANG_NONE, 1, -1, NULL } };
+        struct sched_vm_setup vms[3] = { { 1, 256, 0, SCHED_GANG_NONE, tmask(1), -1, NULL },
+                                         { 1, 256, 0, SCHED_GANG_NONE, tmask(1), -1, NULL },
+                                         { 1, 256, 0, SCHED_GANG_NONE, tmask(1), -1, NULL } };
         struct sched_setup st;
         sched_setup_defaults(&st);
         st.npcpus = 1;
