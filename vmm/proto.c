@@ -50,6 +50,24 @@ static size_t u64_digits(uint64_t v, char *buf)
     return n;
 }
 
+/* Decimal digits S..END (at least one) that fit 64 bits. */
+static bool dec_span(const char *s, const char *end, uint64_t *v)
+{
+    uint64_t x = 0;
+    if (s == end)
+        return false;
+    for (; s < end; s++) {
+        if (*s < '0' || *s > '9')
+            return false;
+        uint64_t d = (uint64_t)(*s - '0');
+        if (x > (UINT64_MAX - d) / 10)
+            return false;
+        x = x * 10 + d;
+    }
+    *v = x;
+    return true;
+}
+
 /* ---- formatter ---- */
 
 /* Text may use buf[0 .. PROTO_LINE_MAX - 2]: the last byte of a line is its '\n'. */
@@ -362,19 +380,7 @@ static const char *item_u64(const char *s, const char *end, uint64_t *v, bool *n
         *v = 0;
         return q;
     }
-    if (q == s || q - s > 20)
-        return NULL;
-    uint64_t x = 0;
-    for (const char *p = s; p < q; p++) {
-        if (*p < '0' || *p > '9')
-            return NULL;
-        uint64_t d = (uint64_t)(*p - '0');
-        if (x > (UINT64_MAX - d) / 10)
-            return NULL;
-        x = x * 10 + d;
-    }
-    *v = x;
-    return q;
+    return dec_span(s, q, v) ? q : NULL;
 }
 
 int proto_get_trace(const struct proto_msg *m, struct sched_trace_event *out, unsigned max,
@@ -778,19 +784,7 @@ const struct proto_pair *proto_find(const struct proto_msg *m, const char *key)
 
 static bool dec_u64(const char *s, uint64_t *v)
 {
-    uint64_t x = 0;
-    if (!*s)
-        return false;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return false;
-        uint64_t d = (uint64_t)(*s - '0');
-        if (x > (UINT64_MAX - d) / 10)
-            return false;
-        x = x * 10 + d;
-    }
-    *v = x;
-    return true;
+    return dec_span(s, s + strlen(s), v);
 }
 
 bool proto_get_u64(const struct proto_msg *m, const char *key, uint64_t *v)
