@@ -20,6 +20,11 @@ echo "ok: vsched-sim --trace: $(grep -c 'type=trace' "$WORK/t.log") trace record
 "$CTL" trace "$WORK/t.log" -o "$WORK/t.json" 2> "$WORK/ctl.err" || fail "vsched-ctl trace: $(cat "$WORK/ctl.err")"
 python3 -m json.tool "$WORK/t.json" > /dev/null || fail "vsched-ctl trace: not valid JSON"
 runs=$(awk -F, '$1 == "vcpu" && $3 != "all" { n += $9 } END { print n }' "$WORK/acct.csv")
+# The file ends with the final accounting round: the same runs, and the VMs' names.
+rec_runs=$(awk '/ type=vcpu / { for (i = 1; i <= NF; i++) if ($i ~ /^runs=/) n += substr($i, 6) } END { print n + 0 }' "$WORK/t.log")
+((rec_runs == runs)) || fail "the trace file's final round has runs=$rec_runs, the CSV $runs"
+expect_line "$WORK/t.log" '^@vs2 seq=[0-9]+ type=round r=0 t_ns=1500000000 .* final=1 '
+"$CTL" summary --check "$WORK/t.log" > /dev/null || fail "vsched-ctl summary --check on the trace file"
 python3 - "$WORK/t.json" "$runs" <<'PY' || fail "vsched-ctl trace: the JSON's checks failed"
 import json, sys
 doc = json.load(open(sys.argv[1]))
@@ -37,6 +42,8 @@ for tid, ss in by_tid.items():
         assert a["ts"] + a["dur"] <= b["ts"] + 1e-9, ("overlap on pCPU", tid, a, b)
 names = {e["args"]["name"] for e in ev if e["ph"] == "M" and e["name"] == "thread_name"}
 assert names == {"pCPU 0", "pCPU 1", "pCPU 2", "pCPU 3"}, names
+vms = {e["name"].split(".")[0] for e in slices}
+assert vms <= {"batch", "web", "db", "mpi", "capped"} and "batch" in vms, vms  # named from the round
 dispatches = sum(1 for e in slices if e["args"]["start"] == "run")
 assert dispatches == want_runs, ("dispatch slices", dispatches, "runs counter", want_runs)
 wakes = sum(1 for e in ev if e["ph"] == "i" and e["cat"] == "wake")

@@ -317,11 +317,15 @@ int main(int argc, char **argv)
             fprintf(stderr, "vsched-sim: %llu invariant violations; first: %s\n",
                     (unsigned long long)sim_violations(sim), sim_first_violation(sim));
         sim_destroy(sim);
-        if (tf.f)
+        if (tf.f) {
+            records_round(&tf.w, sim, &cfg, 0, true);
             fclose(tf.f);
+        }
         return rc;
     }
     sim_run(sim, run_ms * 1000000);
+    if (tf.f) /* the names and counters the trace's events refer to */
+        records_round(&tf.w, sim, &cfg, 0, true);
     if (tf.f && fclose(tf.f)) {
         fprintf(stderr, "vsched-sim: %s: %s\n", trace_path, strerror(errno));
         return 2;
