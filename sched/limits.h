@@ -6,10 +6,11 @@
 #define VSCHED_SCHED_LIMITS_H
 
 /* Sizes: the library's, and the configuration's (vmm/config.h takes them from here, so the
- * parser, the VMM and the simulator accept the same machines).  The VMM itself starts at most
- * MAX_CPUS (vmm/cpu.h) pCPUs; a VM's vCPUs are bounded by its gang-round mask (64 bits,
- * vmm/run.c); VMs and their memory by the machine's RAM (each VM's memory_mb is allocated at
- * boot, and a VM that does not fit stops the boot with a clear error). */
+ * parser, the VMM and the simulator accept the same machines).  The VMM starts up to
+ * SCHED_MAX_PCPUS CPUs (vmm/cpu.h MAX_CPUS; per-CPU stacks come from free memory); a VM's vCPUs
+ * are bounded by its gang-round mask (64 bits, vmm/run.c); VMs and their memory by the
+ * machine's RAM (each VM's memory_mb is allocated at boot, and a VM that does not fit stops
+ * the boot with a clear error). */
 #define SCHED_MAX_PCPUS 256              /* the width of sched_cpumask_t (cpumask.h) */
 #define SCHED_MAX_VMS 64
 #define SCHED_MAX_VCPUS 4096              /* in total */
