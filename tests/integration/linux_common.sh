@@ -1,9 +1,10 @@
-# Shared by qemu_linux.sh and bochs_linux.sh: Debian's kernel and the initramfs (make linux;
-# SKIP when the packages cannot be downloaded), and the checks of a Linux VM's run.
+# Shared by linux_userland.sh, qemu_linux.sh and bochs_linux.sh: Debian's kernel and the
+# initramfs (make linux; SKIP when the packages cannot be downloaded), and the checks of a
+# Linux VM's run.
 pkgs=${LINUX_PKGS:-/var/cache/vsched/linux}
 
 linux_files() {
-    tools/fetch-linux "$pkgs" > /dev/null
+    tools/fetch-linux "$pkgs"
     local rc=$?
     if [[ $rc -eq 77 ]]; then
         echo "SKIP: Debian's kernel/busybox/rt-tests packages cannot be downloaded here"
