@@ -73,14 +73,13 @@
 #include <stdint.h>
 
 #include "sched/acct.h"
+#include "sched/cpumask.h"
 #include "sched/hist.h"
 #include "sched/limits.h"
 
 #define SCHED_NO_EVENT UINT64_MAX     /* next_event_ns when no timer is needed */
 #define SCHED_CAP_PERIOD_NS 10000000ull /* a parked capped VM runs again after earning this
                                           long (sched/cap.c) */
-
-typedef uint64_t sched_cpumask_t;     /* bit i = pCPU i */
 
 enum sched_err {
     SCHED_OK = 0,
@@ -106,9 +105,9 @@ struct sched_vm_setup {
     uint32_t weight;            /* SCHED_WEIGHT_MIN..MAX (0 = default); see weight_per */
     uint32_t cap_pct;           /* percent of one pCPU for the whole VM, 0 = none, <= 100*vcpus */
     enum sched_gang gang;
-    sched_cpumask_t affinity;   /* 0 = all */
+    sched_cpumask_t affinity;   /* empty = all */
     int32_t start_pcpu;         /* pCPU every vCPU starts on (-1 = spread by load); it may move */
-    const int8_t *start_pcpus;  /* NULL, or one entry per vCPU (-1 = spread): overrides start_pcpu */
+    const int16_t *start_pcpus; /* NULL, or one entry per vCPU (-1 = spread): overrides start_pcpu */
 };
 
 struct sched_setup {
@@ -184,9 +183,10 @@ sched_cpumask_t sched_vcpu_block(struct sched *s, struct sched_vcpu *v, uint64_t
 sched_cpumask_t sched_vcpu_yield(struct sched *s, struct sched_vcpu *v, uint64_t now_ns);
 /* NS of pCPU CPU's time, up to NOW_NS, went to OWNER (its timer's interrupt: an exit and its
  * handling) while another vCPU was current there.  That vCPU is not charged for it: it leaves
- * its running time and its policy's charge (it waited: ready time), and OWNER's VM pays it
- * against its cap; OWNER's acct.charged_ns counts it.  So a guest's timer costs that guest,
- * never whoever runs (issue 10). */
+ * its running time and its policy's charge (it waited: ready time), and OWNER pays: its VM's
+ * cap, its acct.charged_ns and, if it is still blocked (call this before waking it), its
+ * policy (credit, lag or pass, as if it had run).  So a guest's timer costs that guest, never
+ * whoever runs (issue 10). */
 void sched_vcpu_charge(struct sched *s, struct sched_vcpu *owner, unsigned cpu, uint64_t ns,
                        uint64_t now_ns);
 

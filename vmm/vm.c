@@ -188,7 +188,8 @@ static void create_vm(uint32_t i)
     hist_clear(&vm->gang_skew);
     if (!c->image[0] && !c->kernel[0])
         create_failed(c, "has no image");
-    if (!(c->affinity & ((vm_boot->ncpus >= 64) ? ~0ull : (1ull << vm_boot->ncpus) - 1)))
+    sched_cpumask_t online = cpumask_below(vm_boot->ncpus);
+    if (!cpumask_intersects(&c->affinity, &online))
         create_failed(c, "affinity names no CPU of this machine");
     vm->mem_size = (uint64_t)c->memory_mb << 20;
     vm->mem_hpa = phys_alloc_aligned(vm->mem_size / 4096, 2ull << 20);
@@ -387,7 +388,7 @@ static sched_cpumask_t wake_locked(struct vcpu *v)
 {
     if (!v->blocked || v->halted_for_good || vm_ended(v->vm) || v->sipi != SIPI_STARTED ||
         vlapic_pending(&v->lapic) < 0)
-        return 0;
+        return cpumask_none();
     v->blocked = false;
     return sched_vcpu_wake(vm_sched, v->sv, vm_now_ns());
 }
@@ -397,7 +398,7 @@ static void vcpu_post(struct vcpu *v, uint8_t vector)
 {
     bool notify = pi_post(v->pi, vector);
     vcpu_lock(v);
-    sched_cpumask_t kick = 0;
+    sched_cpumask_t kick = cpumask_none();
     if (v->blocked) {
         vlapic_sync_pir(&v->lapic, v->pi);
         kick = wake_locked(v);
@@ -510,8 +511,26 @@ void vcpu_prepare_entry(struct vcpu *v)
 uint64_t vm_fire_timers(uint32_t self, uint64_t now_tsc, uint64_t exit_tsc)
 {
     uint64_t next = 0;
-    struct vcpu *served[8];
-    uint32_t nserved = 0;
+    /* The exit that brought this pCPU here, and the handling up to now, were for the timers
+     * due, not for the vCPU that runs here: the scheduler charges it to their owners first,
+     * while they are still blocked, so their policies bill it as their own service (the
+     * exit's hardware cost before EXIT_TSC and the wake-ups below are not measured). */
+    if (exit_tsc) {
+        struct sched_vcpu *due[8];
+        uint32_t ndue = 0;
+        for (uint32_t i = 0; i < vcpu_count && ndue < sizeof(due) / sizeof(due[0]); i++) {
+            struct vcpu *v = &vcpu_table[i];
+            if (v->owner == self && !vm_ended(v->vm) &&
+                __atomic_load_n(&v->blocked, __ATOMIC_ACQUIRE) && v->timer_tsc &&
+                v->timer_tsc <= now_tsc)
+                due[ndue++] = v->sv;
+        }
+        if (ndue) {
+            uint64_t ns = tsc_to_ns(rdtsc() - exit_tsc) / ndue, now = vm_now_ns();
+            for (uint32_t k = 0; k < ndue; k++)
+                sched_vcpu_charge(vm_sched, due[k], self, ns, now);
+        }
+    }
     for (uint32_t i = 0; i < vcpu_count; i++) {
         struct vcpu *v = &vcpu_table[i];
         if (v->owner != self || vm_ended(v->vm) ||
@@ -520,7 +539,7 @@ uint64_t vm_fire_timers(uint32_t self, uint64_t now_tsc, uint64_t exit_tsc)
         uint64_t t = v->timer_tsc;
         if (t && t <= now_tsc) {
             vcpu_lock(v);
-            sched_cpumask_t kick = 0;
+            sched_cpumask_t kick = cpumask_none();
             /* An expiry can make an interrupt pending without raising the timer's own (an
              * illegal vector raises the APIC error interrupt): wake on whatever is pending. */
             if (v->owner == self) {
@@ -531,19 +550,9 @@ uint64_t vm_fire_timers(uint32_t self, uint64_t now_tsc, uint64_t exit_tsc)
             t = v->timer_tsc;
             vcpu_unlock(v);
             run_kick(kick);
-            if (nserved < sizeof(served) / sizeof(served[0]))
-                served[nserved++] = v;
         }
         if (t && (!next || t < next))
             next = t;
-    }
-    /* The exit that brought this pCPU here, and this handling, were for those timers, not for
-     * the vCPU that runs here: the scheduler charges it to their owners (the exit's hardware
-     * cost before EXIT_TSC is not measured). */
-    if (exit_tsc && nserved) {
-        uint64_t ns = tsc_to_ns(rdtsc() - exit_tsc) / nserved, now = vm_now_ns();
-        for (uint32_t k = 0; k < nserved; k++)
-            sched_vcpu_charge(vm_sched, served[k]->sv, self, ns, now);
     }
     return next;
 }
@@ -860,7 +869,7 @@ static void check_all_halted(struct vm *vm)
 static enum vcpu_next handle_hlt(struct vcpu *v, const struct vexit *e)
 {
     skip(v, e);
-    sched_cpumask_t kick = 0;
+    sched_cpumask_t kick = cpumask_none();
     bool sleeps = false;
     vcpu_lock(v);
     if (!vm_arch->vcpu_if_set(v->arch)) {

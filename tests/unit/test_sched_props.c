@@ -70,11 +70,11 @@ static void random_machine(uint64_t seed, struct cfg *c)
         if (rnd(&r) % 4 == 0)
             vm->cap = 10 + (uint32_t)(rnd(&r) % (100 * vm->vcpus - 9));
         if (rnd(&r) % 3 == 0)
-            vm->affinity = (rnd(&r) % ((1ull << pcpus) - 1)) + 1;
+            vm->affinity = tmask((rnd(&r) % ((1ull << pcpus) - 1)) + 1);
         unsigned g = (unsigned)(rnd(&r) % 4);
         if (g == 1 && vm->vcpus <= pcpus) {
             vm->gang = CFG_GANG_STRICT;
-            vm->affinity = ~0ull;
+            vm->affinity = cpumask_below(CFG_MAX_PCPUS);
         } else if (g == 2) {
             vm->gang = CFG_GANG_RELAXED;
         }
@@ -90,10 +90,11 @@ static void gang_switch(struct sim *sim, struct cfg *c, uint64_t *r)
     struct sched_change ch = { .set = SCHED_SET_GANG, .vm = (uint32_t)(rnd(r) % c->nvms),
                                .gang = (enum sched_gang)(rnd(r) % 3) };
     struct cfg_vm *vm = &c->vms[ch.vm];
-    uint64_t all = (1ull << c->machine.pcpus) - 1, aff = vm->affinity & all;
-    unsigned allowed = (unsigned)__builtin_popcountll(aff ? aff : all);
+    sched_cpumask_t aff = vm->affinity, all = cpumask_below(c->machine.pcpus);
+    cpumask_and(&aff, &all);
+    unsigned allowed = cpumask_count(cpumask_any(&aff) ? &aff : &all);
     bool ok = ch.gang != SCHED_GANG_STRICT || allowed >= vm->vcpus;
-    sched_cpumask_t k = 0;
+    sched_cpumask_t k = cpumask_none();
     assert_int_equal(sched_change(s, &ch, sim_now(sim), &k), ok ? SCHED_OK : SCHED_E_SETUP);
     assert_int_equal(sched_vm_gang(s, ch.vm), ok ? ch.gang : (enum sched_gang)vm->gang);
     if (ok)
@@ -123,9 +124,10 @@ static uint64_t wait_bound(const struct cfg *c, const char *policy, unsigned i)
     bool rr = strcmp(policy, "rr") == 0;
     double slice = (double)m->timeslice_us * 1000 + (double)m->ratelimit_us * 1000;
     double w = rr ? 1 : vm->weight, others = -w;
-    uint64_t all = (1ull << m->pcpus) - 1, mine = vm->affinity & all;
+    sched_cpumask_t mine = vm->affinity, all = cpumask_below(m->pcpus);
+    cpumask_and(&mine, &all);
     for (unsigned j = 0; j < c->nvms; j++) /* who may share its pCPUs (idle VMs never run) */
-        if ((c->vms[j].affinity & mine) && strcmp(c->vms[j].workload, "idle") != 0)
+        if (cpumask_intersects(&c->vms[j].affinity, &mine) && strcmp(c->vms[j].workload, "idle") != 0)
             others += (rr ? 1.0 : (double)c->vms[j].weight) * c->vms[j].vcpus;
     double share = 1 + others / w, b = (strcmp(policy, "lottery") == 0 ? 25 : 3) * share * slice;
     if (vm->gang == CFG_GANG_STRICT) /* every home's turn, and debt run up by forced joins */
