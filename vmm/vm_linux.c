@@ -109,7 +109,7 @@ void lx_vcpu_init_sipi(struct vcpu *from, struct vcpu *to, const struct vlapic_i
     enum sipi_event ev = ipi->delivery_mode == VLAPIC_DM_SIPI ? SIPI_EV_STARTUP
                          : ipi->level_assert                  ? SIPI_EV_INIT
                                                               : SIPI_EV_INIT_DEASSERT;
-    sched_cpumask_t kick = 0;
+    sched_cpumask_t kick = cpumask_none();
     bool failed = false;
     vcpu_lock(to);
     enum sipi_action a = sipi_event(&to->sipi, ev, ipi->vector);
