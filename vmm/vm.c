@@ -855,11 +855,12 @@ static void handle_cr8_write(struct vcpu *v, const struct vexit *e)
     vm_arch->vcpu_set_rip(v->arch, e->rip + len);
 }
 
-/* A VM whose every vCPU halted with interrupts off can never run again. */
+/* A VM whose every vCPU halted with interrupts off can never run again (nor can the ones
+ * that wait for a STARTUP IPI: only a running sibling could send it). */
 static void check_all_halted(struct vm *vm)
 {
     for (uint32_t k = 0; k < vm->cfg->vcpus; k++)
-        if (!vm->vcpus[k]->halted_for_good)
+        if (!vm->vcpus[k]->halted_for_good && vm->vcpus[k]->sipi == SIPI_STARTED)
             return;
     vm_stop(vm, "every vCPU halted with interrupts disabled", 0, 0);
 }
