@@ -160,6 +160,17 @@ bench-ipi: deps-bochs3
 	@$(MAKE) --no-print-directory all $(GUEST_IMAGES)
 	tools/bench-ipi --build $(BUILD)
 
+# The Linux guest's experiments under QEMU (tools/bench-linux, docs/linux.md): cyclictest per
+# policy next to hogs, hackbench per gang mode next to a competing VM.
+bench-linux: deps-qemu linux
+	@$(MAKE) --no-print-directory all $(GUEST_IMAGES)
+	tools/bench-linux --build $(BUILD)
+
+# The whole Linux boot under Bochs (~5 min; make test runs it cut at 5 s of machine time).
+test-linux-full: deps-test linux
+	@$(MAKE) --no-print-directory all $(GUEST_IMAGES)
+	BOCHS_LINUX_FULL=1 tests/run-tests.sh --build $(BUILD) --unit "" --integration tests/integration/bochs_linux.sh
+
 clean:
 	rm -rf $(BUILD)
 
@@ -187,6 +198,8 @@ help:
 	@echo "                   logs, CSV and plots in $(BUILD)/bench-latency"
 	@echo "  make exp EXP=FILE run an experiment matrix (tools/vsched-exp; EXP_OUT=DIR)"
 	@echo "  make bench-ipi    IPI/kick latency: software posted interrupts (Bochs 2.7) vs hardware (Bochs 3.0)"
+	@echo "  make bench-linux  Linux guest: cyclictest per policy next to hogs, hackbench per gang mode (QEMU)"
+	@echo "  make test-linux-full  the whole Linux boot under Bochs (~5 min; make test cuts it at 5 s)"
 	@echo "  make image        FAT image of the ESP for a USB stick ($(BUILD)/vsched.img)"
 	@echo "  make linux        the Linux guest from Debian packages: $(LINUX_VMLINUX), $(LINUX_INITRD)"
 	@echo "  make deps         install the Debian packages that are missing (as root)"

@@ -18,6 +18,8 @@
  *   print_flood    HC_PRINT of 4096-byte buffers; com1_flood: the same through COM1
  *   ctrl_chars     prints terminal control sequences and every non-printable byte
  *   exit_race      every vCPU ends the VM at the same moment with its own status
+ *   sipi           INIT/STARTUP to a running sibling, itself, a missing APIC ID; an INIT storm
+ *   kvm_msrs       (also after sipi) kvmclock/wall-clock/steal-time MSRs with GPAs outside, misaligned, reserved
  * Modes the VMM must stop (exit 99 if it survives):
  *   mmio_lapic, mmio_ioapic, high_gpa, read_outside, print_wrap */
 #include <string.h>
@@ -834,6 +836,112 @@ static int mode_exit_race(uint32_t vcpu, uint32_t vcpus)
     hc_exit(10 + vcpu); /* all at once, each with its own status */
 }
 
+/* ---- INIT/STARTUP IPIs (vmm/sipi.h) ----
+ * vCPU 0 sends INIT and STARTUP to its running sibling, to itself, to an APIC ID the VM does
+ * not have, and an INIT storm to all but itself; the sibling must run on untouched (a real CPU
+ * would reset into wait-for-SIPI: vsched never resets a started vCPU).  The VMM counts what it
+ * ignored: 3 (INIT + 2 STARTUP to vCPU 1) + 2 (INIT + STARTUP to itself) + SIPI_STORM. */
+#define SIPI_STORM 1000
+#define ICR_INIT   (5u << 8)
+#define ICR_SIPI   (6u << 8)
+#define ICR_ASSERT (1u << 14)
+#define ICR_LEVEL  (1u << 15)
+#define ICR_ALL_BUT_SELF (3u << 18)
+static volatile uint64_t sipi_ticks;
+static volatile uint32_t sipi_done, sipi_sibling_ok;
+
+static void icr(uint64_t dest, uint32_t low)
+{
+    rt_wrmsr(0x830, dest << 32 | low);
+}
+
+static int mode_sipi(uint32_t vcpu)
+{
+    if (vcpu == 1) {
+        /* A pattern in callee-saved state that an INIT would wipe. */
+        uint64_t a = 0x1234, b = 0;
+        while (!sipi_done) {
+            a = a * 6364136223846793005ull + 1442695040888963407ull;
+            b++;
+            __atomic_store_n(&sipi_ticks, b, __ATOMIC_RELEASE);
+        }
+        uint64_t check = 0x1234;
+        for (uint64_t i = 0; i < b; i++)
+            check = check * 6364136223846793005ull + 1442695040888963407ull;
+        sipi_sibling_ok = check == a ? 1 : 2;
+        return 0;
+    }
+    if (vcpu != 0)
+        return 0;
+    struct result r = { .mode = "sipi" };
+    while (!sipi_ticks)
+        rt_pause();
+    note(&r, "init_sibling", RT_TRY(icr(1, ICR_INIT | ICR_ASSERT | ICR_LEVEL)), -1);
+    note(&r, "init_deassert", RT_TRY(icr(1, ICR_INIT | ICR_LEVEL)), -1);
+    note(&r, "sipi_sibling", RT_TRY(icr(1, ICR_SIPI | 0x10)), -1);
+    note(&r, "sipi_sibling_again", RT_TRY(icr(1, ICR_SIPI | 0x10)), -1);
+    note(&r, "init_self", RT_TRY(icr(0, ICR_INIT | ICR_ASSERT | ICR_LEVEL)), -1);
+    note(&r, "sipi_self", RT_TRY(icr(0, ICR_SIPI | 0x20)), -1);
+    note(&r, "init_nobody", RT_TRY(icr(7, ICR_INIT | ICR_ASSERT | ICR_LEVEL)), -1);
+    note(&r, "sipi_nobody", RT_TRY(icr(7, ICR_SIPI | 0x10)), -1);
+    for (unsigned i = 0; i < SIPI_STORM; i++)
+        icr(0, ICR_INIT | ICR_ASSERT | ICR_LEVEL | ICR_ALL_BUT_SELF);
+    /* The sibling still runs its loop: it advances. */
+    uint64_t t0 = sipi_ticks, end = rt_rdtsc() + ms_to_tsc(200);
+    while (sipi_ticks == t0 && rt_rdtsc() < end)
+        rt_pause();
+    note(&r, "sibling_runs", sipi_ticks != t0 ? -1 : 13, -1);
+    sipi_done = 1;
+    end = rt_rdtsc() + ms_to_tsc(1000);
+    while (!sipi_sibling_ok && rt_rdtsc() < end)
+        rt_pause();
+    note(&r, "sibling_state_kept", sipi_sibling_ok == 1 ? -1 : 13, -1);
+    return finish(&r, "");
+}
+
+/* ---- the KVM paravirtual MSRs (vmm/kvm_pv.h) ----
+ * kvmclock, wall clock and steal time take guest-physical addresses: anything that would put a
+ * record outside the VM's memory, misaligned, or with reserved bits is #GP and nothing is
+ * written; valid ones are written inside the VM (crossing a page boundary is fine: the VM's
+ * memory is contiguous). */
+static uint8_t kvm_page[3 * 4096] __attribute__((aligned(4096)));
+
+static int mode_kvm_msrs(const struct guest_boot_info *bi)
+{
+    struct result r = { .mode = "kvm_msrs" };
+    uint32_t id[4];
+    rt_cpuid(0x40000100u, 0, id);
+    note(&r, "signature", id[1] == 0x4b4d564bu && id[2] == 0x564b4d56u && id[3] == 0x4du
+                              ? -1 : 13, -1);
+    rt_cpuid(0x40000101u, 0, id);
+    note(&r, "features", id[0] == ((1u << 1) | (1u << 3) | (1u << 5) | (1u << 24)) ? -1 : 13,
+         -1);
+    uint64_t mem = bi->memory_bytes, page = (uint64_t)(uintptr_t)kvm_page;
+    /* kvmclock (32-byte record, 4-byte aligned, bit 0 = enable) */
+    note(&r, "clock_outside", try_wrmsr(0x4b564d01u, mem | 1), 13);
+    note(&r, "clock_crossing_end", try_wrmsr(0x4b564d01u, (mem - 16) | 1), 13);
+    note(&r, "clock_far", try_wrmsr(0x4b564d01u, (1ull << 51) | 1), 13);
+    note(&r, "clock_wraps", try_wrmsr(0x4b564d01u, ~0ull), 13);
+    note(&r, "clock_unaligned", try_wrmsr(0x4b564d01u, (page + 2) | 1), 13);
+    note(&r, "clock_disabled_anywhere", try_wrmsr(0x4b564d01u, mem + 0x1000), -1);
+    volatile uint32_t *rec = (volatile uint32_t *)(kvm_page + 4096 - 16); /* crosses a page */
+    note(&r, "clock_crossing_page", try_wrmsr(0x4b564d01u, (page + 4096 - 16) | 1), -1);
+    note(&r, "clock_written", (rec[0] & 1) == 0 && rec[6] != 0 ? -1 : 13, -1);
+    note(&r, "clock_readback", rt_rdmsr(0x4b564d01u) == ((page + 4096 - 16) | 1) ? -1 : 13, -1);
+    rt_wrmsr(0x4b564d01u, 0);
+    /* wall clock (12 bytes at the value) */
+    note(&r, "wall_outside", try_wrmsr(0x4b564d00u, mem - 8), 13);
+    note(&r, "wall_ok", try_wrmsr(0x4b564d00u, page + 8192), -1);
+    /* steal time (64-byte record at value & ~63, bits 5:1 reserved) */
+    note(&r, "steal_outside", try_wrmsr(0x4b564d03u, (mem - 32) | 1), 13);
+    note(&r, "steal_reserved", try_wrmsr(0x4b564d03u, (page + 8192) | 1 | 4), 13);
+    note(&r, "steal_far", try_wrmsr(0x4b564d03u, (1ull << 50) | 1), 13);
+    note(&r, "steal_ok", try_wrmsr(0x4b564d03u, (page + 8192 + 64) | 1), -1);
+    rt_wrmsr(0x4b564d03u, 0);
+    note(&r, "unknown_kvm_msr", try_wrmsr(0x4b564d02u, 1), 13); /* async PF: not offered */
+    return finish(&r, "");
+}
+
 /* ---- the VMM must stop these ---- */
 
 static int mode_stopped(const char *mode, const struct guest_boot_info *bi)
@@ -864,6 +972,8 @@ int guest_main(uint32_t vcpu, const struct guest_boot_info *bi)
     rt_arg_str(bi->args, "mode", mode, sizeof(mode));
     if (!strcmp(mode, "exit_race"))
         return mode_exit_race(vcpu, bi->vcpus);
+    if (!strcmp(mode, "sipi")) /* and the KVM MSRs (the VM limit of probes.cfg) */
+        return mode_sipi(vcpu) | (vcpu == 0 ? mode_kvm_msrs(bi) : 0);
     if (vcpu != 0)
         return 0;
     if (!strcmp(mode, "insns"))
@@ -890,6 +1000,8 @@ int guest_main(uint32_t vcpu, const struct guest_boot_info *bi)
         return mode_print_flood(true);
     if (!strcmp(mode, "ctrl_chars"))
         return mode_ctrl_chars();
+    if (!strcmp(mode, "kvm_msrs"))
+        return mode_kvm_msrs(bi);
     rt_printf("hostile: about to %s\n", mode);
     int rc = mode_stopped(mode, bi);
     if (rc >= 0)

@@ -35,6 +35,9 @@ $(eval $(call host_prog,test_acpi,tests/unit/test_acpi.c vmm/acpi.c vmm/fmt.c,-l
 $(eval $(call host_prog,test_linux_boot,tests/unit/test_linux_boot.c vmm/linux_boot.c vmm/pagetable.c vmm/fmt.c,-lcmocka))
 $(eval $(call host_prog,test_uart,tests/unit/test_uart.c vmm/dev/uart.c,-lcmocka))
 $(eval $(call host_prog,test_kvm_pv,tests/unit/test_kvm_pv.c vmm/kvm_pv.c,-lcmocka -lpthread))
+# Phase 2: the INIT/SIPI state machine and the platform's fixed ports.
+UNIT_TESTS += test_sipi
+$(eval $(call host_prog,test_sipi,tests/unit/test_sipi.c vmm/sipi.c vmm/platform.c,-lcmocka))
 
 INTEGRATION_TESTS := $(sort $(wildcard tests/integration/qemu_*.sh tests/integration/bochs_*.sh \
                                      tests/integration/bochs3_*.sh)) \

@@ -42,11 +42,12 @@ enum arch_msr_result {
 };
 
 /* A vCPU's first state: 64-bit long mode with paging, flat segments (guest ABI v1,
- * guest/README.md). */
+ * guest/README.md; Linux's 64-bit boot protocol uses other selectors). */
 struct vcpu_start {
     uint64_t rip, rsp, cr3, rdi, rsi;
     uint64_t gdt_base;
     uint16_t gdt_limit;
+    uint16_t cs, ds;  /* selectors, 0 = guest ABI v1's 0x08 and 0x10 (descriptors flat) */
 };
 
 enum vexit_reason {
@@ -72,6 +73,8 @@ enum vexit_reason {
     VEXIT_FAULT,        /* an instruction the guest may not use: inject fault.vector (#UD for
                            VMX/SVM instructions, #GP for RDPMC) and do not step over it */
     VEXIT_UNHANDLED,    /* anything else the guest did: the VM is stopped with a report */
+    VEXIT_HANDLED,      /* the backend emulated it itself (VT-x: MOV to CR0 with paging or
+                           CR0.NE owned, for real-mode and long-mode switches); nothing to do */
 };
 
 struct vexit {
@@ -185,6 +188,11 @@ struct arch_ops {
     void (*vcpu_set_timer)(struct arch_vcpu *vcpu, uint64_t deadline_tsc);
     /* After probe: what the guest may run natively (CPUID follows it). */
     void (*guest_caps)(struct arch_guest_caps *out);
+    /* INIT-SIPI-SIPI: from its next entry on, the vCPU (on no pCPU now) is in the state INIT
+     * leaves (SDM Vol. 3A 10.1.1 Table 10-1; APM Vol. 2 14.1.3: real mode, CR0 = ET, EFER 0,
+     * general registers 0, DR7 0x400) with CS = VECTOR << 8, base VECTOR << 12, IP 0.  VT-x
+     * needs "unrestricted guest" for that (probe says so); false when this backend cannot. */
+    bool (*vcpu_sipi)(struct arch_vcpu *vcpu, uint8_t vector);
     /* Print the guest state for a failure report. */
     void (*vcpu_dump)(struct arch_vcpu *vcpu);
 };

@@ -103,6 +103,20 @@ uint32_t cpuid_xsave_size(cpuid_host_fn host, uint64_t xcr0)
     return size;
 }
 
+uint32_t cpuid_xsave_compacted_size(cpuid_host_fn host, uint64_t xcr0)
+{
+    uint32_t size = 512 + 64;
+    for (uint32_t i = 2; i < 63; i++) {
+        if (!((xcr0 >> i) & 1))
+            continue;
+        struct cpuid_regs c = host(0xd, i); /* ECX bit 1: 64-byte aligned when compacted */
+        if (c.ecx & 2u)
+            size = (size + 63) & ~63u;
+        size += c.eax;
+    }
+    return size;
+}
+
 bool cpuid_xsetbv_valid(uint32_t index, uint64_t value, uint64_t allowed)
 {
     if (index != 0 || (value & ~allowed) || !(value & XCR0_X87))
@@ -213,8 +227,11 @@ static struct cpuid_regs leaf_d(cpuid_host_fn host, const struct cpuid_vcpu *v, 
         r.ebx = cpuid_xsave_size(host, v->xcr0 ? v->xcr0 : XCR0_X87);
         r.ecx = cpuid_xsave_size(host, allowed);
     } else if (sub == 1) {
-        /* XSAVEOPT, XSAVEC, XGETBV with ECX=1; no XSAVES (no IA32_XSS), no XFD. */
+        /* XSAVEOPT, XSAVEC, XGETBV with ECX=1; no XSAVES (no IA32_XSS), no XFD.  EBX: the
+         * compacted area for XCR0 | IA32_XSS (XSS is 0) -- Linux sizes its XSAVEC buffers
+         * from it and rejects XSAVE altogether when it reads 0. */
         r.eax = host(0xd, 1).eax & 0x7u;
+        r.ebx = cpuid_xsave_compacted_size(host, v->xcr0 ? v->xcr0 : XCR0_X87);
     } else if (sub < 63 && ((allowed >> sub) & 1)) {
         struct cpuid_regs h = host(0xd, sub);
         r.eax = h.eax;

@@ -55,6 +55,10 @@ uint64_t cpuid_xcr0_allowed(cpuid_host_fn host);
  * legacy region and the 64-byte header). */
 uint32_t cpuid_xsave_size(cpuid_host_fn host, uint64_t xcr0);
 
+/* The same in the compacted format (XSAVEC; SDM Vol. 1 13.4.3): components in order, each
+ * 64-byte aligned where CPUID(0xD, i).ECX bit 1 says so.  CPUID(0xD, 1).EBX. */
+uint32_t cpuid_xsave_compacted_size(cpuid_host_fn host, uint64_t xcr0);
+
 /* XSETBV rules (SDM Vol. 2C XSETBV, Vol. 1 13.3): only XCR0 (index 0) exists; x87 must be
  * set; AVX needs SSE; the AVX-512 components come together and need AVX; nothing outside
  * ALLOWED.  False means #GP(0). */

@@ -39,4 +39,23 @@ bool msr_write_valid(uint32_t msr, uint64_t value);
  * #GP(0). */
 bool msr_efer_write(uint64_t old, uint64_t value, bool cr0_pg, uint64_t *out);
 
+/* The platform MSRs a guest kernel reads at boot (Linux 6.1 reads several without rdmsr_safe,
+ * and a #GP there is an "unchecked MSR access" splat): fixed values that say "nothing here",
+ * SDM Vol. 4 chapter 2.  VCPU_ID decides APIC_BASE's BSP bit.  True and *VALUE for a known
+ * MSR, false (#GP) for others:
+ *   0x1b  APIC_BASE: 0xFEE00000, enabled, x2APIC mode, BSP on vCPU 0
+ *   0x3a  FEATURE_CONTROL: locked, VMX off (the VMM hides VMX)
+ *   0x8b  BIOS_SIGN_ID / AMD PATCH_LEVEL: microcode revision 0
+ *   0xfe  MTRRcap: no MTRRs                 0x1a0 MISC_ENABLE: fast strings only
+ *   0x33 TEST_CTRL, 0xce PLATFORM_INFO, 0x140 MISC_FEATURE_ENABLES, 0x179 MCG_CAP (no banks),
+ *   0x17a MCG_STATUS, 0x19b THERM_INTERRUPT, 0x1b2 PACKAGE_THERM_INTERRUPT, 0x492 (VMX
+ *   PROCBASED_CTLS3), 0xc0010055 (AMD interrupt-pending message, C1E): 0 */
+bool msr_platform_read(uint32_t msr, uint32_t vcpu_id, uint64_t *value);
+
+/* A WRMSR to a platform MSR: accepted (and without effect) only where the CPU would accept it
+ * without changing anything a guest could rely on: BIOS_SIGN_ID (Linux writes 0 before reading
+ * the revision), MCG_STATUS = 0, and writes of the value it reads (MISC_ENABLE,
+ * MISC_FEATURE_ENABLES, the thermal interrupts).  False = #GP(0). */
+bool msr_platform_write(uint32_t msr, uint32_t vcpu_id, uint64_t value);
+
 #endif

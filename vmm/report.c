@@ -81,6 +81,7 @@ static const char *vm_state_name(const struct vm *vm)
     switch (vm->state) {
     case VM_RUNNING: return "running";
     case VM_EXITED: return "exited";
+    case VM_POWERED_OFF: return "poweroff";
     case VM_STOPPED: return "stopped";
     default: return "timed_out";
     }

@@ -185,6 +185,7 @@ static void run_vcpu(uint32_t self, struct vcpu *v, uint64_t slice_end_ns, uint6
     v->owner = self;
     vcpu_unlock(v);
     gang_enter(v);
+    lx_vcpu_steal_update(v); /* its ready time so far is its guest's steal time */
     uint64_t slice_end_tsc = vm_ns_to_tsc(slice_end_ns);
     enum vcpu_next next;
     for (;;) {
@@ -209,6 +210,8 @@ static void run_vcpu(uint32_t self, struct vcpu *v, uint64_t slice_end_ns, uint6
     vcpu_lock(v);
     __atomic_store_n(&v->running_on, -1, __ATOMIC_RELEASE);
     vcpu_unlock(v);
+    if (next == VCPU_CONTINUE)
+        lx_vcpu_preempted(v);
     if (next == VCPU_YIELD)
         run_kick(sched_vcpu_yield(vm_sched, v->sv, vm_now_ns()));
     else if (next == VCPU_ENDED)

@@ -11,7 +11,9 @@
 #include "vmm/guest_boot.h"
 #include "vmm/guest_insn.h"
 #include "vmm/halt.h"
+#include "vmm/kvm_pv.h"
 #include "vmm/mem.h"
+#include "vmm/msr_rules.h"
 #include "vmm/tsc.h"
 #include "vmm/vm_impl.h"
 #include "vmm/x86.h"
@@ -19,6 +21,8 @@
 
 #define COM1_BASE       0x3f8
 #define HC_PRINT_MAX    4096
+/* KVM's signature sits where Linux scans for it, above vsched's own leaves (kvm_pv.h). */
+#define VSCHED_KVM_CPUID_BASE 0x40000100u
 
 const struct arch_ops *vm_arch;
 const struct boot_info *vm_boot;
@@ -92,6 +96,13 @@ void vm_stop(struct vm *vm, const char *reason, uint64_t rip, uint64_t a)
                             vm->cfg->name, vm->why, rip, a);
 }
 
+/* ACPI soft-off (S5 through the FADT's sleep control register): the guest's own end. */
+void vm_poweroff(struct vm *vm)
+{
+    if (vm_end(vm, VM_POWERED_OFF, 0, NULL))
+        console_chan_printf(&vm->console, "vm %s: powered off (ACPI S5)", vm->cfg->name);
+}
+
 static void vm_exit(struct vm *vm, int64_t status)
 {
     if (vm_end(vm, VM_EXITED, status, NULL))
@@ -126,6 +137,11 @@ void vm_final_report(void)
             kprintf("outcome %s: exited status=%ld expect=%s %s\n", vm->cfg->name,
                     vm->exit_status, cfg_expect_name(vm->cfg->expect), ok ? "ok" : "UNEXPECTED");
             break;
+        case VM_POWERED_OFF: /* a Linux guest's exit */
+            ok = vm->cfg->expect == CFG_EXPECT_EXIT;
+            kprintf("outcome %s: poweroff expect=%s %s\n", vm->cfg->name,
+                    cfg_expect_name(vm->cfg->expect), ok ? "ok" : "UNEXPECTED");
+            break;
         case VM_STOPPED:
             ok = vm->cfg->expect == CFG_EXPECT_STOPPED;
             kprintf("outcome %s: stopped (%s) expect=%s %s\n", vm->cfg->name, vm->why,
@@ -138,6 +154,9 @@ void vm_final_report(void)
             break;
         }
         bad += !ok;
+        if (vm->sipi_ignored)
+            kprintf("vm %s: %lu INIT/STARTUP IPIs ignored (to a started vCPU, or STARTUP "
+                    "without INIT)\n", vm->cfg->name, vm->sipi_ignored);
         if (vm->console.dropped_bytes)
             kprintf("vm %s: console: %lu bytes in %lu lines dropped (output faster than the "
                     "line rate; only its own output is lost)\n",
@@ -167,7 +186,7 @@ static void create_vm(uint32_t i)
     vm->gang_mode = c->gang;
     console_chan_init(&vm->console, vm->console_buf, sizeof(vm->console_buf));
     hist_clear(&vm->gang_skew);
-    if (!c->image[0])
+    if (!c->image[0] && !c->kernel[0])
         create_failed(c, "has no image");
     sched_cpumask_t online = cpumask_below(vm_boot->ncpus);
     if (!cpumask_intersects(&c->affinity, &online))
@@ -178,23 +197,34 @@ static void create_vm(uint32_t i)
         create_failed(c, "not enough free memory for memory_mb");
     void *mem = (void *)(uintptr_t)vm->mem_hpa;
     const struct boot_image *img = &vm_boot->images[i];
-    struct elf_info elf;
-    if (elf_inspect(img->data, img->size, vm->mem_size, &elf, err, sizeof(err)) < 0)
-        create_failed(c, err);
-    elf_load(img->data, &elf, mem);
+    struct elf_info elf = { 0 };
     struct guest_layout layout;
-    if (guest_boot_setup(mem, vm->mem_size, &elf, c->vcpus, c->name, c->args, tsc_hz(), &layout,
-                         err, sizeof(err)) < 0)
-        create_failed(c, err);
+    struct vcpu_start lx_bsp;
+    if (c->kernel[0]) {
+        lx_vm_load(vm, &lx_bsp);
+        elf.entry = lx_bsp.rip;
+    } else {
+        if (elf_inspect(img->data, img->size, vm->mem_size, &elf, err, sizeof(err)) < 0)
+            create_failed(c, err);
+        elf_load(img->data, &elf, mem);
+        if (guest_boot_setup(mem, vm->mem_size, &elf, c->vcpus, c->name, c->args, tsc_hz(),
+                             &layout, err, sizeof(err)) < 0)
+            create_failed(c, err);
+    }
     vm->arch = vm_arch->vm_create(i + 1);
     if (!vm->arch || vm_arch->vm_map(vm->arch, 0, vm->mem_hpa, vm->mem_size) < 0)
         create_failed(c, "out of memory for nested page tables");
     for (uint32_t k = 0; k < c->vcpus; k++) {
-        struct guest_entry ge;
-        guest_entry_for(&layout, k, &ge);
-        struct vcpu_start s = { .rip = ge.rip, .rsp = ge.rsp, .cr3 = ge.cr3, .rdi = ge.rdi,
-                                .rsi = ge.rsi, .gdt_base = ge.gdt_base,
-                                .gdt_limit = (uint16_t)ge.gdt_limit };
+        struct vcpu_start s;
+        if (vm->is_linux) {
+            s = lx_bsp; /* the others wait for SIPI and start from its state */
+        } else {
+            struct guest_entry ge;
+            guest_entry_for(&layout, k, &ge);
+            s = (struct vcpu_start){ .rip = ge.rip, .rsp = ge.rsp, .cr3 = ge.cr3, .rdi = ge.rdi,
+                                     .rsi = ge.rsi, .gdt_base = ge.gdt_base,
+                                     .gdt_limit = (uint16_t)ge.gdt_limit };
+        }
         /* Self-test of the failure reports: CR3 bits above any physical-address width must
          * be zero (SDM Vol. 3C 27.3.1.1; APM Vol. 2 15.5.1), so the CPU refuses the entry. */
         if (c->selftest == CFG_SELFTEST_BAD_ENTRY)
@@ -205,6 +235,7 @@ static void create_vm(uint32_t i)
         v->vm = vm;
         v->id = k;
         v->running_on = -1;
+        v->sipi = vm->is_linux && k ? SIPI_WAIT_INIT : SIPI_STARTED;
         vlapic_init(&v->lapic, k);
         vlapic_set_min_period(&v->lapic, (uint64_t)vm_boot->cfg.machine.min_timer_period_us *
                                              (tsc_hz() / 1000000));
@@ -221,8 +252,9 @@ static void create_vm(uint32_t i)
         vm->vcpus[k] = v;
         vcpu_count++;
     }
-    kprintf("vm %s: %u vCPU(s), %u MiB at 0x%lx, entry 0x%lx, image %s\n", c->name, c->vcpus,
-            c->memory_mb, vm->mem_hpa, elf.entry, c->image);
+    kprintf("vm %s: %u vCPU(s), %u MiB at 0x%lx, entry 0x%lx, %s %s\n", c->name, c->vcpus,
+            c->memory_mb, vm->mem_hpa, elf.entry, vm->is_linux ? "kernel" : "image",
+            vm->is_linux ? c->kernel : c->image);
 }
 
 static void sched_lock_fn(void *ctx, unsigned id)
@@ -300,8 +332,12 @@ static void create_sched(void)
         for (uint32_t k = 0; k < c->vms[i].vcpus; k++) {
             struct vcpu *v = vm_table[i].vcpus[k];
             v->sv = sched_vcpu_get(vm_sched, i, k);
-            /* vCPUs start blocked in the library: every one is runnable at power-on. */
-            sched_vcpu_wake(vm_sched, v->sv, 0);
+            /* vCPUs start blocked in the library: every one is runnable at power-on, but
+             * a Linux VM's others, which wait for INIT-SIPI-SIPI (sipi.h). */
+            if (v->sipi == SIPI_STARTED)
+                sched_vcpu_wake(vm_sched, v->sv, 0);
+            else
+                v->blocked = true;
         }
 }
 
@@ -352,7 +388,7 @@ static void refresh_timer(struct vcpu *v)
 /* Under V's lock: a halted vCPU with an interrupt to take becomes runnable. */
 static sched_cpumask_t wake_locked(struct vcpu *v)
 {
-    if (!v->blocked || v->halted_for_good || vm_ended(v->vm) ||
+    if (!v->blocked || v->halted_for_good || vm_ended(v->vm) || v->sipi != SIPI_STARTED ||
         vlapic_pending(&v->lapic) < 0)
         return cpumask_none();
     v->blocked = false;
@@ -379,8 +415,10 @@ static void vcpu_post(struct vcpu *v, uint8_t vector)
 static void deliver_ipi(struct vcpu *from, const struct vlapic_ipi *ipi)
 {
     struct vm *vm = from->vm;
-    /* Only fixed interrupts between the VM's own vCPUs; INIT/SIPI/NMI are not modelled. */
-    if (ipi->delivery_mode != VLAPIC_DM_FIXED)
+    /* Fixed interrupts between the VM's own vCPUs, and INIT/STARTUP (sipi.h); NMI, SMI and
+     * lowest priority are not modelled (dropped). */
+    bool startup = ipi->delivery_mode == VLAPIC_DM_INIT || ipi->delivery_mode == VLAPIC_DM_SIPI;
+    if (ipi->delivery_mode != VLAPIC_DM_FIXED && !startup)
         return;
     for (uint32_t k = 0; k < vm->cfg->vcpus; k++) {
         bool self = k == from->id;
@@ -393,7 +431,9 @@ static void deliver_ipi(struct vcpu *from, const struct vlapic_ipi *ipi)
                   : ipi->shorthand == VLAPIC_SH_SELF ? self
                   : ipi->shorthand == VLAPIC_SH_ALL  ? true
                                                      : !self;
-        if (to)
+        if (to && startup)
+            lx_vcpu_init_sipi(from, vm->vcpus[k], ipi);
+        else if (to)
             vcpu_post(vm->vcpus[k], ipi->vector);
     }
 }
@@ -524,13 +564,13 @@ uint64_t vm_fire_timers(uint32_t self, uint64_t now_tsc, uint64_t exit_tsc)
 /* A finished guest line goes to its VM's console channel as "[name] line", every byte that
  * is not printable ASCII written as \xNN and a backslash as \\, so a guest cannot move the
  * terminal's cursor, erase its prefix or fake another VM's line. */
-static void console_line(struct vcpu *v)
+static void console_line(struct vm *vm, char *line, uint32_t *len)
 {
     static const char hex[] = "0123456789abcdef";
     char out[CFG_NAME_MAX + 4 + 4 * CONSOLE_LINE];
-    size_t n = (size_t)fmt_snprintf(out, sizeof(out), "[%s] ", v->vm->cfg->name);
-    for (uint32_t i = 0; i < v->line_len; i++) {
-        uint8_t c = (uint8_t)v->line[i];
+    size_t n = (size_t)fmt_snprintf(out, sizeof(out), "[%s] ", vm->cfg->name);
+    for (uint32_t i = 0; i < *len; i++) {
+        uint8_t c = (uint8_t)line[i];
         if (c == '\\') {
             out[n++] = '\\';
             out[n++] = '\\';
@@ -543,21 +583,26 @@ static void console_line(struct vcpu *v)
             out[n++] = hex[c & 15];
         }
     }
-    console_chan_put(&v->vm->console, out, n);
-    v->line_len = 0;
+    console_chan_put(&vm->console, out, n);
+    *len = 0;
+}
+
+void vm_console_byte(struct vm *vm, char *line, uint32_t *len, char c)
+{
+    if (c == '\r')
+        return;
+    if (c != '\n' && *len < CONSOLE_LINE) {
+        line[(*len)++] = c;
+        return;
+    }
+    console_line(vm, line, len);
+    if (c != '\n')
+        line[(*len)++] = c;
 }
 
 static void console_byte(struct vcpu *v, char c)
 {
-    if (c == '\r')
-        return;
-    if (c != '\n' && v->line_len < CONSOLE_LINE) {
-        v->line[v->line_len++] = c;
-        return;
-    }
-    console_line(v);
-    if (c != '\n')
-        v->line[v->line_len++] = c;
+    vm_console_byte(v->vm, v->line, &v->line_len, c);
 }
 
 static void skip(struct vcpu *v, const struct vexit *e)
@@ -579,6 +624,10 @@ static void handle_cpuid(struct vcpu *v, const struct vexit *e)
         r.eax = VSCHED_HYPERCALL_ABI;
     } else if (leaf == VSCHED_CPUID_TIMING) {
         r.eax = r.ebx = (uint32_t)(tsc_hz() / 1000); /* the vlapic timer counts the TSC */
+    } else if (leaf >= VSCHED_KVM_CPUID_BASE && leaf <= VSCHED_KVM_CPUID_BASE + 1) {
+        struct cpuid_leaf kl; /* the KVM interface's subset (kvm_pv.h) */
+        if (kvm_cpuid(VSCHED_KVM_CPUID_BASE, leaf, &kl))
+            r = (struct cpuid_regs){ kl.eax, kl.ebx, kl.ecx, kl.edx };
     } else if (leaf < 0x40000000u || leaf >= 0x80000000u) {
         struct arch_guest_caps caps;
         vm_arch->guest_caps(&caps);
@@ -600,19 +649,19 @@ static void handle_cpuid(struct vcpu *v, const struct vexit *e)
     skip(v, e);
 }
 
-/* The MSRs a guest may read besides its local APIC's; every other access gets #GP (SDM
- * Vol. 4). */
-static bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *value)
+/* The MSRs a guest may read or write besides its local APIC's and the backend's; every other
+ * access gets #GP (SDM Vol. 4). */
+static bool msr_other(struct vcpu *v, bool write, uint32_t msr, uint64_t *value)
 {
+    bool ok;
+    if (lx_kvm_msr(v, write, msr, value, &ok))
+        return ok;
+    if (write)
+        return msr_platform_write(msr, v->id, *value);
     switch (msr) {
     case 0x10: *value = rdtsc(); return true;                     /* IA32_TSC */
-    case 0x1b: /* APIC base: enabled (bit 11), x2APIC mode (bit 10), BSP on vCPU 0 */
-        *value = 0xfee00000u | (1u << 11) | (1u << 10) | (v->id ? 0 : 1u << 8);
-        return true;
-    case 0xfe: *value = 0; return true;                           /* MTRRcap: none */
-    case 0x1a0: *value = 1; return true;                          /* MISC_ENABLE: fast strings */
-    case 0x277: *value = 0x0007040600070406ull; return true;      /* PAT (reset value) */
-    default: return false;
+    case 0x277: *value = PAT_RESET; return true;                  /* PAT (reset value) */
+    default: return msr_platform_read(msr, v->id, value);
     }
 }
 
@@ -634,7 +683,7 @@ static void handle_msr(struct vcpu *v, const struct vexit *e)
         ok = rc != VLAPIC_GP;
     } else {
         enum arch_msr_result ar = vm_arch->vcpu_msr(v->arch, !read, msr, &value);
-        ok = ar == ARCH_MSR_NOT_MINE ? read && msr_read(v, msr, &value) : ar == ARCH_MSR_OK;
+        ok = ar == ARCH_MSR_NOT_MINE ? msr_other(v, !read, msr, &value) : ar == ARCH_MSR_OK;
     }
     if (!ok) {
         /* Refused by the vlapic or not on the allow list: #GP(0), as the hardware does. */
@@ -659,6 +708,14 @@ static void handle_io(struct vcpu *v, const struct vexit *e)
     }
     uint16_t port = e->io.port;
     uint64_t mask = e->io.size == 4 ? 0xffffffffull : (1ull << (8 * e->io.size)) - 1;
+    uint32_t lx_value = e->io.in ? (uint32_t)mask : (uint32_t)(g->rax & mask);
+    if (lx_vm_io(v, port, e->io.in, &lx_value)) {
+        if (e->io.in)
+            g->rax = (g->rax & ~mask) | (lx_value & mask);
+        if (!vm_ended(v->vm))
+            skip(v, e);
+        return;
+    }
     if (!e->io.in) {
         if (port == COM1_BASE)
             console_byte(v, (char)g->rax);
@@ -800,11 +857,12 @@ static void handle_cr8_write(struct vcpu *v, const struct vexit *e)
     vm_arch->vcpu_set_rip(v->arch, e->rip + len);
 }
 
-/* A VM whose every vCPU halted with interrupts off can never run again. */
+/* A VM whose every vCPU halted with interrupts off can never run again (nor can the ones
+ * that wait for a STARTUP IPI: only a running sibling could send it). */
 static void check_all_halted(struct vm *vm)
 {
     for (uint32_t k = 0; k < vm->cfg->vcpus; k++)
-        if (!vm->vcpus[k]->halted_for_good)
+        if (!vm->vcpus[k]->halted_for_good && vm->vcpus[k]->sipi == SIPI_STARTED)
             return;
     vm_stop(vm, "every vCPU halted with interrupts disabled", 0, 0);
 }
@@ -842,7 +900,7 @@ static const enum vcpu_exit_kind kind_of[] = {
     [VEXIT_EXTINT] = VX_EXTINT, [VEXIT_TIMER] = VX_TIMER, [VEXIT_NMI] = VX_OTHER,
     [VEXIT_IRQ_WINDOW] = VX_WINDOW, [VEXIT_XSETBV] = VX_OTHER, [VEXIT_SKIP] = VX_OTHER,
     [VEXIT_DR_WRITE] = VX_OTHER, [VEXIT_CR8_WRITE] = VX_OTHER,
-    [VEXIT_FAULT] = VX_OTHER, [VEXIT_UNHANDLED] = VX_OTHER,
+    [VEXIT_FAULT] = VX_OTHER, [VEXIT_UNHANDLED] = VX_OTHER, [VEXIT_HANDLED] = VX_OTHER,
 };
 
 enum vcpu_next vcpu_handle_exit(struct vcpu *v, const struct vexit *e)
@@ -868,6 +926,7 @@ enum vcpu_next vcpu_handle_exit(struct vcpu *v, const struct vexit *e)
         v->refused_insns++;
         vm_arch->vcpu_inject_exception(v->arch, e->fault.vector, e->fault.vector == 13, 0);
         break;
+    case VEXIT_HANDLED:
     case VEXIT_IRQ_WINDOW: /* vcpu_prepare_entry injects now */
     case VEXIT_EXTINT:
     case VEXIT_TIMER:

@@ -1,6 +1,7 @@
-/* Internal to the VM module (vm.c: VMs, vCPUs, exits and virtual interrupts; run.c: the
+/* Internal to the VM module (vm.c: VMs, vCPUs, exits and virtual interrupts; vm_linux.c: a
+ * Linux VM's platform (boot, COM1, ACPI ports, INIT/SIPI, the KVM interface); run.c: the
  * per-pCPU scheduling loop; report.c: accounting records and console commands).  Nothing
- * outside these three files includes it: the module's interface is vmm/vm.h. */
+ * outside these four files includes it: the module's interface is vmm/vm.h. */
 #ifndef VSCHED_VMM_VM_IMPL_H
 #define VSCHED_VMM_VM_IMPL_H
 
@@ -12,6 +13,9 @@
 #include "vmm/arch.h"
 #include "vmm/bootinfo.h"
 #include "vmm/console.h"
+#include "vmm/dev/uart.h"
+#include "vmm/kvm_pv.h"
+#include "vmm/sipi.h"
 #include "vmm/cpu.h"
 #include "vmm/spinlock.h"
 #include "vmm/vlapic.h"
@@ -24,7 +28,7 @@
 #define VEC_KICK        0xe0 /* run the scheduler now */
 #define VEC_NOTIFY      0xe1 /* a posted interrupt waits for a vCPU running there */
 
-enum vm_state { VM_RUNNING, VM_EXITED, VM_STOPPED, VM_TIMED_OUT };
+enum vm_state { VM_RUNNING, VM_EXITED, VM_STOPPED, VM_TIMED_OUT, VM_POWERED_OFF };
 
 /* Exit counters, by what the VMM did with the exit. */
 enum vcpu_exit_kind {
@@ -59,6 +63,10 @@ struct vcpu {
     uint64_t refused_insns;     /* faults injected for instructions guests may not use */
     char line[CONSOLE_LINE];
     uint32_t line_len;
+    /* Linux VMs (vm_linux.c): start-up by INIT/SIPI, the KVM records it registered. */
+    enum sipi_state sipi;       /* SIPI_STARTED for every vCPU of other VMs */
+    volatile struct kvm_steal *steal; /* VMM address of its steal-time record, NULL = off */
+    uint64_t msr_system_time, msr_steal, msr_wall_clock; /* as written (RDMSR returns them) */
 };
 
 struct vm {
@@ -80,6 +88,13 @@ struct vm {
     uint64_t round_mask;        /* siblings that entered in this round */
     uint64_t round_start_tsc;
     struct hist gang_skew;
+    /* Linux VMs (vm_linux.c) */
+    bool is_linux;
+    struct spinlock uart_lock;  /* uart and uart_line */
+    struct uart uart;           /* its COM1 */
+    char uart_line[CONSOLE_LINE];
+    uint32_t uart_line_len;
+    uint64_t sipi_ignored;      /* INIT/STARTUP IPIs that meant nothing (sipi.h) */
 };
 
 /* Per pCPU. */
@@ -125,6 +140,28 @@ void vcpu_after_exit(struct vcpu *v);
  * pCPU came here from a vCPU's exit, the TSC right after it (the time since is charged to
  * the timers' owners, sched_vcpu_charge); 0 otherwise. */
 uint64_t vm_fire_timers(uint32_t self, uint64_t now_tsc, uint64_t exit_tsc);
+
+/* A byte of guest console output into LINE (*LEN bytes so far): a finished line goes to VM's
+ * console channel, prefixed and escaped. */
+void vm_console_byte(struct vm *vm, char *line, uint32_t *len, char c);
+void vm_poweroff(struct vm *vm);
+
+/* vm_linux.c */
+struct vcpu_start;
+/* Load a Linux VM: kernel, initrd, command line, zero page, ACPI tables into its memory; the
+ * boot vCPU's start state in *BSP.  Stops the boot with a configuration error on failure. */
+void lx_vm_load(struct vm *vm, struct vcpu_start *bsp);
+/* Port I/O of a Linux VM's platform (COM1, ACPI PM ports, the fixed legacy ports): true when
+ * handled (*VALUE read), false for the default (writes ignored, reads all ones). */
+bool lx_vm_io(struct vcpu *v, uint16_t port, bool in, uint32_t *value);
+/* INIT and STARTUP IPIs from FROM to TO (any VM vCPU). */
+void lx_vcpu_init_sipi(struct vcpu *from, struct vcpu *to, const struct vlapic_ipi *ipi);
+/* The KVM MSRs: true when MSR is one (then *OK says whether the access is allowed). */
+bool lx_kvm_msr(struct vcpu *v, bool write, uint32_t msr, uint64_t *value, bool *ok);
+/* Before V runs on a pCPU: its steal-time record gets the VMM's ready time. */
+void lx_vcpu_steal_update(struct vcpu *v);
+/* V left its pCPU still runnable. */
+void lx_vcpu_preempted(struct vcpu *v);
 
 /* run.c */
 void run_init(void);

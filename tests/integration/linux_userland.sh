@@ -6,16 +6,10 @@
 # SKIP (77) only when Debian's packages cannot be had (tools/fetch-linux says so).
 source "$(dirname "$0")/lib.sh"
 
-pkgs=${LINUX_PKGS:-/var/cache/vsched/linux}
-tools/fetch-linux "$pkgs"
-rc=$?
-if [[ $rc -eq 77 ]]; then
-    echo "SKIP: Debian's kernel/busybox/rt-tests packages cannot be downloaded here"
-    exit 77
-fi
-[[ $rc -eq 0 ]] || fail "tools/fetch-linux $pkgs failed ($rc)"
-make -s --no-print-directory BUILD="$BUILD" LINUX_PKGS="$pkgs" linux || fail "make linux"
-vmlinux=$BUILD/linux/vmlinux initrd=$BUILD/linux/initramfs.cpio.gz
+source "$(dirname "$0")/linux_common.sh"
+
+linux_files
+vmlinux=$LINUX_VMLINUX initrd=$LINUX_INITRD
 expect_line "$BUILD/linux/vmlinux.facts" '^vmlinux: ELF x86-64, entry 0x1000000 \(startup_64, physical\)'
 expect_line "$BUILD/linux/vmlinux.facts" '^vmlinux: needs \[0x1000000, 0x4a00000\)'
 expect_line "$BUILD/linux/vmlinux.facts" 'CONFIG_PVH=y CONFIG_X86_X2APIC=y CONFIG_KVM_GUEST=y .*CONFIG_SERIAL_8250_CONSOLE=y'

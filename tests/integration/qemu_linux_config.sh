@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A Linux VM's files under QEMU: a kernel that is missing, that is not a Linux kernel, or that
-# does not fit in the VM's memory stops the boot with one
+# does not fit in the VM's memory, or an initrd that is missing, stops the boot with one
 # configuration error naming file, line and problem, status 2, before any application
 # processor starts; the files are read from the ESP and checked by boot/ (vmm/linux_boot.c).
 # The kernels here are small stand-ins (a test guest; a hand-made ELF with Linux's note), so
@@ -51,3 +51,10 @@ fake_vmlinux "$WORK/big/vmlinux" 58
 check too_large $'[vm web]\nimage = hello.elf\n[vm lx]\nmemory_mb = 64\nkernel = vmlinux\n' \
     "^vsched.cfg:3: error: \[vm lx\] kernel 'vmlinux': kernel too large for memory: it needs \[0x1000000, 0x4a00000\) \(74 MiB\), the VM has RAM up to 0x4000000 \(64 MiB\)\$" \
     "$WORK/big/vmlinux" "$GUEST_DIR/hello.elf"
+
+# A kernel that fits but an initrd the ESP does not have: its own error, nothing starts.
+mkdir -p "$WORK/ok"
+fake_vmlinux "$WORK/ok/vmlinux" 58
+check initrd_missing $'[vm lx]\nmemory_mb = 128\nkernel = vmlinux\ninitrd = initramfs.cpio.gz\n' \
+    "^vsched.cfg:1: error: \[vm lx\] initrd 'initramfs.cpio.gz': not found\$" \
+    "$WORK/ok/vmlinux"

@@ -51,13 +51,63 @@ static void test_efer(void **state)
     assert_false(msr_efer_write(lm, lm | EFER_SVME_BIT, true, &out)); /* SVME: not offered */
     assert_false(msr_efer_write(lm, lm | (1ull << 14), true, &out));  /* FFXSR */
     assert_false(msr_efer_write(lm, lm | (1ull << 63), true, &out));
+    /* An AP's trampoline: EFER 0 after INIT, LME set with paging off; LMA stays 0 (the CPU
+     * sets it when paging goes on). */
+    assert_true(msr_efer_write(0, EFER_LME | EFER_NX | EFER_SCE, false, &out));
+    assert_int_equal(out, EFER_LME | EFER_NX | EFER_SCE);
+}
+
+/* The platform MSRs Linux reads at boot: fixed values, BSP bit on vCPU 0 only. */
+static void test_platform_read(void **state)
+{
+    (void)state;
+    uint64_t v = 1234;
+    assert_true(msr_platform_read(0x1b, 0, &v));
+    assert_int_equal(v, 0xfee00000u | (1u << 11) | (1u << 10) | (1u << 8));
+    assert_true(msr_platform_read(0x1b, 3, &v));
+    assert_int_equal(v, 0xfee00000u | (1u << 11) | (1u << 10));
+    assert_true(msr_platform_read(0x3a, 1, &v));
+    assert_int_equal(v, 1); /* locked, VMX off */
+    assert_true(msr_platform_read(0x1a0, 1, &v));
+    assert_int_equal(v, 1);
+    static const uint32_t zero[] = { 0x8b, 0xfe, 0x33, 0xce, 0x140, 0x179, 0x17a, 0x19b, 0x1b2,
+                                     0x492, 0xc0010055 };
+    for (unsigned i = 0; i < sizeof(zero) / sizeof(zero[0]); i++) {
+        v = 99;
+        assert_true(msr_platform_read(zero[i], 0, &v));
+        assert_int_equal(v, 0);
+    }
+    /* Unknown MSRs stay #GP: the machine-check banks, the MTRRs, speculation control. */
+    assert_false(msr_platform_read(0x400, 0, &v));
+    assert_false(msr_platform_read(0x2ff, 0, &v));
+    assert_false(msr_platform_read(0x48, 0, &v));
+    assert_false(msr_platform_read(0x10, 0, &v)); /* the TSC is the VMM's, not the table's */
+}
+
+static void test_platform_write(void **state)
+{
+    (void)state;
+    assert_true(msr_platform_write(0x8b, 0, 0));          /* Linux clears it before CPUID */
+    assert_true(msr_platform_write(0x8b, 0, ~0ull));
+    assert_true(msr_platform_write(0x17a, 0, 0));
+    assert_false(msr_platform_write(0x17a, 0, 1));        /* MCG_STATUS: only clearing */
+    assert_true(msr_platform_write(0x1a0, 0, 1));         /* the value it reads */
+    assert_false(msr_platform_write(0x1a0, 0, 1 | (1ull << 22))); /* limit CPUID: refused */
+    assert_true(msr_platform_write(0x140, 0, 0));
+    assert_false(msr_platform_write(0x140, 0, 1));        /* CPUID faulting: not offered */
+    assert_false(msr_platform_write(0x33, 0, 1ull << 29)); /* split-lock detection */
+    assert_false(msr_platform_write(0x1b, 0, 0xfee00d00)); /* APIC base: fixed */
+    assert_false(msr_platform_write(0x3a, 0, 5));          /* FEATURE_CONTROL: locked */
+    assert_false(msr_platform_write(0x179, 0, 0));         /* MCG_CAP: read-only */
+    assert_false(msr_platform_write(0x400, 0, 0));
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_canonical), cmocka_unit_test(test_values),
-        cmocka_unit_test(test_efer),
+        cmocka_unit_test(test_efer), cmocka_unit_test(test_platform_read),
+        cmocka_unit_test(test_platform_write),
     };
     return cmocka_run_group_tests_name("msr_rules", tests, NULL, NULL);
 }

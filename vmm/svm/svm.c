@@ -304,8 +304,9 @@ static struct arch_vcpu *svm_vcpu_create(struct arch_vm *vm, uint32_t vcpu_id,
 
     /* Guest state: 64-bit mode, paging, flat segments (guest ABI v1).  Attributes use the
      * VMCB's packed format: type/S/DPL/P in bits 7:0, AVL/L/DB/G in bits 11:8. */
+    uint16_t cs = s->cs ? s->cs : 0x08, ds = s->ds ? s->ds : 0x10;
     for (unsigned i = 0; i < 6; i++) /* ES, CS, SS, DS, FS, GS */
-        set_segment(v, VMCB_ES + 16 * i, i == 1 ? 0x08 : 0x10, i == 1 ? 0xa9b : 0xc93,
+        set_segment(v, VMCB_ES + 16 * i, i == 1 ? cs : ds, i == 1 ? 0xa9b : 0xc93,
                     0xffffffff, 0);
     set_segment(v, VMCB_GDTR, 0, 0, s->gdt_limit, s->gdt_base);
     set_segment(v, VMCB_LDTR, 0, 0, 0, 0);
@@ -328,6 +329,37 @@ static struct arch_vcpu *svm_vcpu_create(struct arch_vm *vm, uint32_t vcpu_id,
     v->gprs.rdi = s->rdi;
     v->gprs.rsi = s->rsi;
     return v;
+}
+
+/* The state after INIT, then STARTUP's CS:IP (APM Vol. 2 14.1.3 "Processor Initialization
+ * State", 16.5): the CPU runs real mode natively under SVM with nested paging.  The vCPU has
+ * never run (it waited for SIPI), so its VMCB is nowhere in use. */
+static bool svm_vcpu_sipi(struct arch_vcpu *v, uint8_t vector)
+{
+    memset(&v->gprs, 0, sizeof(v->gprs));
+    for (unsigned i = 0; i < 6; i++) /* ES, CS, SS, DS, FS, GS: present, accessed */
+        set_segment(v, VMCB_ES + 16 * i, i == 1 ? (uint16_t)(vector << 8) : 0,
+                    i == 1 ? 0x9b : 0x93, 0xffff, i == 1 ? (uint64_t)vector << 12 : 0);
+    set_segment(v, VMCB_GDTR, 0, 0, 0xffff, 0);
+    set_segment(v, VMCB_LDTR, 0, 0x82, 0xffff, 0);
+    set_segment(v, VMCB_IDTR, 0, 0, 0xffff, 0);
+    set_segment(v, VMCB_TR, 0, 0x8b, 0xffff, 0);
+    VMCB8(v, VMCB_CPL) = 0;
+    VMCB64(v, VMCB_EFER) = EFER_SVME;
+    VMCB64(v, VMCB_CR0) = 1ull << 4; /* ET */
+    VMCB64(v, VMCB_CR3) = 0;
+    VMCB64(v, VMCB_CR4) = 0;
+    VMCB64(v, VMCB_DR7) = 0x400;
+    VMCB64(v, VMCB_DR6) = 0xffff0ff0;
+    VMCB64(v, VMCB_RFLAGS) = 0x2;
+    VMCB64(v, VMCB_RIP) = 0;
+    VMCB64(v, VMCB_RSP) = 0;
+    VMCB64(v, VMCB_RAX) = 0;
+    VMCB64(v, VMCB_EVENTINJ) = 0;
+    VMCB64(v, VMCB_INT_SHADOW) = 0;
+    VMCB64(v, VMCB_G_PAT) = 0x0007040600070406ull;
+    v->dirty = ~0u;
+    return true;
 }
 
 static void svm_vcpu_dump(struct arch_vcpu *v)
@@ -609,5 +641,6 @@ const struct arch_ops svm_arch_ops = {
     .vcpu_set_reg = svm_vcpu_set_reg,
     .vcpu_msr = svm_vcpu_msr,
     .guest_caps = svm_guest_caps,
+    .vcpu_sipi = svm_vcpu_sipi,
     .vcpu_dump = svm_vcpu_dump,
 };

@@ -33,6 +33,10 @@
 #define MSR_VMX_TRUE_PINBASED  0x48d
 #define MSR_IA32_PAT           0x277
 #define CR4_VMXE               (1ull << 13)
+#define CR4_PAE_BIT            (1ull << 5)
+#define CR0_NE                 (1ull << 5)
+#define CR0_NW                 (1ull << 29)
+#define CR0_CD                 (1ull << 30)
 #define FC_LOCK                (1ull << 0)
 #define FC_VMX_OUTSIDE_SMX     (1ull << 2)
 
@@ -66,6 +70,8 @@ struct arch_vcpu {
     struct xstate xs;      /* x87/SSE/AVX, XCR0, DR0-3 */
     uint64_t cr2, dr6;
     uint64_t star, lstar, cstar, sfmask, kernel_gs_base, tsc_aux;
+    bool sipi_pending;     /* vcpu_sipi: reset to real mode at the next VMCS load */
+    uint8_t sipi_vector;
 };
 
 /* Per pCPU: what its MSRs and DR6 hold, so a vCPU's values are written only when they
@@ -369,6 +375,69 @@ static void write_guest_segment(unsigned i, uint16_t sel, uint32_t limit, uint32
     vmwrite(VMCS_GUEST_ES_BASE + 2 * i, 0);
 }
 
+/* CR0 bits the guest may not hold as it likes in VMX operation (CR0_FIXED0/1, SDM Vol. 3D
+ * A.7): with "unrestricted guest" PE and PG are free (SDM Vol. 3C 26.3.1.1), NE stays fixed
+ * to 1.  Those fixed bits and PG are owned by the VMM (the guest/host mask) so the guest reads
+ * its own values from the read shadow, and a MOV to CR0 that changes them exits: NE, because
+ * Linux's real-mode trampoline writes CR0 = PE; PG, because turning paging on with EFER.LME
+ * enters IA-32e mode, which the "IA-32e mode guest" entry control must follow (26.2.4,
+ * 26.3.1.1; cr0_write). */
+static uint64_t cr0_fixed0(void)
+{
+    uint64_t f = rdmsr(MSR_VMX_CR0_FIXED0);
+    return (ctls.proc2 & PROC2_UNRESTRICTED) ? f & ~(CR0_PE | CR0_PG) : f;
+}
+
+static uint64_t cr0_owned(void)
+{
+    return (ctls.proc2 & PROC2_UNRESTRICTED) ? cr0_fixed0() | CR0_PG : 0;
+}
+
+static uint64_t cr0_hw(uint64_t guest_view)
+{
+    return (guest_view | cr0_fixed0()) & rdmsr(MSR_VMX_CR0_FIXED1);
+}
+
+/* INIT then STARTUP (SDM Vol. 3A 10.1.1 Table 10-1 "IA-32 and Intel 64 Processor States
+ * Following Power-up, Reset, or INIT", 11.6.1): real mode, CS = VECTOR << 8 with base
+ * VECTOR << 12, IP 0, other segments 0 with 64 KiB limits, CR0 = ET (+ NE in the hardware,
+ * shadowed), CR3/CR4/EFER 0, DR7 0x400, registers 0.  Real mode runs as an unrestricted
+ * guest: CS may then be a code segment of type 11, SS.DPL must be 0 (26.3.1.2). */
+static void vmcs_sipi_reset(struct arch_vcpu *v)
+{
+    uint8_t vec = v->sipi_vector;
+    v->sipi_pending = false;
+    memset(&v->gprs, 0, sizeof(v->gprs));
+    v->cr2 = 0;
+    v->dr6 = 0xffff0ff0;
+    vmwrite(VMCS_ENTRY_CTLS, ctls.entry & ~(uint64_t)ENTRY_IA32E_GUEST);
+    vmwrite(VMCS_CR0_SHADOW, 1ull << 4);
+    vmwrite(VMCS_GUEST_CR0, cr0_hw(1ull << 4));
+    vmwrite(VMCS_CR4_SHADOW, 0);
+    vmwrite(VMCS_GUEST_CR4, (CR4_VMXE | rdmsr(MSR_VMX_CR4_FIXED0)) & rdmsr(MSR_VMX_CR4_FIXED1));
+    vmwrite(VMCS_GUEST_CR3, 0);
+    vmwrite(VMCS_GUEST_EFER, 0);
+    for (unsigned i = 0; i < 6; i++) /* ES, CS, SS, DS, FS, GS: present, accessed */
+        write_guest_segment(i, i == 1 ? (uint16_t)(vec << 8) : 0, 0xffff, i == 1 ? 0x9b : 0x93);
+    vmwrite(VMCS_GUEST_ES_BASE + 2 * 1, (uint64_t)vec << 12);
+    write_guest_segment(6, 0, 0xffff, 0x82);  /* LDTR: an LDT, present */
+    write_guest_segment(7, 0, 0xffff, 0x8b);  /* TR: busy TSS */
+    vmwrite(VMCS_GUEST_GDTR_BASE, 0);
+    vmwrite(VMCS_GUEST_GDTR_LIMIT, 0xffff);
+    vmwrite(VMCS_GUEST_IDTR_BASE, 0);
+    vmwrite(VMCS_GUEST_IDTR_LIMIT, 0xffff);
+    vmwrite(VMCS_GUEST_DR7, 0x400);
+    vmwrite(VMCS_GUEST_RSP, 0);
+    vmwrite(VMCS_GUEST_RIP, 0);
+    vmwrite(VMCS_GUEST_RFLAGS, 0x2);
+    vmwrite(VMCS_GUEST_PENDING_DBG, 0);
+    vmwrite(VMCS_GUEST_INTERRUPTIBILITY, 0);
+    vmwrite(VMCS_GUEST_ACTIVITY, 0);
+    vmwrite(VMCS_ENTRY_INTR_INFO, 0);
+    if (ctls.entry & ENTRY_LOAD_PAT)
+        vmwrite(VMCS_GUEST_PAT, 0x0007040600070406ull);
+}
+
 static void vmcs_init(struct arch_vcpu *v)
 {
     const struct vcpu_start *s = &v->start;
@@ -415,7 +484,7 @@ static void vmcs_init(struct arch_vcpu *v)
     }
     /* The guest sees CR4.VMXE clear: VMX needs it set in VMX operation (CR4_FIXED0), so it
      * is owned by the host and shadowed (SDM Vol. 3C 25.6.6). */
-    vmwrite(VMCS_CR0_MASK, 0);
+    vmwrite(VMCS_CR0_MASK, cr0_owned());
     vmwrite(VMCS_CR4_MASK, CR4_VMXE);
     vmwrite(VMCS_CR4_SHADOW, CR4_PAE);
     vmwrite(VMCS_LINK_POINTER, ~0ull);
@@ -442,7 +511,7 @@ static void vmcs_init(struct arch_vcpu *v)
     /* Guest state: 64-bit mode, paging, flat segments (guest ABI v1). */
     uint64_t cr0 = (CR0_PE | (1ull << 1) /* MP */ | (1ull << 4) /* ET */ | (1ull << 5) /* NE */ |
                     CR0_WP | CR0_PG);
-    cr0 = (cr0 | rdmsr(MSR_VMX_CR0_FIXED0)) & rdmsr(MSR_VMX_CR0_FIXED1);
+    cr0 = cr0_hw(cr0);
     uint64_t cr4 = (CR4_PAE | CR4_VMXE | rdmsr(MSR_VMX_CR4_FIXED0)) & rdmsr(MSR_VMX_CR4_FIXED1);
     vmwrite(VMCS_GUEST_CR0, cr0);
     vmwrite(VMCS_CR0_SHADOW, cr0);
@@ -452,8 +521,9 @@ static void vmcs_init(struct arch_vcpu *v)
     if (ctls.entry & ENTRY_LOAD_PAT)
         vmwrite(VMCS_GUEST_PAT, 0x0007040600070406ull); /* the reset value */
     vmwrite(VMCS_GUEST_DEBUGCTL, 0);
+    uint16_t cs = s->cs ? s->cs : 0x08, ds = s->ds ? s->ds : 0x10;
     for (unsigned i = 0; i < 6; i++) /* ES, CS, SS, DS, FS, GS */
-        write_guest_segment(i, i == 1 ? 0x08 : 0x10, 0xffffffff, i == 1 ? 0xa09b : 0xc093);
+        write_guest_segment(i, i == 1 ? cs : ds, 0xffffffff, i == 1 ? 0xa09b : 0xc093);
     write_guest_segment(6, 0, 0, 1u << 16);  /* LDTR: unusable */
     write_guest_segment(7, 0, 0x67, 0x8b);   /* TR: busy 64-bit TSS */
     vmwrite(VMCS_GUEST_GDTR_BASE, s->gdt_base);
@@ -477,8 +547,11 @@ static void vmcs_init(struct arch_vcpu *v)
 static void vmcs_load(struct arch_vcpu *v)
 {
     uint32_t cpu = cpu_index();
-    if (current_on[cpu] == v)
+    if (current_on[cpu] == v) {
+        if (v->sipi_pending)
+            vmcs_sipi_reset(v);
         return;
+    }
     if (current_on[cpu]) {
         /* Flush the previous vCPU's VMCS to memory so any pCPU may load it next. */
         vmclear(current_on[cpu]->vmcs_pa);
@@ -492,6 +565,8 @@ static void vmcs_load(struct arch_vcpu *v)
     v->loaded_cpu = (int32_t)cpu;
     if (!v->initialized)
         vmcs_init(v);
+    if (v->sipi_pending)
+        vmcs_sipi_reset(v);
     write_host_percpu();
 }
 
@@ -605,10 +680,43 @@ static void set_guest_gpr(struct arch_vcpu *v, unsigned n, uint64_t value)
  * the vCPU's own TPR (SDM Vol. 3C 28.2.1 Table 28-3 for the qualification; Vol. 3A 11.8.6.1).
  * A write with bits 63:4 set is #GP(0).  The VMM hears of a lowered TPR through
  * VEXIT_IRQ_WINDOW and re-evaluates pending interrupts. */
+/* MOV to CR0 that changes a bit the VMM owns (cr0_owned): the checks MOV makes (SDM Vol. 2B
+ * MOV to CR, Vol. 3A 2.5, 10.8.5: bits 63:32, PG without PE, NW without CD, paging with LME
+ * but not PAE, paging off in 64-bit mode: #GP(0)), then the guest's value into the read
+ * shadow, the value with the fixed bits into CR0, and EFER.LMA with the "IA-32e mode guest"
+ * entry control = PG && LME (the CPU would set LMA itself; the control must follow for the
+ * next VM entry, 26.2.4). */
+static void cr0_write(struct arch_vcpu *v, struct vexit *e, uint64_t value)
+{
+    uint64_t efer = vmread(VMCS_GUEST_EFER);
+    uint64_t cr4 = vmread(VMCS_GUEST_CR4);
+    bool cs_l = (vmread(VMCS_GUEST_ES_AR + 2 * 1) >> 13) & 1;
+    if ((value >> 32) || ((value & CR0_PG) && !(value & CR0_PE)) ||
+        ((value & CR0_NW) && !(value & CR0_CD)) ||
+        ((value & CR0_PG) && (efer & EFER_LME) && !(cr4 & CR4_PAE_BIT)) ||
+        (!(value & CR0_PG) && (efer & EFER_LMA) && cs_l)) {
+        vexit_fault(e, 13, "mov to cr0");
+        return;
+    }
+    (void)v;
+    bool lma = (value & CR0_PG) && (efer & EFER_LME);
+    vmwrite(VMCS_CR0_SHADOW, value);
+    vmwrite(VMCS_GUEST_CR0, cr0_hw(value));
+    vmwrite(VMCS_GUEST_EFER, lma ? efer | EFER_LMA : efer & ~EFER_LMA);
+    uint64_t entry = vmread(VMCS_ENTRY_CTLS);
+    vmwrite(VMCS_ENTRY_CTLS, lma ? entry | ENTRY_IA32E_GUEST : entry & ~(uint64_t)ENTRY_IA32E_GUEST);
+    vmwrite(VMCS_GUEST_RIP, e->rip + e->insn_len);
+    e->reason = VEXIT_HANDLED;
+}
+
 static void cr8_exit(struct arch_vcpu *v, struct vexit *e)
 {
     uint64_t q = e->raw_qual;
     unsigned cr = q & 15, type = (q >> 4) & 3, gpr = (q >> 8) & 15;
+    if (cr == 0 && type == 0) {
+        cr0_write(v, e, guest_gpr(v, gpr));
+        return;
+    }
     if (cr != 8 || type > 1)
         return; /* stays VEXIT_UNHANDLED: no other CR access is intercepted */
     if (type == 0) {
@@ -892,7 +1000,8 @@ static uint64_t vmx_vcpu_get_reg(struct arch_vcpu *v, enum vcpu_reg reg)
 {
     vmcs_load(v);
     switch (reg) {
-    case VCPU_REG_CR0: return vmread(VMCS_GUEST_CR0);
+    case VCPU_REG_CR0: /* as the guest sees it: the VMM's bits from the read shadow */
+        return (vmread(VMCS_GUEST_CR0) & ~cr0_owned()) | (vmread(VMCS_CR0_SHADOW) & cr0_owned());
     case VCPU_REG_CR3: return vmread(VMCS_GUEST_CR3);
     case VCPU_REG_RSP: return vmread(VMCS_GUEST_RSP);
     case VCPU_REG_DR7: return vmread(VMCS_GUEST_DR7);
@@ -992,6 +1101,17 @@ static enum arch_msr_result vmx_vcpu_msr(struct arch_vcpu *v, bool write, uint32
     return ARCH_MSR_OK;
 }
 
+/* Recorded only: the VMCS may be current on no pCPU now, and is written when a pCPU loads it
+ * to run the vCPU (vmcs_load). */
+static bool vmx_vcpu_sipi(struct arch_vcpu *v, uint8_t vector)
+{
+    if (!(ctls.proc2 & PROC2_UNRESTRICTED))
+        return false;
+    v->sipi_vector = vector;
+    v->sipi_pending = true;
+    return true;
+}
+
 static void vmx_guest_caps(struct arch_guest_caps *out)
 {
     out->rdtscp = (ctls.proc2 & PROC2_RDTSCP) != 0;
@@ -1067,5 +1187,6 @@ const struct arch_ops vmx_arch_ops = {
     .vcpu_set_reg = vmx_vcpu_set_reg,
     .vcpu_msr = vmx_vcpu_msr,
     .guest_caps = vmx_guest_caps,
+    .vcpu_sipi = vmx_vcpu_sipi,
     .vcpu_dump = vmx_vcpu_dump,
 };
