@@ -21,7 +21,11 @@
  *                             up with a queued vCPU); the core arms the timer for it
  *   slice_ns                  how long a freshly picked vCPU may run before the next decision
  *   migrate                   = sleep on the old pCPU + wake(JOIN_MIGRATE) on the new one
- *   adjust                    policy-specific validation of a struct sched_change
+ *   adjust                    policy-specific validation of a struct sched_change (the
+ *                             target policy's, also when switching to it)
+ *   check_setup               policy-specific validation of a set-up (null: no overcommit)
+ *   idle_recheck_ns           when a pCPU with nothing it may run now must decide again
+ *                             (rtds: a queued vCPU's budget is replenished)
  *   value, dump               observation
  * Weight changes and run-time policy switches are sleep/wake(JOIN_MOVE or JOIN_CURRENT) around
  * the change, done by the core with every lock held. */
@@ -154,6 +158,8 @@ struct sched_policy {
     uint64_t (*slice_ns)(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now);
     uint64_t (*recheck_ns)(struct sched_pcpu *p, struct sched_vcpu *cur, uint64_t now); /* may be NULL */
     int (*adjust)(const struct sched *s, const struct sched_change *c);   /* may be NULL */
+    int (*check_setup)(const struct sched_setup *st);                     /* may be NULL */
+    uint64_t (*idle_recheck_ns)(struct sched_pcpu *p, uint64_t now);      /* may be NULL */
     int64_t (*value)(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now); /* may be NULL */
     size_t (*dump)(struct sched_pcpu *p, char *buf, size_t len);          /* may be NULL */
 };

@@ -89,6 +89,8 @@ enum sched_err {
     SCHED_E_VM = -3,      /* no such VM */
     SCHED_E_NOMEM = -4,   /* memory block too small */
     SCHED_E_SETUP = -5,   /* inconsistent setup (affinity outside the machine, gang too wide) */
+    SCHED_E_OVERCOMMIT = -6, /* null: more vCPUs than pCPUs they may use, one each */
+    SCHED_E_ADMIT = -7,   /* rtds: the reservations do not fit (budget/period per pCPU > 1) */
 };
 
 enum sched_gang { SCHED_GANG_NONE, SCHED_GANG_STRICT, SCHED_GANG_RELAXED };

@@ -78,7 +78,8 @@ int sched_setup_check(const struct sched_setup *st)
     }
     if (total > SCHED_MAX_VCPUS)
         return SCHED_E_RANGE;
-    return SCHED_OK;
+    const struct sched_policy *pol = sched_policy_find(st->policy ? st->policy : "credit");
+    return pol->check_setup ? pol->check_setup(st) : SCHED_OK;
 }
 
 static uint32_t total_vcpus(const struct sched_setup *st)

@@ -56,10 +56,15 @@ static void test_setup_rejects_bad_values(void **state)
     assert_int_equal(sched_init(&s, small, sizeof(small), &st, &env, 0), SCHED_E_NOMEM);
     assert_true(sched_policy_known("credit") && sched_policy_known("pshare") &&
                 sched_policy_known("rr") && sched_policy_known("fifo") &&
-                sched_policy_known("lottery") && sched_policy_known("stride"));
+                sched_policy_known("lottery") && sched_policy_known("stride") &&
+                sched_policy_known("null"));
     assert_false(sched_policy_known("cfs"));
     assert_string_equal(sched_policy_list(0), "credit");
-    assert_null(sched_policy_list(6));
+    unsigned n = 0; /* the list is the table: every name known, NULL past its end */
+    while (sched_policy_list(n))
+        assert_true(sched_policy_known(sched_policy_list(n++)));
+    assert_true(n >= 7);
+    assert_null(sched_policy_list(n + 1));
 }
 
 static void test_change_is_validated_and_atomic(void **state)
