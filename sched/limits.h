@@ -28,6 +28,8 @@
 #define SCHED_BALANCE_DEFAULT_US 10000
 #define SCHED_REQUEST_MIN_US 100          /* pshare request; 0 = the default */
 #define SCHED_REQUEST_MAX_US 1000000
+#define SCHED_RT_PERIOD_MIN_US 100        /* rtds reservation period; budget 1 .. period us */
+#define SCHED_RT_PERIOD_MAX_US 1000000
 
 /* Names, in the order of the enums of sched.h (enum sched_gang, enum sched_weight_per). */
 #define SCHED_GANG_NAMES "none", "strict", "relaxed"

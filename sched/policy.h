@@ -72,6 +72,8 @@ struct sched_vm {
     enum sched_gang gang;
     sched_cpumask_t affinity;
     uint64_t request_ns;            /* pshare request size, 0 = time slice */
+    uint64_t rt_budget_ns, rt_period_ns; /* rtds reservation per vCPU, budget 0 = none */
+    bool rt_extra;                  /* rtds: may run beyond its budget in idle time */
     struct sched_vcpu *vcpus;
     /* cap (VM lock) */
     int64_t cap_budget;             /* ns x 100 (cap.c) */
@@ -160,6 +162,7 @@ struct sched_policy {
     int (*adjust)(const struct sched *s, const struct sched_change *c);   /* may be NULL */
     int (*check_setup)(const struct sched_setup *st);                     /* may be NULL */
     uint64_t (*idle_recheck_ns)(struct sched_pcpu *p, uint64_t now);      /* may be NULL */
+    bool partitioned;               /* the core pins reserved vCPUs to pCPUs (reserve.h) */
     int64_t (*value)(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now); /* may be NULL */
     size_t (*dump)(struct sched_pcpu *p, char *buf, size_t len);          /* may be NULL */
 };
@@ -234,6 +237,12 @@ static inline void vclock_serve(struct vclock *c, const struct sched_pcpu *p, ui
         vclock_advance(c, now);
     else if (now > c->stamp_ns)
         c->stamp_ns = now;
+}
+
+/* The one accounting write a policy makes: N deadlines of V passed unserved (rtds). */
+static inline void sched_note_deadline_misses(struct sched_vcpu *v, uint64_t n)
+{
+    v->acct.deadline_misses += n;
 }
 
 static inline uint64_t sched_timeslice(const struct sched_pcpu *p)

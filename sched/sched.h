@@ -111,6 +111,10 @@ struct sched_vm_setup {
     sched_cpumask_t affinity;   /* 0 = all */
     int32_t start_pcpu;         /* pCPU every vCPU starts on (-1 = spread by load); it may move */
     const int8_t *start_pcpus;  /* NULL, or one entry per vCPU (-1 = spread): overrides start_pcpu */
+    /* rtds reservation of each of its vCPUs: RT_BUDGET_NS every RT_PERIOD_NS (0 = none: it
+     * runs only in idle time).  RT_NO_EXTRA: never beyond its budget (Xen's extratime = 0). */
+    uint64_t rt_budget_ns, rt_period_ns;
+    bool rt_no_extra;
 };
 
 struct sched_setup {
@@ -153,6 +157,8 @@ enum {
     SCHED_SET_CAP = 1u << 9,
     SCHED_SET_REQUEST = 1u << 10, /* pshare request size, 0 = the time slice */
     SCHED_SET_GANG = 1u << 11,    /* co-scheduling mode; strict: as at setup (SCHED_E_SETUP) */
+    SCHED_SET_RESERVATION = 1u << 12, /* rt_budget_ns, rt_period_ns, rt_no_extra (rtds admits
+                                         it: SCHED_E_ADMIT when it does not fit) */
 };
 
 struct sched_change {
@@ -163,6 +169,8 @@ struct sched_change {
     uint32_t weight, cap_pct;
     uint64_t request_ns;
     enum sched_gang gang;
+    uint64_t rt_budget_ns, rt_period_ns;
+    bool rt_no_extra;
 };
 
 /* Setup and memory. */

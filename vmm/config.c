@@ -46,6 +46,9 @@ static const struct key vm_keys[] = {
     { "affinity",  K_CPUSET, V(affinity),  0, 0, 0 },
     { "start_pcpu", K_PCPU_LIST, V(start_pcpu), 0, 0, 0 },
     { "request_us", K_U32,   V(request_us), 0, 0, SCHED_REQUEST_MAX_US },
+    { "rt_budget_us", K_U32, V(rt_budget_us), 0, 0, SCHED_RT_PERIOD_MAX_US },
+    { "rt_period_us", K_U32, V(rt_period_us), 0, 0, SCHED_RT_PERIOD_MAX_US },
+    { "rt_extratime", K_U32, V(rt_extratime), 0, 0, 1 },
     { "expect",    K_EXPECT, V(expect),    0, 0, 0 },
     { "selftest",  K_SELFTEST, V(selftest), 0, 0, 0 },
     { "image",     K_FILE,   V(image),    SZ(cfg_vm, image), 0, 0 },
@@ -94,6 +97,7 @@ static void vm_defaults(struct cfg_vm *vm)
     vm->memory_mb = 16;
     vm->weight = SCHED_WEIGHT_DEFAULT;
     vm->affinity = ~0ull;
+    vm->rt_extratime = 1;
 }
 
 /* ---- small freestanding string helpers ---- */
@@ -371,6 +375,16 @@ static int cross_check(const struct cfg *c, struct cfg_error *err)
         struct span name = { vm->name, strlen(vm->name) };
         if (vm->request_us && vm->request_us < 100) {
             err_set(err, vm->line, "[vm ", name, "]: request_us must be 0 or at least 100");
+            return -1;
+        }
+        if (vm->rt_budget_us && (vm->rt_period_us < SCHED_RT_PERIOD_MIN_US ||
+                                 vm->rt_budget_us > vm->rt_period_us)) {
+            err_set(err, vm->line, "[vm ", name,
+                    "]: rt_budget_us needs rt_period_us >= 100 and not below the budget");
+            return -1;
+        }
+        if (!vm->rt_budget_us && vm->rt_period_us) {
+            err_set(err, vm->line, "[vm ", name, "]: rt_period_us without rt_budget_us");
             return -1;
         }
         if (vm->cap > 100 * vm->vcpus) {

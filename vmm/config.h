@@ -41,6 +41,9 @@ struct cfg_vm {
     uint32_t start_pcpus;     /* entries of start_pcpu given: 0 (spread by load), 1 (all), vcpus */
     int8_t start_pcpu[CFG_MAX_VCPUS]; /* pCPU each vCPU starts on (may move later) */
     uint32_t request_us;      /* pshare request size, 0 = the time slice, else 100..1000000 */
+    uint32_t rt_budget_us;    /* rtds: reservation of each vCPU per period, 0 = none */
+    uint32_t rt_period_us;    /* rtds: 100..1000000 when a budget is set */
+    uint32_t rt_extratime;    /* rtds: 1 (default) = may run beyond its budget in idle time */
     enum cfg_expect expect;   /* default exit */
     enum cfg_vm_selftest selftest; /* bad_entry: start with an illegal CR3, to test reports */
     char image[CFG_PATH_MAX]; /* ELF on the ESP; "" = none */

@@ -267,7 +267,10 @@ static void create_sched(void)
                                          .cap_pct = cv->cap, .gang = gang_of[cv->gang],
                                          .affinity = cv->affinity,
                                          .start_pcpu = cv->start_pcpus == 1 ? cv->start_pcpu[0] : -1,
-                                         .start_pcpus = cv->start_pcpus > 1 ? cv->start_pcpu : NULL };
+                                         .start_pcpus = cv->start_pcpus > 1 ? cv->start_pcpu : NULL,
+                                         .rt_budget_ns = (uint64_t)cv->rt_budget_us * 1000,
+                                         .rt_period_ns = (uint64_t)cv->rt_period_us * 1000,
+                                         .rt_no_extra = !cv->rt_extratime };
     }
     int err = sched_setup_check(&st);
     size_t size = sched_mem_size(&st);

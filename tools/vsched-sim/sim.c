@@ -622,7 +622,9 @@ int sim_create(struct sim **out, const struct cfg *cfg, const struct sim_options
             return -1;
         }
         vms[i] = (struct sched_vm_setup){ cv->vcpus, cv->weight, cv->cap, (enum sched_gang)cv->gang,
-                                          cv->affinity, -1, NULL };
+                                          cv->affinity, -1, NULL,
+                                          (uint64_t)cv->rt_budget_us * 1000,
+                                          (uint64_t)cv->rt_period_us * 1000, !cv->rt_extratime };
         if (opt->start_on_pcpu0)
             vms[i].start_pcpu = 0;
         else if (cv->start_pcpus == 1)
