@@ -79,6 +79,8 @@ void sched_reserve_view(const struct sched *s, const struct sched_change *c,
                                   : util_ppm(vm->rt_budget_ns, vm->rt_period_ns);
         out[i].affinity = vm->affinity;
         out[i].packed = vm->gang != SCHED_GANG_STRICT;
+        if (c && (c->set & SCHED_SET_GANG) && c->vm == i) /* as it will be */
+            out[i].packed = c->gang != SCHED_GANG_STRICT;
     }
 }
 

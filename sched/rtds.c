@@ -13,9 +13,11 @@
  * Deferrable server, as Xen: the budget is kept while the vCPU blocks and replenished in full
  * at each period boundary; the first period starts when the vCPU first becomes runnable
  * (policy switch or wake-up), and a vCPU waking after its deadline starts a new period then.
- * Deadline misses: a period that ends while its vCPU is runnable and has budget left (it
- * asked and was not served in time) — one more for every later period that passes while it
- * stays runnable unserved; a period that ends while it is blocked is no miss.  Counted
+ * Deadline misses: a period that ends while its vCPU is runnable with budget left after it
+ * waited in that period with budget left (it asked, was not served, and did not get its
+ * budget in time) — plus every later period that passes while it waits unserved.  A period
+ * that ends while it is blocked, or that it spent running whenever it was runnable (it asked
+ * for more than it could use in time: a late arrival), is no miss.  Counted
  * (sched_acct.deadline_misses) when the policy next looks at the vCPU.
  * Differences from Xen: partitioned (Xen RTDS is global EDF over a pool's runqueue), no
  * admission in Xen, extratime here is round robin (Xen orders it by deadline with priority
@@ -30,8 +32,11 @@ struct rtds_vcpu {
     struct slist lnode;         /* extratime list */
     uint64_t deadline_ns;       /* end of the current period, 0 = no period yet */
     uint64_t budget_ns;         /* left in the current period */
+    uint64_t wait_from_ns;      /* queued with budget since (while waiting) */
+    uint64_t waited_ns;         /* waited with budget in the current period, before that */
     uint8_t where;              /* IN_* */
     bool runnable;              /* in this pCPU's runnable set (misses count only then) */
+    bool waiting;               /* queued with budget */
 };
 
 struct rtds_pcpu {
@@ -76,15 +81,22 @@ static void update(struct sched_vcpu *v, uint64_t now)
     if (!rv->deadline_ns) {
         rv->deadline_ns = now + period;
         rv->budget_ns = v->vm->rt_budget_ns;
+        rv->waited_ns = 0;
         return;
     }
     if (now < rv->deadline_ns)
         return;
-    uint64_t passed = (now - rv->deadline_ns) / period + 1;
-    if (rv->runnable)
-        sched_note_deadline_misses(v, (rv->budget_ns ? 1 : 0) + (passed - 1));
+    uint64_t end = rv->deadline_ns, passed = (now - end) / period + 1;
+    uint64_t waited = rv->waited_ns + (rv->waiting && rv->wait_from_ns < end
+                                           ? end - rv->wait_from_ns : 0);
+    if (rv->runnable) /* whole periods that passed while it waited count too */
+        sched_note_deadline_misses(v, (rv->budget_ns && waited ? 1 : 0) +
+                                          (rv->waiting ? passed - 1 : 0));
     rv->deadline_ns += passed * period;
     rv->budget_ns = v->vm->rt_budget_ns;
+    rv->waited_ns = 0;
+    if (rv->waiting) /* still waiting, from the new period's start */
+        rv->wait_from_ns = rv->deadline_ns - period;
 }
 
 static bool has_budget(const struct sched_vcpu *v)
@@ -99,9 +111,13 @@ static void q_insert(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now)
     if (has_budget(v)) {
         pheap_insert(&RP(p)->edf, &rv->hnode, earlier);
         rv->where = IN_EDF;
+        if (!rv->waiting)
+            rv->wait_from_ns = now;
+        rv->waiting = true;
         return;
     }
     rv->where = 0;
+    rv->waiting = false;
     if (reserved(v)) {
         pheap_insert(&RP(p)->wait, &rv->hnode, earlier);
         rv->where |= IN_WAIT;
@@ -112,11 +128,14 @@ static void q_insert(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now)
     }
 }
 
-static void q_unlink(struct sched_pcpu *p, struct sched_vcpu *v)
+static void q_unlink(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now)
 {
     struct rtds_vcpu *rv = RV(v);
     if (rv->where & IN_EDF)
         pheap_remove(&RP(p)->edf, &rv->hnode, earlier);
+    if (rv->waiting && now > rv->wait_from_ns)
+        rv->waited_ns += now - rv->wait_from_ns;
+    rv->waiting = false;
     if (rv->where & IN_WAIT)
         pheap_remove(&RP(p)->wait, &rv->hnode, earlier);
     if (rv->where & IN_EXTRA)
@@ -132,12 +151,14 @@ static void refill(struct sched_pcpu *p, uint64_t now)
     struct pheap_node *n;
     while ((n = pheap_min(&rp->wait)) && RV(of_hnode(n))->deadline_ns <= now) {
         struct sched_vcpu *v = of_hnode(n);
-        q_unlink(p, v);
+        q_unlink(p, v, now);
         q_insert(p, v, now);
     }
     while ((n = pheap_min(&rp->edf)) && RV(of_hnode(n))->deadline_ns <= now) {
         struct sched_vcpu *v = of_hnode(n);
-        q_unlink(p, v);
+        pheap_pop(&rp->edf, earlier);
+        RV(v)->where = 0;
+        update(v, now); /* while still waiting: closes its periods (misses) */
         q_insert(p, v, now);
     }
 }
@@ -157,6 +178,8 @@ static void rtds_init_vcpu(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t 
     slist_init(&rv->lnode);
     rv->deadline_ns = 0;
     rv->budget_ns = 0;
+    rv->wait_from_ns = rv->waited_ns = 0;
+    rv->waiting = false;
     rv->where = 0;
     rv->runnable = false;
 }
@@ -172,7 +195,7 @@ static void rtds_wake(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now, 
 static void rtds_sleep(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now)
 {
     update(v, now);
-    q_unlink(p, v);
+    q_unlink(p, v, now);
     RV(v)->runnable = false;
 }
 
@@ -192,7 +215,7 @@ static struct sched_vcpu *rtds_pick(struct sched_pcpu *p, uint64_t now)
     else if (!slist_empty(&rp->extra))
         v = of_lnode(rp->extra.next);
     if (v)
-        q_unlink(p, v);
+        q_unlink(p, v, now);
     return v;
 }
 
