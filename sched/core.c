@@ -394,11 +394,18 @@ void sched_vcpu_charge(struct sched *s, struct sched_vcpu *owner, unsigned cpu, 
         r->since_ns = now;
         if (p->charged_ns < now - d)
             sched_charge_current(s, p, now - d);
+        /* Nobody's service in the policy either: a clock of service that went on over the
+         * cut would hand R lag that no vCPU paid for (Bochs: a 1 ms timer VM beside two
+         * hogs under pshare, p99 wake-up 128 us -> 2 ms). */
+        if (s->policy->unserved)
+            s->policy->unserved(p, now - d, now); /* charged_ns == now - d here */
         p->charged_ns = now;
     }
     rq_unlock(s, cpu);
     struct sched_pcpu *op = sched_lock_vcpu_rq(s, owner);
     owner->acct.charged_ns += ns;
+    if (owner->state == SCHED_BLOCKED && s->policy->charge)
+        s->policy->charge(op, owner, ns, now); /* as if it had run: credit, lag, pass */
     if (sched_capped(owner->vm))
         sched_cap_charge(s, owner->vm, ns, now);
     rq_unlock(s, op->id);

@@ -187,6 +187,15 @@ static void credit_tick(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t ran
     CV(v)->vt += vt_from_ns(ran, v->weight); /* credit_burn */
 }
 
+/* Billed while asleep: burnt from the credit it keeps (credit_burn of a run it did not have).
+ * No `unserved`: K is a clock of time (credit is earned while runnable), and the current vCPU
+ * simply burns nothing for time it did not run. */
+static void credit_charge(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t ns, uint64_t now)
+{
+    (void)p, (void)now;
+    CV(v)->saved_ns -= (int64_t)ns;
+}
+
 static enum sched_preempt credit_preempts(struct sched_pcpu *p, struct sched_vcpu *cur, uint64_t now)
 {
     struct credit_pcpu *cp = CP(p);
@@ -237,5 +246,6 @@ const struct sched_policy sched_policy_credit = {
     .preempts = credit_preempts,
     .slice_ns = credit_slice_ns,
     .recheck_ns = credit_recheck_ns,
+    .charge = credit_charge,
     .value = credit_value,
 };

@@ -21,6 +21,10 @@
  *                             up with a queued vCPU); the core arms the timer for it
  *   slice_ns                  how long a freshly picked vCPU may run before the next decision
  *   migrate                   = sleep on the old pCPU + wake(JOIN_MIGRATE) on the new one
+ *   charge                    a blocked vCPU is billed NS of service it did not run for (the
+ *                             exits its timer caused while another vCPU ran: sched_vcpu_charge)
+ *   unserved                  [FROM, NOW) of P's time served nobody (its current vCPU was not
+ *                             charged for it): a clock of service must not advance over it
  *   adjust                    policy-specific validation of a struct sched_change (the
  *                             target policy's, also when switching to it)
  *   check_setup               policy-specific validation of a set-up (null: no overcommit)
@@ -159,6 +163,8 @@ struct sched_policy {
     enum sched_preempt (*preempts)(struct sched_pcpu *p, struct sched_vcpu *cur, uint64_t now);
     uint64_t (*slice_ns)(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now);
     uint64_t (*recheck_ns)(struct sched_pcpu *p, struct sched_vcpu *cur, uint64_t now); /* may be NULL */
+    void (*charge)(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t ns, uint64_t now); /* may be NULL */
+    void (*unserved)(struct sched_pcpu *p, uint64_t from, uint64_t now);  /* may be NULL */
     int (*adjust)(const struct sched *s, const struct sched_change *c);   /* may be NULL */
     int (*check_setup)(const struct sched_setup *st);                     /* may be NULL */
     uint64_t (*idle_recheck_ns)(struct sched_pcpu *p, uint64_t now);      /* may be NULL */
@@ -236,6 +242,15 @@ static inline void vclock_serve(struct vclock *c, const struct sched_pcpu *p, ui
     if (p->curr && p->curr->state == SCHED_RUNNING)
         vclock_advance(c, now);
     else if (now > c->stamp_ns)
+        c->stamp_ns = now;
+}
+
+/* [FROM, NOW) was no service on P (sched_policy.unserved): advance to FROM only. */
+static inline void vclock_unserved(struct vclock *c, const struct sched_pcpu *p, uint64_t from,
+                                   uint64_t now)
+{
+    vclock_serve(c, p, from);
+    if (now > c->stamp_ns)
         c->stamp_ns = now;
 }
 

@@ -227,6 +227,18 @@ static void ps_tick(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t ran, ui
     PV(v)->ran_ns += ran;
 }
 
+/* Billed while asleep: the service is debt it carries back (clamped on wake like any lag). */
+static void ps_charge(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t ns, uint64_t now)
+{
+    (void)p, (void)now;
+    PV(v)->lag_ns -= (int64_t)ns;
+}
+
+static void ps_unserved(struct sched_pcpu *p, uint64_t from, uint64_t now)
+{
+    vclock_unserved(&PP(p)->v, p, from, now);
+}
+
 static enum sched_preempt ps_preempts(struct sched_pcpu *p, struct sched_vcpu *cur, uint64_t now)
 {
     struct ps_pcpu *pp = PP(p);
@@ -288,5 +300,7 @@ const struct sched_policy sched_policy_pshare = {
     .preempts = ps_preempts,
     .slice_ns = ps_slice_ns,
     .recheck_ns = ps_recheck_ns,
+    .charge = ps_charge,
+    .unserved = ps_unserved,
     .value = ps_value,
 };

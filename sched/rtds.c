@@ -234,6 +234,17 @@ static void rtds_tick(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t ran, 
     rv->budget_ns = rv->budget_ns > after ? rv->budget_ns - after : 0;
 }
 
+/* Blocked V is billed NS its timer's exits took on another pCPU: out of its budget, as if it
+ * had run (a guest's timer costs that guest, sched_vcpu_charge). */
+static void rtds_charge(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t ns, uint64_t now)
+{
+    (void)p;
+    if (!reserved(v))
+        return;
+    update(v, now);
+    RV(v)->budget_ns = RV(v)->budget_ns > ns ? RV(v)->budget_ns - ns : 0;
+}
+
 static enum sched_preempt rtds_preempts(struct sched_pcpu *p, struct sched_vcpu *cur, uint64_t now)
 {
     refill(p, now);
@@ -324,6 +335,7 @@ const struct sched_policy sched_policy_rtds = {
     .put_prev = rtds_put_prev,
     .pick_next = rtds_pick,
     .tick = rtds_tick,
+    .charge = rtds_charge,
     .preempts = rtds_preempts,
     .slice_ns = rtds_slice_ns,
     .recheck_ns = rtds_recheck_ns,

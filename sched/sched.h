@@ -194,9 +194,10 @@ sched_cpumask_t sched_vcpu_block(struct sched *s, struct sched_vcpu *v, uint64_t
 sched_cpumask_t sched_vcpu_yield(struct sched *s, struct sched_vcpu *v, uint64_t now_ns);
 /* NS of pCPU CPU's time, up to NOW_NS, went to OWNER (its timer's interrupt: an exit and its
  * handling) while another vCPU was current there.  That vCPU is not charged for it: it leaves
- * its running time and its policy's charge (it waited: ready time), and OWNER's VM pays it
- * against its cap; OWNER's acct.charged_ns counts it.  So a guest's timer costs that guest,
- * never whoever runs (issue 10). */
+ * its running time and its policy's charge (it waited: ready time), and OWNER pays: its VM's
+ * cap, its acct.charged_ns and, if it is still blocked (call this before waking it), its
+ * policy (credit, lag or pass, as if it had run).  So a guest's timer costs that guest, never
+ * whoever runs (issue 10). */
 void sched_vcpu_charge(struct sched *s, struct sched_vcpu *owner, unsigned cpu, uint64_t ns,
                        uint64_t now_ns);
 

@@ -104,6 +104,18 @@ static void stride_tick(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t ran
     SV(v)->pass += vt_from_ns(ran, v->weight);
 }
 
+/* Billed while asleep: it returns that much further ahead of the global pass. */
+static void stride_charge(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t ns, uint64_t now)
+{
+    (void)p, (void)now;
+    SV(v)->remain_ns += (int64_t)ns;
+}
+
+static void stride_unserved(struct sched_pcpu *p, uint64_t from, uint64_t now)
+{
+    vclock_unserved(&SP(p)->global, p, from, now);
+}
+
 static enum sched_preempt stride_preempts(struct sched_pcpu *p, struct sched_vcpu *cur, uint64_t now)
 {
     (void)p, (void)cur, (void)now;
@@ -135,5 +147,7 @@ const struct sched_policy sched_policy_stride = {
     .tick = stride_tick,
     .preempts = stride_preempts,
     .slice_ns = stride_slice_ns,
+    .charge = stride_charge,
+    .unserved = stride_unserved,
     .value = stride_value,
 };

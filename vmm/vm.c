@@ -473,8 +473,26 @@ void vcpu_prepare_entry(struct vcpu *v)
 uint64_t vm_fire_timers(uint32_t self, uint64_t now_tsc, uint64_t exit_tsc)
 {
     uint64_t next = 0;
-    struct vcpu *served[8];
-    uint32_t nserved = 0;
+    /* The exit that brought this pCPU here, and the handling up to now, were for the timers
+     * due, not for the vCPU that runs here: the scheduler charges it to their owners first,
+     * while they are still blocked, so their policies bill it as their own service (the
+     * exit's hardware cost before EXIT_TSC and the wake-ups below are not measured). */
+    if (exit_tsc) {
+        struct sched_vcpu *due[8];
+        uint32_t ndue = 0;
+        for (uint32_t i = 0; i < vcpu_count && ndue < sizeof(due) / sizeof(due[0]); i++) {
+            struct vcpu *v = &vcpu_table[i];
+            if (v->owner == self && !vm_ended(v->vm) &&
+                __atomic_load_n(&v->blocked, __ATOMIC_ACQUIRE) && v->timer_tsc &&
+                v->timer_tsc <= now_tsc)
+                due[ndue++] = v->sv;
+        }
+        if (ndue) {
+            uint64_t ns = tsc_to_ns(rdtsc() - exit_tsc) / ndue, now = vm_now_ns();
+            for (uint32_t k = 0; k < ndue; k++)
+                sched_vcpu_charge(vm_sched, due[k], self, ns, now);
+        }
+    }
     for (uint32_t i = 0; i < vcpu_count; i++) {
         struct vcpu *v = &vcpu_table[i];
         if (v->owner != self || vm_ended(v->vm) ||
@@ -494,19 +512,9 @@ uint64_t vm_fire_timers(uint32_t self, uint64_t now_tsc, uint64_t exit_tsc)
             t = v->timer_tsc;
             vcpu_unlock(v);
             run_kick(kick);
-            if (nserved < sizeof(served) / sizeof(served[0]))
-                served[nserved++] = v;
         }
         if (t && (!next || t < next))
             next = t;
-    }
-    /* The exit that brought this pCPU here, and this handling, were for those timers, not for
-     * the vCPU that runs here: the scheduler charges it to their owners (the exit's hardware
-     * cost before EXIT_TSC is not measured). */
-    if (exit_tsc && nserved) {
-        uint64_t ns = tsc_to_ns(rdtsc() - exit_tsc) / nserved, now = vm_now_ns();
-        for (uint32_t k = 0; k < nserved; k++)
-            sched_vcpu_charge(vm_sched, served[k]->sv, self, ns, now);
     }
     return next;
 }

@@ -219,6 +219,55 @@ static void test_charge_moves_time_to_the_owner(void **state)
     tsched_free(s);
 }
 
+/* The same charges seen by the policies: the runner is billed only what it ran and nobody's
+ * clock of service moves over the cut (the lags of the runnable vCPUs still sum to zero under
+ * pshare, the passes' distances under stride), and the blocked owner carries the bill.  Two
+ * hogs on one pCPU, A current; the owner's timer costs 50 us every 100 us for 10 ms. */
+static void test_charge_reaches_the_policies(void **state)
+{
+    (void)state;
+    const char *policies[] = { "pshare", "stride", "credit" };
+    for (unsigned k = 0; k < 3; k++) {
+        struct sched_vm_setup vms[3] = { { 1, 256, 0, SCHED_GANG_NONE, 1, -1, NULL, 0, 0, false },
+                                         { 1, 256, 0, SCHED_GANG_NONE, 1, -1, NULL, 0, 0, false },
+                                         { 1, 256, 0, SCHED_GANG_NONE, 1, -1, NULL, 0, 0, false } };
+        struct sched_setup st;
+        sched_setup_defaults(&st);
+        st.npcpus = 1;
+        st.nvms = 3;
+        st.vms = vms;
+        st.policy = policies[k];
+        struct sched *s = tsched_new(&st);
+        struct sched_vcpu *a = sched_vcpu_get(s, 0, 0), *b = sched_vcpu_get(s, 1, 0),
+                          *owner = sched_vcpu_get(s, 2, 0);
+        struct sched_decision d;
+        sched_vcpu_wake(s, a, 0);
+        sched_vcpu_wake(s, b, 0);
+        assert_ptr_equal(tsched_decide(s, 0, 0, &d), a);
+        for (uint64_t t = 100000; t <= 10 * MS; t += 100000)
+            sched_vcpu_charge(s, owner, 0, 50000, t);
+        struct sched_acct aa, ba, oa;
+        sched_vcpu_acct(s, a, 10 * MS, &aa, NULL);
+        sched_vcpu_acct(s, b, 10 * MS, &ba, NULL);
+        sched_vcpu_acct(s, owner, 10 * MS, &oa, NULL);
+        assert_int_equal(aa.running_ns, 5 * MS);
+        int64_t sum = aa.policy_value + ba.policy_value;
+        if (k == 0) { /* lags: A ran 5 ms of the 5 ms served, its fair half is 2.5 */
+            assert_true(sum >= -1000 && sum <= 1000);
+            assert_true(aa.policy_value >= -2501000 && aa.policy_value <= -2499000);
+            assert_int_equal(oa.policy_value, -5 * (int64_t)MS);
+        } else if (k == 1) { /* distance ahead of the global pass */
+            assert_true(sum >= -1000 && sum <= 1000);
+            assert_true(aa.policy_value >= 2499000 && aa.policy_value <= 2501000);
+            assert_int_equal(oa.policy_value, 5 * (int64_t)MS);
+        } else { /* credit: earned with time (5 ms each), A burnt the 5 ms it ran */
+            assert_true(aa.policy_value >= -1000 && aa.policy_value <= 1000);
+            assert_int_equal(oa.policy_value, -5 * (int64_t)MS);
+        }
+        tsched_free(s);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -227,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_policy_switch_keeps_accounting_and_weights),
         cmocka_unit_test(test_wake_before_reschedule_keeps_vcpu_home),
         cmocka_unit_test(test_charge_moves_time_to_the_owner),
+        cmocka_unit_test(test_charge_reaches_the_policies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
