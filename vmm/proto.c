@@ -372,6 +372,7 @@ void proto_put_vcpu(struct proto_writer *w, const struct proto_round *r,
     put_nz(&l, "mig", a->migrations);
     put_nz(&l, "wak", a->wakeups);
     put_nz(&l, "chg", a->charged_ns);
+    put_nz(&l, "dm", a->deadline_misses);
     if (v->exits) {
         /* ex=hlt:N,msr:N,...: the reasons seen, in proto_exit_names order. */
         char val[PROTO_EXITS * 28];

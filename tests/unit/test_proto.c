@@ -844,7 +844,7 @@ static void test_records_layout(void **state)
     hist_record(&wake, 1600);
     hist_record(&wake, 40000);
     struct sched_acct a = { .lifetime_ns = 1000, .running_ns = 600, .ready_ns = 400,
-                            .runs = 3, .wakeups = 3 };
+                            .runs = 3, .wakeups = 3, .deadline_misses = 2 };
     uint64_t exits[PROTO_EXITS] = { [PROTO_EXIT_HLT] = 3, [PROTO_EXIT_TIMER] = 12 };
     proto_put_hello(&w, &(struct proto_hello_rec){ .version = "6c6339b-dirty", .backend = "svm",
                                                     .policy = "credit", .pcpus = 4, .vms = 1,
@@ -870,7 +870,7 @@ static void test_records_layout(void **state)
                                   "state=running\n");
     char want[PROTO_LINE_MAX];
     snprintf(want, sizeof(want),
-             "@vs2 seq=11 type=vcpu r=4 vm=web v=0 p=1 st=rdy run=600 rdy=400 runs=3 wak=3 "
+             "@vs2 seq=11 type=vcpu r=4 vm=web v=0 p=1 st=rdy run=600 rdy=400 runs=3 wak=3 dm=2 "
              "ex=hlt:3,tmr:12 irq=5 wmax=40000 wh=%u:1,1,%u:1\n",
              hist_bucket_of(1500), hist_bucket_of(40000));
     assert_int_equal(hist_bucket_of(1600), hist_bucket_of(1500) + 1);
