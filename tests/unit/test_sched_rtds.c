@@ -66,6 +66,38 @@ static void test_reservations_meet_every_deadline_next_to_hogs(void **state)
     }
 }
 
+/* EDF at 100 %: 1 of every 2 ms and 5 of every 10 ms on one pCPU, each using its whole
+ * budget, next to a hog: 0 misses (any other order than earliest deadline first misses: the
+ * 5 ms run would outlast the short period), and the hog gets nothing (under 0.1 %). */
+static void test_edf_meets_deadlines_at_full_utilization(void **state)
+{
+    (void)state;
+    struct cfg c;
+    tcfg_init(&c, 1, "rtds");
+    c.machine.timeslice_us = 1000;
+    rt_vm(&c, "short", 1000, 2000, 1000);
+    rt_vm(&c, "long", 5000, 10000, 5000);
+    tcfg_vm(&c, "hog", 1, "hog");
+    struct sim *sim = tsim(&c, NULL);
+    tsim_run(sim, 10 * SEC);
+    uint64_t misses = 0, left_over = 0;
+    for (unsigned vm = 0; vm < 2; vm++) {
+        struct sched_acct a;
+        struct sim_record r;
+        tvcpu_acct(sim, vm, 0, &a);
+        trec(sim, vm, 0, &r);
+        misses += a.deadline_misses;
+        left_over += r.missed;
+    }
+    tfigure("rtds, 50 %% (2 ms) + 50 %% (10 ms) on 1 pCPU + a hog: %llu misses, %llu periods left "
+            "over, hog %.4f", (unsigned long long)misses, (unsigned long long)left_over,
+            (double)trec_vm_run_ns(sim, 2) / (10.0 * SEC));
+    assert_int_equal(misses, 0);
+    assert_int_equal(left_over, 0);
+    assert_true(trec_vm_run_ns(sim, 2) < 10 * MS);
+    sim_destroy(sim);
+}
+
 /* Without extratime a reserved hog gets exactly its budget (30 % of 10 s, within 0.1 %) and
  * its pCPU idles the rest; with extratime it takes the idle time (100 %). */
 static void test_extratime_is_idle_time_only(void **state)
@@ -174,6 +206,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reservations_meet_every_deadline_next_to_hogs),
+        cmocka_unit_test(test_edf_meets_deadlines_at_full_utilization),
         cmocka_unit_test(test_extratime_is_idle_time_only),
         cmocka_unit_test(test_deadline_misses_counted_as_defined),
         cmocka_unit_test(test_admission_refuses_what_does_not_fit),
