@@ -27,7 +27,7 @@ $(eval $(call host_prog,sched-bench,tools/vsched-sim/bench.c $(SCHED_SRCS),))
 # default, deterministic emulated time; BENCH_EMU=qemu for TCG).  Prints a table.
 BENCH_EMU ?= bochs
 .PHONY: bench-latency
-bench-latency: deps-$(BENCH_EMU)
+bench-latency: deps-$(BENCH_EMU) $(BUILD)/host/sched-bench
 	@$(MAKE) --no-print-directory all $(GUEST_IMAGES)
 	tools/bench-latency --build $(BUILD) --emu $(BENCH_EMU)
 

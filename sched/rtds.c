@@ -13,12 +13,13 @@
  * Deferrable server, as Xen: the budget is kept while the vCPU blocks and replenished in full
  * at each period boundary; the first period starts when the vCPU first becomes runnable
  * (policy switch or wake-up), and a vCPU waking after its deadline starts a new period then.
- * Deadline misses: a period that ends while its vCPU is runnable with budget left after it
- * waited in that period with budget left (it asked, was not served, and did not get its
- * budget in time) — plus every later period that passes while it waits unserved.  A period
- * that ends while it is blocked, or that it spent running whenever it was runnable (it asked
- * for more than it could use in time: a late arrival), is no miss.  Counted
- * (sched_acct.deadline_misses) when the policy next looks at the vCPU.
+ * Deadline misses: a period that ends while its vCPU is runnable with budget left, after it
+ * waited with budget left for longer than the period's slack (period - budget) — plus every
+ * later period that passes while it waits unserved.  For a vCPU runnable all period long that
+ * is exactly "it received less than its budget"; a period that ends while it is blocked, or
+ * one it joined too late to use its budget (it waited no longer than EDF may make it wait,
+ * e.g. for the VMM's dispatch), is no miss.  Counted (sched_acct.deadline_misses) when the
+ * policy next looks at the vCPU.
  * Differences from Xen: partitioned (Xen RTDS is global EDF over a pool's runqueue), no
  * admission in Xen, extratime here is round robin (Xen orders it by deadline with priority
  * levels), weights are ignored. */
@@ -90,7 +91,7 @@ static void update(struct sched_vcpu *v, uint64_t now)
     uint64_t waited = rv->waited_ns + (rv->waiting && rv->wait_from_ns < end
                                            ? end - rv->wait_from_ns : 0);
     if (rv->runnable) /* whole periods that passed while it waited count too */
-        sched_note_deadline_misses(v, (rv->budget_ns && waited ? 1 : 0) +
+        sched_note_deadline_misses(v, (rv->budget_ns && waited > period - v->vm->rt_budget_ns) +
                                           (rv->waiting ? passed - 1 : 0));
     rv->deadline_ns += passed * period;
     rv->budget_ns = v->vm->rt_budget_ns;

@@ -121,8 +121,9 @@ static void test_extratime_is_idle_time_only(void **state)
 }
 
 /* Misses as defined, on the library directly: a reserved vCPU left runnable and unserved for
- * 3.5 periods missed 3 deadlines (the first with budget left, two more unserved); a period
- * that ends while it is blocked is no miss. */
+ * 3.5 periods missed 3 deadlines (the first with budget left after waiting more than the
+ * slack, two more unserved); a period that ends while it is blocked is no miss, nor one it
+ * joined too late to use its budget. */
 static void test_deadline_misses_counted_as_defined(void **state)
 {
     (void)state;
@@ -145,8 +146,15 @@ static void test_deadline_misses_counted_as_defined(void **state)
     assert_ptr_equal(tsched_decide(s, 0, 100 * MS, &d), v);
     assert_int_equal(d.next_event_ns, 102 * MS); /* its budget */
     sched_vcpu_block(s, v, 101 * MS);  /* 1 ms left, blocked at the deadline: no miss */
+    assert_null(tsched_decide(s, 0, 101 * MS, &d));
     sched_vcpu_wake(s, v, 115 * MS);
     sched_vcpu_acct(s, v, 115 * MS, &a, NULL);
+    assert_int_equal(a.deadline_misses, 3);
+    /* Waits 4 ms (within the slack of 8), runs from 119 ms and is still running with budget
+     * left when its deadline (120 ms) passes: joined too late to use it, no miss. */
+    assert_ptr_equal(tsched_decide(s, 0, 119 * MS, &d), v);
+    assert_ptr_equal(tsched_decide(s, 0, 121 * MS, &d), v); /* charged: its period closes */
+    sched_vcpu_acct(s, v, 121 * MS, &a, NULL);
     assert_int_equal(a.deadline_misses, 3);
     tsched_free(s);
 }
