@@ -120,6 +120,34 @@ static void test_extratime_is_idle_time_only(void **state)
     }
 }
 
+/* The idle time of a pCPU whose reserved vCPU is out of budget (no extratime) goes to vCPUs
+ * queued elsewhere, also past a pCPU whose queued vCPUs it may not take: on 3 pCPUs, the
+ * reserved hog is pinned to pCPU 0, two hogs may only use pCPU 1, two more start on pCPU 2.
+ * Whenever its own vCPU waits for its period, pCPU 0 must steal one of the free hogs (the
+ * simulator checks at every instant that no pCPU idles while a vCPU it may run is ready);
+ * the free hogs get 2 - 0.3 pCPU between them. */
+static void test_idle_time_goes_to_extratime_elsewhere(void **state)
+{
+    (void)state;
+    struct cfg c;
+    tcfg_init(&c, 3, "rtds");
+    struct cfg_vm *vm = tcfg_vm(&c, "rhog", 1, "hog");
+    vm->rt_budget_us = 3000;
+    vm->rt_period_us = 10000;
+    vm->rt_extratime = 0;
+    vm->affinity = 1;
+    tcfg_vm(&c, "bound", 2, "hog")->affinity = 2;
+    vm = tcfg_vm(&c, "free", 2, "hog");
+    vm->start_pcpus = 1;
+    vm->start_pcpu[0] = 2;
+    vm->affinity = 5;
+    struct sim *sim = tsim(&c, NULL);
+    tsim_run(sim, 2 * SEC);
+    assert_share(trec_run_ns(sim, 0, 0), 2 * SEC, 0.3, 0.005, "reserved hog");
+    assert_share(trec_vm_run_ns(sim, 2), 2 * SEC, 1.7, 0.01, "free hogs");
+    sim_destroy(sim);
+}
+
 /* Misses as defined, on the library directly: a reserved vCPU left runnable and unserved for
  * 3.5 periods missed 3 deadlines (the first with budget left after waiting more than the
  * slack, two more unserved); a period that ends while it is blocked is no miss, nor one it
@@ -216,6 +244,7 @@ int main(void)
         cmocka_unit_test(test_reservations_meet_every_deadline_next_to_hogs),
         cmocka_unit_test(test_edf_meets_deadlines_at_full_utilization),
         cmocka_unit_test(test_extratime_is_idle_time_only),
+        cmocka_unit_test(test_idle_time_goes_to_extratime_elsewhere),
         cmocka_unit_test(test_deadline_misses_counted_as_defined),
         cmocka_unit_test(test_admission_refuses_what_does_not_fit),
     };
