@@ -160,11 +160,15 @@ int sched_change(struct sched *s, const struct sched_change *c, uint64_t now,
             (void)sched_reserve_pin(s, now);
         else if (old->partitioned)
             sched_reserve_unpin(s, now);
-        for (uint32_t i = 0; i < s->npcpus; i++) { /* running vCPUs start a slice of the new kind */
+        /* Running vCPUs get a slice of the new kind, counted from their dispatch: counted from
+         * the change, frequent switches (the metascheduler's slots, tools/vsched-meta) made
+         * the running vCPUs' slices restart at every switch, and they were never descheduled
+         * while the switches came faster than the slice (the others starved). */
+        for (uint32_t i = 0; i < s->npcpus; i++) {
             struct sched_pcpu *p = &s->pcpus[i];
             p->preempt_check = true; /* weights, policy or parameters changed */
             if (p->curr && p->curr->state == SCHED_RUNNING && !is_strict(p->curr))
-                p->slice_end_ns = add_sat(now, s->policy->slice_ns(p, p->curr, now));
+                p->slice_end_ns = add_sat(p->run_start_ns, s->policy->slice_ns(p, p->curr, now));
         }
         if (kick) /* every decision may change (and the gang switch's kicks are among them) */
             *kick = s->all_mask | gang_kick;

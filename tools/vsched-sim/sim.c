@@ -37,6 +37,8 @@ struct sim_vcpu {
     uint8_t rec_state;      /* enum rec_state */
     int32_t last_cpu;       /* pCPU of the last run, -1 = none yet */
     uint64_t rec_since, wait_start;
+    uint64_t arrived_ns;    /* timer: when the current burst's work arrived */
+    struct hist response;   /* timer: arrival to the end of its burst */
 };
 
 struct sim {
@@ -295,6 +297,7 @@ static void on_done(struct sim *sim, unsigned c)
         arm_done(sim, c);
         return;
     case WL_TIMER: /* sleeps from the end of its burst, like the timer guest */
+        hist_record(&v->response, sim->now - v->arrived_ns);
         ev_push(sim, sim->now + v->wl->period_ns, EV_ARRIVAL, (uint32_t)(v - sim->vcpu), 0);
         vcpu_block(sim, v);
         return;
@@ -369,6 +372,7 @@ static void on_arrival(struct sim *sim, struct sim_vcpu *v, uint32_t gen)
         ev_push(sim, sim->now + wl->period_ns, EV_ARRIVAL, id, 0);
         break;
     case WL_TIMER:
+        v->arrived_ns = sim->now;
         add_work(sim, v, wl->run_ns);
         break;
     case WL_ATTACK:
@@ -405,6 +409,15 @@ int sim_vcpu_record(const struct sim *sim, unsigned vm, unsigned idx, struct sim
     if (!sv)
         return -1;
     record_now(sim, sched_vcpu_user(sv), out);
+    return 0;
+}
+
+int sim_vcpu_response(const struct sim *sim, unsigned vm, unsigned idx, struct hist *out)
+{
+    struct sched_vcpu *sv = vm < sim->cfg.nvms ? sched_vcpu_get(sim->s, vm, idx) : NULL;
+    if (!sv)
+        return -1;
+    *out = ((const struct sim_vcpu *)sched_vcpu_user(sv))->response;
     return 0;
 }
 
