@@ -6,6 +6,10 @@ SCHED_SRCS := sched/runq.c sched/cap.c sched/place.c sched/gang.c sched/core.c s
               sched/heap.c sched/hist.c
 EFI_SRCS += $(SCHED_SRCS)
 
+# The pCPU-set API (sched/cpumask.h, header only).
+UNIT_TESTS += test_cpumask
+$(eval $(call host_prog,test_cpumask,tests/unit/test_cpumask.c,-lcmocka))
+
 # Unit and property tests (tests/unit/test_sched_*.c).  The property tests drive the library
 # through the simulator engine, so they link it too.
 SCHED_TEST_SIM := tools/vsched-sim/sim.c tools/vsched-sim/workload.c vmm/config.c

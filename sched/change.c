@@ -49,7 +49,7 @@ static int change_check(const struct sched *s, const struct sched_change *c,
             sched_check_reservation(c->rt_budget_ns, c->rt_period_ns))
             return SCHED_E_RANGE;
         if ((c->set & SCHED_SET_GANG) && c->gang == SCHED_GANG_STRICT &&
-            mask_weight(vm->affinity) < vm->nvcpus)
+            cpumask_count(&vm->affinity) < vm->nvcpus)
             return SCHED_E_SETUP; /* as at setup: one pCPU of its own for every member */
     }
     if (c->set & ~SCHED_SET_ALL)
@@ -117,7 +117,7 @@ int sched_change(struct sched *s, const struct sched_change *c, uint64_t now,
 {
     const struct sched_policy *pol;
     if (kick)
-        *kick = 0;
+        *kick = cpumask_none();
     /* A switch to strict or relaxed: entry points must take the machine lock before any VM is
      * gang (sched.h).  The reference becomes the VM's if it turns gang, else it is dropped. */
     bool gang_ref = (c->set & SCHED_SET_GANG) && c->gang != SCHED_GANG_NONE;
@@ -143,7 +143,7 @@ int sched_change(struct sched *s, const struct sched_change *c, uint64_t now,
             change_vm(s, c, now);
         if ((c->set & SCHED_SET_POLICY) && pol != s->policy)
             switch_policy(s, pol, now);
-        sched_cpumask_t gang_kick = 0; /* covered by the full mask below */
+        sched_cpumask_t gang_kick = cpumask_none(); /* covered by the full mask below */
         if (c->set & SCHED_SET_GANG) {
             struct sched_vm *vm = &s->vms[c->vm];
             bool was = vm->gang != SCHED_GANG_NONE;
@@ -170,8 +170,10 @@ int sched_change(struct sched *s, const struct sched_change *c, uint64_t now,
             if (p->curr && p->curr->state == SCHED_RUNNING && !is_strict(p->curr))
                 p->slice_end_ns = add_sat(p->run_start_ns, s->policy->slice_ns(p, p->curr, now));
         }
-        if (kick) /* every decision may change (and the gang switch's kicks are among them) */
-            *kick = s->all_mask | gang_kick;
+        if (kick) { /* every decision may change (and the gang switch's kicks are among them) */
+            *kick = s->all_mask;
+            cpumask_or(kick, &gang_kick);
+        }
     }
     if (gang_ref)
         __atomic_fetch_sub(&s->gang_refs, 1, __ATOMIC_SEQ_CST);

@@ -90,8 +90,10 @@ static void deschedule(struct sched *s, struct sched_pcpu *p, struct sched_vcpu 
     run_end(s, p, v);
     if (is_strict(v) && v->vm->gang_on)
         sched_gang_stop(s, v->vm, now, kick);
-    if (is_relaxed(v)) /* the slowest may have stopped: running siblings recompute deadlines */
-        *kick |= sched_relaxed_release_kicks(s, v->vm, now) | sched_relaxed_running_kicks(s, v->vm);
+    if (is_relaxed(v)) { /* the slowest may have stopped: running siblings recompute deadlines */
+        sched_relaxed_release_kicks(s, v->vm, now, kick);
+        sched_relaxed_running_kicks(s, v->vm, kick);
+    }
 }
 
 /* Requeues held vCPUs whose reason has gone: a refilled cap, a caught-up relaxed sibling. */
@@ -113,7 +115,7 @@ static void release_held(struct sched *s, struct sched_pcpu *p, uint64_t now,
         sched_unhold(p, v, now);
         sched_enqueue(s, p, v, now, SCHED_JOIN_MOVE);
         sched_acct_state(v, SCHED_READY, now);
-        *kick |= sched_kick_idle_for(s, v, p->id);
+        sched_kick_idle_for(s, v, p->id, kick);
     }
 }
 
@@ -203,12 +205,13 @@ static void dispatch(struct sched *s, struct sched_pcpu *p, struct sched_vcpu *p
  * Costs one atomic load when no pCPU is idle; walks the queue only while one is. */
 static sched_cpumask_t offer_surplus(struct sched *s, struct sched_pcpu *p)
 {
-    sched_cpumask_t kick = 0;
+    sched_cpumask_t kick = cpumask_none();
     struct slist *pos;
     slist_for_each(pos, &p->ready) {
-        if (!(__atomic_load_n(&s->idle_mask, __ATOMIC_SEQ_CST) & ~CPU_BIT(p->id)))
+        sched_cpumask_t idle = cpumask_atomic_load(&s->idle_mask);
+        if (!cpumask_any_but(&idle, p->id))
             break;
-        kick |= sched_kick_idle_for(s, SCHED_CONTAINER_OF(pos, struct sched_vcpu, qnode), p->id);
+        sched_kick_idle_for(s, SCHED_CONTAINER_OF(pos, struct sched_vcpu, qnode), p->id, &kick);
     }
     return kick;
 }
@@ -248,7 +251,7 @@ static uint64_t next_event(struct sched *s, struct sched_pcpu *p, uint64_t now)
 void sched_schedule(struct sched *s, unsigned cpu, uint64_t now, struct sched_decision *out)
 {
     struct sched_pcpu *p = &s->pcpus[cpu];
-    sched_cpumask_t kick = 0;
+    sched_cpumask_t kick = cpumask_none();
     int e = sched_enter(s, cpu);
     rq_lock(s, cpu);
     if (now < p->last_now_ns)
@@ -284,27 +287,29 @@ void sched_schedule(struct sched *s, unsigned cpu, uint64_t now, struct sched_de
     if (kept) {
         next = prev;
         if (is_relaxed(prev))
-            kick |= sched_relaxed_release_kicks(s, prev->vm, now);
+            sched_relaxed_release_kicks(s, prev->vm, now, &kick);
     } else {
         next = choose_next(s, p, now, &kick);
         if (!next) {
             /* Going idle.  Publish it first, then look once more: a wake-up on another
              * pCPU either sees our idle bit or we see its queued vCPU. */
-            __atomic_fetch_or(&s->idle_mask, CPU_BIT(cpu), __ATOMIC_SEQ_CST);
-            if ((LOAD_ATOMIC(s->ready_mask) & ~CPU_BIT(cpu)) && sched_steal(s, p, now))
+            cpumask_atomic_set(&s->idle_mask, cpu);
+            sched_cpumask_t ready = cpumask_atomic_load(&s->ready_mask);
+            if (cpumask_any_but(&ready, cpu) && sched_steal(s, p, now))
                 next = choose_next(s, p, now, &kick);
         }
         dispatch(s, p, prev, next, now);
     }
     if (next)
-        __atomic_fetch_and(&s->idle_mask, ~CPU_BIT(cpu), __ATOMIC_SEQ_CST);
-    kick |= offer_surplus(s, p);
+        cpumask_atomic_clear(&s->idle_mask, cpu);
+    sched_cpumask_t surplus = offer_surplus(s, p);
+    cpumask_or(&kick, &surplus);
     /* Claimed to steal a vCPU but found other work: pass the claim on.  (Only the hint's home
      * and affinity are read, stable under our runqueue lock; the pCPU that takes the claim
      * re-checks under locks.) */
     struct sched_vcpu *hint = __atomic_exchange_n(&p->steal_hint, NULL, __ATOMIC_SEQ_CST);
     if (hint && next && hint != next)
-        kick |= sched_kick_idle_for(s, hint, p->id);
+        sched_kick_idle_for(s, hint, p->id, &kick);
     out->run = next;
     out->switched = next != prev;
     /* Checked (or a deferred preemption is armed: preempt_at_ns brings the check back). */
@@ -313,7 +318,8 @@ void sched_schedule(struct sched *s, unsigned cpu, uint64_t now, struct sched_de
     out->next_event_ns = next_event(s, p, now);
     SCHED_ASSERT(out->next_event_ns > now); /* a timer in the past would fire for ever */
     SCHED_ASSERT(!next || next->state == SCHED_RUNNING);
-    out->kick = kick & ~CPU_BIT(cpu);
+    cpumask_clear(&kick, cpu);
+    out->kick = kick;
     p->next_event_ns = out->next_event_ns;
     rq_unlock(s, cpu);
     sched_leave(s, e);
@@ -321,7 +327,7 @@ void sched_schedule(struct sched *s, unsigned cpu, uint64_t now, struct sched_de
 
 sched_cpumask_t sched_vcpu_wake(struct sched *s, struct sched_vcpu *v, uint64_t now)
 {
-    sched_cpumask_t kick = 0;
+    sched_cpumask_t kick = cpumask_none();
     int e = sched_enter(s, sched_vcpu_slot(v));
     struct sched_pcpu *p = sched_lock_vcpu_rq(s, v);
     if (v->state == SCHED_BLOCKED)
@@ -346,7 +352,7 @@ sched_cpumask_t sched_vcpu_wake(struct sched *s, struct sched_vcpu *v, uint64_t 
             sched_cap_running_add(s, v->vm, 1);
             if (is_strict(v))
                 p->gang_owner = v->vm; /* if its gang stopped, the pCPU's decision stops it */
-            kick |= CPU_BIT(p->id);
+            cpumask_set(&kick, p->id);
         } else if (is_strict(v) && v->vm->gang_on) {
             sched_gang_force(s, v, now, &kick); /* its gang is running: join it now */
         } else {
@@ -358,17 +364,17 @@ sched_cpumask_t sched_vcpu_wake(struct sched *s, struct sched_vcpu *v, uint64_t 
             p->preempt_check = check; /* a waker preempts now or not at all (keep_current) */
             struct sched_vcpu *cur = p->curr;
             if (!cur || cur->state != SCHED_RUNNING)
-                kick |= CPU_BIT(p->id);
+                cpumask_set(&kick, p->id);
             else if (!is_strict(cur) && s->policy->preempts(p, cur, now) != SCHED_KEEP)
-                kick |= CPU_BIT(p->id), p->preempt_check = true;
+                cpumask_set(&kick, p->id), p->preempt_check = true;
             else if (!is_strict(cur) && s->policy->recheck_ns &&
                      s->policy->recheck_ns(p, cur, now) < p->next_event_ns)
-                kick |= CPU_BIT(p->id); /* its timer must come earlier */
+                cpumask_set(&kick, p->id); /* its timer must come earlier */
             else
-                kick |= sched_kick_idle_for(s, v, p->id);
+                sched_kick_idle_for(s, v, p->id, &kick);
         }
         if (is_relaxed(v)) /* the laggard set changed: running siblings recompute deadlines */
-            kick |= sched_relaxed_running_kicks(s, v->vm);
+            sched_relaxed_running_kicks(s, v->vm, &kick);
     }
     rq_unlock(s, p->id);
     sched_leave(s, e);
@@ -414,7 +420,7 @@ void sched_vcpu_charge(struct sched *s, struct sched_vcpu *owner, unsigned cpu, 
 
 sched_cpumask_t sched_vcpu_block(struct sched *s, struct sched_vcpu *v, uint64_t now)
 {
-    sched_cpumask_t kick = 0;
+    sched_cpumask_t kick = cpumask_none();
     int e = sched_enter(s, sched_vcpu_slot(v));
     struct sched_pcpu *p = sched_lock_vcpu_rq(s, v);
     if (v->state == SCHED_RUNNING) {
@@ -425,7 +431,7 @@ sched_cpumask_t sched_vcpu_block(struct sched *s, struct sched_vcpu *v, uint64_t
         sched_acct_state(v, SCHED_BLOCKED, now);
         v->yield = false;
         run_end(s, p, v);
-        kick |= CPU_BIT(p->id);
+        cpumask_set(&kick, p->id);
     } else if (v->state != SCHED_BLOCKED) {
         __atomic_fetch_sub(&v->vm->active, 1, __ATOMIC_RELAXED);
         if (v->hold != HOLD_CAP)
@@ -438,7 +444,7 @@ sched_cpumask_t sched_vcpu_block(struct sched *s, struct sched_vcpu *v, uint64_t
         } else if (p->forced == v) { /* forced by a gang co-start, not yet running */
             p->forced = NULL;
             p->gang_owner = NULL;
-            kick |= CPU_BIT(p->id);
+            cpumask_set(&kick, p->id);
         }
         sched_acct_state(v, SCHED_BLOCKED, now);
         if (is_strict(v))
@@ -447,8 +453,10 @@ sched_cpumask_t sched_vcpu_block(struct sched *s, struct sched_vcpu *v, uint64_t
     v->waking = false;
     if (is_strict(v) && !v->vm->gang_on)
         sched_gang_try_start(s, v->vm, now, &kick); /* the others may have been waiting for it */
-    if (is_relaxed(v)) /* the slowest set changed: resume or re-time the siblings */
-        kick |= sched_relaxed_release_kicks(s, v->vm, now) | sched_relaxed_running_kicks(s, v->vm);
+    if (is_relaxed(v)) { /* the slowest set changed: resume or re-time the siblings */
+        sched_relaxed_release_kicks(s, v->vm, now, &kick);
+        sched_relaxed_running_kicks(s, v->vm, &kick);
+    }
     rq_unlock(s, p->id);
     sched_leave(s, e);
     return kick;
@@ -457,12 +465,12 @@ sched_cpumask_t sched_vcpu_block(struct sched *s, struct sched_vcpu *v, uint64_t
 sched_cpumask_t sched_vcpu_yield(struct sched *s, struct sched_vcpu *v, uint64_t now)
 {
     (void)now;
-    sched_cpumask_t kick = 0;
+    sched_cpumask_t kick = cpumask_none();
     int e = sched_enter(s, sched_vcpu_slot(v));
     struct sched_pcpu *p = sched_lock_vcpu_rq(s, v);
     if (v->state == SCHED_RUNNING) {
         v->yield = true;
-        kick = CPU_BIT(p->id);
+        kick = cpumask_of(p->id);
     }
     rq_unlock(s, p->id);
     sched_leave(s, e);

@@ -43,25 +43,22 @@ uint64_t sched_relaxed_lead(struct sched_vcpu *v, uint64_t now)
     return mine - least;
 }
 
-sched_cpumask_t sched_relaxed_release_kicks(struct sched *s, struct sched_vm *vm, uint64_t now)
+void sched_relaxed_release_kicks(struct sched *s, struct sched_vm *vm, uint64_t now,
+                                 sched_cpumask_t *kick)
 {
-    sched_cpumask_t m = 0;
     for (uint32_t k = 0; k < vm->nvcpus; k++) {
         struct sched_vcpu *u = &vm->vcpus[k];
         if (u->hold == HOLD_LEAD && sched_relaxed_lead(u, now) < s->params.gang_skew_ns / 2)
-            m |= CPU_BIT(u->cpu);
+            cpumask_set(kick, (unsigned)u->cpu);
     }
-    return m;
 }
 
-sched_cpumask_t sched_relaxed_running_kicks(struct sched *s, struct sched_vm *vm)
+void sched_relaxed_running_kicks(struct sched *s, struct sched_vm *vm, sched_cpumask_t *kick)
 {
     (void)s;
-    sched_cpumask_t m = 0;
     for (uint32_t k = 0; k < vm->nvcpus; k++)
         if (vm->vcpus[k].state == SCHED_RUNNING)
-            m |= CPU_BIT(vm->vcpus[k].cpu);
-    return m;
+            cpumask_set(kick, (unsigned)vm->vcpus[k].cpu);
 }
 
 /* The minimum progress of VM's runnable vCPUs and how long it keeps rising: it rises while
@@ -129,7 +126,7 @@ static void claim_home(struct sched *s, struct sched_pcpu *home, struct sched_vm
     if (other && other != vm && other->gang_on)
         sched_gang_stop(s, other, now, kick);
     home->gang_owner = vm;
-    *kick |= CPU_BIT(home->id);
+    cpumask_set(kick, home->id);
 }
 
 /* How long a backfill that a co-start cut short before gets to run before the next co-start
@@ -217,9 +214,9 @@ void sched_gang_stop(struct sched *s, struct sched_vm *vm, uint64_t now, sched_c
                 home->gang_owner = NULL;
             sched_enqueue(s, home, u, now, SCHED_JOIN_MOVE);
             sched_acct_state(u, SCHED_READY, now);
-            *kick |= CPU_BIT(home->id);
+            cpumask_set(kick, home->id);
         } else if (u->state == SCHED_RUNNING) {
-            *kick |= CPU_BIT(home->id);
+            cpumask_set(kick, home->id);
         }
     }
 }
@@ -241,7 +238,7 @@ void sched_set_home(struct sched *s, struct sched_vcpu *v, int32_t home, uint64_
     if (queued) /* off the queue first: whether it counts as stealable depends on its home */
         sched_dequeue(s, from, v, now);
     v->home = home;
-    v->affinity = home >= 0 ? CPU_BIT(home) : v->vm->affinity;
+    v->affinity = home >= 0 ? cpumask_of((unsigned)home) : v->vm->affinity;
     if (to != from)
         sched_move_vcpu(s, from, to, v, now);
     if (queued)
@@ -256,7 +253,7 @@ void sched_set_home(struct sched *s, struct sched_vcpu *v, int32_t home, uint64_
 static void pin_members(struct sched *s, struct sched_vm *vm, uint64_t now)
 {
     uint32_t count[SCHED_MAX_PCPUS] = { 0 }, pinned[SCHED_MAX_PCPUS] = { 0 };
-    int32_t home[SCHED_MAX_PCPUS]; /* strict: nvcpus <= weight of the affinity <= 64 */
+    int32_t home[SCHED_MAX_PCPUS]; /* strict: nvcpus <= weight of the affinity */
     for (uint32_t i = 0; i < s->nvcpus; i++) {
         const struct sched_vcpu *w = &s->vcpus[i];
         if (w->vm == vm)

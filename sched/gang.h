@@ -15,10 +15,11 @@ static inline bool is_relaxed(const struct sched_vcpu *v)
 }
 
 /* Relaxed: V's progress lead over the slowest runnable sibling, the pCPUs to kick when held
- * siblings may resume or running ones must re-time, and when running V must be looked at. */
+ * siblings may resume or running ones must re-time (added to *KICK), and when running V must be looked at. */
 uint64_t sched_relaxed_lead(struct sched_vcpu *v, uint64_t now);
-sched_cpumask_t sched_relaxed_release_kicks(struct sched *s, struct sched_vm *vm, uint64_t now);
-sched_cpumask_t sched_relaxed_running_kicks(struct sched *s, struct sched_vm *vm);
+void sched_relaxed_release_kicks(struct sched *s, struct sched_vm *vm, uint64_t now,
+                                 sched_cpumask_t *kick);
+void sched_relaxed_running_kicks(struct sched *s, struct sched_vm *vm, sched_cpumask_t *kick);
 uint64_t sched_relaxed_next_event(struct sched *s, struct sched_vcpu *v, uint64_t now);
 
 /* Strict: start the gang when every runnable member is held on its home; stop it; recompute

@@ -5,7 +5,7 @@
 #ifndef VSCHED_SCHED_LIMITS_H
 #define VSCHED_SCHED_LIMITS_H
 
-#define SCHED_MAX_PCPUS 64
+#define SCHED_MAX_PCPUS 256              /* the width of sched_cpumask_t (cpumask.h) */
 #define SCHED_MAX_VMS 64
 #define SCHED_MAX_VCPUS 4096              /* in total */
 #define SCHED_NAME_MAX 24                 /* policy names, including the NUL */

@@ -10,27 +10,23 @@
  * busy pCPU (work conservation), and the queue behind a vCPU is FIFO if a yield makes one. */
 #include "sched/fifoq.h"
 
-static bool may_use(sched_cpumask_t aff, unsigned cpu)
-{
-    return (aff >> cpu) & 1u;
-}
-
 struct matching {
     uint32_t npcpus, nvcpus;
-    sched_cpumask_t aff[SCHED_MAX_PCPUS];   /* per vCPU (at most npcpus of them) */
-    int32_t owner[SCHED_MAX_PCPUS];         /* per pCPU: the vCPU matched to it, -1 = none */
-    uint64_t seen;                          /* pCPUs visited in this augmenting search */
+    const sched_cpumask_t *aff;             /* per VM */
+    uint8_t vm_of[SCHED_MAX_PCPUS];         /* per vCPU (at most npcpus of them) */
+    int16_t owner[SCHED_MAX_PCPUS];         /* per pCPU: the vCPU matched to it, -1 = none */
+    sched_cpumask_t seen;                   /* pCPUs visited in this augmenting search */
 };
 
-/* Kuhn's augmenting path from vCPU I: at most 64 x 64 steps. */
+/* Kuhn's augmenting path from vCPU I: at most npcpus^2 steps, npcpus deep. */
 static bool augment(struct matching *m, uint32_t i)
 {
     for (uint32_t c = 0; c < m->npcpus; c++) {
-        if (!may_use(m->aff[i], c) || (m->seen >> c & 1u))
+        if (!cpumask_test(&m->aff[m->vm_of[i]], c) || cpumask_test(&m->seen, c))
             continue;
-        m->seen |= 1ull << c;
+        cpumask_set(&m->seen, c);
         if (m->owner[c] < 0 || augment(m, (uint32_t)m->owner[c])) {
-            m->owner[c] = (int32_t)i;
+            m->owner[c] = (int16_t)i;
             return true;
         }
     }
@@ -41,17 +37,17 @@ static bool augment(struct matching *m, uint32_t i)
  * (affinity already limited to the machine). */
 static int fits(uint32_t npcpus, uint32_t nvms, const uint32_t *vcpus, const sched_cpumask_t *aff)
 {
-    struct matching m = { .npcpus = npcpus };
+    struct matching m = { .npcpus = npcpus, .aff = aff };
     for (uint32_t k = 0; k < nvms; k++)
         for (uint32_t j = 0; j < vcpus[k]; j++) {
             if (m.nvcpus == npcpus)
                 return SCHED_E_OVERCOMMIT;
-            m.aff[m.nvcpus++] = aff[k];
+            m.vm_of[m.nvcpus++] = (uint8_t)k;
         }
     for (uint32_t c = 0; c < npcpus; c++)
         m.owner[c] = -1;
     for (uint32_t i = 0; i < m.nvcpus; i++) {
-        m.seen = 0;
+        m.seen = cpumask_none();
         if (!augment(&m, i))
             return SCHED_E_OVERCOMMIT;
     }
@@ -62,11 +58,13 @@ static int null_check_setup(const struct sched_setup *st)
 {
     uint32_t vcpus[SCHED_MAX_VMS];
     sched_cpumask_t aff[SCHED_MAX_VMS];
-    sched_cpumask_t all = st->npcpus >= 64 ? ~(sched_cpumask_t)0
-                                           : ((sched_cpumask_t)1 << st->npcpus) - 1;
+    sched_cpumask_t all = cpumask_below(st->npcpus);
     for (uint32_t k = 0; k < st->nvms; k++) {
         vcpus[k] = st->vms[k].vcpus;
-        aff[k] = st->vms[k].affinity ? st->vms[k].affinity & all : all;
+        aff[k] = st->vms[k].affinity;
+        cpumask_and(&aff[k], &all);
+        if (!cpumask_any(&st->vms[k].affinity))
+            aff[k] = all; /* empty = all */
     }
     return fits(st->npcpus, st->nvms, vcpus, aff);
 }

@@ -13,23 +13,23 @@
 void sched_place_gang(const struct sched *s, const struct sched_vm *vm, int32_t *home,
                       uint32_t *count, uint32_t *pinned)
 {
-    sched_cpumask_t used = 0;
+    sched_cpumask_t used = cpumask_none();
     for (uint32_t k = 0; k < vm->nvcpus; k++)
         if (home[k] >= 0)
-            used |= CPU_BIT(home[k]);
+            cpumask_set(&used, (unsigned)home[k]);
     for (uint32_t k = 0; k < vm->nvcpus; k++) {
         if (home[k] >= 0)
             continue;
         int best = -1;
         for (uint32_t c = 0; c < s->npcpus; c++) {
-            if (!(vm->affinity & CPU_BIT(c)) || (used & CPU_BIT(c)))
+            if (!cpumask_test(&vm->affinity, c) || cpumask_test(&used, c))
                 continue;
             if (best < 0 || pinned[c] < pinned[best] ||
                 (pinned[c] == pinned[best] && count[c] < count[best]))
                 best = (int)c;
         }
         home[k] = best;
-        used |= CPU_BIT(best);
+        cpumask_set(&used, (unsigned)best);
         pinned[best]++;
         count[best]++;
     }
@@ -50,7 +50,7 @@ void sched_place_initial(struct sched *s)
         for (uint32_t k = 0; k < vm->nvcpus; k++) {
             struct sched_vcpu *v = &vm->vcpus[k];
             v->cpu = v->home = home[k];
-            v->affinity = CPU_BIT(home[k]);
+            v->affinity = cpumask_of((unsigned)home[k]);
         }
     }
     for (uint32_t i = 0; i < s->nvcpus; i++) {
@@ -60,7 +60,7 @@ void sched_place_initial(struct sched *s)
         if (v->cpu < 0) {
             int best = -1;
             for (uint32_t c = 0; c < s->npcpus; c++)
-                if ((v->affinity & CPU_BIT(c)) && (best < 0 || count[c] < count[best]))
+                if (cpumask_test(&v->affinity, c) && (best < 0 || count[c] < count[best]))
                     best = (int)c;
             v->cpu = best;
         }
@@ -68,21 +68,23 @@ void sched_place_initial(struct sched *s)
     }
 }
 
-sched_cpumask_t sched_kick_idle_for(struct sched *s, struct sched_vcpu *v, unsigned self)
+bool sched_kick_idle_for(struct sched *s, struct sched_vcpu *v, unsigned self, sched_cpumask_t *kick)
 {
     if (v->home >= 0)
-        return 0;
-    sched_cpumask_t m = __atomic_load_n(&s->idle_mask, __ATOMIC_SEQ_CST) & v->affinity & ~CPU_BIT(self);
-    for (; m; m &= m - 1) {
-        unsigned c = (unsigned)__builtin_ctzll(m);
+        return false;
+    sched_cpumask_t m = cpumask_atomic_load(&s->idle_mask);
+    cpumask_and(&m, &v->affinity);
+    cpumask_clear(&m, self);
+    cpumask_for_each(c, &m) {
         if (__atomic_load_n(&s->pcpus[c].forced, __ATOMIC_RELAXED))
             continue; /* about to run a gang member: it will not steal */
-        if (__atomic_fetch_and(&s->idle_mask, ~CPU_BIT(c), __ATOMIC_SEQ_CST) & CPU_BIT(c)) {
+        if (cpumask_atomic_test_and_clear(&s->idle_mask, (unsigned)c)) {
             __atomic_store_n(&s->pcpus[c].steal_hint, v, __ATOMIC_SEQ_CST);
-            return CPU_BIT(c);
+            cpumask_set(kick, (unsigned)c);
+            return true;
         }
     }
-    return 0;
+    return false;
 }
 
 /* Moves V, assigned to FROM but neither current nor queued there (blocked, or on the held
@@ -125,12 +127,12 @@ static struct sched_vcpu *find_stealable(struct sched_pcpu *src, unsigned cpu,
                                          struct sched_vcpu *hint)
 {
     if (hint && __atomic_load_n(&hint->cpu, __ATOMIC_SEQ_CST) == (int32_t)src->id &&
-        hint->queued && hint->home < 0 && (hint->affinity & CPU_BIT(cpu)))
+        hint->queued && hint->home < 0 && cpumask_test(&hint->affinity, cpu))
         return hint;
     struct slist *pos;
     slist_for_each(pos, &src->ready) {
         struct sched_vcpu *v = SCHED_CONTAINER_OF(pos, struct sched_vcpu, qnode);
-        if (v->home < 0 && (v->affinity & CPU_BIT(cpu)))
+        if (v->home < 0 && cpumask_test(&v->affinity, cpu))
             return v;
     }
     return NULL;
@@ -144,16 +146,17 @@ bool sched_steal(struct sched *s, struct sched_pcpu *p, uint64_t now)
 {
     uint32_t queued_before = p->nr_ready;
     struct sched_vcpu *hint = __atomic_exchange_n(&p->steal_hint, NULL, __ATOMIC_SEQ_CST);
-    sched_cpumask_t cand = __atomic_load_n(&s->ready_mask, __ATOMIC_SEQ_CST) & ~CPU_BIT(p->id);
+    sched_cpumask_t cand = cpumask_atomic_load(&s->ready_mask);
+    cpumask_clear(&cand, p->id);
     int first = hint ? __atomic_load_n(&hint->cpu, __ATOMIC_SEQ_CST) : -1;
     /* i == 0: the hint's pCPU; then every pCPU after P in order (i == npcpus is P itself). */
-    for (unsigned i = 0; i <= s->npcpus && cand; i++) {
+    for (unsigned i = 0; i <= s->npcpus && cpumask_any(&cand); i++) {
         if (i == 0 && first < 0)
             continue;
         unsigned q = i == 0 ? (unsigned)first : (p->id + i) % s->npcpus;
-        if (!(cand & CPU_BIT(q)))
+        if (!cpumask_test(&cand, q))
             continue;
-        cand &= ~CPU_BIT(q);
+        cpumask_clear(&cand, q);
         rq_unlock(s, p->id);
         sched_rq_lock_two(s, p->id, q);
         struct sched_vcpu *v = find_stealable(&s->pcpus[q], p->id, hint);
@@ -206,12 +209,13 @@ static int fairer_pcpu(struct sched *s, struct sched_pcpu *p, struct sched_vcpu 
     if (here == GPS_NONE || v->load >= LOAD_ONE * 7 / 8 || v->load < LOAD_ONE / 16)
         return -1; /* always runnable (the balancer's), or too light for a move to matter */
     int c = -1;
-    for (sched_cpumask_t m = v->affinity & ~CPU_BIT(p->id); m; m &= m - 1) {
-        unsigned i = (unsigned)__builtin_ctzll(m);
+    sched_cpumask_t allowed = v->affinity;
+    cpumask_clear(&allowed, p->id);
+    cpumask_for_each(i, &allowed) {
         uint64_t f = __atomic_load_n(&s->pcpus[i].gps_floor_vt, __ATOMIC_RELAXED);
         if (f != GPS_NONE && (best == GPS_NONE || vt_before(best, f))) {
             best = f;
-            c = (int)i;
+            c = i;
         }
     }
     /* Behind by more than a rotation leaves (the slack and one slice): only a pCPU that
@@ -235,13 +239,16 @@ struct sched_pcpu *sched_place_waking(struct sched *s, struct sched_pcpu *p, str
     if (v->home >= 0 || p->curr == v || s->npcpus == 1)
         return p;
     bool busy = (p->curr && p->curr->state == SCHED_RUNNING) || p->nr_ready || p->forced;
-    sched_cpumask_t idle = __atomic_load_n(&s->idle_mask, __ATOMIC_SEQ_CST) & v->affinity &
-                           ~CPU_BIT(p->id);
+    sched_cpumask_t idle = cpumask_atomic_load(&s->idle_mask);
+    cpumask_and(&idle, &v->affinity);
+    cpumask_clear(&idle, p->id);
+    bool any_idle = cpumask_any(&idle);
     int c = -1;
-    if (busy && idle) {
+    if (busy && any_idle) {
         /* The first idle pCPU after P (spreads wakers of different pCPUs). */
-        sched_cpumask_t after = idle & ~(CPU_BIT(p->id + 1) - 1);
-        c = __builtin_ctzll(after ? after : idle);
+        c = cpumask_next(&idle, (int)p->id);
+        if (c < 0)
+            c = cpumask_first(&idle);
     } else if (busy) {
         c = fairer_pcpu(s, p, v);
     }
@@ -253,7 +260,7 @@ struct sched_pcpu *sched_place_waking(struct sched *s, struct sched_pcpu *p, str
     /* Re-check: another wake-up may have handled V while no lock was held. */
     if (__atomic_load_n(&v->cpu, __ATOMIC_SEQ_CST) == (int32_t)p->id &&
         v->state == SCHED_BLOCKED && p->curr != v &&
-        (idle ? !to->curr && !to->forced && !to->nr_ready : fairer_pcpu(s, p, v) == c))
+        (any_idle ? !to->curr && !to->forced && !to->nr_ready : fairer_pcpu(s, p, v) == c))
         sched_move_vcpu(s, p, to, v, now);
     rq_unlock(s, p->id);
     rq_unlock(s, to->id);
@@ -339,7 +346,8 @@ void sched_balance(struct sched *s, struct sched_pcpu *p, uint64_t now)
     if (s->npcpus == 1)
         return;
     /* The furthest-behind pCPU with queued vCPUs, and the most advanced floor (TOP). */
-    sched_cpumask_t ready = __atomic_load_n(&s->ready_mask, __ATOMIC_SEQ_CST) & ~CPU_BIT(p->id);
+    sched_cpumask_t ready = cpumask_atomic_load(&s->ready_mask);
+    cpumask_clear(&ready, p->id);
     uint64_t slack = fair_slack_vt(), lowest = GPS_NONE, top = GPS_NONE;
     int src_id = -1;
     for (unsigned c = 0; c < s->npcpus; c++) {
@@ -348,7 +356,7 @@ void sched_balance(struct sched *s, struct sched_pcpu *p, uint64_t now)
             continue;
         if (top == GPS_NONE || vt_before(top, f))
             top = f;
-        if ((ready & CPU_BIT(c)) && (lowest == GPS_NONE || vt_before(f, lowest))) {
+        if (cpumask_test(&ready, c) && (lowest == GPS_NONE || vt_before(f, lowest))) {
             lowest = f;
             src_id = (int)c;
         }
@@ -371,7 +379,7 @@ void sched_balance(struct sched *s, struct sched_pcpu *p, uint64_t now)
         struct sched_vcpu *v = SCHED_CONTAINER_OF(pos, struct sched_vcpu, qnode);
         if (n++ == FAIR_SCAN_MAX)
             break;
-        if (v->home >= 0 || !(v->affinity & CPU_BIT(p->id)) || !sched_always_runnable(v, now))
+        if (v->home >= 0 || !cpumask_test(&v->affinity, p->id) || !sched_always_runnable(v, now))
             continue; /* one that blocks moves when it wakes (fairer_pcpu), if at all */
         /* Those who stay and gain: the smallest service on SRC without V. */
         uint64_t left = v == there.owner ? there.min2 : there.min1;

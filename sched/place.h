@@ -6,8 +6,9 @@
 #include "sched/runq.h"
 
 
-/* Claims one idle pCPU (other than SELF) that may run V and asks it to steal V. */
-sched_cpumask_t sched_kick_idle_for(struct sched *s, struct sched_vcpu *v, unsigned self);
+/* Claims one idle pCPU (other than SELF) that may run V and asks it to steal V: adds it to
+ * *KICK; false when there was none. */
+bool sched_kick_idle_for(struct sched *s, struct sched_vcpu *v, unsigned self, sched_cpumask_t *kick);
 /* P (locked, nothing to run) takes a queued vCPU from another pCPU; true when P has one. */
 bool sched_steal(struct sched *s, struct sched_pcpu *p, uint64_t now);
 /* Busy P (locked), at its balancing tick: machine-wide fairness (place.c) may pull a queued

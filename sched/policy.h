@@ -184,7 +184,6 @@ struct sched {
     sched_cpumask_t all_mask;
     sched_cpumask_t idle_mask;      /* __atomic */
     sched_cpumask_t ready_mask;     /* pCPUs with stealable queued vCPUs, __atomic */
-    sched_cpumask_t gang_held_mask; /* pCPUs holding strict members (machine lock) */
     struct sched_pcpu *pcpus;
     struct sched_vm *vms;
     struct sched_vcpu *vcpus;

@@ -4,9 +4,9 @@
 #include "sched/gang.h"
 #include "sched/util.h"
 
-static bool allowed(sched_cpumask_t aff, uint32_t cpu)
+static bool allowed(const sched_cpumask_t *aff, uint32_t cpu)
 {
-    return (aff & CPU_BIT(cpu)) != 0;
+    return cpumask_test(aff, cpu);
 }
 
 int sched_reserve_pack(uint32_t npcpus, uint32_t nvms, const struct sched_rsv_vm *vms,
@@ -49,7 +49,7 @@ int sched_reserve_pack(uint32_t npcpus, uint32_t nvms, const struct sched_rsv_vm
                 continue;
             int c = -1;
             for (uint32_t p = 0; p < npcpus; p++)
-                if (allowed(vm->affinity, p) && load[p] + vm->util_ppm <= SCHED_RSV_FULL_PPM &&
+                if (allowed(&vm->affinity, p) && load[p] + vm->util_ppm <= SCHED_RSV_FULL_PPM &&
                     (c < 0 || load[p] < load[c]))
                     c = (int)p;
             if (c < 0)
@@ -95,7 +95,7 @@ static void assign_initial(void *ctx, uint32_t vm, uint32_t k, int32_t cpu)
     struct sched *s = ctx;
     struct sched_vcpu *v = &s->vms[vm].vcpus[k];
     v->cpu = v->home = cpu;
-    v->affinity = CPU_BIT(cpu);
+    v->affinity = cpumask_of((unsigned)cpu);
 }
 
 void sched_reserve_place_initial(struct sched *s)

@@ -300,8 +300,7 @@ static int64_t rtds_value(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t n
 static int rtds_check_setup(const struct sched_setup *st)
 {
     struct sched_rsv_vm vms[SCHED_MAX_VMS];
-    sched_cpumask_t all = st->npcpus >= 64 ? ~(sched_cpumask_t)0
-                                           : ((sched_cpumask_t)1 << st->npcpus) - 1;
+    sched_cpumask_t all = cpumask_below(st->npcpus);
     for (uint32_t i = 0; i < st->nvms; i++) {
         const struct sched_vm_setup *vs = &st->vms[i];
         vms[i].vcpus = vs->vcpus;
@@ -309,7 +308,10 @@ static int rtds_check_setup(const struct sched_setup *st)
             ? (uint32_t)((vs->rt_budget_ns * SCHED_RSV_FULL_PPM + vs->rt_period_ns - 1) /
                          vs->rt_period_ns)
             : 0;
-        vms[i].affinity = vs->affinity ? vs->affinity & all : all;
+        vms[i].affinity = vs->affinity;
+        cpumask_and(&vms[i].affinity, &all);
+        if (!cpumask_any(&vs->affinity))
+            vms[i].affinity = all; /* empty = all */
         vms[i].packed = vs->gang != SCHED_GANG_STRICT;
     }
     return sched_reserve_pack(st->npcpus, st->nvms, vms, NULL, NULL, NULL);

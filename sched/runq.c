@@ -59,7 +59,7 @@ void sched_ready_add(struct sched *s, struct sched_pcpu *p, struct sched_vcpu *v
     v->queued = true;
     p->nr_ready++;
     if (stealable(v) && p->nr_stealable++ == 0)
-        __atomic_fetch_or(&s->ready_mask, CPU_BIT(p->id), __ATOMIC_SEQ_CST);
+        cpumask_atomic_set(&s->ready_mask, p->id);
 }
 
 void sched_ready_del(struct sched *s, struct sched_pcpu *p, struct sched_vcpu *v)
@@ -69,7 +69,7 @@ void sched_ready_del(struct sched *s, struct sched_pcpu *p, struct sched_vcpu *v
     v->queued = false;
     p->nr_ready--;
     if (stealable(v) && --p->nr_stealable == 0)
-        __atomic_fetch_and(&s->ready_mask, ~CPU_BIT(p->id), __ATOMIC_SEQ_CST);
+        cpumask_atomic_clear(&s->ready_mask, p->id);
 }
 
 void sched_reweight(struct sched *s, struct sched_pcpu *p, struct sched_vcpu *v, uint32_t weight,

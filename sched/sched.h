@@ -73,14 +73,13 @@
 #include <stdint.h>
 
 #include "sched/acct.h"
+#include "sched/cpumask.h"
 #include "sched/hist.h"
 #include "sched/limits.h"
 
 #define SCHED_NO_EVENT UINT64_MAX     /* next_event_ns when no timer is needed */
 #define SCHED_CAP_PERIOD_NS 10000000ull /* a parked capped VM runs again after earning this
                                           long (sched/cap.c) */
-
-typedef uint64_t sched_cpumask_t;     /* bit i = pCPU i */
 
 enum sched_err {
     SCHED_OK = 0,
@@ -108,9 +107,9 @@ struct sched_vm_setup {
     uint32_t weight;            /* SCHED_WEIGHT_MIN..MAX (0 = default); see weight_per */
     uint32_t cap_pct;           /* percent of one pCPU for the whole VM, 0 = none, <= 100*vcpus */
     enum sched_gang gang;
-    sched_cpumask_t affinity;   /* 0 = all */
+    sched_cpumask_t affinity;   /* empty = all */
     int32_t start_pcpu;         /* pCPU every vCPU starts on (-1 = spread by load); it may move */
-    const int8_t *start_pcpus;  /* NULL, or one entry per vCPU (-1 = spread): overrides start_pcpu */
+    const int16_t *start_pcpus; /* NULL, or one entry per vCPU (-1 = spread): overrides start_pcpu */
     /* rtds reservation of each of its vCPUs: RT_BUDGET_NS every RT_PERIOD_NS (0 = none: it
      * runs only in idle time).  RT_NO_EXTRA: never beyond its budget (Xen's extratime = 0). */
     uint64_t rt_budget_ns, rt_period_ns;

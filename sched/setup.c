@@ -44,8 +44,12 @@ int sched_check_reservation(uint64_t budget_ns, uint64_t period_ns)
 
 static sched_cpumask_t vm_affinity(const struct sched_vm_setup *vs, uint32_t npcpus)
 {
-    sched_cpumask_t all = machine_mask(npcpus);
-    return vs->affinity ? vs->affinity & all : all;
+    sched_cpumask_t all = cpumask_below(npcpus);
+    if (!cpumask_any(&vs->affinity))
+        return all;
+    sched_cpumask_t m = vs->affinity;
+    cpumask_and(&m, &all);
+    return m;
 }
 
 static int32_t start_pcpu(const struct sched_vm_setup *vs, uint32_t k)
@@ -77,13 +81,13 @@ int sched_setup_check(const struct sched_setup *st)
             return SCHED_E_RANGE;
         total += vs->vcpus;
         sched_cpumask_t aff = vm_affinity(vs, st->npcpus);
-        if (!aff)
+        if (!cpumask_any(&aff))
             return SCHED_E_SETUP;
-        if (vs->gang == SCHED_GANG_STRICT && mask_weight(aff) < vs->vcpus)
+        if (vs->gang == SCHED_GANG_STRICT && cpumask_count(&aff) < vs->vcpus)
             return SCHED_E_SETUP;
         for (uint32_t k = 0; k < vs->vcpus; k++) {
             int32_t c = start_pcpu(vs, k);
-            if (c >= 0 && ((uint32_t)c >= st->npcpus || !(aff & CPU_BIT(c)) ||
+            if (c >= 0 && ((uint32_t)c >= st->npcpus || !cpumask_test(&aff, (unsigned)c) ||
                            vs->gang == SCHED_GANG_STRICT))
                 return SCHED_E_SETUP; /* strict members have homes chosen at setup */
         }
@@ -149,7 +153,7 @@ int sched_init(struct sched **out, void *mem, size_t size, const struct sched_se
     s->seed = st->seed;
     s->weight_per = st->weight_per;
     s->start_ns = now;
-    s->all_mask = machine_mask(s->npcpus);
+    s->all_mask = cpumask_below(s->npcpus);
     s->idle_mask = s->all_mask;
 
     for (uint32_t c = 0; c < s->npcpus; c++) {

@@ -96,7 +96,7 @@ static void vm_defaults(struct cfg_vm *vm)
     vm->vcpus = 1;
     vm->memory_mb = 16;
     vm->weight = SCHED_WEIGHT_DEFAULT;
-    vm->affinity = ~0ull;
+    vm->affinity = cpumask_below(CFG_MAX_PCPUS);
     vm->rt_extratime = 1;
 }
 
@@ -180,11 +180,11 @@ static int lookup_name(struct span s, const char *const *names, int count)
 }
 
 /* "all" or a comma-separated list of N and N-M, every N < CFG_MAX_PCPUS. */
-static bool parse_cpuset(struct span s, uint64_t *out)
+static bool parse_cpuset(struct span s, sched_cpumask_t *out)
 {
-    uint64_t set = 0;
+    sched_cpumask_t set = cpumask_none();
     if (span_eq(s, "all")) {
-        *out = ~0ull;
+        *out = cpumask_below(CFG_MAX_PCPUS);
         return true;
     }
     while (s.n) {
@@ -205,7 +205,7 @@ static bool parse_cpuset(struct span s, uint64_t *out)
         if (lo > hi || hi >= CFG_MAX_PCPUS)
             return false;
         for (uint64_t c = lo; c <= hi; c++)
-            set |= 1ull << c;
+            cpumask_set(&set, (unsigned)c);
         if (n == s.n)
             break;
         s.p += n + 1;
@@ -213,14 +213,14 @@ static bool parse_cpuset(struct span s, uint64_t *out)
         if (s.n == 0)
             return false; /* trailing comma */
     }
-    if (!set)
+    if (!cpumask_any(&set))
         return false;
     *out = set;
     return true;
 }
 
 /* "N" or "N,N,...": at most CFG_MAX_VCPUS numbers, each < CFG_MAX_PCPUS, in order. */
-static bool parse_pcpu_list(struct span s, int8_t *out, uint32_t *count)
+static bool parse_pcpu_list(struct span s, int16_t *out, uint32_t *count)
 {
     uint32_t n = 0;
     for (;;) {
@@ -231,7 +231,7 @@ static bool parse_pcpu_list(struct span s, int8_t *out, uint32_t *count)
         if (n == CFG_MAX_VCPUS || !parse_u64(trim((struct span){ s.p, len }), &c) ||
             c >= CFG_MAX_PCPUS)
             return false;
-        out[n++] = (int8_t)c;
+        out[n++] = (int16_t)c;
         if (len == s.n)
             break;
         s.p += len + 1;
@@ -316,11 +316,10 @@ static int set_value(const struct key *k, void *base, struct span v, uint32_t li
         return 0;
     }
     case K_CPUSET:
-        if (!parse_cpuset(v, &u)) {
+        if (!parse_cpuset(v, (sched_cpumask_t *)field)) {
             err_set(err, line, "bad CPU list '", v, "' (expected e.g. 0-3,6 or all)");
             return -1;
         }
-        *(uint64_t *)field = u;
         return 0;
     case K_FILE:
         for (size_t i = 0; i < v.n; i++) {
@@ -345,14 +344,6 @@ static int set_value(const struct key *k, void *base, struct span v, uint32_t li
     return -1;
 }
 
-static size_t popcount64(uint64_t x)
-{
-    size_t n = 0;
-    for (; x; x &= x - 1)
-        n++;
-    return n;
-}
-
 /* Checks that involve several keys, made once the whole file is read. */
 static int cross_check(const struct cfg *c, struct cfg_error *err)
 {
@@ -365,7 +356,7 @@ static int cross_check(const struct cfg *c, struct cfg_error *err)
         err_set(err, 0, "balance_us must be 0 (off) or at least 100", no_span, "");
         return -1;
     }
-    uint64_t present = m->pcpus ? (m->pcpus == 64 ? ~0ull : (1ull << m->pcpus) - 1) : ~0ull;
+    sched_cpumask_t present = cpumask_below(m->pcpus ? m->pcpus : CFG_MAX_PCPUS);
     if (m->pcpus && m->inject_fault != CFG_FAULT_NONE && m->inject_fault_cpu >= m->pcpus) {
         err_set(err, 0, "inject_fault_cpu is not below pcpus", no_span, "");
         return -1;
@@ -391,7 +382,9 @@ static int cross_check(const struct cfg *c, struct cfg_error *err)
             err_set(err, vm->line, "[vm ", name, "]: cap is above 100 * vcpus");
             return -1;
         }
-        if (!(vm->affinity & present)) {
+        sched_cpumask_t usable = vm->affinity; /* the CPUs it may use that exist */
+        cpumask_and(&usable, &present);
+        if (!cpumask_any(&usable)) {
             err_set(err, vm->line, "[vm ", name, "]: affinity names no CPU below pcpus");
             return -1;
         }
@@ -409,7 +402,7 @@ static int cross_check(const struct cfg *c, struct cfg_error *err)
             err_set(err, vm->line, "[vm ", name, "]: args is for test guests; Linux takes cmdline");
             return -1;
         }
-        if (vm->gang == CFG_GANG_STRICT && popcount64(vm->affinity & present) < vm->vcpus) {
+        if (vm->gang == CFG_GANG_STRICT && cpumask_count(&usable) < vm->vcpus) {
             err_set(err, vm->line, "[vm ", name,
                     "]: strict gang needs at least as many CPUs in affinity as vcpus");
             return -1;
@@ -425,7 +418,7 @@ static int cross_check(const struct cfg *c, struct cfg_error *err)
             return -1;
         }
         for (uint32_t k = 0; k < vm->start_pcpus; k++) {
-            if (!(vm->affinity & present & (1ull << vm->start_pcpu[k]))) {
+            if (!cpumask_test(&usable, (unsigned)vm->start_pcpu[k])) {
                 err_set(err, vm->line, "[vm ", name,
                         "]: start_pcpu names a pCPU outside affinity or not below pcpus");
                 return -1;

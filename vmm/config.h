@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sched/cpumask.h"
 #include "sched/limits.h"
 
 #define CFG_MAX_VMS        16
@@ -37,9 +38,9 @@ struct cfg_vm {
     uint32_t weight;          /* 1..65535, default 256 */
     uint32_t cap;             /* percent of one pCPU, 0 = none, at most 100 * vcpus */
     enum cfg_gang gang;       /* default none */
-    uint64_t affinity;        /* bit i = pCPU i may run this VM's vCPUs; default all */
+    sched_cpumask_t affinity; /* pCPUs that may run this VM's vCPUs; default all */
     uint32_t start_pcpus;     /* entries of start_pcpu given: 0 (spread by load), 1 (all), vcpus */
-    int8_t start_pcpu[CFG_MAX_VCPUS]; /* pCPU each vCPU starts on (may move later) */
+    int16_t start_pcpu[CFG_MAX_VCPUS]; /* pCPU each vCPU starts on (may move later) */
     uint32_t request_us;      /* pshare request size, 0 = the time slice, else 100..1000000 */
     uint32_t rt_budget_us;    /* rtds: reservation of each vCPU per period, 0 = none */
     uint32_t rt_period_us;    /* rtds: 100..1000000 when a budget is set */

@@ -87,10 +87,14 @@ void vmm_main(void)
             c->machine.timeslice_us, c->nvms);
     for (uint32_t i = 0; i < c->nvms; i++) {
         const struct cfg_vm *vm = &c->vms[i];
-        kprintf("vm %s: vcpus=%u memory_mb=%u weight=%u cap=%u gang=%s affinity=0x%lx "
+        sched_cpumask_t all = cpumask_below(CFG_MAX_PCPUS);
+        char aff[96] = "all";
+        if (!cpumask_equal(&vm->affinity, &all))
+            cpumask_format(&vm->affinity, aff, sizeof(aff));
+        kprintf("vm %s: vcpus=%u memory_mb=%u weight=%u cap=%u gang=%s affinity=%s "
                 "image=%s (%lu bytes)\n",
                 vm->name, vm->vcpus, vm->memory_mb, vm->weight, vm->cap,
-                cfg_gang_name(vm->gang), vm->affinity, vm->image[0] ? vm->image : "-",
+                cfg_gang_name(vm->gang), aff, vm->image[0] ? vm->image : "-",
                 boot->images[i].size);
     }
     if (online != boot->ncpus)

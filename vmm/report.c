@@ -137,7 +137,7 @@ static struct vm *find_vm(const char *name)
 /* Apply CH through the scheduler; on refusal one error record and nothing changed. */
 static bool change(const struct proto_cmd *c, const struct sched_change *ch)
 {
-    sched_cpumask_t kick = 0;
+    sched_cpumask_t kick = cpumask_none();
     int err = sched_change(vm_sched, ch, vm_now_ns(), &kick);
     if (err) {
         reply_error(c, sched_strerror(err));

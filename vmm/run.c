@@ -46,10 +46,10 @@ void run_kick(sched_cpumask_t mask)
 {
     uint32_t self = cpu_index();
     uint64_t now = rdtsc();
-    for (uint32_t i = 0; mask && i < vm_boot->ncpus; i++) {
-        if (!(mask & (1ull << i)))
-            continue;
-        mask &= ~(1ull << i);
+    cpumask_for_each(c, &mask) {
+        uint32_t i = (uint32_t)c;
+        if (i >= vm_boot->ncpus)
+            break;
         if (i == self) {
             pcpu_table[self].resched = true;
             continue;
@@ -71,8 +71,7 @@ void run_notify(uint32_t pcpu)
 
 void run_kick_all(void)
 {
-    uint32_t n = vm_boot->ncpus;
-    run_kick(n >= 64 ? ~0ull : (1ull << n) - 1);
+    run_kick(cpumask_below(vm_boot->ncpus));
 }
 
 /* ---- gang rounds: skew from the first sibling entering to the last ---- */
@@ -233,7 +232,8 @@ void vm_run_cpu(void)
         pc->resched = false;
         struct sched_decision d;
         sched_schedule(vm_sched, self, vm_now_ns(), &d);
-        run_kick(d.kick & ~(1ull << self));
+        cpumask_clear(&d.kick, self);
+        run_kick(d.kick);
         if (!d.run) {
             /* Every VM ended and this pCPU's vCPUs are parked (blocked in the scheduler, so
              * the teardown wait below is charged to nobody): the final round, then halt. */

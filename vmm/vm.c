@@ -169,7 +169,8 @@ static void create_vm(uint32_t i)
     hist_clear(&vm->gang_skew);
     if (!c->image[0])
         create_failed(c, "has no image");
-    if (!(c->affinity & ((vm_boot->ncpus >= 64) ? ~0ull : (1ull << vm_boot->ncpus) - 1)))
+    sched_cpumask_t online = cpumask_below(vm_boot->ncpus);
+    if (!cpumask_intersects(&c->affinity, &online))
         create_failed(c, "affinity names no CPU of this machine");
     vm->mem_size = (uint64_t)c->memory_mb << 20;
     vm->mem_hpa = phys_alloc_aligned(vm->mem_size / 4096, 2ull << 20);
@@ -354,7 +355,7 @@ static sched_cpumask_t wake_locked(struct vcpu *v)
 {
     if (!v->blocked || v->halted_for_good || vm_ended(v->vm) ||
         vlapic_pending(&v->lapic) < 0)
-        return 0;
+        return cpumask_none();
     v->blocked = false;
     return sched_vcpu_wake(vm_sched, v->sv, vm_now_ns());
 }
@@ -364,7 +365,7 @@ static void vcpu_post(struct vcpu *v, uint8_t vector)
 {
     bool notify = pi_post(v->pi, vector);
     vcpu_lock(v);
-    sched_cpumask_t kick = 0;
+    sched_cpumask_t kick = cpumask_none();
     if (v->blocked) {
         vlapic_sync_pir(&v->lapic, v->pi);
         kick = wake_locked(v);
@@ -501,7 +502,7 @@ uint64_t vm_fire_timers(uint32_t self, uint64_t now_tsc, uint64_t exit_tsc)
         uint64_t t = v->timer_tsc;
         if (t && t <= now_tsc) {
             vcpu_lock(v);
-            sched_cpumask_t kick = 0;
+            sched_cpumask_t kick = cpumask_none();
             /* An expiry can make an interrupt pending without raising the timer's own (an
              * illegal vector raises the APIC error interrupt): wake on whatever is pending. */
             if (v->owner == self) {
@@ -814,7 +815,7 @@ static void check_all_halted(struct vm *vm)
 static enum vcpu_next handle_hlt(struct vcpu *v, const struct vexit *e)
 {
     skip(v, e);
-    sched_cpumask_t kick = 0;
+    sched_cpumask_t kick = cpumask_none();
     bool sleeps = false;
     vcpu_lock(v);
     if (!vm_arch->vcpu_if_set(v->arch)) {

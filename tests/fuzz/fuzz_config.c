@@ -60,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check(v->weight >= 1 && v->weight <= 65535);
         check(v->cap <= 100 * v->vcpus);
         check(terminated(v->image, sizeof(v->image)) && terminated(v->args, sizeof(v->args)));
-        check(v->affinity != 0);
+        check(cpumask_any(&v->affinity));
     }
     memset(&again, 0x5a, sizeof(again));
     check(cfg_parse((const char *)data, size, known_policy, &again, &err) == 0);

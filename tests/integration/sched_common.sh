@@ -18,7 +18,9 @@ acct() {
 }
 
 # expect_near WHAT ACTUAL WANT TOL: |ACTUAL - WANT| <= TOL (integers).
+# (A value read in $(...) whose reader failed arrives empty: that is a failure of its own.)
 expect_near() {
+    [[ $2 =~ ^-?[0-9]+$ ]] || fail "$1: no value (see above)"
     local d=$(($2 - $3))
     ((d < 0)) && d=$((-d))
     ((d <= $4)) || fail "$1 = $2, expected $3 +- $4"
@@ -27,6 +29,7 @@ expect_near() {
 
 # expect_at_most WHAT ACTUAL MAX
 expect_at_most() {
+    [[ $2 =~ ^-?[0-9]+$ ]] || fail "$1: no value (see above)"
     (($2 <= $3)) || fail "$1 = $2, expected at most $3"
     echo "ok: $1 = $2 (<= $3)"
 }

@@ -24,7 +24,7 @@ struct cfg_vm *tcfg_vm(struct cfg *c, const char *name, unsigned vcpus, const ch
     vm->vcpus = vcpus;
     vm->memory_mb = 16;
     vm->weight = 256;
-    vm->affinity = ~0ull;
+    vm->affinity = cpumask_below(CFG_MAX_PCPUS);
     snprintf(vm->workload, sizeof(vm->workload), "%s", workload);
     return vm;
 }
@@ -171,12 +171,12 @@ struct sched_vcpu *tsched_decide(struct sched *s, unsigned cpu, uint64_t now,
     struct sched_decision tmp, *out = d ? d : &tmp;
     sched_schedule(s, cpu, now, out);
     sched_cpumask_t pending = out->kick;
-    while (pending) {
-        unsigned c = (unsigned)__builtin_ctzll(pending);
-        pending &= pending - 1;
+    for (int c; (c = cpumask_first(&pending)) >= 0;) {
+        cpumask_clear(&pending, (unsigned)c);
         struct sched_decision o;
-        sched_schedule(s, c, now, &o);
-        pending |= o.kick & ~((sched_cpumask_t)1 << cpu);
+        sched_schedule(s, (unsigned)c, now, &o);
+        cpumask_clear(&o.kick, cpu);
+        cpumask_or(&pending, &o.kick);
     }
     return out->run;
 }

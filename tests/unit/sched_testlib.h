@@ -45,6 +45,21 @@ void assert_share(uint64_t got, uint64_t whole, double want, double tol, const c
 /* Weights 1:2:4 on one pCPU over 10 s: shares within 1% of 1/7, 2/7, 4/7. */
 void tcheck_weights_124(const char *policy, uint32_t timeslice_us);
 
+/* Test shorthand for a pCPU set: pCPUs 0..63 whose bits are set in LOW (0xe = {1, 2, 3}). */
+static inline sched_cpumask_t tmask(uint64_t low)
+{
+    sched_cpumask_t m = cpumask_none();
+    for (unsigned c = 0; c < 64; c++)
+        if ((low >> c) & 1)
+            cpumask_set(&m, c);
+    return m;
+}
+#define assert_mask(m, low)                                                                   \
+    do {                                                                                      \
+        sched_cpumask_t want_ = tmask(low), got_ = (m);                                       \
+        assert_true(cpumask_equal(&got_, &want_));                                            \
+    } while (0)
+
 /* Direct use of the library: single-threaded, no-op locks. */
 struct sched *tsched_new(const struct sched_setup *st);
 void tsched_free(struct sched *s);

@@ -90,7 +90,10 @@ static void test_full_example(void **state)
     assert_int_equal(c.vms[0].weight, 512);
     assert_int_equal(c.vms[0].cap, 150);
     assert_int_equal(c.vms[0].gang, CFG_GANG_RELAXED);
-    assert_int_equal(c.vms[0].affinity, 0xB);
+    sched_cpumask_t want = cpumask_of(0);
+    cpumask_set(&want, 1);
+    cpumask_set(&want, 3);
+    assert_true(cpumask_equal(&c.vms[0].affinity, &want));
     assert_string_equal(c.vms[0].image, "hog.elf");
     assert_string_equal(c.vms[0].args, "spin=5 say=a#b");
     assert_int_equal(c.vms[0].expect, CFG_EXPECT_STOPPED);
@@ -108,7 +111,8 @@ static void test_full_example(void **state)
     assert_int_equal(c.vms[1].memory_mb, 16);
     assert_int_equal(c.vms[1].weight, 256);
     assert_int_equal(c.vms[1].cap, 0);
-    assert_true(c.vms[1].affinity == ~0ull);
+    sched_cpumask_t all = cpumask_below(CFG_MAX_PCPUS);
+    assert_true(cpumask_equal(&c.vms[1].affinity, &all));
     assert_string_equal(c.vms[1].workload, "periodic period_us=1000 run_us=200");
     assert_string_equal(c.vms[1].image, "");
 }
@@ -145,7 +149,7 @@ static void test_nul_byte_rejected(void **state)
 static void test_value_errors(void **state)
 {
     (void)state;
-    expect_error("[machine]\npcpus = 65\n", 2, "'pcpus' is out of range");
+    expect_error("[machine]\npcpus = 257\n", 2, "'pcpus' is out of range");
     expect_error("[machine]\npcpus = 4x\n", 2, "'pcpus' is not a decimal");
     expect_error("[machine]\npcpus = -1\n", 2, "not a decimal");
     expect_error("[machine]\nseed = 18446744073709551616\n", 2, "not a decimal");
@@ -157,7 +161,7 @@ static void test_value_errors(void **state)
     expect_error("[vm a]\ngang = loose\n", 2, "bad value 'loose'");
     expect_error("[vm a]\nexpect = maybe\n", 2, "bad value");
     expect_error("[vm a]\naffinity = 3-1\n", 2, "bad CPU list");
-    expect_error("[vm a]\naffinity = 64\n", 2, "bad CPU list");
+    expect_error("[vm a]\naffinity = 256\n", 2, "bad CPU list");
     expect_error("[vm a]\naffinity = 1,\n", 2, "bad CPU list");
     expect_error("[vm a]\naffinity = ,1\n", 2, "bad CPU list");
     expect_error("[vm a]\nimage = ../x.elf\n", 2, "bad file name");
@@ -189,7 +193,14 @@ static void test_cross_checks(void **state)
     assert_int_equal(parse("[vm a]\nvcpus = 2\ncap = 200\n", &c, &e), 0);
     assert_int_equal(parse("[machine]\nbalance_us = 0\n[vm a]\nrequest_us = 0\n", &c, &e), 0);
     assert_int_equal(parse("[machine]\npcpus = 64\n[vm a]\naffinity = 63\n", &c, &e), 0);
-    assert_true(c.vms[0].affinity == 1ull << 63);
+    sched_cpumask_t only = cpumask_of(63);
+    assert_true(cpumask_equal(&c.vms[0].affinity, &only));
+    /* The whole width of a pCPU set, across its word boundaries. */
+    assert_int_equal(parse("[machine]\npcpus = 256\n[vm a]\nvcpus = 3\naffinity = 63-64,255\n"
+                           "start_pcpu = 255\n", &c, &e), 0);
+    assert_int_equal(cpumask_count(&c.vms[0].affinity), 3);
+    assert_true(cpumask_test(&c.vms[0].affinity, 64) && cpumask_test(&c.vms[0].affinity, 255));
+    assert_int_equal(c.vms[0].start_pcpu[0], 255);
 }
 
 /* A Linux VM: kernel, initrd, cmdline (docs/config.md, docs/linux.md). */
@@ -262,7 +273,7 @@ static void test_weight_per_and_start_pcpu(void **state)
     assert_int_equal(c.vms[0].start_pcpu[2], 63);
     assert_int_equal(parse("[vm a]\n", &c, &e), 0);
     assert_int_equal(c.vms[0].start_pcpus, 0); /* spread by load */
-    expect_error("[vm a]\nstart_pcpu = 64\n", 2, "bad pCPU list '64'");
+    expect_error("[vm a]\nstart_pcpu = 256\n", 2, "bad pCPU list '256'");
     expect_error("[vm a]\nstart_pcpu = 1,\n", 2, "bad pCPU list");
     expect_error("[vm a]\nstart_pcpu = 0-3\n", 2, "bad pCPU list");
     expect_error("[vm a]\nvcpus = 3\nstart_pcpu = 0,1\n", 1, "one pCPU for all vCPUs or one per");

@@ -254,9 +254,9 @@ static void test_start_pcpu_places_without_pinning(void **state)
                                "[vm a]\nvcpus = 4\nstart_pcpu = 0\nworkload = hog\n"
                                "[vm b]\nvcpus = 4\nstart_pcpu = 0,0,1,0\nworkload = hog\n";
     /* The library: where each vCPU starts, before anything runs; the affinity stays all. */
-    const int8_t list[4] = { 0, 0, 1, 0 };
-    struct sched_vm_setup vms[2] = { { 4, 0, 0, SCHED_GANG_NONE, 0, 0, NULL, 0, 0, false },
-                                     { 4, 0, 0, SCHED_GANG_NONE, 0, -1, list, 0, 0, false } };
+    const int16_t list[4] = { 0, 0, 1, 0 };
+    struct sched_vm_setup vms[2] = { { 4, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, 0, NULL, 0, 0, false },
+                                     { 4, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, list, 0, 0, false } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.npcpus = 4;
@@ -268,13 +268,13 @@ static void test_start_pcpu_places_without_pinning(void **state)
             struct sched_vcpu_info in;
             sched_vcpu_info(s, sched_vcpu_get(s, vm, k), &in);
             assert_int_equal(in.pcpu, vm == 1 && k == 2 ? 1 : 0);
-            assert_int_equal(in.affinity, 0xf);
+            assert_mask(in.affinity, 0xf);
         }
     tsched_free(s);
-    vms[1].start_pcpus = (const int8_t[4]){ 0, 0, 4, 0 }; /* no pCPU 4 */
+    vms[1].start_pcpus = (const int16_t[4]){ 0, 0, 4, 0 }; /* no pCPU 4 */
     assert_int_equal(sched_setup_check(&st), SCHED_E_SETUP);
     vms[1].start_pcpus = list;
-    vms[1].affinity = 0xd; /* pCPU 1 not allowed */
+    vms[1].affinity = tmask(0xd); /* pCPU 1 not allowed */
     assert_int_equal(sched_setup_check(&st), SCHED_E_SETUP);
 
     /* The same from a vsched.cfg, in the simulator: spread by the balancer, then stable. */

@@ -78,9 +78,9 @@ static void test_fifo_runs_to_completion(void **state)
 static void test_null_refuses_overcommit(void **state)
 {
     (void)state;
-    struct sched_vm_setup vms[3] = { { 2, 256, 0, SCHED_GANG_NONE, 0, -1, NULL, 0, 0, false },
-                                     { 1, 256, 0, SCHED_GANG_NONE, 0, -1, NULL, 0, 0, false },
-                                     { 1, 256, 0, SCHED_GANG_NONE, 0, -1, NULL, 0, 0, false } };
+    struct sched_vm_setup vms[3] = { { 2, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false },
+                                     { 1, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false },
+                                     { 1, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.policy = "null";
@@ -92,13 +92,13 @@ static void test_null_refuses_overcommit(void **state)
     assert_int_equal(sched_setup_check(&st), SCHED_E_OVERCOMMIT);
     /* The count fits but the affinities do not: both 1-vCPU VMs may only use pCPU 3. */
     st.npcpus = 4;
-    vms[1].affinity = vms[2].affinity = 0x8;
+    vms[1].affinity = vms[2].affinity = tmask(0x8);
     assert_int_equal(sched_setup_check(&st), SCHED_E_OVERCOMMIT);
     /* One of them may also use pCPU 0: a matching exists (the 2-vCPU VM takes 1 and 2). */
-    vms[1].affinity = 0x9;
+    vms[1].affinity = tmask(0x9);
     assert_int_equal(sched_setup_check(&st), SCHED_OK);
     /* A run-time switch to null on an overcommitted machine: refused, nothing changes. */
-    vms[1].affinity = vms[2].affinity = 0;
+    vms[1].affinity = vms[2].affinity = cpumask_none();
     st.policy = "credit";
     st.npcpus = 3;
     struct sched *s = tsched_new(&st);
@@ -117,8 +117,8 @@ static void test_null_refuses_overcommit(void **state)
 static void test_null_never_slices(void **state)
 {
     (void)state;
-    struct sched_vm_setup vms[2] = { { 2, 256, 0, SCHED_GANG_NONE, 0, -1, NULL, 0, 0, false },
-                                     { 1, 512, 0, SCHED_GANG_NONE, 0, -1, NULL, 0, 0, false } };
+    struct sched_vm_setup vms[2] = { { 2, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false },
+                                     { 1, 512, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.policy = "null";

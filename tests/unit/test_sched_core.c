@@ -10,8 +10,8 @@
 
 #include "tests/unit/sched_testlib.h"
 
-static struct sched_vm_setup two_vms[2] = { { 2, 256, 0, SCHED_GANG_NONE, 0, -1, NULL, 0, 0, false },
-                                            { 1, 512, 0, SCHED_GANG_NONE, 0, -1, NULL, 0, 0, false } };
+static struct sched_vm_setup two_vms[2] = { { 2, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false },
+                                            { 1, 512, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false } };
 
 static void base_setup(struct sched_setup *st)
 {
@@ -38,16 +38,16 @@ static void test_setup_rejects_bad_values(void **state)
     base_setup(&st);
     st.npcpus = 0;
     assert_int_equal(sched_setup_check(&st), SCHED_E_RANGE);
-    struct sched_vm_setup bad[1] = { { 3, 256, 0, SCHED_GANG_STRICT, 0x3, -1, NULL, 0, 0, false } };
+    struct sched_vm_setup bad[1] = { { 3, 256, 0, SCHED_GANG_STRICT, tmask(0x3), -1, NULL, 0, 0, false } };
     base_setup(&st);
     st.nvms = 1;
     st.vms = bad;
     assert_int_equal(sched_setup_check(&st), SCHED_E_SETUP); /* 3 members, 2 pCPUs allowed */
-    bad[0] = (struct sched_vm_setup){ 1, 70000, 0, SCHED_GANG_NONE, 0, -1, NULL, 0, 0, false };
+    bad[0] = (struct sched_vm_setup){ 1, 70000, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false };
     assert_int_equal(sched_setup_check(&st), SCHED_E_RANGE);
-    bad[0] = (struct sched_vm_setup){ 1, 256, 101, SCHED_GANG_NONE, 0, -1, NULL, 0, 0, false };
+    bad[0] = (struct sched_vm_setup){ 1, 256, 101, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false };
     assert_int_equal(sched_setup_check(&st), SCHED_E_RANGE);
-    bad[0] = (struct sched_vm_setup){ 1, 256, 0, SCHED_GANG_NONE, 0x4, -1, NULL, 0, 0, false }; /* pCPU 2 of 2 */
+    bad[0] = (struct sched_vm_setup){ 1, 256, 0, SCHED_GANG_NONE, tmask(0x4), -1, NULL, 0, 0, false }; /* pCPU 2 of 2 */
     assert_int_equal(sched_setup_check(&st), SCHED_E_SETUP);
     base_setup(&st);
     char small[64];
@@ -99,7 +99,7 @@ static void test_change_is_validated_and_atomic(void **state)
                                       SCHED_SET_BALANCE,
                                .timeslice_ns = 5 * MS, .ratelimit_ns = 0, .balance_ns = 0 };
     assert_int_equal(sched_change(s, &c, 1000, &k), SCHED_OK);
-    assert_int_equal(k, 3);
+    assert_mask(k, 3);
     tsched_decide(s, 0, 30 * MS, &d);
     assert_int_equal(d.next_event_ns, 35 * MS);
     tsched_free(s);
@@ -151,7 +151,7 @@ static void test_policy_switch_keeps_accounting_and_weights(void **state)
 static void test_wake_before_reschedule_keeps_vcpu_home(void **state)
 {
     (void)state;
-    struct sched_vm_setup vms[1] = { { 2, 256, 0, SCHED_GANG_NONE, 0, 0, NULL, 0, 0, false } };
+    struct sched_vm_setup vms[1] = { { 2, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, 0, NULL, 0, 0, false } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.npcpus = 2;
@@ -162,7 +162,7 @@ static void test_wake_before_reschedule_keeps_vcpu_home(void **state)
     struct sched_decision d;
     sched_vcpu_wake(s, a, 0);
     assert_ptr_equal(tsched_decide(s, 0, 0, &d), a);
-    assert_int_equal(sched_vcpu_block(s, a, 1000), 1);
+    assert_mask(sched_vcpu_block(s, a, 1000), 1);
     sched_vcpu_wake(s, a, 2000);
     struct sched_decision d1;
     sched_schedule(s, 1, 2000, &d1); /* an idle pCPU looks for work: a is not stealable */
@@ -187,8 +187,8 @@ static void test_wake_before_reschedule_keeps_vcpu_home(void **state)
 static void test_charge_moves_time_to_the_owner(void **state)
 {
     (void)state;
-    struct sched_vm_setup vms[2] = { { 1, 256, 0, SCHED_GANG_NONE, 1, -1, NULL, 0, 0, false },
-                                     { 1, 256, 50, SCHED_GANG_NONE, 1, -1, NULL, 0, 0, false } };
+    struct sched_vm_setup vms[2] = { { 1, 256, 0, SCHED_GANG_NONE, tmask(1), -1, NULL, 0, 0, false },
+                                     { 1, 256, 50, SCHED_GANG_NONE, tmask(1), -1, NULL, 0, 0, false } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.npcpus = 1;
@@ -228,9 +228,9 @@ static void test_charge_reaches_the_policies(void **state)
     (void)state;
     const char *policies[] = { "pshare", "stride", "credit" };
     for (unsigned k = 0; k < 3; k++) {
-        struct sched_vm_setup vms[3] = { { 1, 256, 0, SCHED_GANG_NONE, 1, -1, NULL, 0, 0, false },
-                                         { 1, 256, 0, SCHED_GANG_NONE, 1, -1, NULL, 0, 0, false },
-                                         { 1, 256, 0, SCHED_GANG_NONE, 1, -1, NULL, 0, 0, false } };
+        struct sched_vm_setup vms[3] = { { 1, 256, 0, SCHED_GANG_NONE, tmask(1), -1, NULL, 0, 0, false },
+                                         { 1, 256, 0, SCHED_GANG_NONE, tmask(1), -1, NULL, 0, 0, false },
+                                         { 1, 256, 0, SCHED_GANG_NONE, tmask(1), -1, NULL, 0, 0, false } };
         struct sched_setup st;
         sched_setup_defaults(&st);
         st.npcpus = 1;

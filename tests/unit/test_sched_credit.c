@@ -81,9 +81,9 @@ static void test_boost_gives_wakers_low_latency(void **state)
 static void test_ratelimit_defers_preemption(void **state)
 {
     (void)state;
-    struct sched_vm_setup vms[3] = { { 1, 0, 0, SCHED_GANG_NONE, 0, -1, NULL, 0, 0, false },
-                                     { 1, 0, 0, SCHED_GANG_NONE, 0, -1, NULL, 0, 0, false },
-                                     { 1, 0, 0, SCHED_GANG_NONE, 0, -1, NULL, 0, 0, false } };
+    struct sched_vm_setup vms[3] = { { 1, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false },
+                                     { 1, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false },
+                                     { 1, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.nvms = 3;
@@ -101,7 +101,7 @@ static void test_ratelimit_defers_preemption(void **state)
     assert_ptr_equal(tsched_decide(s, 0, 30 * MS, &d), c); /* slice end */
     assert_ptr_equal(tsched_decide(s, 0, 60 * MS, &d), a); /* a again, no longer boosted */
     sched_cpumask_t k = sched_vcpu_wake(s, b, 60500000);   /* b wakes boosted: wants pCPU 0 */
-    assert_int_equal(k, 1);
+    assert_mask(k, 1);
     assert_ptr_equal(tsched_decide(s, 0, 60500000, &d), a); /* a keeps it until 62 ms */
     assert_int_equal(d.next_event_ns, 62 * MS);
     assert_ptr_equal(tsched_decide(s, 0, 62 * MS, &d), b);
@@ -112,8 +112,8 @@ static void test_ratelimit_defers_preemption(void **state)
 static void test_yield_before_tick_is_charged(void **state)
 {
     (void)state;
-    struct sched_vm_setup vms[2] = { { 1, 0, 0, SCHED_GANG_NONE, 0, -1, NULL, 0, 0, false },
-                                     { 1, 0, 0, SCHED_GANG_NONE, 0, -1, NULL, 0, 0, false } };
+    struct sched_vm_setup vms[2] = { { 1, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false },
+                                     { 1, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.nvms = 2;

@@ -124,8 +124,8 @@ static void snap(struct sched *s, uint64_t now, struct snapshot *out)
 static void test_gang_change_validation_changes_nothing(void **state)
 {
     (void)state;
-    struct sched_vm_setup vms[2] = { { 3, 256, 0, SCHED_GANG_NONE, 0x3, -1, NULL, 0, 0, false },  /* 2 pCPUs only */
-                                     { 2, 256, 0, SCHED_GANG_NONE, 0, -1, NULL, 0, 0, false } };
+    struct sched_vm_setup vms[2] = { { 3, 256, 0, SCHED_GANG_NONE, tmask(0x3), -1, NULL, 0, 0, false },  /* 2 pCPUs only */
+                                     { 2, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.npcpus = 4;
@@ -153,9 +153,9 @@ static void test_gang_change_validation_changes_nothing(void **state)
     const int want[] = { SCHED_E_SETUP, SCHED_E_SETUP, SCHED_E_VM, SCHED_E_RANGE, SCHED_E_RANGE,
                          SCHED_E_RANGE };
     for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        sched_cpumask_t kick = 123;
+        sched_cpumask_t kick = tmask(123);
         assert_int_equal(sched_change(s, &bad[i], 3000, &kick), want[i]);
-        assert_int_equal(kick, 0);
+        assert_mask(kick, 0);
         snap(s, 5000, &b);
         assert_memory_equal(&a, &b, sizeof(a));
         /* A rejected switch to a gang mode leaves the machine without gang mode. */
@@ -169,8 +169,8 @@ static void test_gang_change_validation_changes_nothing(void **state)
 static void test_gang_change_machine_lock_follows_mode(void **state)
 {
     (void)state;
-    struct sched_vm_setup vms[2] = { { 2, 256, 0, SCHED_GANG_NONE, 0, -1, NULL, 0, 0, false },
-                                     { 2, 256, 0, SCHED_GANG_RELAXED, 0, -1, NULL, 0, 0, false } };
+    struct sched_vm_setup vms[2] = { { 2, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false },
+                                     { 2, 256, 0, SCHED_GANG_RELAXED, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.npcpus = 2;
@@ -191,7 +191,7 @@ static void test_gang_change_machine_lock_follows_mode(void **state)
         struct sched_change ch = { .set = SCHED_SET_GANG, .vm = steps[i].vm, .gang = steps[i].g };
         sched_cpumask_t kick;
         assert_int_equal(sched_change(s, &ch, t += 1000, &kick), SCHED_OK);
-        assert_int_equal(kick, 0x3);
+        assert_mask(kick, 0x3);
         assert_int_equal(sched_vm_gang(s, steps[i].vm), steps[i].g);
         assert_int_equal(entry_takes_machine_lock(s, &cnt, t += 1000), steps[i].locked);
     }
@@ -214,8 +214,8 @@ static void check_acct_exact(struct sched *s, uint64_t now)
 static void test_gang_change_strict_pins_and_releases(void **state)
 {
     (void)state;
-    struct sched_vm_setup vms[2] = { { 3, 256, 0, SCHED_GANG_NONE, 0xe, 1, NULL, 0, 0, false },  /* all on pCPU 1 */
-                                     { 1, 256, 0, SCHED_GANG_STRICT, 0, -1, NULL, 0, 0, false } };
+    struct sched_vm_setup vms[2] = { { 3, 256, 0, SCHED_GANG_NONE, tmask(0xe), 1, NULL, 0, 0, false },  /* all on pCPU 1 */
+                                     { 1, 256, 0, SCHED_GANG_STRICT, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.npcpus = 4;
@@ -229,8 +229,8 @@ static void test_gang_change_strict_pins_and_releases(void **state)
     struct sched_change ch = { .set = SCHED_SET_GANG, .vm = 0, .gang = SCHED_GANG_STRICT };
     sched_cpumask_t kick;
     assert_int_equal(sched_change(s, &ch, 1000, &kick), SCHED_OK);
-    assert_int_equal(kick, 0xf);
-    sched_cpumask_t homes = 0;
+    assert_mask(kick, 0xf);
+    sched_cpumask_t homes = cpumask_none();
     uint64_t moved = 0;
     for (unsigned k = 0; k < 3; k++) {
         struct sched_vcpu *v = sched_vcpu_get(s, 0, k);
@@ -238,13 +238,13 @@ static void test_gang_change_strict_pins_and_releases(void **state)
         sched_vcpu_info(s, v, &in);
         sched_vcpu_acct(s, v, 1000, &a, NULL);
         assert_true(in.pinned);
-        assert_int_equal(in.affinity, 1ull << in.pcpu);
+        assert_mask(in.affinity, 1ull << in.pcpu);
         assert_true((0xeull >> in.pcpu) & 1);   /* within the VM's affinity */
-        assert_false((homes >> in.pcpu) & 1);   /* distinct */
-        homes |= 1ull << in.pcpu;
+        assert_false(cpumask_test(&homes, in.pcpu)); /* distinct */
+        cpumask_set(&homes, in.pcpu);
         moved += a.migrations;
     }
-    assert_int_equal(homes, 0xe);
+    assert_mask(homes, 0xe);
     assert_int_equal(moved, 2); /* one stays on pCPU 1 */
     (void)other_home;
     /* Every member wakes; once each home has decided, all run at the same instant. */
@@ -263,7 +263,7 @@ static void test_gang_change_strict_pins_and_releases(void **state)
     for (unsigned k = 0; k < 3; k++) {
         sched_vcpu_info(s, sched_vcpu_get(s, 0, k), &in);
         assert_false(in.pinned);
-        assert_int_equal(in.affinity, 0xe);
+        assert_mask(in.affinity, 0xe);
         assert_int_equal(in.state, SCHED_RUNNING);
     }
     for (unsigned c = 0; c < 4; c++)
@@ -285,7 +285,7 @@ static void test_gang_change_strict_pins_and_releases(void **state)
 static void test_gang_change_running_members_stay(void **state)
 {
     (void)state;
-    struct sched_vm_setup vms[1] = { { 3, 256, 0, SCHED_GANG_RELAXED, 0, -1, NULL, 0, 0, false } };
+    struct sched_vm_setup vms[1] = { { 3, 256, 0, SCHED_GANG_RELAXED, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.npcpus = 3;

@@ -41,6 +41,15 @@ static uint32_t random_weight(uint64_t *r)
     return (uint32_t)(64u << (rnd(r) % 5)) + (uint32_t)(rnd(r) % 64);
 }
 
+/* The machine's pCPUs (at most 6 here) of M as the bits of a word, for the oracles below. */
+static uint64_t low_bits(const sched_cpumask_t *m, unsigned pcpus)
+{
+    uint64_t b = 0;
+    for (unsigned p = 0; p < pcpus && p < 64; p++)
+        b |= (uint64_t)cpumask_test(m, p) << p;
+    return b;
+}
+
 /* Brute force (a different algorithm from null.c's matching): may vCPUs K.. each take a pCPU
  * of their own within their VM's affinity, the pCPUs in USED being taken? */
 static bool one_each(const struct cfg *c, const unsigned *vm_of, unsigned n, unsigned k,
@@ -48,7 +57,8 @@ static bool one_each(const struct cfg *c, const unsigned *vm_of, unsigned n, uns
 {
     if (k == n)
         return true;
-    uint64_t all = (1ull << c->machine.pcpus) - 1, aff = c->vms[vm_of[k]].affinity & all;
+    uint64_t all = (1ull << c->machine.pcpus) - 1,
+             aff = low_bits(&c->vms[vm_of[k]].affinity, c->machine.pcpus);
     for (unsigned p = 0; p < c->machine.pcpus; p++)
         if (((aff ? aff : all) >> p & 1) && !(used >> p & 1) &&
             one_each(c, vm_of, n, k + 1, used | 1ull << p))
@@ -96,7 +106,7 @@ static int policy_verdict(const struct cfg *c, const char *policy)
             sum += (uint64_t)ppm * vm->vcpus;
             for (unsigned k = 0; k < vm->vcpus && vm->gang != CFG_GANG_STRICT && n < 64; k++) {
                 u[n] = ppm;
-                aff[n++] = (vm->affinity & all) ? vm->affinity & all : all;
+                aff[n++] = low_bits(&vm->affinity, c->machine.pcpus) ? low_bits(&vm->affinity, c->machine.pcpus) : all;
             }
         }
         if (sum > 1000000ull * c->machine.pcpus || !packs(c, u, aff, n, 0, load))
@@ -124,8 +134,9 @@ static void gang_switch(struct sim *sim, struct cfg *c, uint64_t *r)
     struct sched_change ch = { .set = SCHED_SET_GANG, .vm = (uint32_t)(rnd(r) % c->nvms),
                                .gang = (enum sched_gang)(rnd(r) % 3) };
     struct cfg_vm *vm = &c->vms[ch.vm];
-    uint64_t all = (1ull << c->machine.pcpus) - 1, aff = vm->affinity & all;
-    unsigned allowed = (unsigned)__builtin_popcountll(aff ? aff : all);
+    sched_cpumask_t aff = vm->affinity, all = cpumask_below(c->machine.pcpus);
+    cpumask_and(&aff, &all);
+    unsigned allowed = cpumask_count(cpumask_any(&aff) ? &aff : &all);
     bool ok = ch.gang != SCHED_GANG_STRICT || allowed >= vm->vcpus;
     int want = ok ? SCHED_OK : SCHED_E_SETUP;
     if (ok) { /* rtds: the reservations must still pack with the VM's new mode */
@@ -133,7 +144,7 @@ static void gang_switch(struct sim *sim, struct cfg *c, uint64_t *r)
         after.vms[ch.vm].gang = (enum cfg_gang)ch.gang;
         want = policy_verdict(&after, sched_policy_name(s));
     }
-    sched_cpumask_t k = 0;
+    sched_cpumask_t k = cpumask_none();
     int got = sched_change(s, &ch, sim_now(sim), &k);
     if (want == VERDICT_EITHER)
         want = got == SCHED_E_ADMIT ? SCHED_E_ADMIT : SCHED_OK;
@@ -182,11 +193,11 @@ static void random_machine(uint64_t seed, struct cfg *c)
         if (rnd(&r) % 4 == 0)
             vm->cap = rt_only ? 0 : 10 + (uint32_t)(rnd(&r) % (100 * vm->vcpus - 9));
         if (rnd(&r) % 3 == 0)
-            vm->affinity = (rnd(&r) % ((1ull << pcpus) - 1)) + 1;
+            vm->affinity = tmask((rnd(&r) % ((1ull << pcpus) - 1)) + 1);
         unsigned g = rt_only ? 0 : (unsigned)(rnd(&r) % 4);
         if (g == 1 && vm->vcpus <= pcpus) {
             vm->gang = CFG_GANG_STRICT;
-            vm->affinity = ~0ull;
+            vm->affinity = cpumask_below(CFG_MAX_PCPUS);
         } else if (g == 2) {
             vm->gang = CFG_GANG_RELAXED;
         }
@@ -256,9 +267,10 @@ static uint64_t wait_bound(const struct cfg *c, const char *policy, unsigned i)
     bool rr = strcmp(policy, "rr") == 0 || strcmp(policy, "rtds") == 0;
     double slice = (double)m->timeslice_us * 1000 + (double)m->ratelimit_us * 1000;
     double w = rr ? 1 : vm->weight, others = -w;
-    uint64_t all = (1ull << m->pcpus) - 1, mine = vm->affinity & all;
+    sched_cpumask_t mine = vm->affinity, all = cpumask_below(m->pcpus);
+    cpumask_and(&mine, &all);
     for (unsigned j = 0; j < c->nvms; j++) /* who may share its pCPUs (idle VMs never run) */
-        if ((c->vms[j].affinity & mine) && strcmp(c->vms[j].workload, "idle") != 0)
+        if (cpumask_intersects(&c->vms[j].affinity, &mine) && strcmp(c->vms[j].workload, "idle") != 0)
             others += (rr ? 1.0 : (double)c->vms[j].weight) * c->vms[j].vcpus;
     double share = 1 + others / w, b = (strcmp(policy, "lottery") == 0 ? 25 : 3) * share * slice;
     /* rtds: extratime (every unreserved vCPU, and reserved ones beyond their budget) is round
@@ -270,7 +282,7 @@ static uint64_t wait_bound(const struct cfg *c, const char *policy, unsigned i)
     if (strcmp(policy, "rtds") == 0) {
         double u = 0, budgets = 0;
         for (unsigned j = 0; j < c->nvms; j++)
-            if (c->vms[j].rt_budget_us && (c->vms[j].affinity & mine) &&
+            if (c->vms[j].rt_budget_us && cpumask_intersects(&c->vms[j].affinity, &mine) &&
                 strcmp(c->vms[j].workload, "idle") != 0) {
                 u += (double)c->vms[j].vcpus * c->vms[j].rt_budget_us / c->vms[j].rt_period_us;
                 budgets += 1000.0 * c->vms[j].vcpus * c->vms[j].rt_budget_us;
@@ -278,7 +290,7 @@ static uint64_t wait_bound(const struct cfg *c, const char *policy, unsigned i)
         /* A strict gang's co-start is forced past EDF (gang.c): its slices come on top. */
         double gangs = 0;
         for (unsigned j = 0; j < c->nvms; j++)
-            if (c->vms[j].gang == CFG_GANG_STRICT && (c->vms[j].affinity & mine))
+            if (c->vms[j].gang == CFG_GANG_STRICT && cpumask_intersects(&c->vms[j].affinity, &mine))
                 gangs += 2 * slice;
         double extra = u >= 0.95 ? 1e19 : b / (1 - u) + 2 * budgets;
         b = vm->rt_budget_us ? 2000.0 * vm->rt_period_us + gangs : extra;
@@ -444,7 +456,7 @@ static void test_random_machines_keep_every_invariant(void **state)
             random_machine(seed, &c);
             fprintf(stderr, "policy %s pcpus %u ts %u rl %u\n", c.machine.policy, c.machine.pcpus, c.machine.timeslice_us, c.machine.ratelimit_us);
             for (unsigned i = 0; i < c.nvms; i++)
-                fprintf(stderr, " vm%u vcpus %u w %u cap %u aff %llx gang %d rt %u/%u extra %u %s\n", i, c.vms[i].vcpus, c.vms[i].weight, c.vms[i].cap, (unsigned long long)c.vms[i].affinity, c.vms[i].gang, c.vms[i].rt_budget_us, c.vms[i].rt_period_us, c.vms[i].rt_extratime, c.vms[i].workload);
+                fprintf(stderr, " vm%u vcpus %u w %u cap %u aff %llx gang %d rt %u/%u extra %u %s\n", i, c.vms[i].vcpus, c.vms[i].weight, c.vms[i].cap, (unsigned long long)low_bits(&c.vms[i].affinity, c.machine.pcpus), c.vms[i].gang, c.vms[i].rt_budget_us, c.vms[i].rt_period_us, c.vms[i].rt_extratime, c.vms[i].workload);
         }
         run_one(seed, NULL, &st);
     }

@@ -72,8 +72,8 @@ static void test_lag_kept_across_short_sleeps_decays_across_long(void **state)
     const uint64_t sleeps[2] = { 1 * MS, 100 * MS };
     const int64_t want[2] = { 4500000, 0 };
     for (int i = 0; i < 2; i++) {
-        struct sched_vm_setup vms[2] = { { 1, 0, 0, SCHED_GANG_NONE, 0, -1, NULL, 0, 0, false },
-                                         { 1, 0, 0, SCHED_GANG_NONE, 0, -1, NULL, 0, 0, false } };
+        struct sched_vm_setup vms[2] = { { 1, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false },
+                                         { 1, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false } };
         struct sched_setup st;
         sched_setup_defaults(&st);
         st.policy = "pshare";
@@ -225,8 +225,8 @@ static void test_gaps_without_service_give_no_lag(void **state)
 {
     (void)state;
     const uint64_t gap = 20000, burst = 30000, sleep = MS, end = 2 * SEC;
-    struct sched_vm_setup vms[2] = { { 1, 256, 0, SCHED_GANG_NONE, 0, -1, NULL, 0, 0, false },
-                                     { 1, 256, 0, SCHED_GANG_NONE, 0, -1, NULL, 0, 0, false } };
+    struct sched_vm_setup vms[2] = { { 1, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false },
+                                     { 1, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.policy = "pshare";
@@ -244,11 +244,13 @@ static void test_gaps_without_service_give_no_lag(void **state)
         now = decide_at < wake_at ? decide_at : wake_at;
         now = block_at < now ? block_at : now;
         if (now == block_at) { /* the timer vCPU halts: decided GAP later */
-            if (sched_vcpu_block(s, tick, now))
+            sched_cpumask_t k = sched_vcpu_block(s, tick, now);
+            if (cpumask_any(&k))
                 decide_at = decide_at < now + gap ? decide_at : now + gap;
             block_at = SCHED_NO_EVENT, wake_at = now + sleep, left = burst, running = NULL;
         } else if (now == wake_at) {
-            if (sched_vcpu_wake(s, tick, now))
+            sched_cpumask_t k = sched_vcpu_wake(s, tick, now);
+            if (cpumask_any(&k))
                 decide_at = decide_at < now + gap ? decide_at : now + gap;
             wake_at = SCHED_NO_EVENT, woke = now, wakes++;
         } else {

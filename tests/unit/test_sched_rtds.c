@@ -135,12 +135,12 @@ static void test_idle_time_goes_to_extratime_elsewhere(void **state)
     vm->rt_budget_us = 3000;
     vm->rt_period_us = 10000;
     vm->rt_extratime = 0;
-    vm->affinity = 1;
-    tcfg_vm(&c, "bound", 2, "hog")->affinity = 2;
+    vm->affinity = tmask(1);
+    tcfg_vm(&c, "bound", 2, "hog")->affinity = tmask(2);
     vm = tcfg_vm(&c, "free", 2, "hog");
     vm->start_pcpus = 1;
     vm->start_pcpu[0] = 2;
-    vm->affinity = 5;
+    vm->affinity = tmask(5);
     struct sim *sim = tsim(&c, NULL);
     tsim_run(sim, 2 * SEC);
     assert_share(trec_run_ns(sim, 0, 0), 2 * SEC, 0.3, 0.005, "reserved hog");
@@ -155,7 +155,7 @@ static void test_idle_time_goes_to_extratime_elsewhere(void **state)
 static void test_deadline_misses_counted_as_defined(void **state)
 {
     (void)state;
-    struct sched_vm_setup vms[1] = { { 1, 256, 0, SCHED_GANG_NONE, 0, -1, NULL,
+    struct sched_vm_setup vms[1] = { { 1, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL,
                                        2 * MS, 10 * MS, false } };
     struct sched_setup st;
     sched_setup_defaults(&st);
@@ -194,9 +194,9 @@ static void test_admission_refuses_what_does_not_fit(void **state)
 {
     (void)state;
     struct sched_vm_setup vms[3] = {
-        { 1, 256, 0, SCHED_GANG_NONE, 0, -1, NULL, 6 * MS, 10 * MS, false },
-        { 1, 256, 0, SCHED_GANG_NONE, 0, -1, NULL, 6 * MS, 10 * MS, false },
-        { 1, 256, 0, SCHED_GANG_NONE, 0, -1, NULL, 6 * MS, 10 * MS, false } };
+        { 1, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 6 * MS, 10 * MS, false },
+        { 1, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 6 * MS, 10 * MS, false },
+        { 1, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 6 * MS, 10 * MS, false } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.policy = "rtds";
@@ -224,7 +224,7 @@ static void test_admission_refuses_what_does_not_fit(void **state)
     assert_int_equal(sched_change(s, &ch, 0, &k), SCHED_OK);
     sched_vcpu_info(s, sched_vcpu_get(s, 2, 0), &in);
     assert_false(in.pinned);
-    assert_int_equal(in.affinity, 3);
+    assert_mask(in.affinity, 3);
     ch = (struct sched_change){ .set = SCHED_SET_POLICY, .policy = "credit" };
     assert_int_equal(sched_change(s, &ch, 0, &k), SCHED_OK);
     sched_vcpu_info(s, sched_vcpu_get(s, 0, 0), &in);

@@ -144,8 +144,8 @@ static void test_cap_holds_from_the_start(void **state)
         c.machine.timeslice_us = slices[si];
         struct cfg_vm *vm = tcfg_vm(&c, "capped", 1, "hog");
         vm->cap = 50;
-        vm->affinity = 1;
-        tcfg_vm(&c, "hog", 1, "hog")->affinity = 2;
+        vm->affinity = cpumask_of(0);
+        tcfg_vm(&c, "hog", 1, "hog")->affinity = cpumask_of(1);
         struct sim *sim = tsim(&c, NULL);
         double share = window_share(sim, 0, 0, 756 * MS);
         tfigure("cap 50, hog alone on its pCPU, %u ms slices: %.1f %% of its first 756 ms",

@@ -72,7 +72,7 @@ static void gang_switch(struct machine *m, unsigned vm, enum sched_gang g, enum 
     if (on)
         __atomic_fetch_add(&m->gang_vms, 1, __ATOMIC_SEQ_CST);
     __atomic_fetch_add(&m->gang_switches, 1, __ATOMIC_SEQ_CST);
-    __atomic_fetch_or(&m->kicked, k, __ATOMIC_SEQ_CST);
+    cpumask_atomic_or(&m->kicked, &k);
 }
 
 struct worker {
@@ -96,18 +96,18 @@ static void *pcpu_thread(void *arg)
     for (int i = 0; i < ITER; i++) {
         r ^= r << 13, r ^= r >> 7, r ^= r << 17;
         uint64_t now = now_ns(m);
-        sched_cpumask_t mine = (sched_cpumask_t)1 << w->cpu;
-        bool due = (__atomic_fetch_and(&m->kicked, ~mine, __ATOMIC_SEQ_CST) & mine) ||
-                   now >= next_event;
+        bool due = cpumask_atomic_test_and_clear(&m->kicked, w->cpu) || now >= next_event;
         if (cur && r % 7 == 0) { /* the guest halts or yields */
             sched_cpumask_t k = r % 2 ? sched_vcpu_block(s, cur, now) : sched_vcpu_yield(s, cur, now);
-            __atomic_fetch_or(&m->kicked, k & ~mine, __ATOMIC_SEQ_CST);
+            cpumask_clear(&k, w->cpu);
+            cpumask_atomic_or(&m->kicked, &k);
             due = true;
         }
         if (r % 5 == 0) { /* an interrupt for some vCPU */
             unsigned vm = (unsigned)(r >> 8) % 4;
             struct sched_vcpu *v = sched_vcpu_get(s, vm, (unsigned)(r >> 16) % sched_vm_nvcpus(s, vm));
-            __atomic_fetch_or(&m->kicked, sched_vcpu_wake(s, v, now), __ATOMIC_SEQ_CST);
+            sched_cpumask_t k = sched_vcpu_wake(s, v, now);
+            cpumask_atomic_or(&m->kicked, &k);
         }
         if (w->cpu == 0 && i % 5000 == 4999) {
             const char *pols[] = { "pshare", "stride", "rr", "credit" };
@@ -117,7 +117,7 @@ static void *pcpu_thread(void *arg)
             sched_cpumask_t k;
             if (sched_change(s, &ch, now, &k)) /* cmocka asserts belong to the main thread */
                 __atomic_fetch_add(&m->change_errors, 1, __ATOMIC_SEQ_CST);
-            __atomic_fetch_or(&m->kicked, k, __ATOMIC_SEQ_CST);
+            cpumask_atomic_or(&m->kicked, &k);
         }
         if (m->switch_gangs && w->cpu == 1 && i % 700 == 699) {
             /* VM 1 (4 vCPUs, may be strict) cycles through every transition; while it is the
@@ -131,7 +131,7 @@ static void *pcpu_thread(void *arg)
             /* VM 3 (6 vCPUs on 2 pCPUs): strict is refused; relaxed and none alternate. */
             struct sched_change ch = { .set = SCHED_SET_GANG, .vm = 3, .gang = SCHED_GANG_STRICT };
             sched_cpumask_t k;
-            if (sched_change(s, &ch, now, &k) != SCHED_E_SETUP || k)
+            if (sched_change(s, &ch, now, &k) != SCHED_E_SETUP || cpumask_any(&k))
                 __atomic_fetch_add(&m->change_errors, 1, __ATOMIC_SEQ_CST);
             gang_switch(m, 3, (i / 900) % 2 ? SCHED_GANG_NONE : SCHED_GANG_RELAXED, &gang_mode, now);
         }
@@ -143,7 +143,7 @@ static void *pcpu_thread(void *arg)
                              __ATOMIC_SEQ_CST);
         struct sched_decision d;
         sched_schedule(s, w->cpu, now_ns(m), &d);
-        __atomic_fetch_or(&m->kicked, d.kick, __ATOMIC_SEQ_CST);
+        cpumask_atomic_or(&m->kicked, &d.kick);
         next_event = d.next_event_ns;
         cur = d.run;
         if (cur) {
@@ -168,14 +168,14 @@ static void run_machine(enum variant var)
     memset(&m, 0, sizeof(m));
     bool gang = var == GANG_MODE;
     m.switch_gangs = var == GANG_SWITCHES;
-    struct sched_vm_setup vms[4] = { { 6, 256, 0, SCHED_GANG_NONE, 0, -1, NULL, 0, 0, false },
-                                     { 6, 512, 0, SCHED_GANG_NONE, 0, -1, NULL, 0, 0, false },
-                                     { 6, 256, 150, SCHED_GANG_NONE, 0, -1, NULL, 0, 0, false },
-                                     { 6, 256, 0, SCHED_GANG_NONE, 0x3, -1, NULL, 0, 0, false } };
+    struct sched_vm_setup vms[4] = { { 6, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false },
+                                     { 6, 512, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false },
+                                     { 6, 256, 150, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false },
+                                     { 6, 256, 0, SCHED_GANG_NONE, tmask(0x3), -1, NULL, 0, 0, false } };
     if (gang) {
         vms[2].vcpus = 6;
         vms[0].gang = SCHED_GANG_RELAXED;
-        vms[3] = (struct sched_vm_setup){ 6, 256, 0, SCHED_GANG_NONE, 0, -1, NULL, 0, 0, false };
+        vms[3] = (struct sched_vm_setup){ 6, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false };
         vms[1].gang = SCHED_GANG_NONE;
     }
     if (m.switch_gangs)
@@ -223,15 +223,15 @@ static void run_machine(enum variant var)
     assert_true(ran <= NCPU * now); /* never more running than pCPUs */
     if (m.switch_gangs) { /* quiet now: a last switch to strict pins VM 1 to 4 distinct pCPUs */
         struct sched_change ch = { .set = SCHED_SET_GANG, .vm = 1, .gang = SCHED_GANG_STRICT };
-        sched_cpumask_t k, homes = 0;
+        sched_cpumask_t k, homes = cpumask_none();
         assert_int_equal(sched_change(m.s, &ch, now, &k), SCHED_OK);
         for (unsigned i = 0; i < 4; i++) {
             struct sched_vcpu_info in;
             sched_vcpu_info(m.s, sched_vcpu_get(m.s, 1, i), &in);
             assert_true(in.pinned);
-            homes |= (sched_cpumask_t)1 << in.pcpu;
+            cpumask_set(&homes, in.pcpu);
         }
-        assert_int_equal(homes, 0xf);
+        assert_mask(homes, 0xf);
     }
     free(mem);
 }

@@ -49,7 +49,8 @@ int main(int argc, char **argv)
     }
     unsigned nv = (unsigned)atoi(argv[2]), np = (unsigned)atoi(argv[3]);
     unsigned long n = strtoul(argv[4], NULL, 10);
-    struct sched_vm_setup vm = { nv, 256, 0, SCHED_GANG_NONE, 0, -1, NULL, 0, 0, false };
+    struct sched_vm_setup vm = { nv, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL,
+                                 0, 0, false };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.policy = argv[1];

@@ -148,9 +148,8 @@ static void nolock(void *ctx, unsigned id)
 
 void sim_kick(struct sim *sim, sched_cpumask_t mask)
 {
-    for (; mask; mask &= mask - 1) {
-        unsigned c = (unsigned)__builtin_ctzll(mask);
-        if (c < sim->npcpus && !sim->pcpu[c].kick_pending) {
+    cpumask_for_each(c, &mask) {
+        if ((unsigned)c < sim->npcpus && !sim->pcpu[c].kick_pending) {
             sim->pcpu[c].kick_pending = true;
             ev_push(sim, sim->now, EV_KICK, c, 0);
         }
@@ -215,10 +214,13 @@ static void do_schedule(struct sim *sim, unsigned c)
     struct sim_pcpu *pc = &sim->pcpu[c];
     struct sched_decision d;
     sched_schedule(sim->s, c, sim->now, &d);
-    if (sim->trace)
-        fprintf(stderr, "  decide c=%u run=%d.%d next=%llu kick=%llx\n", c,
+    if (sim->trace) {
+        char kick[128];
+        cpumask_format(&d.kick, kick, sizeof(kick));
+        fprintf(stderr, "  decide c=%u run=%d.%d next=%llu kick=%s\n", c,
                 d.run ? (int)sched_vcpu_vm(d.run) : -1, d.run ? (int)sched_vcpu_index(d.run) : -1,
-                (unsigned long long)d.next_event_ns, (unsigned long long)d.kick);
+                (unsigned long long)d.next_event_ns, kick);
+    }
     if (pc->cur) {
         struct sim_vcpu *prev = sim_vcpu_of(sim, pc->cur);
         settle(sim, prev);
@@ -494,7 +496,7 @@ static void check_instant(struct sim *sim)
             continue;
         for (uint32_t i = 0; i < sim->nvcpus; i++)
             if (info[i].state == SCHED_READY && !info[i].held && !info[i].pinned &&
-                (info[i].affinity & ((sched_cpumask_t)1 << c))) {
+                cpumask_test(&info[i].affinity, c)) {
                 snprintf(msg, sizeof(msg), "pcpu %u idle while vm %u vcpu %u is ready", c,
                          sim->vcpu[i].vm, sched_vcpu_index(sim->vcpu[i].sv));
                 violation(sim, msg);
