@@ -12,6 +12,23 @@
 
 #include "tests/unit/sched_testlib.h"
 
+/* Deadline misses (the library's count) and periods left over (the simulator's record) of the
+ * 1-vCPU VMs 0 .. N-1, each with at least MIN_ARRIVALS arrivals. */
+static void rt_totals(struct sim *sim, unsigned n, uint64_t min_arrivals, uint64_t *misses,
+                      uint64_t *left_over)
+{
+    *misses = *left_over = 0;
+    for (unsigned vm = 0; vm < n; vm++) {
+        struct sched_acct a;
+        struct sim_record r;
+        tvcpu_acct(sim, vm, 0, &a);
+        trec(sim, vm, 0, &r);
+        *misses += a.deadline_misses;
+        *left_over += r.missed;
+        assert_true(r.arrivals >= min_arrivals);
+    }
+}
+
 static struct cfg_vm *rt_vm(struct cfg *c, const char *name, unsigned budget_us,
                             unsigned period_us, unsigned run_us)
 {
@@ -45,16 +62,8 @@ static void test_reservations_meet_every_deadline_next_to_hogs(void **state)
         tcfg_vm(&c, "hogs", 2, "hog");
         struct sim *sim = tsim(&c, NULL);
         tsim_run(sim, 10 * SEC);
-        uint64_t misses = 0, left_over = 0;
-        for (unsigned vm = 0; vm < 4; vm++) {
-            struct sched_acct a;
-            struct sim_record r;
-            tvcpu_acct(sim, vm, 0, &a);
-            trec(sim, vm, 0, &r);
-            misses += a.deadline_misses;
-            left_over += r.missed;
-            assert_true(r.arrivals >= 10 * SEC / (20 * MS));
-        }
+        uint64_t misses, left_over;
+        rt_totals(sim, 4, 10 * SEC / (20 * MS), &misses, &left_over);
         uint64_t hogs = trec_vm_run_ns(sim, 4);
         tfigure("rtds, 60+40+30+20 %% on 2 pCPUs + 2 hogs, %u us slices: %llu deadline misses, "
                 "%llu periods left over, hogs %.3f pCPU", slices[i], (unsigned long long)misses,
@@ -80,15 +89,8 @@ static void test_edf_meets_deadlines_at_full_utilization(void **state)
     tcfg_vm(&c, "hog", 1, "hog");
     struct sim *sim = tsim(&c, NULL);
     tsim_run(sim, 10 * SEC);
-    uint64_t misses = 0, left_over = 0;
-    for (unsigned vm = 0; vm < 2; vm++) {
-        struct sched_acct a;
-        struct sim_record r;
-        tvcpu_acct(sim, vm, 0, &a);
-        trec(sim, vm, 0, &r);
-        misses += a.deadline_misses;
-        left_over += r.missed;
-    }
+    uint64_t misses, left_over;
+    rt_totals(sim, 2, 10 * SEC / (10 * MS), &misses, &left_over);
     tfigure("rtds, 50 %% (2 ms) + 50 %% (10 ms) on 1 pCPU + a hog: %llu misses, %llu periods left "
             "over, hog %.4f", (unsigned long long)misses, (unsigned long long)left_over,
             (double)trec_vm_run_ns(sim, 2) / (10.0 * SEC));
