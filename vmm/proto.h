@@ -200,6 +200,8 @@ enum proto_cmd_kind {
     PROTO_CMD_POLICY,  /* name= */
     PROTO_CMD_GANG,    /* vm= mode= */
     PROTO_CMD_REPORT,  /* period_ms= */
+    PROTO_CMD_RESERVE, /* vm= budget_us= period_us= [extratime=] (rtds reservation) */
+    PROTO_CMD_LAST = PROTO_CMD_RESERVE,
 };
 
 #define PROTO_CMD_NAME_MAX  16  /* the cmd= echo, NUL included */
@@ -228,6 +230,10 @@ struct proto_cmd {
     enum cfg_gang gang;            /* gang: none, strict, relaxed */
     bool has_period;
     uint32_t period_ms;            /* report: 0..60000 */
+    bool has_reservation;
+    uint32_t rt_budget_us;         /* reserve: 0 (none) .. period_us (the library checks) */
+    uint32_t rt_period_us;         /* reserve: 0, or 100..1000000 */
+    bool rt_extratime;             /* reserve: extratime=0|1, default 1 */
 };
 
 /* Parses and checks a command line as far as that is possible without the machine (the VMM

@@ -404,6 +404,26 @@ static void test_cmd_accepted(void **state)
     assert_int_equal(cmd("@vs2 cmd=report period_ms=60000", &c, err), PROTO_OK);
     assert_int_equal(c.period_ms, 60000);
 
+    assert_int_equal(cmd("@vs2 cmd=reserve vm=rt budget_us=300 period_us=1000 extratime=0", &c,
+                         err), PROTO_OK);
+    assert_int_equal(c.kind, PROTO_CMD_RESERVE);
+    assert_true(c.has_vm && c.has_reservation && !c.rt_extratime);
+    assert_int_equal(c.rt_budget_us, 300);
+    assert_int_equal(c.rt_period_us, 1000);
+    assert_int_equal(cmd("@vs2 cmd=reserve vm=rt budget_us=0", &c, err), PROTO_OK);
+    assert_true(c.rt_extratime && c.rt_budget_us == 0); /* no reservation: extratime only */
+    assert_int_equal(cmd("@vs2 cmd=reserve vm=rt budget_us=300", &c, err), PROTO_ERROR);
+    assert_non_null(strstr(err, "needs period_us"));
+    assert_int_equal(cmd("@vs2 cmd=reserve vm=rt budget_us=3000 period_us=1000", &c, err),
+                     PROTO_ERROR);
+    assert_non_null(strstr(err, "above period_us"));
+    assert_int_equal(cmd("@vs2 cmd=reserve vm=rt budget_us=30 period_us=99", &c, err),
+                     PROTO_ERROR);
+    assert_int_equal(cmd("@vs2 cmd=reserve vm=rt budget_us=30 period_us=1000 extratime=2", &c,
+                         err), PROTO_ERROR);
+    assert_int_equal(cmd("@vs2 cmd=reserve vm=rt budget_us=30 period_us=1000 weight=3", &c,
+                         err), PROTO_ERROR); /* not a key of reserve */
+    assert_string_equal(proto_cmd_name(PROTO_CMD_RESERVE), "reserve");
     assert_string_equal(proto_cmd_name(PROTO_CMD_SET), "set");
     assert_string_equal(proto_cmd_name(PROTO_CMD_REPORT), "report");
     assert_string_equal(proto_cmd_name(PROTO_CMD_NONE), "?");
@@ -438,14 +458,14 @@ static void test_cmd_rejected(void **state)
                      "?", -1);
     /* Unknown command, missing cmd, cmd not first. */
     expect_cmd_error("@vs2 cmd=reboot id=3", "unknown command 'reboot' (dump, set, policy, "
-                     "gang, report)", "reboot", 3);
+                     "gang, report, reserve)", "reboot", 3);
     expect_cmd_error("@vs2 cmd=\"dump\" id=3", "unknown command 'dump' (dump, set, policy, "
-                     "gang, report)", "?", 3);
+                     "gang, report, reserve)", "?", 3);
     expect_cmd_error("@vs2 cmd=DUMP", "unknown command 'DUMP' (dump, set, policy, gang, "
-                     "report)", "?", -1);
+                     "report, reserve)", "?", -1);
     expect_cmd_error("@vs2 cmd=averyveryverylongcommand",
                      "unknown command 'averyveryverylongcommand' (dump, set, policy, gang, "
-                     "report)", "?", -1);
+                     "report, reserve)", "?", -1);
     expect_cmd_error("@vs2 id=4 vm=web", "missing key 'cmd'", "?", 4);
     expect_cmd_error("@vs2 seq=1 type=vm", "missing key 'cmd'", "?", -1);
     expect_cmd_error("@vs2", "missing key 'cmd'", "?", -1);
@@ -617,7 +637,7 @@ static void test_fuzz(void **state)
         assert_true(rc2 == PROTO_OK || rc2 == PROTO_ERROR || rc2 == PROTO_IGNORE);
         if (rc2 == PROTO_OK) {
             assert_int_equal(rc, PROTO_OK);
-            assert_true(c.kind >= PROTO_CMD_DUMP && c.kind <= PROTO_CMD_REPORT);
+            assert_true(c.kind >= PROTO_CMD_DUMP && c.kind <= PROTO_CMD_LAST);
             assert_string_equal(c.cmd, proto_cmd_name(c.kind));
         } else {
             assert_int_equal(c.kind, PROTO_CMD_NONE);
