@@ -4,12 +4,26 @@
 # extratime) next to a hog in extratime meet every deadline after the VMM's start (dm does not
 # grow after the first accounting round); the hog without extratime
 # runs 30 % of the time, no more; the extratime hog gets the rest; the timer guest wakes as
-# promptly as under credit's BOOST; a timer-less extratime hog on pCPU 0 has its pCPU.
+# promptly as under credit's BOOST; console commands that do not fit (a reservation, a switch
+# to null) are refused with nothing changed, one that fits is admitted.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/sched_common.sh"
 BOOT=boot_bochs EXTRA=(--cpu corei7_skylake_x)
 log="$WORK/rtds.log"
-sched_boot rtds rtds.cfg 2 hog.elf timer.elf
+# Console commands once the timer guest is done (0.65 s): a reservation that does not fit
+# pCPU 1 (20 + 30 + 60 %) and a switch to null (4 vCPUs on 2 pCPUs) are refused and change
+# nothing; a reservation for the hog alone on pCPU 0 is admitted.
+esp=$(make_esp "$WORK/rtds" tests/configs/rtds.cfg "$GUEST_DIR/hog.elf" "$GUEST_DIR/timer.elf")
+session "$log" "$esp" 2 \
+    --send-after '[tick] timer vcpu=0 mode=deadline' 'reserve vm=hog1 budget_us=6000 period_us=10000 id=1' \
+    --send-after 'cmd=reserve id=1' 'policy name=null id=2' \
+    --send-after 'cmd=policy id=2' 'reserve vm=hog0 budget_us=5000 period_us=10000 id=3'
+expect_status $? 0
+expect_exact_accounting "$log"
+expect_line "$log" '^@vs2 seq=[0-9]+ type=error cmd=reserve id=1 msg="rtds: reservations exceed the pCPUs'
+expect_line "$log" '^@vs2 seq=[0-9]+ type=error cmd=policy id=2 msg="null: more vCPUs than pCPUs'
+expect_line "$log" '^@vs2 seq=[0-9]+ type=ok cmd=reserve id=3 vm=hog0$'
+expect_no_line "$log" 'type=policy t_ns='
 expect_line "$log" "policy=rtds "
 # The VMM's first decision comes ~13 ms after the vCPUs are woken at power-on (Bochs; wmax):
 # the periods of that start are missed (tick: 13 of 1 ms, rhog: 1 of 10 ms).  Every deadline
