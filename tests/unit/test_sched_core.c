@@ -268,6 +268,32 @@ static void test_charge_reaches_the_policies(void **state)
     }
 }
 
+/* A policy switch every 1 ms (the metascheduler's slots, faster than the 30 ms slice): the
+ * running vCPU's new slice counts from its dispatch, so two hogs on one pCPU still share it
+ * (50 % each within 2 points over 1 s); restarted at every switch, the running hog kept the
+ * pCPU for ever. */
+static void test_frequent_switches_keep_slicing(void **state)
+{
+    (void)state;
+    struct cfg c;
+    tcfg_init(&c, 1, "credit");
+    tcfg_vm(&c, "a", 1, "hog");
+    tcfg_vm(&c, "b", 1, "hog");
+    struct sim *sim = tsim(&c, NULL);
+    struct sched *s = sim_sched(sim);
+    const char *order[] = { "pshare", "credit", "rr", "credit2" };
+    for (unsigned i = 1; i <= 1000; i++) {
+        struct sched_change ch = { .set = SCHED_SET_POLICY, .policy = order[i % 4] };
+        sched_cpumask_t k;
+        assert_int_equal(sched_change(s, &ch, sim_now(sim), &k), SCHED_OK);
+        sim_kick(sim, k);
+        tsim_run(sim, i * MS);
+    }
+    assert_share(trec_run_ns(sim, 0, 0), SEC, 0.5, 0.02, "hog a under switches");
+    assert_share(trec_run_ns(sim, 1, 0), SEC, 0.5, 0.02, "hog b under switches");
+    sim_destroy(sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -276,6 +302,7 @@ int main(void)
         cmocka_unit_test(test_policy_switch_keeps_accounting_and_weights),
         cmocka_unit_test(test_wake_before_reschedule_keeps_vcpu_home),
         cmocka_unit_test(test_charge_moves_time_to_the_owner),
+        cmocka_unit_test(test_frequent_switches_keep_slicing),
         cmocka_unit_test(test_charge_reaches_the_policies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
