@@ -333,6 +333,7 @@ void vm_create_all(const struct boot_info *bi, const struct arch_ops *ops)
         run_end_tsc = run_start_tsc + (uint64_t)bi->cfg.machine.run_ms * (tsc_hz() / 1000);
     run_init();
     report_init();
+    meta_init();
     /* From here on nothing that prints may wait for the UART (console.h). */
     console_set_async(true);
 }

@@ -103,6 +103,8 @@ static void test_full_example(void **state)
     assert_int_equal(c.vms[0].rt_extratime, 0);
     assert_int_equal(c.vms[1].rt_budget_us, 0);
     assert_int_equal(c.vms[1].rt_extratime, 1); /* the default */
+    assert_int_equal(c.vms[1].meta_weight, 1);
+    assert_string_equal(c.vms[1].meta_policy, "");
     assert_int_equal(c.vms[0].selftest, CFG_SELFTEST_BAD_ENTRY);
     assert_int_equal(c.vms[1].selftest, CFG_SELFTEST_NONE);
     /* defaults for the second VM */
@@ -185,6 +187,10 @@ static void test_cross_checks(void **state)
     expect_error("[vm a]\nrt_budget_us = 50\n", 1, "rt_budget_us needs");
     expect_error("[vm a]\nrt_period_us = 1000\n", 1, "rt_period_us without rt_budget_us");
     expect_error("[vm a]\nrt_extratime = 2\n", 2, "rt_extratime");
+    expect_error("[machine]\nmeta_tb_us = 1000\n[vm a]\n", 0, "meta_tb_us needs a [vm]");
+    expect_error("[vm a]\nmeta_policy = rr\n", 1, "meta_policy needs [machine] meta_tb_us");
+    expect_error("[machine]\nmeta_tb_us = 1000\n[vm a]\nmeta_policy = rr\nmeta_weight = 0\n", 5,
+                 "meta_weight");
     expect_error("[machine]\npcpus = 2\ninject_fault = ud\ninject_fault_cpu = 2\n", 0,
                  "inject_fault_cpu");
 

@@ -298,6 +298,8 @@ int main(int argc, char **argv)
     double best_score = -1e300;
     char best[64] = "";
     struct result bestr = { 0 };
+    double best_w[CFG_MAX_VMS] = { 0 }, best_sum = 1;
+    uint64_t best_tb = 0;
     uint64_t total_sw = 0, total_sw_ns = 0;
     for (char *tok = strtok(tb_list, ","); tok; tok = strtok(NULL, ",")) {
         uint64_t tb = strtoull(tok, NULL, 10) * 1000000ull;
@@ -325,6 +327,9 @@ int main(int argc, char **argv)
                 best_score = score;
                 snprintf(best, sizeof(best), "%s", what);
                 bestr = r;
+                memcpy(best_w, w, sizeof(best_w));
+                best_sum = sum;
+                best_tb = tb;
             }
         }
     }
@@ -333,6 +338,15 @@ int main(int argc, char **argv)
                "(paper: +3.94 %%, -5.38 %% against the general-purpose scheduler)\n",
                best, pct(bestr.mix_thr, prof[gen].mix_thr),
                pct((double)bestr.mix_p99, (double)prof[gen].mix_p99), general);
+    if (best[0]) { /* the VMM runs the same slots from these keys (vmm/meta.c) */
+        printf("VMM keys for it: [machine] meta_tb_us = %llu;", (unsigned long long)(best_tb / 1000));
+        for (unsigned i = 0; i < mix.nvms; i++) {
+            unsigned long long wt = (unsigned long long)(best_w[i] * 1000000.0 / best_sum + 0.5);
+            printf(" [vm %s] meta_policy = %s, meta_weight = %llu;", mix.vms[i].name, pref[i],
+                   wt ? wt : 1);
+        }
+        printf("\n");
+    }
     if (total_sw)
         printf("policy switch (sched_change, host clock): %.0f ns each over %llu switches "
                "(paper: 133 ms per sched_ext switch)\n",
