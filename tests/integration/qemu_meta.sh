@@ -19,4 +19,4 @@ ns=$(sed -E 's/.*ns_avg=([0-9]+).*/\1/' <<< "$line")
 (( n >= 20 )) || fail "only $n policy switches"
 echo "ok: $n policy switches"
 expect_at_most "policy switch: ns on average" "$ns" 1000000
-expect_line "$log" '^outcome tick: exited status=0 expect=exit ok$'
+expect_line "$log" '^outcome hog1: running at run_ms expect=exit ok$'
