@@ -186,6 +186,15 @@ static void test_deadline_misses_counted_as_defined(void **state)
     assert_ptr_equal(tsched_decide(s, 0, 121 * MS, &d), v); /* charged: its period closes */
     sched_vcpu_acct(s, v, 121 * MS, &a, NULL);
     assert_int_equal(a.deadline_misses, 3);
+    /* Waits 9.5 ms of a new period [200, 210) unserved (beyond the slack), then blocks with
+     * its budget before the deadline: the deadline passes while it is blocked, no miss. */
+    sched_vcpu_block(s, v, 122 * MS);
+    assert_null(tsched_decide(s, 0, 122 * MS, &d));
+    sched_vcpu_wake(s, v, 200 * MS);
+    sched_vcpu_block(s, v, 209 * MS + 500000);
+    sched_vcpu_wake(s, v, 215 * MS);
+    sched_vcpu_acct(s, v, 215 * MS, &a, NULL);
+    assert_int_equal(a.deadline_misses, 3);
     tsched_free(s);
 }
 
