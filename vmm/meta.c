@@ -23,26 +23,47 @@ static struct {
     bool told[CFG_MAX_VMS];       /* a refusal reported */
 } meta;
 
-void meta_init(void)
+
+/* Slot lengths for base timeslice TB_US (the VMs and weights of the configuration). */
+static void set_slots(uint32_t tb_us)
 {
     const struct cfg *c = &vm_boot->cfg;
-    uint64_t wsum = 0;
-    meta.n = 0;
-    for (uint32_t i = 0; i < c->nvms; i++)
-        if (c->vms[i].meta_policy[0]) {
-            meta.vm[meta.n++] = i;
-            wsum += c->vms[i].meta_weight;
-        }
-    if (!c->machine.meta_tb_us || !meta.n)
-        return;
-    uint64_t tb_tsc = (uint64_t)c->machine.meta_tb_us * (tsc_hz() / 1000000);
+    uint64_t wsum = 0, tb_tsc = (uint64_t)tb_us * (tsc_hz() / 1000000);
+    for (uint32_t k = 0; k < meta.n; k++)
+        wsum += c->vms[meta.vm[k]].meta_weight;
     for (uint32_t k = 0; k < meta.n; k++) {
         uint64_t t = meta.n * tb_tsc * c->vms[meta.vm[k]].meta_weight / wsum;
         meta.len_tsc[k] = t ? t : 1;
     }
+}
+
+void meta_init(void)
+{
+    const struct cfg *c = &vm_boot->cfg;
+    meta.n = 0;
+    for (uint32_t i = 0; i < c->nvms; i++)
+        if (c->vms[i].meta_policy[0])
+            meta.vm[meta.n++] = i;
+    if (!c->machine.meta_tb_us || !meta.n)
+        return;
+    set_slots(c->machine.meta_tb_us);
     meta.slot = meta.n - 1; /* the first boundary (now) starts slot 0 */
     meta.next_tsc = run_start_tsc;
     kprintf("meta: %u VMs take turns, base timeslice %u us\n", meta.n, c->machine.meta_tb_us);
+}
+
+bool meta_set_tb(uint32_t tb_us)
+{
+    if (!meta.n)
+        return false;
+    if (!tb_us) {
+        meta.next_tsc = 0;
+        return true;
+    }
+    set_slots(tb_us);
+    if (!meta.next_tsc)
+        meta.next_tsc = rdtsc(); /* switched on: the next slot starts now */
+    return true;
 }
 
 /* pCPU 0, between runs: the slot boundary, if due.  Returns the next one (0 = off). */
@@ -80,7 +101,7 @@ uint64_t meta_poll(uint64_t now_tsc)
 
 void meta_finish(void)
 {
-    if (!vm_boot->cfg.machine.meta_tb_us || !meta.n)
+    if (!meta.n || (!vm_boot->cfg.machine.meta_tb_us && !meta.switches && !meta.refused))
         return;
     kprintf("meta: switches=%lu refused=%lu ns_avg=%lu ns_max=%lu\n",
             (unsigned long)meta.switches, (unsigned long)meta.refused,

@@ -731,7 +731,7 @@ bool proto_get_hist(const struct proto_msg *m, const char *key, uint64_t *bucket
 /* ---- commands ---- */
 
 static const char *const cmd_names[] = { "?", "dump", "set", "policy", "gang", "report",
-                                          "reserve" };
+                                          "reserve", "meta" };
 static const char *const gang_modes[] = { "none", "strict", "relaxed" };
 
 const char *proto_cmd_name(enum proto_cmd_kind k)
@@ -746,8 +746,9 @@ static const char *const policy_keys[] = { "name", NULL };
 static const char *const gang_keys[] = { "vm", "mode", NULL };
 static const char *const report_keys[] = { "period_ms", NULL };
 static const char *const reserve_keys[] = { "vm", "budget_us", "period_us", "extratime", NULL };
+static const char *const meta_keys[] = { "tb_us", NULL };
 static const char *const *const cmd_keys[] = { dump_keys, dump_keys, set_keys, policy_keys,
-                                               gang_keys, report_keys, reserve_keys };
+                                               gang_keys, report_keys, reserve_keys, meta_keys };
 
 static bool allowed(const char *const *keys, const char *key)
 {
@@ -847,7 +848,7 @@ int proto_parse_cmd(const char *line, size_t len, struct proto_cmd *out, char *e
             kind = (enum proto_cmd_kind)k;
     if (kind == PROTO_CMD_NONE)
         return fail3(err, errlen, "unknown command ", c->val, strlen(c->val),
-                     " (dump, set, policy, gang, report, reserve)");
+                     " (dump, set, policy, gang, report, reserve, meta)");
 
     for (uint32_t i = 0; i < m.npairs; i++) {
         const char *key = m.pairs[i].key;
@@ -946,6 +947,13 @@ int proto_parse_cmd(const char *line, size_t len, struct proto_cmd *out, char *e
             r.rt_extratime = v == 1;
         }
         r.has_reservation = true;
+        break;
+    case PROTO_CMD_META:
+        if (need(&m, "tb_us", err, errlen) ||
+            get_num(&m, "tb_us", 0, 10000000, &v, err, errlen))
+            return PROTO_ERROR;
+        r.has_tb = true;
+        r.tb_us = (uint32_t)v;
         break;
     }
     *out = r;

@@ -221,6 +221,12 @@ static void command(const char *line, size_t len)
             return;
         break;
     }
+    case PROTO_CMD_META:
+        if (!meta_set_tb(c.tb_us)) {
+            reply_error(&c, "meta: no [vm] names a meta_policy");
+            return;
+        }
+        break;
     case PROTO_CMD_REPORT:
         period_tsc = (uint64_t)c.period_ms * (tsc_hz() / 1000);
         next_round_tsc = period_tsc ? rdtsc() + period_tsc : 0;

@@ -424,6 +424,11 @@ static void test_cmd_accepted(void **state)
     assert_int_equal(cmd("@vs2 cmd=reserve vm=rt budget_us=30 period_us=1000 weight=3", &c,
                          err), PROTO_ERROR); /* not a key of reserve */
     assert_string_equal(proto_cmd_name(PROTO_CMD_RESERVE), "reserve");
+    assert_int_equal(cmd("@vs2 cmd=meta tb_us=30000", &c, err), PROTO_OK);
+    assert_true(c.kind == PROTO_CMD_META && c.has_tb && c.tb_us == 30000);
+    assert_int_equal(cmd("@vs2 cmd=meta tb_us=0", &c, err), PROTO_OK); /* off */
+    assert_int_equal(cmd("@vs2 cmd=meta", &c, err), PROTO_ERROR);
+    assert_int_equal(cmd("@vs2 cmd=meta tb_us=10000001", &c, err), PROTO_ERROR);
     assert_string_equal(proto_cmd_name(PROTO_CMD_SET), "set");
     assert_string_equal(proto_cmd_name(PROTO_CMD_REPORT), "report");
     assert_string_equal(proto_cmd_name(PROTO_CMD_NONE), "?");
@@ -458,14 +463,14 @@ static void test_cmd_rejected(void **state)
                      "?", -1);
     /* Unknown command, missing cmd, cmd not first. */
     expect_cmd_error("@vs2 cmd=reboot id=3", "unknown command 'reboot' (dump, set, policy, "
-                     "gang, report, reserve)", "reboot", 3);
+                     "gang, report, reserve, meta)", "reboot", 3);
     expect_cmd_error("@vs2 cmd=\"dump\" id=3", "unknown command 'dump' (dump, set, policy, "
-                     "gang, report, reserve)", "?", 3);
+                     "gang, report, reserve, meta)", "?", 3);
     expect_cmd_error("@vs2 cmd=DUMP", "unknown command 'DUMP' (dump, set, policy, gang, "
-                     "report, reserve)", "?", -1);
+                     "report, reserve, meta)", "?", -1);
     expect_cmd_error("@vs2 cmd=averyveryverylongcommand",
                      "unknown command 'averyveryverylongcommand' (dump, set, policy, gang, "
-                     "report, reserve)", "?", -1);
+                     "report, reserve, meta)", "?", -1);
     expect_cmd_error("@vs2 id=4 vm=web", "missing key 'cmd'", "?", 4);
     expect_cmd_error("@vs2 seq=1 type=vm", "missing key 'cmd'", "?", -1);
     expect_cmd_error("@vs2", "missing key 'cmd'", "?", -1);
