@@ -176,6 +176,7 @@ static void dispatch(struct sched *s, struct sched_pcpu *p, struct sched_vcpu *p
                 next->acct.preemptions--; /* picked again: it was not preempted after all */
         } else {
             next->acct.runs++;
+            trace_ev(s, p->id, SCHED_TR_DISPATCH, next, 0, now);
             /* The waker's clock may be ahead of this pCPU's (callers read their clocks
              * before taking locks): a wake-up "after" the dispatch counts as no wait. */
             if (next->waking)
@@ -265,7 +266,8 @@ void sched_schedule(struct sched *s, unsigned cpu, uint64_t now, struct sched_de
     release_held(s, p, now, &kick);
 
     struct sched_vcpu *prev = p->curr, *next = NULL;
-    bool kept = false;
+    bool kept = false, descheduled = false;
+    uint64_t preempt_arg = 0; /* trace: yielded, held */
     if (prev) {
         if (prev->state == SCHED_RUNNING) {
             sched_charge_current(s, p, now);
@@ -276,10 +278,13 @@ void sched_schedule(struct sched *s, unsigned cpu, uint64_t now, struct sched_de
              * exactly its fair share lost its turn and its credit each time (49.5 %). */
             if (stop == HOLD_CAP && (prev->yield || now >= p->slice_end_ns) && !is_strict(prev))
                 stop = HOLD_NONE;
-            if (stop == HOLD_NONE && keep_current(s, p, prev, now))
+            if (stop == HOLD_NONE && keep_current(s, p, prev, now)) {
                 kept = true;
-            else
+            } else {
+                descheduled = true;
+                preempt_arg = (prev->yield ? 1u : 0u) | (stop != HOLD_NONE ? 2u : 0u);
                 deschedule(s, p, prev, now, stop, &kick);
+            }
         } else {
             p->curr = NULL; /* it blocked while running: sched_vcpu_block did the rest */
         }
@@ -298,6 +303,9 @@ void sched_schedule(struct sched *s, unsigned cpu, uint64_t now, struct sched_de
             if (cpumask_any_but(&ready, cpu) && sched_steal(s, p, now))
                 next = choose_next(s, p, now, &kick);
         }
+        /* Traced once the choice is made: picked again at once, it was not preempted. */
+        if (descheduled && next != prev)
+            trace_ev(s, cpu, SCHED_TR_PREEMPT, prev, preempt_arg, now);
         dispatch(s, p, prev, next, now);
     }
     if (next)
@@ -320,6 +328,7 @@ void sched_schedule(struct sched *s, unsigned cpu, uint64_t now, struct sched_de
     SCHED_ASSERT(!next || next->state == SCHED_RUNNING);
     cpumask_clear(&kick, cpu);
     out->kick = kick;
+    trace_kicks(s, cpu, &kick, now);
     p->next_event_ns = out->next_event_ns;
     rq_unlock(s, cpu);
     sched_leave(s, e);
@@ -333,6 +342,7 @@ sched_cpumask_t sched_vcpu_wake(struct sched *s, struct sched_vcpu *v, uint64_t 
     if (v->state == SCHED_BLOCKED)
         p = sched_place_waking(s, p, v, now);
     if (v->state == SCHED_BLOCKED) {
+        trace_ev(s, p->id, SCHED_TR_WAKE, v, p->curr == v, now); /* 1: still current */
         __atomic_fetch_add(&v->vm->active, 1, __ATOMIC_RELAXED);
         v->weight = sched_vcpu_weight_now(v); /* out of the policy while blocked */
         sched_gps_clamp_waking(p, v);
@@ -376,6 +386,7 @@ sched_cpumask_t sched_vcpu_wake(struct sched *s, struct sched_vcpu *v, uint64_t 
         if (is_relaxed(v)) /* the laggard set changed: running siblings recompute deadlines */
             sched_relaxed_running_kicks(s, v->vm, &kick);
     }
+    trace_kicks(s, p->id, &kick, now);
     rq_unlock(s, p->id);
     sched_leave(s, e);
     return kick;
@@ -423,6 +434,8 @@ sched_cpumask_t sched_vcpu_block(struct sched *s, struct sched_vcpu *v, uint64_t
     sched_cpumask_t kick = cpumask_none();
     int e = sched_enter(s, sched_vcpu_slot(v));
     struct sched_pcpu *p = sched_lock_vcpu_rq(s, v);
+    if (v->state != SCHED_BLOCKED)
+        trace_ev(s, p->id, SCHED_TR_BLOCK, v, v->state == SCHED_RUNNING, now);
     if (v->state == SCHED_RUNNING) {
         sched_charge_current(s, p, now);
         __atomic_fetch_sub(&v->vm->active, 1, __ATOMIC_RELAXED);
@@ -457,6 +470,7 @@ sched_cpumask_t sched_vcpu_block(struct sched *s, struct sched_vcpu *v, uint64_t
         sched_relaxed_release_kicks(s, v->vm, now, &kick);
         sched_relaxed_running_kicks(s, v->vm, &kick);
     }
+    trace_kicks(s, p->id, &kick, now);
     rq_unlock(s, p->id);
     sched_leave(s, e);
     return kick;
@@ -471,6 +485,7 @@ sched_cpumask_t sched_vcpu_yield(struct sched *s, struct sched_vcpu *v, uint64_t
     if (v->state == SCHED_RUNNING) {
         v->yield = true;
         kick = cpumask_of(p->id);
+        trace_kicks(s, p->id, &kick, now);
     }
     rq_unlock(s, p->id);
     sched_leave(s, e);

@@ -193,6 +193,7 @@ void sched_gang_try_start(struct sched *s, struct sched_vm *vm, uint64_t now, sc
         u->hold = HOLD_NONE;
         claim_home(s, home, vm, now, kick);
         home->forced = u;
+        trace_ev(s, home->id, SCHED_TR_GANG_START, u, vm->id, now);
     }
 }
 
@@ -208,6 +209,7 @@ void sched_gang_stop(struct sched *s, struct sched_vm *vm, uint64_t now, sched_c
     for (uint32_t k = 0; k < vm->nvcpus; k++) {
         struct sched_vcpu *u = &vm->vcpus[k];
         struct sched_pcpu *home = &s->pcpus[u->home];
+        trace_ev(s, home->id, SCHED_TR_GANG_STOP, u, vm->id, now);
         if (home->forced == u) {
             home->forced = NULL;
             if (home->gang_owner == vm)

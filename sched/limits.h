@@ -5,9 +5,16 @@
 #ifndef VSCHED_SCHED_LIMITS_H
 #define VSCHED_SCHED_LIMITS_H
 
+/* Sizes: the library's, and the configuration's (vmm/config.h takes them from here, so the
+ * parser, the VMM and the simulator accept the same machines).  The VMM starts up to
+ * SCHED_MAX_PCPUS CPUs (vmm/cpu.h MAX_CPUS; per-CPU stacks come from free memory); a VM's vCPUs
+ * are bounded by its gang-round mask (64 bits, vmm/run.c); VMs and their memory by the
+ * machine's RAM (each VM's memory_mb is allocated at boot, and a VM that does not fit stops
+ * the boot with a clear error). */
 #define SCHED_MAX_PCPUS 256              /* the width of sched_cpumask_t (cpumask.h) */
 #define SCHED_MAX_VMS 64
 #define SCHED_MAX_VCPUS 4096              /* in total */
+#define SCHED_MAX_VCPUS_PER_VM 64         /* configuration and VMM; the library takes up to the total */
 #define SCHED_NAME_MAX 24                 /* policy names, including the NUL */
 
 #define SCHED_WEIGHT_MIN 1
@@ -30,6 +37,10 @@
 #define SCHED_REQUEST_MAX_US 1000000
 #define SCHED_RT_PERIOD_MIN_US 100        /* rtds reservation period; budget 1 .. period us */
 #define SCHED_RT_PERIOD_MAX_US 1000000
+
+/* Scheduling traces (sched/trace.h): events per pCPU ring, rounded up to a power of two. */
+#define SCHED_TRACE_EVENTS_DEFAULT 4096
+#define SCHED_TRACE_EVENTS_MAX (1u << 20)
 
 /* Names, in the order of the enums of sched.h (enum sched_gang, enum sched_weight_per). */
 #define SCHED_GANG_NAMES "none", "strict", "relaxed"

@@ -112,6 +112,7 @@ void sched_move_vcpu(struct sched *s, struct sched_pcpu *from, struct sched_pcpu
     if (in)
         sched_runnable_join(to, v, now);
     v->acct.migrations++;
+    trace_ev(s, to->id, SCHED_TR_MIGRATE, v, from->id, now);
 }
 
 /* Both runqueue locks held; V is queued on FROM. */

@@ -173,6 +173,16 @@ struct sched_policy {
     size_t (*dump)(struct sched_pcpu *p, char *buf, size_t len);          /* may be NULL */
 };
 
+/* A trace ring (trace.c): slots of 4 words, seq = index + 1 once published, 0 while written. */
+struct sched_trace_slot {
+    uint64_t seq, t_ns, who, arg;
+};
+struct sched_trace_ring {
+    uint64_t head;                  /* events reserved (__atomic) */
+    uint64_t read;                  /* the reader's cursor (reader only) */
+    struct sched_trace_slot *slot;  /* trace_cap of them */
+};
+
 struct sched {
     const struct sched_policy *policy;
     struct sched_env env;
@@ -188,6 +198,9 @@ struct sched {
     struct sched_vm *vms;
     struct sched_vcpu *vcpus;
     struct hist *hists;
+    uint32_t trace_on;              /* __atomic; trace.h */
+    uint32_t trace_cap;             /* events per ring, a power of two; 0 = no rings */
+    struct sched_trace_ring *trace;
 };
 
 /* The policy table (sched/policies.c): one line per policy. */

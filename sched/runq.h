@@ -6,7 +6,30 @@
 #define VSCHED_SCHED_RUNQ_H
 
 #include "sched/policy.h"
+#include "sched/trace.h"
 #include "sched/util.h"
+
+/* Trace events (trace.h): one predictable branch while tracing is off. */
+void sched_trace_emit(struct sched *s, unsigned cpu, unsigned type, const struct sched_vcpu *v,
+                      uint64_t arg, uint64_t now);
+void sched_trace_kicks(struct sched *s, unsigned cpu, const sched_cpumask_t *kick, uint64_t now);
+uint32_t sched_trace_ring_events(uint32_t n);
+static inline bool tracing(const struct sched *s)
+{
+    return __builtin_expect(__atomic_load_n(&s->trace_on, __ATOMIC_RELAXED) != 0, 0);
+}
+static inline void trace_ev(struct sched *s, unsigned cpu, unsigned type,
+                            const struct sched_vcpu *v, uint64_t arg, uint64_t now)
+{
+    if (tracing(s))
+        sched_trace_emit(s, cpu, type, v, arg, now);
+}
+static inline void trace_kicks(struct sched *s, unsigned cpu, const sched_cpumask_t *kick,
+                               uint64_t now)
+{
+    if (tracing(s))
+        sched_trace_kicks(s, cpu, kick, now);
+}
 
 #define LOAD_ONE 1024u              /* load of one always-runnable vCPU of the default weight */
 

@@ -127,6 +127,8 @@ struct sched_setup {
     enum sched_weight_per weight_per; /* default SCHED_WEIGHT_PER_VCPU */
     uint32_t nvms;
     const struct sched_vm_setup *vms;
+    uint32_t trace_events;      /* trace ring per pCPU (sched/trace.h), 0 = none; <= SCHED_TRACE_EVENTS_MAX */
+    bool trace;                 /* tracing on from the start (needs trace_events) */
 };
 
 struct sched_env {

@@ -63,6 +63,10 @@ int sched_setup_check(const struct sched_setup *st)
         return SCHED_E_RANGE;
     if (st->policy && !sched_policy_find(st->policy))
         return SCHED_E_POLICY;
+    if (st->trace_events > SCHED_TRACE_EVENTS_MAX)
+        return SCHED_E_RANGE;
+    if (st->trace && !st->trace_events)
+        return SCHED_E_SETUP;
     if ((unsigned)st->weight_per >= SCHED_WEIGHT_PER_COUNT)
         return SCHED_E_RANGE;
     int err = sched_check_params(st->timeslice_ns, st->ratelimit_ns, st->gang_skew_ns,
@@ -109,7 +113,10 @@ static uint32_t total_vcpus(const struct sched_setup *st)
 size_t sched_mem_size(const struct sched_setup *st)
 {
     uint32_t nv = total_vcpus(st);
-    return ALIGN16(sizeof(struct sched)) + ALIGN16(st->npcpus * sizeof(struct sched_pcpu)) +
+    size_t ring = st->trace_events <= SCHED_TRACE_EVENTS_MAX ? sched_trace_ring_events(st->trace_events) : 0;
+    return ALIGN16(st->npcpus * sizeof(struct sched_trace_ring)) +
+           ALIGN16(st->npcpus * ring * sizeof(struct sched_trace_slot)) +
+           ALIGN16(sizeof(struct sched)) + ALIGN16(st->npcpus * sizeof(struct sched_pcpu)) +
            ALIGN16(st->nvms * sizeof(struct sched_vm)) + ALIGN16(nv * sizeof(struct sched_vcpu)) +
            ALIGN16(nv * sizeof(struct hist));
 }
@@ -144,6 +151,13 @@ int sched_init(struct sched **out, void *mem, size_t size, const struct sched_se
     s->vms = carve(&cur, s->nvms * sizeof(struct sched_vm));
     s->vcpus = carve(&cur, s->nvcpus * sizeof(struct sched_vcpu));
     s->hists = carve(&cur, s->nvcpus * sizeof(struct hist));
+    s->trace_cap = sched_trace_ring_events(st->trace_events);
+    s->trace = carve(&cur, s->npcpus * sizeof(struct sched_trace_ring));
+    struct sched_trace_slot *slots = carve(&cur, (size_t)s->npcpus * s->trace_cap *
+                                                     sizeof(struct sched_trace_slot));
+    for (uint32_t c = 0; c < s->npcpus; c++)
+        s->trace[c].slot = slots + (size_t)c * s->trace_cap;
+    s->trace_on = st->trace && s->trace_cap;
     s->env = *env;
     s->policy = sched_policy_find(st->policy ? st->policy : "credit");
     s->params.timeslice_ns = st->timeslice_ns;

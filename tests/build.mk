@@ -25,7 +25,7 @@ UNIT_TESTS += test_guest_args
 $(eval $(call host_prog,test_guest_args,tests/unit/test_guest_args.c guest/rt/args.c,-lcmocka))
 
 UNIT_TESTS += test_proto
-$(eval $(call host_prog,test_proto,tests/unit/test_proto.c vmm/proto.c sched/hist.c,-lcmocka))
+$(eval $(call host_prog,test_proto,tests/unit/test_proto.c vmm/proto.c sched/hist.c sched/trace.c,-lcmocka))
 UNIT_TESTS += test_vlapic
 $(eval $(call host_prog,test_vlapic,tests/unit/test_vlapic.c vmm/vlapic.c,-lcmocka -lpthread))
 
@@ -59,7 +59,7 @@ FUZZ_NAMES   := fuzz_config fuzz_elf fuzz_proto
 FUZZ_BINS    := $(addprefix $(BUILD)/fuzz/,$(FUZZ_NAMES))
 $(BUILD)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c vmm/config.c
 $(BUILD)/fuzz/fuzz_elf: tests/fuzz/fuzz_elf.c vmm/elf.c vmm/guest_boot.c vmm/pagetable.c vmm/fmt.c
-$(BUILD)/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c vmm/proto.c sched/hist.c vmm/fmt.c
+$(BUILD)/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c vmm/proto.c sched/hist.c sched/trace.c vmm/fmt.c
 $(FUZZ_BINS):
 	@mkdir -p $(dir $@)
 	$(call say,FUZZCC,$@)

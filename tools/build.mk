@@ -8,7 +8,7 @@ HOST_TOOLS += vsched-meta
 $(eval $(call host_prog,vsched-meta,tools/vsched-sim/meta.c $(SIM_SRCS),-lm))
 # vsched-ctl: the host side of the console protocol (docs/protocol.md, tools/README.md).
 HOST_TOOLS += vsched-ctl
-CTL_SRCS := $(wildcard tools/ctl/*.c) vmm/proto.c sched/hist.c
+CTL_SRCS := $(wildcard tools/ctl/*.c) vmm/proto.c sched/hist.c sched/trace.c
 $(eval $(call host_prog,vsched-ctl,$(CTL_SRCS),))
 # vmlinux-extract: a Debian bzImage's kernel to its ELF vmlinux (docs/linux.md).
 HOST_TOOLS += vmlinux-extract

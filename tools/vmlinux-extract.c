@@ -15,6 +15,7 @@
  * given the kernel's CONFIG file — the options a vsched guest relies on.
  * Exit 0, or 1 with one line on stderr saying what is wrong. */
 #include <errno.h>
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,15 +197,34 @@ static size_t compact_elf(const unsigned char *elf, size_t len, unsigned char **
     return at;
 }
 
+static const char help[] =
+    "usage: vmlinux-extract [--full] BZIMAGE OUT [CONFIG]\n"
+    "Unpacks a Linux bzImage's xz payload to its ELF vmlinux OUT (compact: PT_LOADs without\n"
+    "their trailing zeros, no section headers) and prints the kernel's facts; with CONFIG (the\n"
+    "kernel's config file) also the options a vsched guest relies on (docs/linux.md).\n"
+    "  --full      the ELF as the kernel build made it\n"
+    "  -h, --help  this text\n"
+    "Exit status: 0; 1 a bad or unreadable kernel; 2 usage.\n";
+
 int main(int argc, char **argv)
 {
-    bool full = argc > 1 && strcmp(argv[1], "--full") == 0;
-    if (full) {
-        argv++;
-        argc--;
+    static const struct option opts[] = {
+        { "full", no_argument, NULL, 'f' }, { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    bool full = false;
+    int o;
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'f': full = true; break;
+        case 'h': fputs(help, stdout); return 0;
+        default: fputs(help, stderr); return 2;
+        }
     }
+    argv += optind - 1; /* argv[1..]: the operands */
+    argc -= optind - 1;
     if (argc < 3 || argc > 4) {
-        fprintf(stderr, "usage: vmlinux-extract [--full] BZIMAGE OUT [CONFIG]\n");
+        fputs(help, stderr);
         return 2;
     }
     size_t size;

@@ -5,7 +5,7 @@
 #include <string.h>
 
 enum key_kind { K_U32, K_U64, K_TEXT, K_POLICY, K_GANG, K_EXPECT, K_FAULT, K_SELFTEST, K_CPUSET,
-                K_FILE, K_WEIGHT_PER, K_PCPU_LIST };
+                K_FILE, K_WEIGHT_PER, K_PCPU_LIST, K_ONOFF };
 
 struct key {
     const char *name;
@@ -36,6 +36,8 @@ static const struct key machine_keys[] = {
     { "inject_fault_cpu", K_U32,    M(inject_fault_cpu), 0, 0, CFG_MAX_PCPUS - 1 },
     { "inject_fault_ms",  K_U32,    M(inject_fault_ms),  0, 0, 3600000 },
     { "meta_tb_us",       K_U32,    M(meta_tb_us),       0, 0, 10000000 },
+    { "trace",            K_ONOFF,  M(trace),            0, 0, 0 },
+    { "trace_events",     K_U32,    M(trace_events),     0, 0, SCHED_TRACE_EVENTS_MAX },
 };
 
 static const struct key vm_keys[] = {
@@ -69,6 +71,7 @@ static const char *const weight_per_names[] = { SCHED_WEIGHT_PER_NAMES };
 static const char *const expect_names[] = { "exit", "stopped" };
 static const char *const fault_names[] = { "none", "ud", "pf", "de" };
 static const char *const selftest_names[] = { "none", "bad_entry" };
+static const char *const onoff_names[] = { "off", "on" };
 
 const char *cfg_gang_name(enum cfg_gang g)
 {
@@ -88,6 +91,7 @@ void cfg_defaults(struct cfg *out)
     out->machine.ratelimit_us = SCHED_RATELIMIT_DEFAULT_US;
     out->machine.gang_skew_us = SCHED_GANG_SKEW_DEFAULT_US;
     out->machine.balance_us = SCHED_BALANCE_DEFAULT_US;
+    out->machine.trace_events = SCHED_TRACE_EVENTS_DEFAULT;
     out->machine.report_ms = 5000;   /* a 16 x 4-vCPU round takes 45% of 115200 baud (docs/protocol.md) */
     out->machine.seed = 1;
     out->machine.min_timer_period_us = 200;
@@ -294,11 +298,13 @@ static int set_value(const struct key *k, void *base, struct span v, uint32_t li
     case K_EXPECT:
     case K_FAULT:
     case K_SELFTEST:
+    case K_ONOFF:
     case K_WEIGHT_PER: {
         const char *const *names = k->kind == K_GANG     ? gang_names
                                    : k->kind == K_EXPECT ? expect_names
                                    : k->kind == K_FAULT  ? fault_names
                                    : k->kind == K_WEIGHT_PER ? weight_per_names
+                                   : k->kind == K_ONOFF  ? onoff_names
                                                          : selftest_names;
         int count = k->kind == K_GANG ? SCHED_GANG_COUNT : k->kind == K_EXPECT ? 2
                   : k->kind == K_FAULT ? 4 : k->kind == K_WEIGHT_PER ? SCHED_WEIGHT_PER_COUNT : 2;

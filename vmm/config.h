@@ -16,8 +16,8 @@
 #include "sched/cpumask.h"
 #include "sched/limits.h"
 
-#define CFG_MAX_VMS        16
-#define CFG_MAX_VCPUS      64   /* per VM */
+#define CFG_MAX_VMS        SCHED_MAX_VMS
+#define CFG_MAX_VCPUS      SCHED_MAX_VCPUS_PER_VM /* per VM */
 #define CFG_MAX_PCPUS      SCHED_MAX_PCPUS
 #define CFG_NAME_MAX       24   /* VM names, policy names; includes the NUL */
 #define CFG_PATH_MAX       64   /* image file names on the ESP */
@@ -75,6 +75,8 @@ struct cfg_machine {
     uint32_t inject_fault_cpu;    /* on this CPU */
     uint32_t inject_fault_ms;     /* 0: after boot; else this long into the VMs' run */
     uint32_t meta_tb_us;      /* metascheduler base timeslice, 0 = off (vmm/meta.c) */
+    int trace;                /* scheduling trace on from the start (0 off, 1 on) */
+    uint32_t trace_events;    /* trace ring per pCPU, events (sched/trace.h), default 4096 */
 };
 
 struct cfg {

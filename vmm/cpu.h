@@ -5,7 +5,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define MAX_CPUS 64
+#include "sched/limits.h"
+
+/* Every pCPU the scheduler can name (sched_cpumask_t); APs are started with INIT-SIPI by APIC
+ * ID, so beyond 255 the firmware must have put the CPUs in x2APIC mode. */
+#define MAX_CPUS SCHED_MAX_PCPUS
 
 #define VEC_NMI          2
 #define VEC_HALT_IPI     0xf0   /* stop this CPU: the machine is halting */

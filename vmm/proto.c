@@ -50,6 +50,24 @@ static size_t u64_digits(uint64_t v, char *buf)
     return n;
 }
 
+/* Decimal digits S..END (at least one) that fit 64 bits. */
+static bool dec_span(const char *s, const char *end, uint64_t *v)
+{
+    uint64_t x = 0;
+    if (s == end)
+        return false;
+    for (; s < end; s++) {
+        if (*s < '0' || *s > '9')
+            return false;
+        uint64_t d = (uint64_t)(*s - '0');
+        if (x > (UINT64_MAX - d) / 10)
+            return false;
+        x = x * 10 + d;
+    }
+    *v = x;
+    return true;
+}
+
 /* ---- formatter ---- */
 
 /* Text may use buf[0 .. PROTO_LINE_MAX - 2]: the last byte of a line is its '\n'. */
@@ -281,6 +299,146 @@ static void put_nz(struct proto_line *l, const char *key, uint64_t v)
 {
     if (v)
         proto_u64(l, key, v);
+}
+
+/* ---- trace records ---- */
+
+static size_t i64_digits(int64_t v, char *buf)
+{
+    if (v >= 0)
+        return u64_digits((uint64_t)v, buf);
+    buf[0] = '-';
+    return 1 + u64_digits(0 - (uint64_t)v, buf + 1);
+}
+
+static size_t trace_item(char *buf, const struct sched_trace_event *e, int64_t dt)
+{
+    const char *name = sched_trace_type_name(e->type);
+    size_t n = strlen(name ? name : "?");
+    memcpy(buf, name ? name : "?", n);
+    buf[n++] = ':';
+    if (e->vm == SCHED_TRACE_NO_VM) {
+        memcpy(buf + n, "-:-", 3);
+        n += 3;
+    } else {
+        n += u64_digits(e->vm, buf + n);
+        buf[n++] = ':';
+        n += u64_digits(e->vcpu, buf + n);
+    }
+    buf[n++] = ':';
+    n += u64_digits(e->arg, buf + n);
+    buf[n++] = ':';
+    n += i64_digits(dt, buf + n);
+    return n;
+}
+
+void proto_put_trace(struct proto_writer *w, uint32_t pcpu, const struct sched_trace_event *ev,
+                     unsigned n, uint64_t lost)
+{
+    unsigned i = 0;
+    do {
+        struct proto_line l;
+        proto_begin(&l, w->seq, "trace");
+        proto_u64(&l, "p", pcpu);
+        proto_u64(&l, "t0", i < n ? ev[i].t_ns : 0);
+        put_nz(&l, "lost", lost);
+        lost = 0;
+        char tok[PROTO_LINE_MAX];
+        size_t len = 0, room = proto_room(&l);
+        room = room > 4 ? room - 4 : 0; /* " ev=" */
+        uint64_t prev = i < n ? ev[i].t_ns : 0;
+        /* An item is at most 6 + 2 * 10 + 20 + 21 + 4 separators: 80 bytes. */
+        while (i < n) {
+            char item[96];
+            size_t k = trace_item(item, &ev[i], (int64_t)(ev[i].t_ns - prev));
+            if (len + (len ? 1 : 0) + k > room)
+                break;
+            if (len)
+                tok[len++] = ',';
+            memcpy(tok + len, item, k);
+            len += k;
+            prev = ev[i].t_ns;
+            i++;
+        }
+        if (len) {
+            tok[len] = '\0';
+            proto_tok(&l, "ev", tok);
+        }
+        proto_emit(w, &l);
+    } while (i < n);
+}
+
+/* A decimal field of an item, up to the next ':' or the end; "-" gives NONE. */
+static const char *item_u64(const char *s, const char *end, uint64_t *v, bool *none)
+{
+    const char *q = s;
+    while (q < end && *q != ':')
+        q++;
+    if (none)
+        *none = q - s == 1 && *s == '-';
+    if (none && *none) {
+        *v = 0;
+        return q;
+    }
+    return dec_span(s, q, v) ? q : NULL;
+}
+
+int proto_get_trace(const struct proto_msg *m, struct sched_trace_event *out, unsigned max,
+                    uint64_t *lost)
+{
+    uint64_t p, t0, l = 0;
+    const char *type, *evs;
+    if (!proto_get_tok(m, "type", &type) || strcmp(type, "trace") != 0 ||
+        !proto_get_u64(m, "p", &p) || p >= SCHED_MAX_PCPUS || !proto_get_u64(m, "t0", &t0) ||
+        (proto_find(m, "lost") && !proto_get_u64(m, "lost", &l)))
+        return -1;
+    *lost = l;
+    if (!proto_find(m, "ev"))
+        return 0;
+    if (!proto_get_tok(m, "ev", &evs))
+        return -1;
+    unsigned n = 0;
+    uint64_t t = t0;
+    const char *s = evs;
+    while (*s) {
+        const char *end = s;
+        while (*end && *end != ',')
+            end++;
+        const char *colon = s;
+        while (colon < end && *colon != ':')
+            colon++;
+        char name[16];
+        if (colon == end || (size_t)(colon - s) >= sizeof(name) || n == max)
+            return -1;
+        memcpy(name, s, (size_t)(colon - s));
+        name[colon - s] = '\0';
+        int type_no = sched_trace_type_of(name);
+        uint64_t vm, vcpu, arg, dt;
+        bool vm_none, vcpu_none, neg;
+        const char *q = item_u64(colon + 1, end, &vm, &vm_none);
+        if (!q || q == end || (vm_none && vm))
+            return -1;
+        q = item_u64(q + 1, end, &vcpu, &vcpu_none);
+        if (!q || q == end || vm_none != vcpu_none)
+            return -1;
+        q = item_u64(q + 1, end, &arg, NULL);
+        if (!q || q == end)
+            return -1;
+        neg = q[1] == '-';
+        q = item_u64(q + 1 + neg, end, &dt, NULL);
+        if (type_no < 0 || !q || q != end || (vm_none ? false : vm >= SCHED_TRACE_NO_VM) ||
+            vcpu > UINT32_MAX)
+            return -1;
+        t = neg ? t - dt : t + dt;
+        out[n++] = (struct sched_trace_event){ .t_ns = t, .pcpu = (uint32_t)p,
+                                               .vm = vm_none ? SCHED_TRACE_NO_VM : (uint32_t)vm,
+                                               .vcpu = (uint32_t)vcpu, .type = (uint32_t)type_no,
+                                               .arg = arg };
+        s = *end ? end + 1 : end;
+        if (*end && !*s)
+            return -1; /* a trailing comma */
+    }
+    return (int)n;
 }
 
 static void member_begin(struct proto_line *l, const struct proto_writer *w,
@@ -627,19 +785,7 @@ const struct proto_pair *proto_find(const struct proto_msg *m, const char *key)
 
 static bool dec_u64(const char *s, uint64_t *v)
 {
-    uint64_t x = 0;
-    if (!*s)
-        return false;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return false;
-        uint64_t d = (uint64_t)(*s - '0');
-        if (x > (UINT64_MAX - d) / 10)
-            return false;
-        x = x * 10 + d;
-    }
-    *v = x;
-    return true;
+    return dec_span(s, s + strlen(s), v);
 }
 
 bool proto_get_u64(const struct proto_msg *m, const char *key, uint64_t *v)
@@ -730,7 +876,7 @@ bool proto_get_hist(const struct proto_msg *m, const char *key, uint64_t *bucket
 
 /* ---- commands ---- */
 
-static const char *const cmd_names[] = { "?", "dump", "set", "policy", "gang", "report",
+static const char *const cmd_names[] = { "?", "dump", "set", "policy", "gang", "report", "trace",
                                           "reserve", "meta" };
 static const char *const gang_modes[] = { "none", "strict", "relaxed" };
 
@@ -745,10 +891,12 @@ static const char *const set_keys[] = { "vm", "weight", "cap", NULL };
 static const char *const policy_keys[] = { "name", NULL };
 static const char *const gang_keys[] = { "vm", "mode", NULL };
 static const char *const report_keys[] = { "period_ms", NULL };
+static const char *const trace_keys[] = { "on", NULL };
 static const char *const reserve_keys[] = { "vm", "budget_us", "period_us", "extratime", NULL };
 static const char *const meta_keys[] = { "tb_us", NULL };
 static const char *const *const cmd_keys[] = { dump_keys, dump_keys, set_keys, policy_keys,
-                                               gang_keys, report_keys, reserve_keys, meta_keys };
+                                               gang_keys, report_keys, trace_keys, reserve_keys,
+                                               meta_keys };
 
 static bool allowed(const char *const *keys, const char *key)
 {
@@ -848,7 +996,7 @@ int proto_parse_cmd(const char *line, size_t len, struct proto_cmd *out, char *e
             kind = (enum proto_cmd_kind)k;
     if (kind == PROTO_CMD_NONE)
         return fail3(err, errlen, "unknown command ", c->val, strlen(c->val),
-                     " (dump, set, policy, gang, report, reserve, meta)");
+                     " (dump, set, policy, gang, report, trace, reserve, meta)");
 
     for (uint32_t i = 0; i < m.npairs; i++) {
         const char *key = m.pairs[i].key;
@@ -920,6 +1068,14 @@ int proto_parse_cmd(const char *line, size_t len, struct proto_cmd *out, char *e
             return PROTO_ERROR;
         r.has_period = true;
         r.period_ms = (uint32_t)v;
+        break;
+    case PROTO_CMD_TRACE:
+        if (proto_find(&m, "on")) {
+            if (get_num(&m, "on", 0, 1, &v, err, errlen))
+                return PROTO_ERROR;
+            r.has_on = true;
+            r.on = v != 0;
+        }
         break;
     case PROTO_CMD_RESERVE:
         if (need(&m, "vm", err, errlen) ||

@@ -20,6 +20,7 @@
 
 #include "sched/acct.h"   /* struct sched_acct */
 #include "sched/hist.h"   /* struct hist, HIST_BUCKETS */
+#include "sched/trace.h"  /* struct sched_trace_event */
 #include "vmm/config.h"   /* enum cfg_gang, CFG_NAME_MAX, CFG_MAX_VCPUS */
 
 #define PROTO_VERSION    2
@@ -151,6 +152,25 @@ void proto_put_pcpu(struct proto_writer *w, const struct proto_round *r,
 void proto_round_end(struct proto_writer *w, const struct proto_round *r,
                      const struct proto_round_rec *rr);
 
+struct proto_msg;
+
+/* ---- trace records ----
+ * Events of one pCPU's trace ring (sched/trace.h) as records
+ *   @vs2 seq=N type=trace p=P t0=T [lost=L] ev=ITEM,ITEM,...
+ * ITEM = NAME:VM:VCPU:ARG:DT — NAME a sched_trace_type_name, VM and VCPU decimal or "-" (an
+ * event without a vCPU), ARG decimal, DT the event's time minus the previous item's (the
+ * first: minus t0, which is the first event's time), signed decimal.  LOST (left out when 0)
+ * counts events of this pCPU overwritten before they were read, since the previous record.
+ * proto_put_trace writes as many records as the events need (lost on the first). */
+void proto_put_trace(struct proto_writer *w, uint32_t pcpu, const struct sched_trace_event *ev,
+                     unsigned n, uint64_t lost);
+/* The events of a trace record M into OUT[0..MAX): returns how many (*LOST: its lost=), or
+ * -1 when M is not a well-formed trace record or holds more than MAX events. */
+int proto_get_trace(const struct proto_msg *m, struct sched_trace_event *out, unsigned max,
+                    uint64_t *lost);
+/* The most events one trace record holds (each item takes at least 10 bytes). */
+#define PROTO_TRACE_MAX_EVENTS (PROTO_LINE_MAX / 10)
+
 /* ---- parser ----
  * proto_parse() checks one received line: LEN bytes, an optional trailing "\n" or "\r\n"
  * included.  Returns
@@ -200,6 +220,7 @@ enum proto_cmd_kind {
     PROTO_CMD_POLICY,  /* name= */
     PROTO_CMD_GANG,    /* vm= mode= */
     PROTO_CMD_REPORT,  /* period_ms= */
+    PROTO_CMD_TRACE,   /* [on=0|1]: tracing on or off, then drain the rings */
     PROTO_CMD_RESERVE, /* vm= budget_us= period_us= [extratime=] (rtds reservation) */
     PROTO_CMD_META,    /* tb_us= (metascheduler base timeslice, 0 = off) */
     PROTO_CMD_LAST = PROTO_CMD_META,
@@ -231,6 +252,8 @@ struct proto_cmd {
     enum cfg_gang gang;            /* gang: none, strict, relaxed */
     bool has_period;
     uint32_t period_ms;            /* report: 0..60000 */
+    bool has_on;
+    bool on;                       /* trace: on=1 / on=0 */
     bool has_reservation;
     uint32_t rt_budget_us;         /* reserve: 0 (none) .. period_us (the library checks) */
     uint32_t rt_period_us;         /* reserve: 0, or 100..1000000 */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "sched/sched.h"
+#include "sched/trace.h"
 #include "vmm/console.h"
 #include "vmm/fmt.h"
 #include "vmm/proto.h"
@@ -32,6 +33,48 @@ static uint32_t input_len;
 static bool input_overlong;
 
 static const char *const gang_names[] = { "none", "strict", "relaxed" };
+
+/* ---- trace drain (cmd=trace) ----
+ * The rings are emptied from report_poll, between runs on pCPU 0, never from a scheduling
+ * path: at most TRACE_CHUNK events of one pCPU per poll, and only while the console's ring
+ * has room for the records they make, so a drain never waits for the line.  Events written
+ * meanwhile are drained too; the drain ends when every ring was found empty once in a row,
+ * with one trace_end record (events drained, lost). */
+#define TRACE_CHUNK 64
+static bool trace_draining;
+static uint32_t trace_cpu, trace_empty_run;
+static uint64_t trace_events_out, trace_lost_out;
+
+static void trace_drain_step(void)
+{
+    static struct sched_trace_event buf[TRACE_CHUNK]; /* pCPU 0 only */
+    /* TRACE_CHUNK events make at most this many full records (an item takes >= 10 bytes). */
+    size_t need = (TRACE_CHUNK * 80 / (PROTO_LINE_MAX - 64) + 2) * PROTO_LINE_MAX;
+    uint32_t n = vm_boot->ncpus;
+    while (trace_draining && console_room() >= need) {
+        uint64_t lost;
+        unsigned got = sched_trace_drain(vm_sched, trace_cpu, buf, TRACE_CHUNK, &lost);
+        if (got || lost) {
+            proto_put_trace(&out, trace_cpu, buf, got, lost);
+            trace_events_out += got;
+            trace_lost_out += lost;
+            trace_empty_run = 0;
+        } else if (++trace_empty_run >= n) {
+            struct proto_line l;
+            proto_begin(&l, out.seq, "trace_end");
+            proto_u64(&l, "events", trace_events_out);
+            proto_u64(&l, "lost", trace_lost_out);
+            proto_u64(&l, "on", sched_trace_enabled(vm_sched));
+            proto_emit(&out, &l);
+            trace_draining = false;
+            return;
+        }
+        if (got < TRACE_CHUNK)
+            trace_cpu = (trace_cpu + 1) % n;
+        else
+            return; /* one full chunk per poll: pCPU 0 goes back to its vCPUs */
+    }
+}
 
 static const char *vm_state_name(const struct vm *vm)
 {
@@ -231,6 +274,17 @@ static void command(const char *line, size_t len)
         period_tsc = (uint64_t)c.period_ms * (tsc_hz() / 1000);
         next_round_tsc = period_tsc ? rdtsc() + period_tsc : 0;
         break;
+    case PROTO_CMD_TRACE:
+        if (c.has_on && sched_trace_enable(vm_sched, c.on)) {
+            reply_error(&c, "no trace rings (trace_events = 0 in [machine])");
+            return;
+        }
+        if (!trace_draining) {
+            trace_draining = true;
+            trace_cpu = trace_empty_run = 0;
+            trace_events_out = trace_lost_out = 0;
+        }
+        break;
     default:
         reply_error(&c, "command not handled");
         return;
@@ -289,6 +343,8 @@ void report_init(void)
 uint64_t report_poll(uint64_t now_tsc)
 {
     read_console();
+    if (trace_draining)
+        trace_drain_step();
     /* A round goes into the console's ring whole or waits for room (the line is slower than
      * the period asks): a late round, never a cut one. */
     if (next_round_tsc && now_tsc >= next_round_tsc && console_room() >= round_bytes_max()) {

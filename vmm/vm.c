@@ -262,6 +262,8 @@ static void create_sched(void)
     st.weight_per = (enum sched_weight_per)c->machine.weight_per;
     st.nvms = c->nvms;
     st.vms = vs;
+    st.trace_events = c->machine.trace_events; /* memory for the console's `trace` */
+    st.trace = c->machine.trace != 0;
     for (uint32_t i = 0; i < c->nvms; i++) {
         const struct cfg_vm *cv = &c->vms[i];
         vs[i] = (struct sched_vm_setup){ .vcpus = cv->vcpus, .weight = cv->weight,

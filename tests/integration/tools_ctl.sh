@@ -8,7 +8,8 @@ source "$(dirname "$0")/lib.sh"
 CTL="$BUILD/host/vsched-ctl" SIM="$BUILD/host/vsched-sim"
 
 # ---- every tool: --help on stdout with exit 0, a bad option exits 2 ----
-for t in "$CTL" "$CTL session" "$CTL summary" "$CTL top" "$CTL export" "$CTL plot" "$SIM" \
+for t in "$CTL" "$CTL session" "$CTL summary" "$CTL top" "$CTL export" "$CTL plot" "$CTL trace" "$SIM" \
+         "$BUILD/host/vmlinux-extract" \
          tools/vsched-exp tools/bench-latency tools/run-qemu tools/run-bochs tools/mkesp \
          tools/mkimage tools/deps.sh; do
     out=$($t --help 2> "$WORK/help.err") || fail "$t --help: exit status $?"

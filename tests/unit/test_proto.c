@@ -463,14 +463,14 @@ static void test_cmd_rejected(void **state)
                      "?", -1);
     /* Unknown command, missing cmd, cmd not first. */
     expect_cmd_error("@vs2 cmd=reboot id=3", "unknown command 'reboot' (dump, set, policy, "
-                     "gang, report, reserve, meta)", "reboot", 3);
+                     "gang, report, trace, reserve, meta)", "reboot", 3);
     expect_cmd_error("@vs2 cmd=\"dump\" id=3", "unknown command 'dump' (dump, set, policy, "
-                     "gang, report, reserve, meta)", "?", 3);
+                     "gang, report, trace, reserve, meta)", "?", 3);
     expect_cmd_error("@vs2 cmd=DUMP", "unknown command 'DUMP' (dump, set, policy, gang, "
-                     "report, reserve, meta)", "?", -1);
+                     "report, trace, reserve, meta)", "?", -1);
     expect_cmd_error("@vs2 cmd=averyveryverylongcommand",
                      "unknown command 'averyveryverylongcommand' (dump, set, policy, gang, "
-                     "report, reserve, meta)", "?", -1);
+                     "report, trace, reserve, meta)", "?", -1);
     expect_cmd_error("@vs2 id=4 vm=web", "missing key 'cmd'", "?", 4);
     expect_cmd_error("@vs2 seq=1 type=vm", "missing key 'cmd'", "?", -1);
     expect_cmd_error("@vs2", "missing key 'cmd'", "?", -1);
@@ -1052,6 +1052,85 @@ static void test_round_fits_line_rate(void **state)
     assert_true(busy_round_bytes(86400) * 1000 / DEFAULT_REPORT_MS <= LINE_RATE_BYTES_S);
 }
 
+/* Trace records (docs/protocol.md): events round-trip through proto_put_trace and
+ * proto_get_trace, split over as many records as they need, times going back included; the
+ * lost count rides on the first record; malformed items are refused. */
+static void test_trace_records(void **state)
+{
+    (void)state;
+    static struct lines c;
+    memset(&c, 0, sizeof(c));
+    struct proto_writer w = { .seq = 5, .out = collect, .ctx = &c };
+    static struct sched_trace_event ev[200], got[PROTO_TRACE_MAX_EVENTS];
+    uint64_t t = 1000000000000ull, r = 3;
+    for (unsigned i = 0; i < 200; i++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        t = i % 17 == 5 ? t - (r >> 54) : t + (r >> 40); /* sometimes back: writers' clocks */
+        ev[i] = (struct sched_trace_event){ .t_ns = t, .pcpu = 200, .vm = (uint32_t)(r % 64),
+                                            .vcpu = (uint32_t)(r >> 20) % 4096,
+                                            .type = (uint32_t)(r >> 8) % SCHED_TR_TYPES,
+                                            .arg = i % 3 ? (r >> 30) % 256 : UINT64_MAX };
+        if (ev[i].type == SCHED_TR_KICK)
+            ev[i].vm = SCHED_TRACE_NO_VM, ev[i].vcpu = 0;
+    }
+    proto_put_trace(&w, 200, ev, 200, 7);
+    assert_true(c.n >= 2 && c.n < 64);
+    assert_int_equal(w.bad, 0);
+    unsigned at = 0;
+    for (unsigned l = 0; l < c.n; l++) {
+        struct proto_msg m;
+        char err[PROTO_ERR_MAX];
+        assert_int_equal(proto_parse(c.buf[l], strlen(c.buf[l]), &m, err, sizeof(err)), PROTO_OK);
+        uint64_t lost;
+        int n = proto_get_trace(&m, got, PROTO_TRACE_MAX_EVENTS, &lost);
+        assert_true(n > 0);
+        assert_int_equal(lost, l == 0 ? 7 : 0);
+        for (int i = 0; i < n; i++, at++)
+            assert_memory_equal(&got[i], &ev[at], sizeof(got[i]));
+    }
+    assert_int_equal(at, 200);
+    char head[64];
+    snprintf(head, sizeof(head), " type=trace p=200 t0=%llu lost=7 ev=",
+             (unsigned long long)ev[0].t_ns);
+    assert_non_null(strstr(c.buf[0], head));
+    /* No events: one record with lost only. */
+    c.n = 0;
+    proto_put_trace(&w, 3, ev, 0, 2);
+    assert_int_equal(c.n, 1);
+    assert_non_null(strstr(c.buf[0], " type=trace p=3 t0=0 lost=2\n"));
+    /* Malformed. */
+    const char *bad[] = {
+        "@vs2 seq=1 type=trace p=0 t0=5 ev=run:0:0:0",           /* a field short */
+        "@vs2 seq=1 type=trace p=0 t0=5 ev=run:0:0:0:1:2",       /* one too many */
+        "@vs2 seq=1 type=trace p=0 t0=5 ev=fly:0:0:0:1",         /* unknown event */
+        "@vs2 seq=1 type=trace p=0 t0=5 ev=run:-:0:0:1",         /* half a vCPU */
+        "@vs2 seq=1 type=trace p=0 t0=5 ev=run:0:0:0:1,",        /* trailing comma */
+        "@vs2 seq=1 type=trace p=0 t0=5 ev=run:0:0:x:1",         /* not a number */
+        "@vs2 seq=1 type=trace p=256 t0=5 ev=run:0:0:0:1",       /* no such pCPU */
+        "@vs2 seq=1 type=trace p=0 ev=run:0:0:0:1",              /* no t0 */
+        "@vs2 seq=1 type=vm p=0 t0=5 ev=run:0:0:0:1",            /* not a trace record */
+    };
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct proto_msg m;
+        char err[PROTO_ERR_MAX];
+        uint64_t lost;
+        assert_int_equal(proto_parse(bad[i], strlen(bad[i]), &m, err, sizeof(err)), PROTO_OK);
+        if (proto_get_trace(&m, got, PROTO_TRACE_MAX_EVENTS, &lost) != -1)
+            fail_msg("accepted: %s", bad[i]);
+    }
+    /* More items than the caller has room for. */
+    struct proto_msg m;
+    char err[PROTO_ERR_MAX];
+    uint64_t lost;
+    const char *two = "@vs2 seq=1 type=trace p=0 t0=5 ev=run:0:0:0:1,kick:-:-:1:-3";
+    assert_int_equal(proto_parse(two, strlen(two), &m, err, sizeof(err)), PROTO_OK);
+    assert_int_equal(proto_get_trace(&m, got, 1, &lost), -1);
+    assert_int_equal(proto_get_trace(&m, got, 2, &lost), 2);
+    assert_int_equal(got[1].t_ns, 3);
+    assert_int_equal(got[1].vm, SCHED_TRACE_NO_VM);
+    assert_int_equal(got[1].arg, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1073,6 +1152,7 @@ int main(void)
         cmocka_unit_test(test_records_layout),
         cmocka_unit_test(test_records_hist_continues),
         cmocka_unit_test(test_round_fits_line_rate),
+        cmocka_unit_test(test_trace_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -56,6 +56,16 @@ static void test_workload_strings(void **state)
     assert_int_equal(sim_create(&sim, &c, &o, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "vm 'webserver'"));
     assert_non_null(strstr(err, "periodic"));
+    /* A guest image without a workload is refused, not simulated as a hog. */
+    tcfg_init(&c, 2, "credit");
+    tcfg_vm(&c, "good", 1, "hog");
+    snprintf(tcfg_vm(&c, "guest", 1, "")->image, CFG_PATH_MAX, "%s", "hog.elf");
+    assert_int_equal(sim_create(&sim, &c, &o, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "vm 'guest'"));
+    assert_non_null(strstr(err, "image = hog.elf has no workload"));
+    snprintf(c.vms[1].workload, CFG_TEXT_MAX, "%s", "hog"); /* with one it runs */
+    assert_int_equal(sim_create(&sim, &c, &o, err, sizeof(err)), 0);
+    sim_destroy(sim);
 }
 
 static void test_pcpus_zero_means_four(void **state)

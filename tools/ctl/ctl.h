@@ -171,5 +171,6 @@ int cmd_session(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+int cmd_trace(int argc, char **argv);
 
 #endif

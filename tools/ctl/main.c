@@ -17,6 +17,7 @@ static const char main_help[] =
     "  top       live view of a running VMM or a recorded log (per VM, vCPU, pCPU)\n"
     "  export    a log's rounds as CSV or JSON (one schema per record type)\n"
     "  plot      latency CDFs, shares, ready and co-stop over time (gnuplot: PNG, SVG)\n"
+    "  trace     a log's scheduling trace as Chrome/Perfetto trace JSON\n"
     "The protocol and the export schema: docs/protocol.md; the tools: tools/README.md.\n";
 
 void usage_error(const char *fmt, ...)
@@ -60,7 +61,7 @@ int main(int argc, char **argv)
         int (*fn)(int, char **);
     } cmds[] = {
         { "session", cmd_session }, { "summary", cmd_summary }, { "top", cmd_top },
-        { "export", cmd_export }, { "plot", cmd_plot },
+        { "export", cmd_export }, { "plot", cmd_plot }, { "trace", cmd_trace },
     };
     if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
                       !strcmp(argv[1], "help"))) {
@@ -76,5 +77,5 @@ int main(int argc, char **argv)
             optind = 1;
             return cmds[i].fn(argc - 1, argv + 1);
         }
-    usage_error("unknown command '%s' (session, summary, top, export, plot; --help)", argv[1]);
+    usage_error("unknown command '%s' (session, summary, top, export, plot, trace; --help)", argv[1]);
 }

@@ -1,7 +1,9 @@
 /* sched-bench: cost of one scheduling decision (sched_schedule at a slice end: accounting of
  * the outgoing vCPU, pick_next, dispatch, next-event computation) with N always-runnable
  * vCPUs on M pCPUs.
- *   sched-bench POLICY NVCPUS NPCPUS DECISIONS      prints ns per decision (host clock)
+ *   sched-bench POLICY NVCPUS NPCPUS DECISIONS [trace]   prints ns per decision (host clock);
+ *   with "trace", scheduling tracing (sched/trace.h) is on: what its events cost (the rings
+ *   are never drained, so they wrap: the writer's steady state).
  *   sched-bench --list                               the policy table, one name a line
  * Under callgrind, --toggle-collect=bench_decision counts only the decisions.  Under rtds every
  * vCPU has a reservation (90 % of the machine in all, 10 ms periods), so that EDF decides. */
@@ -43,8 +45,9 @@ int main(int argc, char **argv)
             printf("%s\n", sched_policy_list(i));
         return 0;
     }
-    if (argc != 5) {
-        fprintf(stderr, "usage: sched-bench POLICY NVCPUS NPCPUS DECISIONS\n");
+    bool trace = argc == 6 && strcmp(argv[5], "trace") == 0;
+    if (argc != 5 && !trace) {
+        fprintf(stderr, "usage: sched-bench POLICY NVCPUS NPCPUS DECISIONS [trace]\n");
         return 2;
     }
     unsigned nv = (unsigned)atoi(argv[2]), np = (unsigned)atoi(argv[3]);
@@ -64,6 +67,8 @@ int main(int argc, char **argv)
         uint64_t b = vm.rt_period_ns * 9 / 10 * np / nv;
         vm.rt_budget_ns = b > vm.rt_period_ns ? vm.rt_period_ns : b;
     }
+    st.trace_events = SCHED_TRACE_EVENTS_DEFAULT; /* the rings exist in both cases */
+    st.trace = trace;
     size_t size = sched_mem_size(&st);
     void *mem = aligned_alloc(16, (size + 15) & ~(size_t)15);
     struct sched_env env = { NULL, nolock, nolock };

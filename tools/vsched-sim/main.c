@@ -1,6 +1,7 @@
 /* vsched-sim: run the scheduler library on a vsched.cfg with simulated workloads and print the
  * accounting.  Same input, seed and options: same output, byte for byte. */
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,12 @@ static void usage(FILE *f)
             "  --report-ms N       period of those rounds (default: [machine] report_ms; 0 = only\n"
             "                      the final round)\n"
             "  --check             verify scheduler invariants at every instant (exit 3 if broken)\n"
-            "  --start-on-pcpu0    place every vCPU on pCPU 0 at start (load-balancing experiments)\n");
+            "  --start-on-pcpu0    place every vCPU on pCPU 0 at start (load-balancing experiments)\n"
+            "  --trace FILE        write the scheduling trace (sched/trace.h) to FILE as protocol\n"
+            "                      trace records (docs/protocol.md; vsched-ctl trace converts it)\n"
+            "  --trace-events N    trace ring size per pCPU (default: [machine] trace_events)\n"
+            "  -h, --help          this text\n"
+            "Errors in the options or the configuration exit with status 2.\n");
 }
 
 static char *read_file(const char *path, size_t *len)
@@ -143,46 +149,115 @@ static void run_with_records(struct sim *sim, const struct cfg *cfg, uint64_t ru
     records_round(&w, sim, cfg, round, true);
 }
 
+/* --trace: the events as protocol trace records (vmm/proto.c), like the VMM's `trace`. */
+struct trace_file {
+    FILE *f;
+    struct proto_writer w;
+    uint64_t events, lost;
+};
+
+static void trace_line(void *ctx, const char *line, size_t len)
+{
+    fwrite(line, 1, len, ((struct trace_file *)ctx)->f);
+}
+
+static void trace_out(void *ctx, unsigned pcpu, const struct sched_trace_event *ev, unsigned n,
+                      uint64_t lost)
+{
+    struct trace_file *t = ctx;
+    t->events += n;
+    t->lost += lost;
+    proto_put_trace(&t->w, pcpu, ev, n, lost);
+}
+
+static void bad_option(const char *opt, const char *val)
+{
+    fprintf(stderr, "vsched-sim: bad value '%s' for %s\n", val, opt);
+    usage(stderr);
+    exit(2);
+}
+
 int main(int argc, char **argv)
 {
     struct sim_options opt = { 0 };
     opt.switch_cost_ns = -1;
     bool csv = false, records = false, report_set = false;
-    uint64_t run_ms = 0, report_ms = 0, v;
-    const char *path = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--csv")) {
-            csv = true;
-        } else if (!strcmp(a, "--records")) {
-            records = true;
-        } else if (!strcmp(a, "--report-ms") && val && !parse_u64(val, 3600000, &report_ms)) {
-            report_set = true, i++;
-        } else if (!strcmp(a, "--check")) {
-            opt.check = true;
-        } else if (!strcmp(a, "--start-on-pcpu0")) {
-            opt.start_on_pcpu0 = true;
-        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--policy") && val) {
-            opt.policy = val, i++;
-        } else if (!strcmp(a, "--run-ms") && val && !parse_u64(val, 3600000, &run_ms) && run_ms) {
-            i++;
-        } else if (!strcmp(a, "--pcpus") && val && !parse_u64(val, SCHED_MAX_PCPUS, &v) && v) {
-            opt.pcpus = (uint32_t)v, i++;
-        } else if (!strcmp(a, "--seed") && val && !parse_u64(val, UINT64_MAX, &v)) {
-            opt.seed = v, opt.seed_set = true, i++;
-        } else if (!strcmp(a, "--switch-cost-ns") && val && !parse_u64(val, 1000000, &v)) {
-            opt.switch_cost_ns = (int64_t)v, i++;
-        } else if (a[0] != '-' && !path) {
-            path = a;
-        } else {
-            fprintf(stderr, "vsched-sim: bad argument '%s'\n", a);
+    uint64_t run_ms = 0, report_ms = 0, v, trace_events = 0;
+    const char *path = NULL, *trace_path = NULL;
+    enum { O_RUN_MS = 256, O_PCPUS, O_POLICY, O_SEED, O_SWITCH, O_CSV, O_RECORDS, O_REPORT,
+           O_CHECK, O_PCPU0, O_TRACE, O_TRACE_EVENTS };
+    static const struct option longopts[] = {
+        { "run-ms", required_argument, NULL, O_RUN_MS },
+        { "pcpus", required_argument, NULL, O_PCPUS },
+        { "policy", required_argument, NULL, O_POLICY },
+        { "seed", required_argument, NULL, O_SEED },
+        { "switch-cost-ns", required_argument, NULL, O_SWITCH },
+        { "csv", no_argument, NULL, O_CSV },
+        { "records", no_argument, NULL, O_RECORDS },
+        { "report-ms", required_argument, NULL, O_REPORT },
+        { "check", no_argument, NULL, O_CHECK },
+        { "start-on-pcpu0", no_argument, NULL, O_PCPU0 },
+        { "trace", required_argument, NULL, O_TRACE },
+        { "trace-events", required_argument, NULL, O_TRACE_EVENTS },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    int o;
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        const char *name = optind > 1 ? argv[optind - 1] : "?";
+        switch (o) {
+        case 'h': usage(stdout); return 0;
+        case O_CSV: csv = true; break;
+        case O_RECORDS: records = true; break;
+        case O_CHECK: opt.check = true; break;
+        case O_PCPU0: opt.start_on_pcpu0 = true; break;
+        case O_POLICY: opt.policy = optarg; break;
+        case O_TRACE: trace_path = optarg; break;
+        case O_REPORT:
+            if (parse_u64(optarg, 3600000, &report_ms))
+                bad_option("--report-ms", optarg);
+            report_set = true;
+            break;
+        case O_RUN_MS:
+            if (parse_u64(optarg, 3600000, &run_ms) || !run_ms)
+                bad_option("--run-ms", optarg);
+            break;
+        case O_PCPUS:
+            if (parse_u64(optarg, SCHED_MAX_PCPUS, &v) || !v)
+                bad_option("--pcpus", optarg);
+            opt.pcpus = (uint32_t)v;
+            break;
+        case O_SEED:
+            if (parse_u64(optarg, UINT64_MAX, &v))
+                bad_option("--seed", optarg);
+            opt.seed = v, opt.seed_set = true;
+            break;
+        case O_SWITCH:
+            if (parse_u64(optarg, 1000000, &v))
+                bad_option("--switch-cost-ns", optarg);
+            opt.switch_cost_ns = (int64_t)v;
+            break;
+        case O_TRACE_EVENTS:
+            if (parse_u64(optarg, SCHED_TRACE_EVENTS_MAX, &trace_events) || !trace_events)
+                bad_option("--trace-events", optarg);
+            break;
+        case ':':
+            fprintf(stderr, "vsched-sim: %s needs a value\n", name);
+            usage(stderr);
+            return 2;
+        default:
+            fprintf(stderr, "vsched-sim: bad argument '%s'\n", name);
             usage(stderr);
             return 2;
         }
+    }
+    if (optind < argc)
+        path = argv[optind++];
+    if (optind < argc) {
+        fprintf(stderr, "vsched-sim: bad argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
     }
     if (!path || (csv && records)) {
         usage(stderr);
@@ -208,11 +283,32 @@ int main(int argc, char **argv)
     free(text);
     if (!run_ms)
         run_ms = cfg.machine.run_ms ? cfg.machine.run_ms : 1000;
+    struct trace_file tf = { 0 };
+    if (trace_path) {
+        tf.f = fopen(trace_path, "w");
+        if (!tf.f) {
+            fprintf(stderr, "vsched-sim: %s: %s\n", trace_path, strerror(errno));
+            return 2;
+        }
+        tf.w = (struct proto_writer){ .out = trace_line, .ctx = &tf };
+        opt.trace_events = (uint32_t)(trace_events ? trace_events
+                                      : cfg.machine.trace_events ? cfg.machine.trace_events
+                                                                 : SCHED_TRACE_EVENTS_DEFAULT);
+        opt.trace_out = trace_out;
+        opt.trace_ctx = &tf;
+    }
     struct sim *sim;
     char err[200];
     if (sim_create(&sim, &cfg, &opt, err, sizeof(err)) < 0) {
         fprintf(stderr, "%s: error: %s\n", path, err);
         return 2;
+    }
+    if (tf.f) {
+        struct sched *s0 = sim_sched(sim);
+        struct proto_hello_rec h = { .version = "sim", .backend = "sim",
+                                     .policy = sched_policy_name(s0), .pcpus = sched_npcpus(s0),
+                                     .vms = cfg.nvms };
+        proto_put_hello(&tf.w, &h);
     }
     if (records) {
         run_with_records(sim, &cfg, run_ms, report_set ? report_ms : cfg.machine.report_ms);
@@ -221,9 +317,19 @@ int main(int argc, char **argv)
             fprintf(stderr, "vsched-sim: %llu invariant violations; first: %s\n",
                     (unsigned long long)sim_violations(sim), sim_first_violation(sim));
         sim_destroy(sim);
+        if (tf.f) {
+            records_round(&tf.w, sim, &cfg, 0, true);
+            fclose(tf.f);
+        }
         return rc;
     }
     sim_run(sim, run_ms * 1000000);
+    if (tf.f) /* the names and counters the trace's events refer to */
+        records_round(&tf.w, sim, &cfg, 0, true);
+    if (tf.f && fclose(tf.f)) {
+        fprintf(stderr, "vsched-sim: %s: %s\n", trace_path, strerror(errno));
+        return 2;
+    }
     struct sched *s = sim_sched(sim);
     uint64_t now = sim_now(sim);
 

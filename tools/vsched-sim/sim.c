@@ -57,6 +57,11 @@ struct sim {
     size_t nheap, capheap;
     bool check, trace;
     uint64_t violations, instants;
+    void (*trace_out)(void *ctx, unsigned pcpu, const struct sched_trace_event *ev, unsigned n,
+                      uint64_t lost);
+    void *trace_ctx;
+    uint32_t trace_every;            /* simulator events between drains of the trace rings */
+    uint64_t trace_due;
     char first_violation[200];
 };
 
@@ -585,7 +590,11 @@ void sim_run(struct sim *sim, uint64_t until)
             if (++sim->instants % 1024 == 0)
                 check_vm_sums(sim);
         }
+        if (sim->trace_out && ++sim->trace_due >= sim->trace_every)
+            sim_trace_flush(sim);
     }
+    if (sim->trace_out)
+        sim_trace_flush(sim);
     if (until > sim->now)
         sim->now = until;
     if (sim->check)
@@ -628,9 +637,27 @@ int sim_create(struct sim **out, const struct cfg *cfg, const struct sim_options
     st.weight_per = (enum sched_weight_per)m->weight_per;
     st.nvms = sim->cfg.nvms;
     st.vms = vms;
+    if (opt->trace_events && opt->trace_out) {
+        st.trace_events = opt->trace_events;
+        st.trace = true;
+        sim->trace_out = opt->trace_out;
+        sim->trace_ctx = opt->trace_ctx;
+        /* A simulator event makes a handful of trace events on a pCPU (a decision: preempt,
+         * dispatch, kicks): draining every ring-size / 16 events loses none. */
+        sim->trace_every = opt->trace_events / 16 ? opt->trace_events / 16 : 1;
+    }
     for (uint32_t i = 0; i < sim->cfg.nvms; i++) {
         const struct cfg_vm *cv = &sim->cfg.vms[i];
         char why[120];
+        if ((cv->image[0] || cv->kernel[0]) && !cv->workload[0]) {
+            /* Simulating a guest image as a hog would give results that look real. */
+            snprintf(err, errlen, "vm '%s' (line %u): %s = %s has no workload: the simulator "
+                     "cannot run guest images; add workload = ... (docs/config.md)", cv->name,
+                     cv->line, cv->image[0] ? "image" : "kernel",
+                     cv->image[0] ? cv->image : cv->kernel);
+            free(sim);
+            return -1;
+        }
         if (sim_workload_parse(cv->workload, &sim->wl[i], why, sizeof(why)) < 0) {
             snprintf(err, errlen, "vm '%s' (line %u): %s", cv->name, cv->line, why);
             free(sim);
@@ -710,6 +737,23 @@ int sim_create(struct sim **out, const struct cfg *cfg, const struct sim_options
     }
     *out = sim;
     return 0;
+}
+
+void sim_trace_flush(struct sim *sim)
+{
+    static struct sched_trace_event buf[1024];
+    sim->trace_due = 0;
+    if (!sim->trace_out)
+        return;
+    for (unsigned c = 0; c < sim->npcpus; c++) {
+        unsigned n;
+        uint64_t lost;
+        while ((n = sched_trace_drain(sim->s, c, buf, 1024, &lost)) > 0 || lost) {
+            sim->trace_out(sim->trace_ctx, c, buf, n, lost);
+            if (n < 1024)
+                break;
+        }
+    }
 }
 
 void sim_destroy(struct sim *sim)

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "sched/sched.h"
+#include "sched/trace.h"
 #include "vmm/config.h"
 
 enum sim_kind { WL_HOG, WL_IDLE, WL_PERIODIC, WL_POISSON, WL_BARRIER, WL_YIELD, WL_TIMER,
@@ -39,6 +40,13 @@ struct sim_options {
     const char *policy;      /* NULL = the config's */
     bool check;              /* verify the invariants at every instant */
     bool start_on_pcpu0;     /* place every vCPU on pCPU 0 at start (overrides start_pcpu) */
+    /* Scheduling trace (sched/trace.h): on from the start when trace_events > 0 (ring size
+     * per pCPU); sim_run drains the rings into trace_out often enough that nothing is lost
+     * unless one simulator event makes more than trace_events / 2 trace events on a pCPU. */
+    uint32_t trace_events;
+    void (*trace_out)(void *ctx, unsigned pcpu, const struct sched_trace_event *ev, unsigned n,
+                      uint64_t lost);
+    void *trace_ctx;
 };
 
 struct sim;
@@ -49,6 +57,8 @@ int sim_create(struct sim **out, const struct cfg *cfg, const struct sim_options
 void sim_destroy(struct sim *sim);
 /* Runs the event loop up to UNTIL_NS of simulated time (may be called repeatedly). */
 void sim_run(struct sim *sim, uint64_t until_ns);
+/* Hands every trace event recorded so far to trace_out (sim_run does at its end). */
+void sim_trace_flush(struct sim *sim);
 /* Delivers kicks returned by a direct sched_change() call. */
 void sim_kick(struct sim *sim, sched_cpumask_t mask);
 struct sched *sim_sched(struct sim *sim);
