@@ -17,6 +17,8 @@ struct sched_acct {
     int64_t policy_value;  /* credit (ns) for credit, lag (ns) for pshare, 0 where none */
     uint64_t charged_ns;   /* pCPU time spent for it while another vCPU was current there (its
                               timer's interrupts: sched_vcpu_charge); not one of the four */
+    uint64_t deadline_misses; /* rtds: periods that ended while it was runnable and had not
+                                 received its budget (counted when the policy next looks) */
 };
 
 static inline void sched_acct_add(struct sched_acct *dst, const struct sched_acct *src)
@@ -32,6 +34,7 @@ static inline void sched_acct_add(struct sched_acct *dst, const struct sched_acc
     dst->wakeups += src->wakeups;
     dst->policy_value += src->policy_value;
     dst->charged_ns += src->charged_ns;
+    dst->deadline_misses += src->deadline_misses;
 }
 
 #endif

@@ -1,7 +1,8 @@
 # sched/: freestanding scheduler library (compiled into the VMM and for the host).
 SCHED_SRCS := sched/runq.c sched/cap.c sched/place.c sched/gang.c sched/core.c sched/setup.c \
               sched/change.c sched/observe.c sched/policies.c sched/credit.c sched/pshare.c \
-              sched/rr.c sched/fifo.c sched/lottery.c sched/stride.c \
+              sched/rr.c sched/fifo.c sched/lottery.c sched/stride.c sched/null.c \
+              sched/rtds.c sched/reserve.c sched/credit2.c \
               sched/heap.c sched/hist.c sched/trace.c
 EFI_SRCS += $(SCHED_SRCS)
 
@@ -15,7 +16,7 @@ SCHED_TEST_SIM := tools/vsched-sim/sim.c tools/vsched-sim/workload.c vmm/config.
 SCHED_TESTS := test_sched_heap test_sched_hist test_sched_core test_sched_credit \
                test_sched_pshare test_sched_baselines test_sched_gang test_sched_balance \
                test_sched_props test_sched_threads test_sched_sim test_sched_shares \
-               test_sched_trace
+               test_sched_rtds test_sched_credit2 test_sched_trace
 UNIT_TESTS += $(SCHED_TESTS)
 $(foreach t,$(SCHED_TESTS),$(eval $(call host_prog,$(t),tests/unit/$(t).c tests/unit/sched_testlib.c $(SCHED_TEST_SIM) $(SCHED_SRCS),-lcmocka -lm -lpthread)))
 
@@ -30,7 +31,7 @@ $(eval $(call host_prog,sched-bench,tools/vsched-sim/bench.c $(SCHED_SRCS),))
 # default, deterministic emulated time; BENCH_EMU=qemu for TCG).  Prints a table.
 BENCH_EMU ?= bochs
 .PHONY: bench-latency
-bench-latency: deps-$(BENCH_EMU)
+bench-latency: deps-$(BENCH_EMU) $(BUILD)/host/sched-bench
 	@$(MAKE) --no-print-directory all $(GUEST_IMAGES)
 	tools/bench-latency --build $(BUILD) --emu $(BENCH_EMU)
 

@@ -5,13 +5,15 @@
 #include "sched/cap.h"
 #include "sched/core.h"
 #include "sched/gang.h"
+#include "sched/reserve.h"
 #include "sched/runq.h"
 #include "sched/setup.h"
 
 #define SCHED_SET_ALL (SCHED_SET_POLICY | SCHED_SET_TIMESLICE | SCHED_SET_RATELIMIT | \
                        SCHED_SET_GANG_SKEW | SCHED_SET_BALANCE | SCHED_SET_WEIGHT | SCHED_SET_CAP | \
-                       SCHED_SET_REQUEST | SCHED_SET_GANG)
-#define SCHED_SET_VM_FIELDS (SCHED_SET_WEIGHT | SCHED_SET_CAP | SCHED_SET_REQUEST | SCHED_SET_GANG)
+                       SCHED_SET_REQUEST | SCHED_SET_GANG | SCHED_SET_RESERVATION)
+#define SCHED_SET_VM_FIELDS (SCHED_SET_WEIGHT | SCHED_SET_CAP | SCHED_SET_REQUEST | SCHED_SET_GANG | \
+                             SCHED_SET_RESERVATION)
 
 static int change_check(const struct sched *s, const struct sched_change *c,
                         const struct sched_policy **pol)
@@ -43,6 +45,9 @@ static int change_check(const struct sched *s, const struct sched_change *c,
             return SCHED_E_RANGE;
         if ((c->set & SCHED_SET_GANG) && (unsigned)c->gang >= SCHED_GANG_COUNT)
             return SCHED_E_RANGE;
+        if ((c->set & SCHED_SET_RESERVATION) &&
+            sched_check_reservation(c->rt_budget_ns, c->rt_period_ns))
+            return SCHED_E_RANGE;
         if ((c->set & SCHED_SET_GANG) && c->gang == SCHED_GANG_STRICT &&
             cpumask_count(&vm->affinity) < vm->nvcpus)
             return SCHED_E_SETUP; /* as at setup: one pCPU of its own for every member */
@@ -70,9 +75,30 @@ static void switch_policy(struct sched *s, const struct sched_policy *pol, uint6
     }
 }
 
+/* V's policy state starts afresh (its reservation changed): out of the policy and back. */
+static void restart_vcpu(struct sched *s, struct sched_vcpu *v, uint64_t now)
+{
+    struct sched_pcpu *p = &s->pcpus[v->cpu];
+    bool cur = p->curr == v && v->state == SCHED_RUNNING;
+    if (cur || v->queued)
+        s->policy->sleep(p, v, now);
+    s->policy->init_vcpu(p, v, now);
+    if (cur)
+        s->policy->wake(p, v, now, SCHED_JOIN_CURRENT);
+    else if (v->queued)
+        s->policy->wake(p, v, now, SCHED_JOIN_MOVE);
+}
+
 static void change_vm(struct sched *s, const struct sched_change *c, uint64_t now)
 {
     struct sched_vm *vm = &s->vms[c->vm];
+    if (c->set & SCHED_SET_RESERVATION) {
+        vm->rt_budget_ns = c->rt_budget_ns;
+        vm->rt_period_ns = c->rt_budget_ns ? c->rt_period_ns : 0;
+        vm->rt_extra = !c->rt_no_extra;
+        for (uint32_t k = 0; k < vm->nvcpus; k++)
+            restart_vcpu(s, &vm->vcpus[k], now);
+    }
     if (c->set & SCHED_SET_REQUEST)
         vm->request_ns = c->request_ns;
     if (c->set & SCHED_SET_WEIGHT) {
@@ -112,7 +138,8 @@ int sched_change(struct sched *s, const struct sched_change *c, uint64_t now,
             s->params.gang_skew_ns = c->gang_skew_ns;
         if (c->set & SCHED_SET_BALANCE)
             s->params.balance_ns = c->balance_ns;
-        if (c->set & (SCHED_SET_WEIGHT | SCHED_SET_CAP | SCHED_SET_REQUEST))
+        const struct sched_policy *old = s->policy;
+        if (c->set & (SCHED_SET_WEIGHT | SCHED_SET_CAP | SCHED_SET_REQUEST | SCHED_SET_RESERVATION))
             change_vm(s, c, now);
         if ((c->set & SCHED_SET_POLICY) && pol != s->policy)
             switch_policy(s, pol, now);
@@ -126,11 +153,22 @@ int sched_change(struct sched *s, const struct sched_change *c, uint64_t now,
             else if (!was && gang_ref)
                 gang_ref = false; /* kept: it is now this VM's */
         }
-        for (uint32_t i = 0; i < s->npcpus; i++) { /* running vCPUs start a slice of the new kind */
+        /* Reserved vCPUs are pinned while a partitioned policy runs (reserve.h); the policy's
+         * adjust admitted the packing, against this same state (every lock held).  After a
+         * gang switch the packing may no longer fit: then the pins stay as they were. */
+        if (s->policy->partitioned)
+            (void)sched_reserve_pin(s, now);
+        else if (old->partitioned)
+            sched_reserve_unpin(s, now);
+        /* Running vCPUs get a slice of the new kind, counted from their dispatch: counted from
+         * the change, frequent switches (the metascheduler's slots, tools/vsched-meta) made
+         * the running vCPUs' slices restart at every switch, and they were never descheduled
+         * while the switches came faster than the slice (the others starved). */
+        for (uint32_t i = 0; i < s->npcpus; i++) {
             struct sched_pcpu *p = &s->pcpus[i];
             p->preempt_check = true; /* weights, policy or parameters changed */
             if (p->curr && p->curr->state == SCHED_RUNNING && !is_strict(p->curr))
-                p->slice_end_ns = add_sat(now, s->policy->slice_ns(p, p->curr, now));
+                p->slice_end_ns = add_sat(p->run_start_ns, s->policy->slice_ns(p, p->curr, now));
         }
         if (kick) { /* every decision may change (and the gang switch's kicks are among them) */
             *kick = s->all_mask;

@@ -233,6 +233,8 @@ static uint64_t next_event(struct sched *s, struct sched_pcpu *p, uint64_t now)
         }
         if (s->params.balance_ns)
             t = u64_min(t, p->next_balance_ns);
+    } else if (p->nr_ready && s->policy->idle_recheck_ns) {
+        t = u64_min(t, s->policy->idle_recheck_ns(p, now)); /* queued, none may run yet */
     }
     struct slist *pos;
     slist_for_each(pos, &p->held) {

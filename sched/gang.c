@@ -233,9 +233,7 @@ void sched_gang_force(struct sched *s, struct sched_vcpu *v, uint64_t now, sched
 
 /* ---- run-time switch of a VM's mode (sched_change, every lock held) ---------------------- */
 
-/* Gives V the home HOME (-1: none) and the matching affinity, moving it there.  V is not
- * current on any pCPU unless HOME is where it is current. */
-static void set_home(struct sched *s, struct sched_vcpu *v, int32_t home, uint64_t now)
+void sched_set_home(struct sched *s, struct sched_vcpu *v, int32_t home, uint64_t now)
 {
     struct sched_pcpu *from = &s->pcpus[v->cpu], *to = home >= 0 ? &s->pcpus[home] : from;
     bool queued = v->queued;
@@ -276,7 +274,7 @@ static void pin_members(struct sched *s, struct sched_vm *vm, uint64_t now)
     }
     sched_place_gang(s, vm, home, count, pinned);
     for (uint32_t k = 0; k < vm->nvcpus; k++)
-        set_home(s, &vm->vcpus[k], home[k], now);
+        sched_set_home(s, &vm->vcpus[k], home[k], now);
 }
 
 void sched_gang_switch(struct sched *s, struct sched_vm *vm, enum sched_gang to, uint64_t now,
@@ -315,7 +313,7 @@ void sched_gang_switch(struct sched *s, struct sched_vm *vm, enum sched_gang to,
         }
     if (from == SCHED_GANG_STRICT)
         for (uint32_t k = 0; k < vm->nvcpus; k++)
-            set_home(s, &vm->vcpus[k], -1, now);
+            sched_set_home(s, &vm->vcpus[k], -1, now);
     if (to == SCHED_GANG_STRICT)
         pin_members(s, vm, now);
 }

@@ -31,6 +31,11 @@ void sched_gang_force(struct sched *s, struct sched_vcpu *v, uint64_t now, sched
 /* A co-start deferred for a backfill (sched_gang_try_start): when it is due, else NO_EVENT. */
 uint64_t sched_gang_start_at(const struct sched_vm *vm);
 
+/* Every lock held: V gets the home HOME (-1: none) and the matching affinity, moving it there
+ * (strict members; reserve.c pins reserved vCPUs with it).  V is not current on any pCPU
+ * unless HOME is where it is current. */
+void sched_set_home(struct sched *s, struct sched_vcpu *v, int32_t home, uint64_t now);
+
 /* sched_change, every lock held: VM's mode becomes TO. */
 void sched_gang_switch(struct sched *s, struct sched_vm *vm, enum sched_gang to, uint64_t now,
                        sched_cpumask_t *kick);

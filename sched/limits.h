@@ -35,6 +35,8 @@
 #define SCHED_BALANCE_DEFAULT_US 10000
 #define SCHED_REQUEST_MIN_US 100          /* pshare request; 0 = the default */
 #define SCHED_REQUEST_MAX_US 1000000
+#define SCHED_RT_PERIOD_MIN_US 100        /* rtds reservation period; budget 1 .. period us */
+#define SCHED_RT_PERIOD_MAX_US 1000000
 
 /* Scheduling traces (sched/trace.h): events per pCPU ring, rounded up to a power of two. */
 #define SCHED_TRACE_EVENTS_DEFAULT 4096

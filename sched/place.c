@@ -140,9 +140,12 @@ static struct sched_vcpu *find_stealable(struct sched_pcpu *src, unsigned cpu,
 }
 
 /* P (locked, nothing to run) takes a queued vCPU from another pCPU: the claimed hint first,
- * then the other pCPUs in order after P.  Returns true when P has something queued. */
+ * then the other pCPUs in order after P.  Returns true when P has something queued.  What was
+ * queued on P when it began does not count as found (the policy had nothing it may run now:
+ * rtds's vCPUs out of budget), only what came meanwhile. */
 bool sched_steal(struct sched *s, struct sched_pcpu *p, uint64_t now)
 {
+    uint32_t queued_before = p->nr_ready;
     struct sched_vcpu *hint = __atomic_exchange_n(&p->steal_hint, NULL, __ATOMIC_SEQ_CST);
     sched_cpumask_t cand = cpumask_atomic_load(&s->ready_mask);
     cpumask_clear(&cand, p->id);
@@ -161,7 +164,7 @@ bool sched_steal(struct sched *s, struct sched_pcpu *p, uint64_t now)
         if (v)
             migrate_queued(s, &s->pcpus[q], p, v, now);
         rq_unlock(s, q);
-        if (v || p->nr_ready)
+        if (v || p->nr_ready > queued_before)
             return true;
     }
     return p->nr_ready != 0;

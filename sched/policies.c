@@ -4,7 +4,8 @@
 #include <string.h>
 
 extern const struct sched_policy sched_policy_credit, sched_policy_pshare, sched_policy_rr,
-    sched_policy_fifo, sched_policy_lottery, sched_policy_stride;
+    sched_policy_fifo, sched_policy_lottery, sched_policy_stride, sched_policy_null,
+    sched_policy_rtds, sched_policy_credit2;
 
 const struct sched_policy *const sched_policies[] = {
     &sched_policy_credit,
@@ -13,6 +14,9 @@ const struct sched_policy *const sched_policies[] = {
     &sched_policy_fifo,
     &sched_policy_lottery,
     &sched_policy_stride,
+    &sched_policy_null,
+    &sched_policy_rtds,
+    &sched_policy_credit2,
     NULL,
 };
 

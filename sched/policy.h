@@ -25,7 +25,11 @@
  *                             exits its timer caused while another vCPU ran: sched_vcpu_charge)
  *   unserved                  [FROM, NOW) of P's time served nobody (its current vCPU was not
  *                             charged for it): a clock of service must not advance over it
- *   adjust                    policy-specific validation of a struct sched_change
+ *   adjust                    policy-specific validation of a struct sched_change (the
+ *                             target policy's, also when switching to it)
+ *   check_setup               policy-specific validation of a set-up (null: no overcommit)
+ *   idle_recheck_ns           when a pCPU with nothing it may run now must decide again
+ *                             (rtds: a queued vCPU's budget is replenished)
  *   value, dump               observation
  * Weight changes and run-time policy switches are sleep/wake(JOIN_MOVE or JOIN_CURRENT) around
  * the change, done by the core with every lock held. */
@@ -72,6 +76,8 @@ struct sched_vm {
     enum sched_gang gang;
     sched_cpumask_t affinity;
     uint64_t request_ns;            /* pshare request size, 0 = time slice */
+    uint64_t rt_budget_ns, rt_period_ns; /* rtds reservation per vCPU, budget 0 = none */
+    bool rt_extra;                  /* rtds: may run beyond its budget in idle time */
     struct sched_vcpu *vcpus;
     /* cap (VM lock) */
     int64_t cap_budget;             /* ns x 100 (cap.c) */
@@ -160,6 +166,9 @@ struct sched_policy {
     void (*charge)(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t ns, uint64_t now); /* may be NULL */
     void (*unserved)(struct sched_pcpu *p, uint64_t from, uint64_t now);  /* may be NULL */
     int (*adjust)(const struct sched *s, const struct sched_change *c);   /* may be NULL */
+    int (*check_setup)(const struct sched_setup *st);                     /* may be NULL */
+    uint64_t (*idle_recheck_ns)(struct sched_pcpu *p, uint64_t now);      /* may be NULL */
+    bool partitioned;               /* the core pins reserved vCPUs to pCPUs (reserve.h) */
     int64_t (*value)(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now); /* may be NULL */
     size_t (*dump)(struct sched_pcpu *p, char *buf, size_t len);          /* may be NULL */
 };
@@ -255,6 +264,12 @@ static inline void vclock_unserved(struct vclock *c, const struct sched_pcpu *p,
     vclock_serve(c, p, from);
     if (now > c->stamp_ns)
         c->stamp_ns = now;
+}
+
+/* The one accounting write a policy makes: N deadlines of V passed unserved (rtds). */
+static inline void sched_note_deadline_misses(struct sched_vcpu *v, uint64_t n)
+{
+    v->acct.deadline_misses += n;
 }
 
 static inline uint64_t sched_timeslice(const struct sched_pcpu *p)

@@ -88,6 +88,8 @@ enum sched_err {
     SCHED_E_VM = -3,      /* no such VM */
     SCHED_E_NOMEM = -4,   /* memory block too small */
     SCHED_E_SETUP = -5,   /* inconsistent setup (affinity outside the machine, gang too wide) */
+    SCHED_E_OVERCOMMIT = -6, /* null: more vCPUs than pCPUs they may use, one each */
+    SCHED_E_ADMIT = -7,   /* rtds: the reservations do not fit (budget/period per pCPU > 1) */
 };
 
 enum sched_gang { SCHED_GANG_NONE, SCHED_GANG_STRICT, SCHED_GANG_RELAXED };
@@ -108,6 +110,10 @@ struct sched_vm_setup {
     sched_cpumask_t affinity;   /* empty = all */
     int32_t start_pcpu;         /* pCPU every vCPU starts on (-1 = spread by load); it may move */
     const int16_t *start_pcpus; /* NULL, or one entry per vCPU (-1 = spread): overrides start_pcpu */
+    /* rtds reservation of each of its vCPUs: RT_BUDGET_NS every RT_PERIOD_NS (0 = none: it
+     * runs only in idle time).  RT_NO_EXTRA: never beyond its budget (Xen's extratime = 0). */
+    uint64_t rt_budget_ns, rt_period_ns;
+    bool rt_no_extra;
 };
 
 struct sched_setup {
@@ -152,6 +158,8 @@ enum {
     SCHED_SET_CAP = 1u << 9,
     SCHED_SET_REQUEST = 1u << 10, /* pshare request size, 0 = the time slice */
     SCHED_SET_GANG = 1u << 11,    /* co-scheduling mode; strict: as at setup (SCHED_E_SETUP) */
+    SCHED_SET_RESERVATION = 1u << 12, /* rt_budget_ns, rt_period_ns, rt_no_extra (rtds admits
+                                         it: SCHED_E_ADMIT when it does not fit) */
 };
 
 struct sched_change {
@@ -162,6 +170,8 @@ struct sched_change {
     uint32_t weight, cap_pct;
     uint64_t request_ns;
     enum sched_gang gang;
+    uint64_t rt_budget_ns, rt_period_ns;
+    bool rt_no_extra;
 };
 
 /* Setup and memory. */

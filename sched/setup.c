@@ -5,6 +5,7 @@
 
 #include "sched/cap.h"
 #include "sched/place.h"
+#include "sched/reserve.h"
 
 #define ALIGN16(x) (((x) + 15u) & ~(size_t)15u)
 #define US 1000ull
@@ -27,6 +28,16 @@ int sched_check_params(uint64_t ts, uint64_t rl, uint64_t skew, uint64_t bal)
         !in_range(skew, SCHED_GANG_SKEW_MIN_US * US, SCHED_GANG_SKEW_MAX_US * US))
         return SCHED_E_RANGE;
     if (bal && !in_range(bal, SCHED_BALANCE_MIN_US * US, SCHED_BALANCE_MAX_US * US))
+        return SCHED_E_RANGE;
+    return SCHED_OK;
+}
+
+int sched_check_reservation(uint64_t budget_ns, uint64_t period_ns)
+{
+    if (!budget_ns)
+        return SCHED_OK;
+    if (!in_range(period_ns, SCHED_RT_PERIOD_MIN_US * US, SCHED_RT_PERIOD_MAX_US * US) ||
+        !in_range(budget_ns, US, period_ns))
         return SCHED_E_RANGE;
     return SCHED_OK;
 }
@@ -69,7 +80,8 @@ int sched_setup_check(const struct sched_setup *st)
         const struct sched_vm_setup *vs = &st->vms[i];
         if (!in_range(vs->vcpus, 1, SCHED_MAX_VCPUS) || vs->weight > SCHED_WEIGHT_MAX ||
             vs->cap_pct > SCHED_CAP_PER_VCPU * vs->vcpus ||
-            (unsigned)vs->gang >= SCHED_GANG_COUNT)
+            (unsigned)vs->gang >= SCHED_GANG_COUNT ||
+            sched_check_reservation(vs->rt_budget_ns, vs->rt_period_ns))
             return SCHED_E_RANGE;
         total += vs->vcpus;
         sched_cpumask_t aff = vm_affinity(vs, st->npcpus);
@@ -86,7 +98,8 @@ int sched_setup_check(const struct sched_setup *st)
     }
     if (total > SCHED_MAX_VCPUS)
         return SCHED_E_RANGE;
-    return SCHED_OK;
+    const struct sched_policy *pol = sched_policy_find(st->policy ? st->policy : "credit");
+    return pol->check_setup ? pol->check_setup(st) : SCHED_OK;
 }
 
 static uint32_t total_vcpus(const struct sched_setup *st)
@@ -181,6 +194,9 @@ int sched_init(struct sched **out, void *mem, size_t size, const struct sched_se
         vm->weight = vs->weight ? vs->weight : SCHED_WEIGHT_DEFAULT;
         vm->gang = vs->gang;
         vm->affinity = vm_affinity(vs, s->npcpus);
+        vm->rt_budget_ns = vs->rt_budget_ns;
+        vm->rt_period_ns = vs->rt_budget_ns ? vs->rt_period_ns : 0;
+        vm->rt_extra = !vs->rt_no_extra;
         vm->vcpus = &s->vcpus[id];
         sched_cap_set(s, vm, vs->cap_pct, now);
         if (vm->gang != SCHED_GANG_NONE)
@@ -201,6 +217,8 @@ int sched_init(struct sched **out, void *mem, size_t size, const struct sched_se
         }
     }
     sched_place_initial(s);
+    if (s->policy->partitioned)
+        sched_reserve_place_initial(s);
     for (uint32_t c = 0; c < s->npcpus; c++)
         s->policy->init_pcpu(&s->pcpus[c], now);
     for (uint32_t i = 0; i < s->nvcpus; i++)

@@ -3,6 +3,9 @@
 SIM_SRCS := tools/vsched-sim/sim.c tools/vsched-sim/workload.c vmm/config.c $(SCHED_SRCS)
 HOST_TOOLS += vsched-sim
 $(eval $(call host_prog,vsched-sim,tools/vsched-sim/main.c vmm/proto.c $(SIM_SRCS),-lm))
+# vsched-meta: the metascheduler experiment in the simulator (tools/README.md, docs/sched.md).
+HOST_TOOLS += vsched-meta
+$(eval $(call host_prog,vsched-meta,tools/vsched-sim/meta.c $(SIM_SRCS),-lm))
 # vsched-ctl: the host side of the console protocol (docs/protocol.md, tools/README.md).
 HOST_TOOLS += vsched-ctl
 CTL_SRCS := $(wildcard tools/ctl/*.c) vmm/proto.c sched/hist.c sched/trace.c

@@ -35,6 +35,7 @@ static const struct key machine_keys[] = {
     { "inject_fault",     K_FAULT,  M(inject_fault),     0, 0, 0 },
     { "inject_fault_cpu", K_U32,    M(inject_fault_cpu), 0, 0, CFG_MAX_PCPUS - 1 },
     { "inject_fault_ms",  K_U32,    M(inject_fault_ms),  0, 0, 3600000 },
+    { "meta_tb_us",       K_U32,    M(meta_tb_us),       0, 0, 10000000 },
     { "trace",            K_ONOFF,  M(trace),            0, 0, 0 },
     { "trace_events",     K_U32,    M(trace_events),     0, 0, SCHED_TRACE_EVENTS_MAX },
 };
@@ -48,6 +49,11 @@ static const struct key vm_keys[] = {
     { "affinity",  K_CPUSET, V(affinity),  0, 0, 0 },
     { "start_pcpu", K_PCPU_LIST, V(start_pcpu), 0, 0, 0 },
     { "request_us", K_U32,   V(request_us), 0, 0, SCHED_REQUEST_MAX_US },
+    { "rt_budget_us", K_U32, V(rt_budget_us), 0, 0, SCHED_RT_PERIOD_MAX_US },
+    { "rt_period_us", K_U32, V(rt_period_us), 0, 0, SCHED_RT_PERIOD_MAX_US },
+    { "rt_extratime", K_U32, V(rt_extratime), 0, 0, 1 },
+    { "meta_policy", K_POLICY, V(meta_policy), SZ(cfg_vm, meta_policy), 0, 0 },
+    { "meta_weight", K_U32,  V(meta_weight), 0, 1, 1000000 },
     { "expect",    K_EXPECT, V(expect),    0, 0, 0 },
     { "selftest",  K_SELFTEST, V(selftest), 0, 0, 0 },
     { "image",     K_FILE,   V(image),    SZ(cfg_vm, image), 0, 0 },
@@ -98,6 +104,8 @@ static void vm_defaults(struct cfg_vm *vm)
     vm->memory_mb = 16;
     vm->weight = SCHED_WEIGHT_DEFAULT;
     vm->affinity = cpumask_below(CFG_MAX_PCPUS);
+    vm->rt_extratime = 1;
+    vm->meta_weight = 1;
 }
 
 /* ---- small freestanding string helpers ---- */
@@ -363,11 +371,32 @@ static int cross_check(const struct cfg *c, struct cfg_error *err)
         err_set(err, 0, "inject_fault_cpu is not below pcpus", no_span, "");
         return -1;
     }
+    bool meta_vm = false;
+    for (uint32_t i = 0; i < c->nvms; i++)
+        meta_vm = meta_vm || c->vms[i].meta_policy[0];
+    if (m->meta_tb_us && !meta_vm) {
+        err_set(err, 0, "meta_tb_us needs a [vm] with meta_policy", no_span, "");
+        return -1;
+    }
     for (uint32_t i = 0; i < c->nvms; i++) {
         const struct cfg_vm *vm = &c->vms[i];
         struct span name = { vm->name, strlen(vm->name) };
+        if (vm->meta_policy[0] && !m->meta_tb_us) {
+            err_set(err, vm->line, "[vm ", name, "]: meta_policy needs [machine] meta_tb_us");
+            return -1;
+        }
         if (vm->request_us && vm->request_us < 100) {
             err_set(err, vm->line, "[vm ", name, "]: request_us must be 0 or at least 100");
+            return -1;
+        }
+        if (vm->rt_budget_us && (vm->rt_period_us < SCHED_RT_PERIOD_MIN_US ||
+                                 vm->rt_budget_us > vm->rt_period_us)) {
+            err_set(err, vm->line, "[vm ", name,
+                    "]: rt_budget_us needs rt_period_us >= 100 and not below the budget");
+            return -1;
+        }
+        if (!vm->rt_budget_us && vm->rt_period_us) {
+            err_set(err, vm->line, "[vm ", name, "]: rt_period_us without rt_budget_us");
             return -1;
         }
         if (vm->cap > 100 * vm->vcpus) {

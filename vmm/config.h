@@ -42,6 +42,11 @@ struct cfg_vm {
     uint32_t start_pcpus;     /* entries of start_pcpu given: 0 (spread by load), 1 (all), vcpus */
     int16_t start_pcpu[CFG_MAX_VCPUS]; /* pCPU each vCPU starts on (may move later) */
     uint32_t request_us;      /* pshare request size, 0 = the time slice, else 100..1000000 */
+    uint32_t rt_budget_us;    /* rtds: reservation of each vCPU per period, 0 = none */
+    uint32_t rt_period_us;    /* rtds: 100..1000000 when a budget is set */
+    uint32_t rt_extratime;    /* rtds: 1 (default) = may run beyond its budget in idle time */
+    char meta_policy[CFG_NAME_MAX]; /* metascheduler: this VM's preferred policy, "" = none */
+    uint32_t meta_weight;     /* metascheduler: its slot's weight, 1..1000000, default 1 */
     enum cfg_expect expect;   /* default exit */
     enum cfg_vm_selftest selftest; /* bad_entry: start with an illegal CR3, to test reports */
     char image[CFG_PATH_MAX]; /* ELF on the ESP; "" = none */
@@ -69,6 +74,7 @@ struct cfg_machine {
     enum cfg_fault inject_fault;  /* self-test: raise this exception after boot */
     uint32_t inject_fault_cpu;    /* on this CPU */
     uint32_t inject_fault_ms;     /* 0: after boot; else this long into the VMs' run */
+    uint32_t meta_tb_us;      /* metascheduler base timeslice, 0 = off (vmm/meta.c) */
     int trace;                /* scheduling trace on from the start (0 off, 1 on) */
     uint32_t trace_events;    /* trace ring per pCPU, events (sched/trace.h), default 4096 */
 };

@@ -530,6 +530,7 @@ void proto_put_vcpu(struct proto_writer *w, const struct proto_round *r,
     put_nz(&l, "mig", a->migrations);
     put_nz(&l, "wak", a->wakeups);
     put_nz(&l, "chg", a->charged_ns);
+    put_nz(&l, "dm", a->deadline_misses);
     if (v->exits) {
         /* ex=hlt:N,msr:N,...: the reasons seen, in proto_exit_names order. */
         char val[PROTO_EXITS * 28];
@@ -875,7 +876,8 @@ bool proto_get_hist(const struct proto_msg *m, const char *key, uint64_t *bucket
 
 /* ---- commands ---- */
 
-static const char *const cmd_names[] = { "?", "dump", "set", "policy", "gang", "report", "trace" };
+static const char *const cmd_names[] = { "?", "dump", "set", "policy", "gang", "report", "trace",
+                                          "reserve", "meta" };
 static const char *const gang_modes[] = { "none", "strict", "relaxed" };
 
 const char *proto_cmd_name(enum proto_cmd_kind k)
@@ -890,8 +892,11 @@ static const char *const policy_keys[] = { "name", NULL };
 static const char *const gang_keys[] = { "vm", "mode", NULL };
 static const char *const report_keys[] = { "period_ms", NULL };
 static const char *const trace_keys[] = { "on", NULL };
+static const char *const reserve_keys[] = { "vm", "budget_us", "period_us", "extratime", NULL };
+static const char *const meta_keys[] = { "tb_us", NULL };
 static const char *const *const cmd_keys[] = { dump_keys, dump_keys, set_keys, policy_keys,
-                                               gang_keys, report_keys, trace_keys };
+                                               gang_keys, report_keys, trace_keys, reserve_keys,
+                                               meta_keys };
 
 static bool allowed(const char *const *keys, const char *key)
 {
@@ -986,12 +991,12 @@ int proto_parse_cmd(const char *line, size_t len, struct proto_cmd *out, char *e
         return fail(err, errlen, "'cmd' must be the first key");
 
     enum proto_cmd_kind kind = PROTO_CMD_NONE;
-    for (unsigned k = PROTO_CMD_DUMP; k <= PROTO_CMD_TRACE; k++)
+    for (unsigned k = PROTO_CMD_DUMP; k <= PROTO_CMD_LAST; k++)
         if (!c->quoted && strcmp(c->val, cmd_names[k]) == 0)
             kind = (enum proto_cmd_kind)k;
     if (kind == PROTO_CMD_NONE)
         return fail3(err, errlen, "unknown command ", c->val, strlen(c->val),
-                     " (dump, set, policy, gang, report, trace)");
+                     " (dump, set, policy, gang, report, trace, reserve, meta)");
 
     for (uint32_t i = 0; i < m.npairs; i++) {
         const char *key = m.pairs[i].key;
@@ -1071,6 +1076,40 @@ int proto_parse_cmd(const char *line, size_t len, struct proto_cmd *out, char *e
             r.has_on = true;
             r.on = v != 0;
         }
+        break;
+    case PROTO_CMD_RESERVE:
+        if (need(&m, "vm", err, errlen) ||
+            get_name(&m, "vm", "bad VM name ", r.vm, err, errlen) ||
+            need(&m, "budget_us", err, errlen) ||
+            get_num(&m, "budget_us", 0, SCHED_RT_PERIOD_MAX_US, &v, err, errlen))
+            return PROTO_ERROR;
+        r.has_vm = true;
+        r.rt_budget_us = (uint32_t)v;
+        r.rt_period_us = 0;
+        if (proto_find(&m, "period_us")) {
+            if (get_num(&m, "period_us", SCHED_RT_PERIOD_MIN_US, SCHED_RT_PERIOD_MAX_US, &v, err,
+                        errlen))
+                return PROTO_ERROR;
+            r.rt_period_us = (uint32_t)v;
+        }
+        if (r.rt_budget_us && !r.rt_period_us)
+            return fail(err, errlen, "reserve with a budget needs period_us=");
+        if (r.rt_budget_us > r.rt_period_us)
+            return fail(err, errlen, "budget_us is above period_us");
+        r.rt_extratime = true;
+        if (proto_find(&m, "extratime")) {
+            if (get_num(&m, "extratime", 0, 1, &v, err, errlen))
+                return PROTO_ERROR;
+            r.rt_extratime = v == 1;
+        }
+        r.has_reservation = true;
+        break;
+    case PROTO_CMD_META:
+        if (need(&m, "tb_us", err, errlen) ||
+            get_num(&m, "tb_us", 0, 10000000, &v, err, errlen))
+            return PROTO_ERROR;
+        r.has_tb = true;
+        r.tb_us = (uint32_t)v;
         break;
     }
     *out = r;

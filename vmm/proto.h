@@ -221,6 +221,9 @@ enum proto_cmd_kind {
     PROTO_CMD_GANG,    /* vm= mode= */
     PROTO_CMD_REPORT,  /* period_ms= */
     PROTO_CMD_TRACE,   /* [on=0|1]: tracing on or off, then drain the rings */
+    PROTO_CMD_RESERVE, /* vm= budget_us= period_us= [extratime=] (rtds reservation) */
+    PROTO_CMD_META,    /* tb_us= (metascheduler base timeslice, 0 = off) */
+    PROTO_CMD_LAST = PROTO_CMD_META,
 };
 
 #define PROTO_CMD_NAME_MAX  16  /* the cmd= echo, NUL included */
@@ -251,6 +254,12 @@ struct proto_cmd {
     uint32_t period_ms;            /* report: 0..60000 */
     bool has_on;
     bool on;                       /* trace: on=1 / on=0 */
+    bool has_reservation;
+    uint32_t rt_budget_us;         /* reserve: 0 (none) .. period_us (the library checks) */
+    uint32_t rt_period_us;         /* reserve: 0, or 100..1000000 */
+    bool rt_extratime;             /* reserve: extratime=0|1, default 1 */
+    bool has_tb;
+    uint32_t tb_us;                /* meta: 0..10000000 */
 };
 
 /* Parses and checks a command line as far as that is possible without the machine (the VMM

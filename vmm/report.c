@@ -256,6 +256,21 @@ static void command(const char *line, size_t len)
         __atomic_store_n(&vm->gang_mode, c.gang, __ATOMIC_RELAXED);
         break;
     }
+    case PROTO_CMD_RESERVE: { /* rtds admits it (SCHED_E_ADMIT: an error, nothing changed) */
+        struct sched_change ch = { .set = SCHED_SET_RESERVATION, .vm = vm->id,
+                                   .rt_budget_ns = (uint64_t)c.rt_budget_us * 1000,
+                                   .rt_period_ns = (uint64_t)c.rt_period_us * 1000,
+                                   .rt_no_extra = !c.rt_extratime };
+        if (!change(&c, &ch))
+            return;
+        break;
+    }
+    case PROTO_CMD_META:
+        if (!meta_set_tb(c.tb_us)) {
+            reply_error(&c, "meta: no [vm] names a meta_policy");
+            return;
+        }
+        break;
     case PROTO_CMD_REPORT:
         period_tsc = (uint64_t)c.period_ms * (tsc_hz() / 1000);
         next_round_tsc = period_tsc ? rdtsc() + period_tsc : 0;

@@ -144,6 +144,7 @@ static uint64_t housekeeping(uint32_t self, bool in_run, uint64_t exit_tsc)
     if (in_run && vm_all_ended())
         pcpu_table[self].resched = true; /* report from the loop, off every vCPU */
     next = earliest(next, report_poll(now_tsc));
+    next = earliest(next, meta_poll(now_tsc));
     return earliest(next, run_end_tsc);
 }
 
@@ -242,6 +243,7 @@ void vm_run_cpu(void)
              * the teardown wait below is charged to nobody): the final round, then halt. */
             if (self == 0 && vm_all_ended()) {
                 settle();
+                meta_finish();
                 report_round(true);
                 vm_final_report();
             }

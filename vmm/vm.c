@@ -302,7 +302,10 @@ static void create_sched(void)
                                          .cap_pct = cv->cap, .gang = gang_of[cv->gang],
                                          .affinity = cv->affinity,
                                          .start_pcpu = cv->start_pcpus == 1 ? cv->start_pcpu[0] : -1,
-                                         .start_pcpus = cv->start_pcpus > 1 ? cv->start_pcpu : NULL };
+                                         .start_pcpus = cv->start_pcpus > 1 ? cv->start_pcpu : NULL,
+                                         .rt_budget_ns = (uint64_t)cv->rt_budget_us * 1000,
+                                         .rt_period_ns = (uint64_t)cv->rt_period_us * 1000,
+                                         .rt_no_extra = !cv->rt_extratime };
     }
     int err = sched_setup_check(&st);
     size_t size = sched_mem_size(&st);
@@ -368,6 +371,7 @@ void vm_create_all(const struct boot_info *bi, const struct arch_ops *ops)
         run_end_tsc = run_start_tsc + (uint64_t)bi->cfg.machine.run_ms * (tsc_hz() / 1000);
     run_init();
     report_init();
+    meta_init();
     /* From here on nothing that prints may wait for the UART (console.h). */
     console_set_async(true);
 }

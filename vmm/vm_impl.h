@@ -177,4 +177,12 @@ uint64_t report_poll(uint64_t now_tsc);
 void report_round(bool final);
 void report_gang_round(struct vm *vm, uint64_t skew_tsc);
 
+/* meta.c: the metascheduler's slots ([machine] meta_tb_us, [vm] meta_policy, meta_weight) */
+void meta_init(void);
+uint64_t meta_poll(uint64_t now_tsc); /* pCPU 0, between runs; the next boundary, 0 = none */
+void meta_finish(void);               /* the switch count and cost line */
+/* Console: a new base timeslice from the next boundary (0 = off); false (nothing changed)
+ * when no VM names a preferred policy. */
+bool meta_set_tb(uint32_t tb_us);
+
 #endif

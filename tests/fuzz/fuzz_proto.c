@@ -121,6 +121,7 @@ static void record_round_trip(const uint8_t *data, size_t size)
     a.runs = take(&data, &size) >> (take(&data, &size) & 63);
     a.wakeups = take(&data, &size) & 0xffffff;
     a.charged_ns = take(&data, &size);
+    a.deadline_misses = take(&data, &size) & 0xffff;
     uint64_t exits[PROTO_EXITS];
     for (unsigned i = 0; i < PROTO_EXITS; i++)
         exits[i] = take(&data, &size) >> 20;
@@ -143,6 +144,7 @@ static void record_round_trip(const uint8_t *data, size_t size)
     check(field(m, "blk") == a.blocked_ns && field(m, "cs") == a.costop_ns);
     check(field(m, "runs") == a.runs && field(m, "wak") == a.wakeups);
     check(field(m, "chg") == a.charged_ns);
+    check(field(m, "dm") == a.deadline_misses);
     /* The histogram: the record's buckets plus its continuations add up to every sample. */
     static uint64_t got[HIST_BUCKETS];
     memset(got, 0, sizeof(got));

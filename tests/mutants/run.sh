@@ -21,6 +21,7 @@ MK
 )
 # Cheap, sharp programs first: most mutants die there and the rest is not run.
 order="test_sched_core test_sched_shares test_sched_credit test_sched_pshare test_sched_baselines \
+       test_sched_rtds test_sched_credit2 \
        test_sched_sim test_sched_balance test_sched_gang test_sched_threads test_sched_props"
 for t in $tests; do [[ " $order " == *" $t "* ]] || order="$order $t"; done
 bins=$(for t in $order; do echo "$build/host/$t"; done)

@@ -181,6 +181,25 @@ struct sched_vcpu *tsched_decide(struct sched *s, unsigned cpu, uint64_t now,
     return out->run;
 }
 
+uint64_t twaker_p99(const char *policy, bool all_served)
+{
+    struct cfg c;
+    tcfg_init(&c, 1, policy);
+    tcfg_vm(&c, "hogs", 3, "hog");
+    tcfg_vm(&c, "io", 1, "periodic period_us=20000 run_us=500");
+    struct sim *sim = tsim(&c, NULL);
+    tsim_run(sim, 5 * SEC);
+    struct sched_acct a;
+    struct hist h;
+    sched_vm_acct(sim_sched(sim), 1, sim_now(sim), &a, &h);
+    if (all_served) {
+        assert_true(h.count > 200);
+        assert_share(a.running_ns, 5 * SEC, 0.025, 0.001, "io gets all it asks for");
+    }
+    sim_destroy(sim);
+    return hist_percentile(&h, 990000);
+}
+
 void tcheck_weights_124(const char *policy, uint32_t timeslice_us)
 {
     struct cfg c;

@@ -42,6 +42,11 @@ bool tnear(const char *what, double got, double want, double tol);
 /* |got/whole - want| <= tol, reported with values on failure. */
 void assert_share(uint64_t got, uint64_t whole, double want, double tol, const char *what);
 
+/* A 20 ms / 0.5 ms periodic waker next to 3 hogs on one pCPU under POLICY for 5 s: returns
+ * its wake-up p99 (ns); with ALL_SERVED, after checking it woke more than 200 times and got
+ * all it asked for. */
+uint64_t twaker_p99(const char *policy, bool all_served);
+
 /* Weights 1:2:4 on one pCPU over 10 s: shares within 1% of 1/7, 2/7, 4/7. */
 void tcheck_weights_124(const char *policy, uint32_t timeslice_us);
 

@@ -70,6 +70,9 @@ static void test_full_example(void **state)
                        "args = spin=5 say=a#b\n"
                        "expect = stopped\n"
                        "request_us = 500\n"
+                       "rt_budget_us = 300\n"
+                       "rt_period_us = 1000\n"
+                       "rt_extratime = 0\n"
                        "selftest = bad_entry\n"
                        "[vm db]\n"
                        "workload = periodic period_us=1000 run_us=200\n";
@@ -95,6 +98,13 @@ static void test_full_example(void **state)
     assert_string_equal(c.vms[0].args, "spin=5 say=a#b");
     assert_int_equal(c.vms[0].expect, CFG_EXPECT_STOPPED);
     assert_int_equal(c.vms[0].request_us, 500);
+    assert_int_equal(c.vms[0].rt_budget_us, 300);
+    assert_int_equal(c.vms[0].rt_period_us, 1000);
+    assert_int_equal(c.vms[0].rt_extratime, 0);
+    assert_int_equal(c.vms[1].rt_budget_us, 0);
+    assert_int_equal(c.vms[1].rt_extratime, 1); /* the default */
+    assert_int_equal(c.vms[1].meta_weight, 1);
+    assert_string_equal(c.vms[1].meta_policy, "");
     assert_int_equal(c.vms[0].selftest, CFG_SELFTEST_BAD_ENTRY);
     assert_int_equal(c.vms[1].selftest, CFG_SELFTEST_NONE);
     /* defaults for the second VM */
@@ -172,6 +182,15 @@ static void test_cross_checks(void **state)
     expect_error("[machine]\ntimeslice_us = 1000\nratelimit_us = 2000\n", 0, "ratelimit_us");
     expect_error("[machine]\nbalance_us = 50\n", 0, "balance_us must be 0");
     expect_error("[vm a]\nrequest_us = 99\n", 1, "request_us must be 0");
+    expect_error("[vm a]\nrt_budget_us = 500\nrt_period_us = 400\n", 1, "rt_budget_us needs");
+    expect_error("[vm a]\nrt_budget_us = 50\nrt_period_us = 99\n", 1, "rt_budget_us needs");
+    expect_error("[vm a]\nrt_budget_us = 50\n", 1, "rt_budget_us needs");
+    expect_error("[vm a]\nrt_period_us = 1000\n", 1, "rt_period_us without rt_budget_us");
+    expect_error("[vm a]\nrt_extratime = 2\n", 2, "rt_extratime");
+    expect_error("[machine]\nmeta_tb_us = 1000\n[vm a]\n", 0, "meta_tb_us needs a [vm]");
+    expect_error("[vm a]\nmeta_policy = rr\n", 1, "meta_policy needs [machine] meta_tb_us");
+    expect_error("[machine]\nmeta_tb_us = 1000\n[vm a]\nmeta_policy = rr\nmeta_weight = 0\n", 5,
+                 "meta_weight");
     expect_error("[machine]\npcpus = 2\ninject_fault = ud\ninject_fault_cpu = 2\n", 0,
                  "inject_fault_cpu");
 

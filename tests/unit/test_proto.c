@@ -404,6 +404,31 @@ static void test_cmd_accepted(void **state)
     assert_int_equal(cmd("@vs2 cmd=report period_ms=60000", &c, err), PROTO_OK);
     assert_int_equal(c.period_ms, 60000);
 
+    assert_int_equal(cmd("@vs2 cmd=reserve vm=rt budget_us=300 period_us=1000 extratime=0", &c,
+                         err), PROTO_OK);
+    assert_int_equal(c.kind, PROTO_CMD_RESERVE);
+    assert_true(c.has_vm && c.has_reservation && !c.rt_extratime);
+    assert_int_equal(c.rt_budget_us, 300);
+    assert_int_equal(c.rt_period_us, 1000);
+    assert_int_equal(cmd("@vs2 cmd=reserve vm=rt budget_us=0", &c, err), PROTO_OK);
+    assert_true(c.rt_extratime && c.rt_budget_us == 0); /* no reservation: extratime only */
+    assert_int_equal(cmd("@vs2 cmd=reserve vm=rt budget_us=300", &c, err), PROTO_ERROR);
+    assert_non_null(strstr(err, "needs period_us"));
+    assert_int_equal(cmd("@vs2 cmd=reserve vm=rt budget_us=3000 period_us=1000", &c, err),
+                     PROTO_ERROR);
+    assert_non_null(strstr(err, "above period_us"));
+    assert_int_equal(cmd("@vs2 cmd=reserve vm=rt budget_us=30 period_us=99", &c, err),
+                     PROTO_ERROR);
+    assert_int_equal(cmd("@vs2 cmd=reserve vm=rt budget_us=30 period_us=1000 extratime=2", &c,
+                         err), PROTO_ERROR);
+    assert_int_equal(cmd("@vs2 cmd=reserve vm=rt budget_us=30 period_us=1000 weight=3", &c,
+                         err), PROTO_ERROR); /* not a key of reserve */
+    assert_string_equal(proto_cmd_name(PROTO_CMD_RESERVE), "reserve");
+    assert_int_equal(cmd("@vs2 cmd=meta tb_us=30000", &c, err), PROTO_OK);
+    assert_true(c.kind == PROTO_CMD_META && c.has_tb && c.tb_us == 30000);
+    assert_int_equal(cmd("@vs2 cmd=meta tb_us=0", &c, err), PROTO_OK); /* off */
+    assert_int_equal(cmd("@vs2 cmd=meta", &c, err), PROTO_ERROR);
+    assert_int_equal(cmd("@vs2 cmd=meta tb_us=10000001", &c, err), PROTO_ERROR);
     assert_string_equal(proto_cmd_name(PROTO_CMD_SET), "set");
     assert_string_equal(proto_cmd_name(PROTO_CMD_REPORT), "report");
     assert_string_equal(proto_cmd_name(PROTO_CMD_NONE), "?");
@@ -438,14 +463,14 @@ static void test_cmd_rejected(void **state)
                      "?", -1);
     /* Unknown command, missing cmd, cmd not first. */
     expect_cmd_error("@vs2 cmd=reboot id=3", "unknown command 'reboot' (dump, set, policy, "
-                     "gang, report, trace)", "reboot", 3);
+                     "gang, report, trace, reserve, meta)", "reboot", 3);
     expect_cmd_error("@vs2 cmd=\"dump\" id=3", "unknown command 'dump' (dump, set, policy, "
-                     "gang, report, trace)", "?", 3);
+                     "gang, report, trace, reserve, meta)", "?", 3);
     expect_cmd_error("@vs2 cmd=DUMP", "unknown command 'DUMP' (dump, set, policy, gang, "
-                     "report, trace)", "?", -1);
+                     "report, trace, reserve, meta)", "?", -1);
     expect_cmd_error("@vs2 cmd=averyveryverylongcommand",
                      "unknown command 'averyveryverylongcommand' (dump, set, policy, gang, "
-                     "report, trace)", "?", -1);
+                     "report, trace, reserve, meta)", "?", -1);
     expect_cmd_error("@vs2 id=4 vm=web", "missing key 'cmd'", "?", 4);
     expect_cmd_error("@vs2 seq=1 type=vm", "missing key 'cmd'", "?", -1);
     expect_cmd_error("@vs2", "missing key 'cmd'", "?", -1);
@@ -617,7 +642,7 @@ static void test_fuzz(void **state)
         assert_true(rc2 == PROTO_OK || rc2 == PROTO_ERROR || rc2 == PROTO_IGNORE);
         if (rc2 == PROTO_OK) {
             assert_int_equal(rc, PROTO_OK);
-            assert_true(c.kind >= PROTO_CMD_DUMP && c.kind <= PROTO_CMD_REPORT);
+            assert_true(c.kind >= PROTO_CMD_DUMP && c.kind <= PROTO_CMD_LAST);
             assert_string_equal(c.cmd, proto_cmd_name(c.kind));
         } else {
             assert_int_equal(c.kind, PROTO_CMD_NONE);
@@ -844,7 +869,7 @@ static void test_records_layout(void **state)
     hist_record(&wake, 1600);
     hist_record(&wake, 40000);
     struct sched_acct a = { .lifetime_ns = 1000, .running_ns = 600, .ready_ns = 400,
-                            .runs = 3, .wakeups = 3 };
+                            .runs = 3, .wakeups = 3, .deadline_misses = 2 };
     uint64_t exits[PROTO_EXITS] = { [PROTO_EXIT_HLT] = 3, [PROTO_EXIT_TIMER] = 12 };
     proto_put_hello(&w, &(struct proto_hello_rec){ .version = "6c6339b-dirty", .backend = "svm",
                                                     .policy = "credit", .pcpus = 4, .vms = 1,
@@ -870,7 +895,7 @@ static void test_records_layout(void **state)
                                   "state=running\n");
     char want[PROTO_LINE_MAX];
     snprintf(want, sizeof(want),
-             "@vs2 seq=11 type=vcpu r=4 vm=web v=0 p=1 st=rdy run=600 rdy=400 runs=3 wak=3 "
+             "@vs2 seq=11 type=vcpu r=4 vm=web v=0 p=1 st=rdy run=600 rdy=400 runs=3 wak=3 dm=2 "
              "ex=hlt:3,tmr:12 irq=5 wmax=40000 wh=%u:1,1,%u:1\n",
              hist_bucket_of(1500), hist_bucket_of(40000));
     assert_int_equal(hist_bucket_of(1600), hist_bucket_of(1500) + 1);

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <stdint.h>
+#include <string.h>
 #include <stdio.h>
 
 #include "tests/unit/sched_testlib.h"
@@ -212,6 +213,8 @@ static void test_identical_periodic_vms_do_not_thrash(void **state)
     (void)state;
     int bad = 0;
     for (unsigned p = 0; sched_policy_list(p); p++) {
+        if (strcmp(sched_policy_list(p), "null") == 0)
+            continue; /* refuses 8 vCPUs on 4 pCPUs (test_sched_baselines) */
         char line[200];
         int n = snprintf(line, sizeof(line), "8 periodic 4/10 ms VMs on 4 pCPUs, %s, "
                          "migrations 2-12 s, seeds 1-6:", sched_policy_list(p));
@@ -252,8 +255,8 @@ static void test_start_pcpu_places_without_pinning(void **state)
                                "[vm b]\nvcpus = 4\nstart_pcpu = 0,0,1,0\nworkload = hog\n";
     /* The library: where each vCPU starts, before anything runs; the affinity stays all. */
     const int16_t list[4] = { 0, 0, 1, 0 };
-    struct sched_vm_setup vms[2] = { { 4, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, 0, NULL },
-                                     { 4, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, list } };
+    struct sched_vm_setup vms[2] = { { 4, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, 0, NULL, 0, 0, false },
+                                     { 4, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, list, 0, 0, false } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.npcpus = 4;

@@ -1,4 +1,4 @@
-/* stride, lottery, rr, fifo: the reference policies. */
+/* stride, lottery, rr, fifo, null: the reference policies. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -73,6 +73,90 @@ static void test_fifo_runs_to_completion(void **state)
     sim_destroy(sim);
 }
 
+/* null: refused unless every vCPU can have a pCPU of its own within its affinity — at set-up
+ * and at a run-time switch (nothing changes then). */
+static void test_null_refuses_overcommit(void **state)
+{
+    (void)state;
+    struct sched_vm_setup vms[3] = { { 2, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false },
+                                     { 1, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false },
+                                     { 1, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false } };
+    struct sched_setup st;
+    sched_setup_defaults(&st);
+    st.policy = "null";
+    st.npcpus = 4;
+    st.nvms = 3;
+    st.vms = vms;
+    assert_int_equal(sched_setup_check(&st), SCHED_OK); /* 4 vCPUs, 4 pCPUs */
+    st.npcpus = 3;
+    assert_int_equal(sched_setup_check(&st), SCHED_E_OVERCOMMIT);
+    /* The count fits but the affinities do not: both 1-vCPU VMs may only use pCPU 3. */
+    st.npcpus = 4;
+    vms[1].affinity = vms[2].affinity = tmask(0x8);
+    assert_int_equal(sched_setup_check(&st), SCHED_E_OVERCOMMIT);
+    /* One of them may also use pCPU 0: a matching exists (the 2-vCPU VM takes 1 and 2). */
+    vms[1].affinity = tmask(0x9);
+    assert_int_equal(sched_setup_check(&st), SCHED_OK);
+    /* A run-time switch to null on an overcommitted machine: refused, nothing changes. */
+    vms[1].affinity = vms[2].affinity = cpumask_none();
+    st.policy = "credit";
+    st.npcpus = 3;
+    struct sched *s = tsched_new(&st);
+    struct sched_change ch = { .set = SCHED_SET_POLICY | SCHED_SET_TIMESLICE, .policy = "null",
+                               .timeslice_ns = 5 * MS };
+    sched_cpumask_t k;
+    assert_int_equal(sched_change(s, &ch, 0, &k), SCHED_E_OVERCOMMIT);
+    assert_string_equal(sched_policy_name(s), "credit");
+    ch = (struct sched_change){ .set = SCHED_SET_POLICY, .policy = "rr" };
+    assert_int_equal(sched_change(s, &ch, 0, &k), SCHED_OK);
+    tsched_free(s);
+}
+
+/* null: no time slicing.  One hog per pCPU (with balancing off) runs with no timer at all, is
+ * never preempted and is dispatched once; a periodic vCPU next to hogs never waits. */
+static void test_null_never_slices(void **state)
+{
+    (void)state;
+    struct sched_vm_setup vms[2] = { { 2, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false },
+                                     { 1, 512, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false } };
+    struct sched_setup st;
+    sched_setup_defaults(&st);
+    st.policy = "null";
+    st.npcpus = 3;
+    st.balance_ns = 0;
+    st.nvms = 2;
+    st.vms = vms;
+    struct sched *s = tsched_new(&st);
+    struct sched_decision d;
+    for (unsigned vm = 0; vm < 2; vm++)
+        for (unsigned k = 0; k < sched_vm_nvcpus(s, vm); k++)
+            sched_vcpu_wake(s, sched_vcpu_get(s, vm, k), 0);
+    for (unsigned c = 0; c < 3; c++) {
+        assert_non_null(tsched_decide(s, c, 1000, &d));
+        assert_int_equal(d.next_event_ns, SCHED_NO_EVENT); /* nothing to time */
+    }
+    tsched_free(s);
+
+    struct cfg c;
+    tcfg_init(&c, 3, "null");
+    tcfg_vm(&c, "hogs", 2, "hog");
+    tcfg_vm(&c, "tick", 1, "periodic period_us=1000 run_us=300");
+    struct sim *sim = tsim(&c, NULL);
+    tsim_run(sim, 2 * SEC);
+    for (unsigned k = 0; k < 2; k++) {
+        struct sched_acct a;
+        tvcpu_acct(sim, 0, k, &a);
+        assert_int_equal(a.preemptions, 0);
+        assert_int_equal(a.runs, 1);
+        assert_share(trec_run_ns(sim, 0, k), 2 * SEC, 1.0, 0.001, "null hog");
+    }
+    struct sim_record r;
+    trec(sim, 1, 0, &r);
+    assert_int_equal(r.max_wait_ns, 0);
+    assert_int_equal(r.missed, 0);
+    sim_destroy(sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -80,6 +164,8 @@ int main(void)
         cmocka_unit_test(test_lottery_proportional_and_deterministic),
         cmocka_unit_test(test_rr_ignores_weights),
         cmocka_unit_test(test_fifo_runs_to_completion),
+        cmocka_unit_test(test_null_refuses_overcommit),
+        cmocka_unit_test(test_null_never_slices),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

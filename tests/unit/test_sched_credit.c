@@ -54,36 +54,18 @@ static void test_cap_spans_the_vcpus_of_a_vm(void **state)
 static void test_boost_gives_wakers_low_latency(void **state)
 {
     (void)state;
-    struct cfg c;
-    tcfg_init(&c, 1, "credit");
-    tcfg_vm(&c, "hogs", 3, "hog");
-    tcfg_vm(&c, "io", 1, "periodic period_us=20000 run_us=500");
-    struct sim *sim = tsim(&c, NULL);
-    tsim_run(sim, 5 * SEC);
-    struct sched_acct a;
-    struct hist h;
-    sched_vm_acct(sim_sched(sim), 1, sim_now(sim), &a, &h);
-    assert_true(h.count > 200);
-    assert_true(hist_percentile(&h, 990000) <= 1000000 + 1000); /* ratelimit_us = 1000 */
-    assert_share(a.running_ns, 5 * SEC, 0.025, 0.001, "io gets all it asks for");
-    sim_destroy(sim);
-
+    assert_true(twaker_p99("credit", true) <= 1000000 + 1000); /* ratelimit_us = 1000 */
     /* Without BOOST-style preemption (rr), the same waker waits for slices. */
-    snprintf(c.machine.policy, sizeof(c.machine.policy), "rr");
-    sim = tsim(&c, NULL);
-    tsim_run(sim, 5 * SEC);
-    sched_vm_acct(sim_sched(sim), 1, sim_now(sim), &a, &h);
-    assert_true(hist_percentile(&h, 990000) > 30000000);
-    sim_destroy(sim);
+    assert_true(twaker_p99("rr", false) > 30000000);
 }
 
 /* The rate limit: a waking vCPU does not preempt one that has run less than ratelimit. */
 static void test_ratelimit_defers_preemption(void **state)
 {
     (void)state;
-    struct sched_vm_setup vms[3] = { { 1, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL },
-                                     { 1, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL },
-                                     { 1, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL } };
+    struct sched_vm_setup vms[3] = { { 1, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false },
+                                     { 1, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false },
+                                     { 1, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.nvms = 3;
@@ -112,8 +94,8 @@ static void test_ratelimit_defers_preemption(void **state)
 static void test_yield_before_tick_is_charged(void **state)
 {
     (void)state;
-    struct sched_vm_setup vms[2] = { { 1, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL },
-                                     { 1, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL } };
+    struct sched_vm_setup vms[2] = { { 1, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false },
+                                     { 1, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.nvms = 2;

@@ -42,6 +42,7 @@ struct vcpu_rec {
     uint64_t vcpu, pcpu;
     char state[8];                       /* run, rdy, blk, cs */
     uint64_t run, rdy, blk, cs, runs, pre, mig, wak, irq, tirq, wmax;
+    uint64_t dm;                         /* rtds deadline misses */
     uint64_t ex[PROTO_EXITS];
     uint64_t wh[HIST_BUCKETS];
 };
@@ -112,7 +113,7 @@ struct ent {
     const struct round *round;
     const char *vm, *state, *gang;
     uint64_t id, vcpus, weight, cap, vcpu, pcpu;
-    uint64_t run, rdy, blk, cs, life, runs, pre, mig, wak, irq, tirq, exits, wmax;
+    uint64_t run, rdy, blk, cs, life, runs, pre, mig, wak, irq, tirq, exits, wmax, dm;
     uint64_t ex[PROTO_EXITS];
     uint64_t wh[HIST_BUCKETS];
     uint64_t gmax, gh[HIST_BUCKETS];

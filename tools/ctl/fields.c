@@ -10,7 +10,7 @@ const char *const rec_kind_names[K_KINDS] = { "round", "vm", "vcpu", "pcpu" };
 enum fid {
     F_ROUND, F_T, F_DT, F_LIFE, F_POLICY, F_FINAL, F_RECORDS, F_SEQ,
     F_VM, F_ID, F_VCPUS, F_WEIGHT, F_CAP, F_GANG, F_STATE, F_VCPU, F_PCPU,
-    F_RUN, F_RDY, F_BLK, F_CS, F_RUNS, F_PRE, F_MIG, F_WAK,
+    F_RUN, F_RDY, F_BLK, F_CS, F_RUNS, F_PRE, F_MIG, F_WAK, F_DM,
     F_WAKE_N, F_WAKE_P50, F_WAKE_P99, F_WAKE_MAX,
     F_EXITS, F_EX0, F_EX_LAST = F_EX0 + PROTO_EXITS - 1, F_IRQS, F_TIRQS,
     F_SKEW_N, F_SKEW_P50, F_SKEW_MAX,
@@ -27,7 +27,7 @@ enum fid {
     F("costop_ns", F_CS), F("lifetime_ns", F_LIFE), F("runs", F_RUNS), \
     F("preemptions", F_PRE), F("migrations", F_MIG), F("wakeups", F_WAK), \
     F("wake_n", F_WAKE_N), F("wake_p50_ns", F_WAKE_P50), F("wake_p99_ns", F_WAKE_P99), \
-    F("wake_max_ns", F_WAKE_MAX), F("exits", F_EXITS)
+    F("wake_max_ns", F_WAKE_MAX), F("exits", F_EXITS), F("deadline_misses", F_DM)
 #define RATES I("used_pct", F_USED_PCT), I("ready_pct", F_READY_PCT), \
     I("costop_pct", F_COSTOP_PCT), I("wait_pct", F_WAIT_PCT), \
     I("migrations_per_s", F_MIG_S), I("exits_per_s", F_EXITS_S), \
@@ -134,6 +134,7 @@ static void add_vcpu(struct ent *e, const struct vcpu_rec *v)
     e->run += v->run, e->rdy += v->rdy, e->blk += v->blk, e->cs += v->cs;
     e->life += e->round->life_ns;
     e->runs += v->runs, e->pre += v->pre, e->mig += v->mig, e->wak += v->wak;
+    e->dm += v->dm;
     e->irq += v->irq, e->tirq += v->tirq;
     if (v->wmax > e->wmax)
         e->wmax = v->wmax;
@@ -296,6 +297,7 @@ struct value field_value(const struct field *f, const struct ent *c, const struc
     case F_PRE: return num(c->pre);
     case F_MIG: return num(c->mig);
     case F_WAK: return num(c->wak);
+    case F_DM: return num(c->dm);
     case F_WAKE_N: return num(buckets_count(c->wh));
     case F_WAKE_P50: return num(buckets_percentile(c->wh, c->wmax, 500000));
     case F_WAKE_P99: return num(buckets_percentile(c->wh, c->wmax, 990000));

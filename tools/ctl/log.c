@@ -176,6 +176,7 @@ static void add_member(struct reader *rd, const struct proto_msg *m, const char 
         v->run = u(m, "run"), v->rdy = u(m, "rdy"), v->blk = u(m, "blk"), v->cs = u(m, "cs");
         v->runs = u(m, "runs"), v->pre = u(m, "pre"), v->mig = u(m, "mig");
         v->wak = u(m, "wak"), v->irq = u(m, "irq"), v->tirq = u(m, "tirq");
+        v->dm = u(m, "dm");
         v->wmax = u(m, "wmax");
         parse_exits(rd, m, v->ex);
         get_hist(rd, m, "wh", v->wh);

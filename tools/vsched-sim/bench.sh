@@ -5,7 +5,7 @@
 # Usage: bench.sh PATH/sched-bench   (POLICIES, VCPUS, PCPUS override the lists)
 set -eu
 bench=$1
-policies=${POLICIES:-"credit pshare stride rr lottery"}
+policies=${POLICIES:-$("$bench" --list | grep -v '^fifo$')} # fifo never decides at a slice end
 vcpus=${VCPUS:-"4 64 256 1024 4096"}
 pcpus=${PCPUS:-"1 8 64 256"}
 out=$(mktemp -d)
@@ -24,6 +24,10 @@ echo "|---|---:|---:|---:|---:|"
 for p in $policies; do
     for nv in $vcpus; do
         for np in $pcpus; do
+            if ! line=$("$bench" "$p" "$nv" "$np" 1 2>&1); then
+                echo "| $p | $nv | $np | refused: ${line#sched-bench: } | |"
+                continue
+            fi
             set -- $(row "$p" "$nv" "$np")
             echo "| $p | $nv | $np | $1 | $2 |"
         done

@@ -37,6 +37,8 @@ struct sim_vcpu {
     uint8_t rec_state;      /* enum rec_state */
     int32_t last_cpu;       /* pCPU of the last run, -1 = none yet */
     uint64_t rec_since, wait_start;
+    uint64_t arrived_ns;    /* timer: when the current burst's work arrived */
+    struct hist response;   /* timer: arrival to the end of its burst */
 };
 
 struct sim {
@@ -302,6 +304,7 @@ static void on_done(struct sim *sim, unsigned c)
         arm_done(sim, c);
         return;
     case WL_TIMER: /* sleeps from the end of its burst, like the timer guest */
+        hist_record(&v->response, sim->now - v->arrived_ns);
         ev_push(sim, sim->now + v->wl->period_ns, EV_ARRIVAL, (uint32_t)(v - sim->vcpu), 0);
         vcpu_block(sim, v);
         return;
@@ -376,6 +379,7 @@ static void on_arrival(struct sim *sim, struct sim_vcpu *v, uint32_t gen)
         ev_push(sim, sim->now + wl->period_ns, EV_ARRIVAL, id, 0);
         break;
     case WL_TIMER:
+        v->arrived_ns = sim->now;
         add_work(sim, v, wl->run_ns);
         break;
     case WL_ATTACK:
@@ -412,6 +416,15 @@ int sim_vcpu_record(const struct sim *sim, unsigned vm, unsigned idx, struct sim
     if (!sv)
         return -1;
     record_now(sim, sched_vcpu_user(sv), out);
+    return 0;
+}
+
+int sim_vcpu_response(const struct sim *sim, unsigned vm, unsigned idx, struct hist *out)
+{
+    struct sched_vcpu *sv = vm < sim->cfg.nvms ? sched_vcpu_get(sim->s, vm, idx) : NULL;
+    if (!sv)
+        return -1;
+    *out = ((const struct sim_vcpu *)sched_vcpu_user(sv))->response;
     return 0;
 }
 
@@ -651,7 +664,9 @@ int sim_create(struct sim **out, const struct cfg *cfg, const struct sim_options
             return -1;
         }
         vms[i] = (struct sched_vm_setup){ cv->vcpus, cv->weight, cv->cap, (enum sched_gang)cv->gang,
-                                          cv->affinity, -1, NULL };
+                                          cv->affinity, -1, NULL,
+                                          (uint64_t)cv->rt_budget_us * 1000,
+                                          (uint64_t)cv->rt_period_us * 1000, !cv->rt_extratime };
         if (opt->start_on_pcpu0)
             vms[i].start_pcpu = 0;
         else if (cv->start_pcpus == 1)

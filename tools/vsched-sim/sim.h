@@ -84,6 +84,9 @@ struct sim_record {
 };
 /* 0, or -1 for no such vCPU. */
 int sim_vcpu_record(const struct sim *sim, unsigned vm, unsigned idx, struct sim_record *out);
+/* Response times of a timer workload's vCPU (its work's arrival to the end of its burst: the
+ * request latency an application sees), into OUT.  0, or -1 for no such vCPU. */
+int sim_vcpu_response(const struct sim *sim, unsigned vm, unsigned idx, struct hist *out);
 /* Clears every vCPU's max_wait_ns (the ongoing wait counts from now): per-window maxima. */
 void sim_reset_max_wait(struct sim *sim);
 
