@@ -24,12 +24,20 @@ hostile_images() {
 }
 
 # Probes that check themselves, guests the VMM must stop, a register-pattern pair, a hog.
-hostile_probes() {
-    local esp log="$WORK/probes.log"
+# hostile_boot NAME [EMULATOR ARGS...]: boots tests/hostile/NAME.cfg with the suite's images on
+# 2 pCPUs into $WORK/NAME.log and expects halt status 0.
+hostile_boot() {
+    local name=$1 esp
+    shift
     # shellcheck disable=SC2046
-    esp=$(make_esp "$WORK/probes" tests/hostile/probes.cfg $(hostile_images))
-    $BOOT "$log" --esp "$esp" --smp 2 "${EXTRA[@]}" "${PROBES_EXTRA[@]}"
+    esp=$(make_esp "$WORK/$name" "tests/hostile/$name.cfg" $(hostile_images))
+    $BOOT "$WORK/$name.log" --esp "$esp" --smp 2 "${EXTRA[@]}" "$@"
     expect_status $? 0
+}
+
+hostile_probes() {
+    local log="$WORK/probes.log"
+    hostile_boot probes "${PROBES_EXTRA[@]}"
     for m in insns msrs user_hypercall cr8 sipi kvm_msrs; do
         expect_line "$log" "^\[[a-z0-9_]+\] hostile $m: [0-9]+ probes, 0 wrong.* -> all as expected\$"
     done
@@ -85,11 +93,8 @@ hostile_probes() {
 
 # Attackers on pCPU 1 against a victim hog; one hog alone on pCPU 0 as the reference.
 hostile_interference() {
-    local esp log="$WORK/interference.log"
-    # shellcheck disable=SC2046
-    esp=$(make_esp "$WORK/interference" tests/hostile/interference.cfg $(hostile_images))
-    $BOOT "$log" --esp "$esp" --smp 2 "${EXTRA[@]}"
-    expect_status $? 0
+    local log="$WORK/interference.log"
+    hostile_boot interference
     expect_no_line "$log" '^EXCEPTION|UNEXPECTED|WRONG|FAILED'
     expect_line "$log" '^\[cr8\] hostile cr8: [0-9]+ probes, 0 wrong.* -> all as expected$'
     expect_line "$log" '^\[if0\] hostile if0_spin: done$'
@@ -145,11 +150,8 @@ hostile_interference() {
 
 # Console floods next to a 1 ms sleeper: its deadlines hold, the flooders lose their output.
 hostile_console() {
-    local esp log="$WORK/console.log"
-    # shellcheck disable=SC2046
-    esp=$(make_esp "$WORK/console" tests/hostile/console.cfg $(hostile_images))
-    $BOOT "$log" --esp "$esp" --smp 2 "${EXTRA[@]}"
-    expect_status $? 0
+    local log="$WORK/console.log"
+    hostile_boot console
     expect_line "$log" '^\[talker\] hello from vcpu 0 of 1'
     expect_line "$log" '^vm flood: console: [0-9]+ bytes in [0-9]+ lines dropped'
     # COM1 byte by byte is slower than QEMU's UART (which sends at once): it drops only where
