@@ -514,6 +514,12 @@ void vcpu_prepare_entry(struct vcpu *v)
  * (vcpu_prepare_entry; the running one's own deadline is in its entry timer).  A guest's
  * timer therefore interrupts whoever runs on its pCPU only to wake it, at most once per
  * min_timer_period_us. */
+/* V's timer is this pCPU's to fire: V is blocked, its VM runs, and SELF serves its timer. */
+static bool timer_waits_here(const struct vcpu *v, uint32_t self)
+{
+    return v->owner == self && !vm_ended(v->vm) && __atomic_load_n(&v->blocked, __ATOMIC_ACQUIRE);
+}
+
 uint64_t vm_fire_timers(uint32_t self, uint64_t now_tsc, uint64_t exit_tsc)
 {
     uint64_t next = 0;
@@ -526,9 +532,7 @@ uint64_t vm_fire_timers(uint32_t self, uint64_t now_tsc, uint64_t exit_tsc)
         uint32_t ndue = 0;
         for (uint32_t i = 0; i < vcpu_count && ndue < sizeof(due) / sizeof(due[0]); i++) {
             struct vcpu *v = &vcpu_table[i];
-            if (v->owner == self && !vm_ended(v->vm) &&
-                __atomic_load_n(&v->blocked, __ATOMIC_ACQUIRE) && v->timer_tsc &&
-                v->timer_tsc <= now_tsc)
+            if (timer_waits_here(v, self) && v->timer_tsc && v->timer_tsc <= now_tsc)
                 due[ndue++] = v->sv;
         }
         if (ndue) {
@@ -539,8 +543,7 @@ uint64_t vm_fire_timers(uint32_t self, uint64_t now_tsc, uint64_t exit_tsc)
     }
     for (uint32_t i = 0; i < vcpu_count; i++) {
         struct vcpu *v = &vcpu_table[i];
-        if (v->owner != self || vm_ended(v->vm) ||
-            !__atomic_load_n(&v->blocked, __ATOMIC_ACQUIRE))
+        if (!timer_waits_here(v, self))
             continue;
         uint64_t t = v->timer_tsc;
         if (t && t <= now_tsc) {
