@@ -92,7 +92,11 @@ echo "ok: q quits with status 0"
 tm kill-server 2> /dev/null
 
 # ---- live: a running VMM (QEMU), top asks for a round every 0.1 s ----
-esp=$(make_esp "$WORK/esp" tests/configs/default.cfg "$GUEST_DIR/hello.elf" "$GUEST_DIR/hog.elf")
+# make run's machine with a 2 s hog: a command sent over the socket reaches the VMM a byte per
+# console poll, and a 300 ms run could end before the first `report` was read (seen in CI).
+sed 's/args = run_ms=300 /args = run_ms=2000 /' tests/configs/default.cfg > "$WORK/live.cfg"
+grep -q 'run_ms=2000 ' "$WORK/live.cfg" || fail "default.cfg has no 300 ms hog to lengthen"
+esp=$(make_esp "$WORK/esp" "$WORK/live.cfg" "$GUEST_DIR/hello.elf" "$GUEST_DIR/hog.elf")
 tools/run-qemu --esp "$esp" --smp 2 --timeout 120 --console-socket "$WORK/console.sock" \
     > "$WORK/emu.out" 2>&1 &
 emu=$!
@@ -115,7 +119,7 @@ src() { sed -E 's/^(vsched top - )[^ ]+ - /\1SOURCE - /' "$@"; }
 echo "ok: live: $n rounds shown as they came, the same as from the kept log"
 
 # ---- live and interactive: the last screen stays after the VMM halted, until q ----
-esp=$(make_esp "$WORK/esp2" tests/configs/default.cfg "$GUEST_DIR/hello.elf" "$GUEST_DIR/hog.elf")
+esp=$(make_esp "$WORK/esp2" "$WORK/live.cfg" "$GUEST_DIR/hello.elf" "$GUEST_DIR/hog.elf")
 tools/run-qemu --esp "$esp" --smp 2 --timeout 120 --console-socket "$WORK/console2.sock" \
     > "$WORK/emu2.out" 2>&1 &
 emu=$!
