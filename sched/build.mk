@@ -12,7 +12,7 @@ $(eval $(call host_prog,test_cpumask,tests/unit/test_cpumask.c,-lcmocka))
 
 # Unit and property tests (tests/unit/test_sched_*.c).  The property tests drive the library
 # through the simulator engine, so they link it too.
-SCHED_TEST_SIM := tools/vsched-sim/sim.c tools/vsched-sim/workload.c vmm/config.c
+SCHED_TEST_SIM := tools/vsched-sim/sim.c tools/vsched-sim/workload.c vmm/config.c vmm/cfg_sched.c
 SCHED_TESTS := test_sched_heap test_sched_hist test_sched_core test_sched_credit \
                test_sched_pshare test_sched_baselines test_sched_gang test_sched_balance \
                test_sched_props test_sched_threads test_sched_sim test_sched_shares \

@@ -36,10 +36,10 @@ static int64_t quota(const struct sched_vm *vm)
     return (int64_t)(SCHED_CAP_PERIOD_NS * vm->cap_pct);
 }
 
-static int64_t depth(const struct sched *s, const struct sched_vm *vm)
+static int64_t depth(const struct sched_vm *vm)
 {
     uint64_t pcpus = (vm->cap_pct + 99) / 100;
-    return 2 * quota(vm) + (int64_t)(s->params.timeslice_ns * pcpus * 100);
+    return 2 * quota(vm) + (int64_t)(sched_vm_params(vm)->timeslice_ns * pcpus * 100);
 }
 
 /* Earns up to NOW.  The bucket is clamped at D only while none of the VM's vCPUs runs: a
@@ -47,9 +47,10 @@ static int64_t depth(const struct sched *s, const struct sched_vm *vm)
  * come out of what was earned meanwhile, not out of a clamped bucket. */
 static void refill_locked(struct sched *s, struct sched_vm *vm, uint64_t now)
 {
+    (void)s;
     if (now <= vm->cap_stamp_ns)
         return;
-    int64_t d = depth(s, vm);
+    int64_t d = depth(vm);
     uint64_t dt = now - vm->cap_stamp_ns;
     vm->cap_stamp_ns = now;
     /* dt * cap_pct without overflow: past 2 D of earning the bucket is full anyway. */
@@ -85,7 +86,7 @@ void sched_cap_charge(struct sched *s, struct sched_vm *vm, uint64_t ran, uint64
     vm_lock(s, vm);
     refill_locked(s, vm, now);
     vm->cap_budget -= (int64_t)ran * 100;
-    int64_t d = depth(s, vm);
+    int64_t d = depth(vm);
     if (vm->cap_budget > d)
         vm->cap_budget = d;
     vm_unlock(s, vm);

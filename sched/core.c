@@ -23,7 +23,7 @@ void sched_gang_ref_and_drain(struct sched *s)
 /* ---- the current vCPU ------------------------------------------------------------------------ */
 
 /* V stopped running on P (it blocked or was descheduled; its state is already updated). */
-static void run_end(struct sched *s, struct sched_pcpu *p, struct sched_vcpu *v)
+void sched_run_end(struct sched *s, struct sched_pcpu *p, struct sched_vcpu *v)
 {
     sched_cap_running_add(s, v->vm, -1);
     if (is_strict(v)) {
@@ -38,13 +38,14 @@ static enum sched_hold must_stop(struct sched *s, struct sched_vcpu *v, uint64_t
 {
     if (sched_capped(v->vm) && sched_cap_budget(s, v->vm, now) <= 0)
         return HOLD_CAP;
-    if (is_relaxed(v) && sched_relaxed_lead(v, now) >= s->params.gang_skew_ns)
+    if (is_relaxed(v) && sched_relaxed_lead(v, now) >= sched_vm_params(v->vm)->gang_skew_ns)
         return HOLD_LEAD;
     return HOLD_NONE;
 }
 
 static bool keep_current(struct sched *s, struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now)
 {
+    (void)s;
     if (v->yield || p->forced)
         return false;
     if (is_strict(v)) /* strict members stop with their gang, never alone */
@@ -59,10 +60,10 @@ static bool keep_current(struct sched *s, struct sched_pcpu *p, struct sched_vcp
      * identical periodic VMs mid-burst and their remainders were stolen, for ever). */
     if (!p->preempt_check && now < p->recheck_at_ns)
         return true;
-    enum sched_preempt pre = s->policy->preempts(p, v, now);
+    enum sched_preempt pre = p->pool->policy->preempts(p, v, now);
     if (pre == SCHED_KEEP)
         return true;
-    uint64_t allowed = p->run_start_ns + s->params.ratelimit_ns;
+    uint64_t allowed = p->run_start_ns + p->pool->params.ratelimit_ns;
     if (pre == SCHED_PREEMPT && now < allowed) {
         p->preempt_at_ns = allowed;
         return true;
@@ -77,17 +78,17 @@ static void deschedule(struct sched *s, struct sched_pcpu *p, struct sched_vcpu 
     v->yield = false;
     p->curr = NULL;
     if (stop != HOLD_NONE) {
-        s->policy->sleep(p, v, now);
+        p->pool->policy->sleep(p, v, now);
         sched_hold(p, v, now, stop);
     } else {
-        s->policy->put_prev(p, v, now, yielded);
+        p->pool->policy->put_prev(p, v, now, yielded);
         sched_ready_add(s, p, v);
         sched_acct_state(v, SCHED_READY, now);
     }
     if (!yielded)
         v->acct.preemptions++; /* undone in dispatch if V is picked again at once */
     p->prev_preempted = !yielded;
-    run_end(s, p, v);
+    sched_run_end(s, p, v);
     if (is_strict(v) && v->vm->gang_on)
         sched_gang_stop(s, v->vm, now, kick);
     if (is_relaxed(v)) { /* the slowest may have stopped: running siblings recompute deadlines */
@@ -107,7 +108,7 @@ static void release_held(struct sched *s, struct sched_pcpu *p, uint64_t now,
         if (v->hold == HOLD_CAP)
             go = sched_cap_release(s, v->vm, now);
         else if (v->hold == HOLD_LEAD)
-            go = sched_relaxed_lead(v, now) < s->params.gang_skew_ns / 2;
+            go = sched_relaxed_lead(v, now) < sched_vm_params(v->vm)->gang_skew_ns / 2;
         else if (v->hold == HOLD_GANG && sched_gang_start_at(v->vm) <= now)
             sched_gang_try_start(s, v->vm, now, kick); /* a deferred co-start is due */
         if (!go)
@@ -129,10 +130,10 @@ static struct sched_vcpu *choose_next(struct sched *s, struct sched_pcpu *p, uin
             p->forced = NULL;
             if (v->queued)
                 sched_dequeue(s, p, v, now);
-            s->policy->wake(p, v, now, SCHED_JOIN_CURRENT);
+            p->pool->policy->wake(p, v, now, SCHED_JOIN_CURRENT);
             return v;
         }
-        v = s->policy->pick_next(p, now);
+        v = p->pool->policy->pick_next(p, now);
         if (!v) {
             if (steals++ < 2 && sched_steal(s, p, now))
                 continue;
@@ -140,22 +141,22 @@ static struct sched_vcpu *choose_next(struct sched *s, struct sched_pcpu *p, uin
         }
         sched_ready_del(s, p, v);
         if (sched_capped(v->vm) && sched_cap_budget(s, v->vm, now) <= 0) {
-            s->policy->sleep(p, v, now);
+            p->pool->policy->sleep(p, v, now);
             sched_hold(p, v, now, HOLD_CAP);
             continue;
         }
         if (is_strict(v) && !v->vm->gang_on) {
             /* Rendezvous: the member waits (co-stopped) until every runnable sibling has
              * been picked on its own pCPU; meanwhile this pCPU backfills. */
-            s->policy->sleep(p, v, now);
+            p->pool->policy->sleep(p, v, now);
             sched_hold(p, v, now, HOLD_GANG);
             sched_gang_try_start(s, v->vm, now, kick);
             continue;
         }
         if (is_relaxed(v)) {
-            uint64_t limit = s->params.gang_skew_ns >> (v->lead_hold ? 1 : 0);
+            uint64_t limit = sched_vm_params(v->vm)->gang_skew_ns >> (v->lead_hold ? 1 : 0);
             if (sched_relaxed_lead(v, now) >= limit) {
-                s->policy->sleep(p, v, now);
+                p->pool->policy->sleep(p, v, now);
                 sched_hold(p, v, now, HOLD_LEAD);
                 continue;
             }
@@ -192,10 +193,10 @@ static void dispatch(struct sched *s, struct sched_pcpu *p, struct sched_vcpu *p
             p->gang_owner = next->vm;
             p->slice_end_ns = next->vm->gang_slice_end_ns;
         } else {
-            p->slice_end_ns = add_sat(now, s->policy->slice_ns(p, next, now));
+            p->slice_end_ns = add_sat(now, p->pool->policy->slice_ns(p, next, now));
         }
         if (p->next_balance_ns <= now)
-            p->next_balance_ns = now + s->params.balance_ns;
+            p->next_balance_ns = now + p->pool->params.balance_ns;
         if (s->weight_per == SCHED_WEIGHT_PER_VM) /* its VM's active vCPUs may have changed */
             sched_reweight(s, p, next, sched_vcpu_weight_now(next), now);
     }
@@ -227,14 +228,14 @@ static uint64_t next_event(struct sched *s, struct sched_pcpu *p, uint64_t now)
             t = u64_min(t, sched_cap_stop_ns(s, v->vm, now));
         if (is_relaxed(v))
             t = u64_min(t, sched_relaxed_next_event(s, v, now));
-        if (s->policy->recheck_ns && !is_strict(v)) {
-            p->recheck_at_ns = s->policy->recheck_ns(p, v, now);
+        if (p->pool->policy->recheck_ns && !is_strict(v)) {
+            p->recheck_at_ns = p->pool->policy->recheck_ns(p, v, now);
             t = u64_min(t, p->recheck_at_ns);
         }
-        if (s->params.balance_ns)
+        if (p->pool->params.balance_ns)
             t = u64_min(t, p->next_balance_ns);
-    } else if (p->nr_ready && s->policy->idle_recheck_ns) {
-        t = u64_min(t, s->policy->idle_recheck_ns(p, now)); /* queued, none may run yet */
+    } else if (p->nr_ready && p->pool->policy->idle_recheck_ns) {
+        t = u64_min(t, p->pool->policy->idle_recheck_ns(p, now)); /* queued, none may run yet */
     }
     struct slist *pos;
     slist_for_each(pos, &p->held) {
@@ -260,7 +261,7 @@ void sched_schedule(struct sched *s, unsigned cpu, uint64_t now, struct sched_de
     p->last_now_ns = now;
     p->preempt_at_ns = SCHED_NO_EVENT;
     p->prev_preempted = false;
-    if (p->curr && p->curr->state == SCHED_RUNNING && s->params.balance_ns &&
+    if (p->curr && p->curr->state == SCHED_RUNNING && p->pool->params.balance_ns &&
         now >= p->next_balance_ns)
         sched_balance(s, p, now);
     release_held(s, p, now, &kick);
@@ -357,7 +358,7 @@ sched_cpumask_t sched_vcpu_wake(struct sched *s, struct sched_vcpu *v, uint64_t 
              * that pCPU (its context is still there), so it stays current; not stealable. */
             v->waking = false;
             sched_acct_state(v, SCHED_RUNNING, now);
-            s->policy->wake(p, v, now, SCHED_JOIN_CURRENT);
+            p->pool->policy->wake(p, v, now, SCHED_JOIN_CURRENT);
             p->charged_ns = now;
             sched_cap_running_add(s, v->vm, 1);
             if (is_strict(v))
@@ -375,10 +376,10 @@ sched_cpumask_t sched_vcpu_wake(struct sched *s, struct sched_vcpu *v, uint64_t 
             struct sched_vcpu *cur = p->curr;
             if (!cur || cur->state != SCHED_RUNNING)
                 cpumask_set(&kick, p->id);
-            else if (!is_strict(cur) && s->policy->preempts(p, cur, now) != SCHED_KEEP)
+            else if (!is_strict(cur) && p->pool->policy->preempts(p, cur, now) != SCHED_KEEP)
                 cpumask_set(&kick, p->id), p->preempt_check = true;
-            else if (!is_strict(cur) && s->policy->recheck_ns &&
-                     s->policy->recheck_ns(p, cur, now) < p->next_event_ns)
+            else if (!is_strict(cur) && p->pool->policy->recheck_ns &&
+                     p->pool->policy->recheck_ns(p, cur, now) < p->next_event_ns)
                 cpumask_set(&kick, p->id); /* its timer must come earlier */
             else
                 sched_kick_idle_for(s, v, p->id, &kick);
@@ -414,15 +415,15 @@ void sched_vcpu_charge(struct sched *s, struct sched_vcpu *owner, unsigned cpu, 
         /* Nobody's service in the policy either: a clock of service that went on over the
          * cut would hand R lag that no vCPU paid for (Bochs: a 1 ms timer VM beside two
          * hogs under pshare, p99 wake-up 128 us -> 2 ms). */
-        if (s->policy->unserved)
-            s->policy->unserved(p, now - d, now); /* charged_ns == now - d here */
+        if (p->pool->policy->unserved)
+            p->pool->policy->unserved(p, now - d, now); /* charged_ns == now - d here */
         p->charged_ns = now;
     }
     rq_unlock(s, cpu);
     struct sched_pcpu *op = sched_lock_vcpu_rq(s, owner);
     owner->acct.charged_ns += ns;
-    if (owner->state == SCHED_BLOCKED && s->policy->charge)
-        s->policy->charge(op, owner, ns, now); /* as if it had run: credit, lag, pass */
+    if (owner->state == SCHED_BLOCKED && op->pool->policy->charge)
+        op->pool->policy->charge(op, owner, ns, now); /* as if it had run: credit, lag, pass */
     if (sched_capped(owner->vm))
         sched_cap_charge(s, owner->vm, ns, now);
     rq_unlock(s, op->id);
@@ -440,10 +441,10 @@ sched_cpumask_t sched_vcpu_block(struct sched *s, struct sched_vcpu *v, uint64_t
         sched_charge_current(s, p, now);
         __atomic_fetch_sub(&v->vm->active, 1, __ATOMIC_RELAXED);
         sched_runnable_leave(p, v, now);
-        s->policy->sleep(p, v, now);
+        p->pool->policy->sleep(p, v, now);
         sched_acct_state(v, SCHED_BLOCKED, now);
         v->yield = false;
-        run_end(s, p, v);
+        sched_run_end(s, p, v);
         cpumask_set(&kick, p->id);
     } else if (v->state != SCHED_BLOCKED) {
         __atomic_fetch_sub(&v->vm->active, 1, __ATOMIC_RELAXED);

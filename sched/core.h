@@ -40,6 +40,10 @@ static inline unsigned sched_vcpu_slot(const struct sched_vcpu *v)
  * the machine lock; waits until those that started without it have left. */
 void sched_gang_ref_and_drain(struct sched *s);
 
+/* V stopped running on P (blocked, descheduled or evicted; its state is already updated):
+ * its cap's running count and its strict gang's state. */
+void sched_run_end(struct sched *s, struct sched_pcpu *p, struct sched_vcpu *v);
+
 /* Charges P's current vCPU up to NOW: policy (credit burn, virtual time) and cap budget. */
 static inline void sched_charge_current(struct sched *s, struct sched_pcpu *p, uint64_t now)
 {
@@ -48,7 +52,7 @@ static inline void sched_charge_current(struct sched *s, struct sched_pcpu *p, u
         return;
     uint64_t d = now - p->charged_ns;
     p->charged_ns = now;
-    s->policy->tick(p, v, d, now);
+    p->pool->policy->tick(p, v, d, now);
     if (sched_capped(v->vm))
         sched_cap_charge(s, v->vm, d, now);
 }

@@ -46,9 +46,10 @@ uint64_t sched_relaxed_lead(struct sched_vcpu *v, uint64_t now)
 void sched_relaxed_release_kicks(struct sched *s, struct sched_vm *vm, uint64_t now,
                                  sched_cpumask_t *kick)
 {
+    (void)s;
     for (uint32_t k = 0; k < vm->nvcpus; k++) {
         struct sched_vcpu *u = &vm->vcpus[k];
-        if (u->hold == HOLD_LEAD && sched_relaxed_lead(u, now) < s->params.gang_skew_ns / 2)
+        if (u->hold == HOLD_LEAD && sched_relaxed_lead(u, now) < sched_vm_params(vm)->gang_skew_ns / 2)
             cpumask_set(kick, (unsigned)u->cpu);
     }
 }
@@ -86,8 +87,9 @@ static uint64_t least_progress(struct sched_vm *vm, uint64_t now, uint64_t *rise
  * slowest, co-stopped siblings may resume as it catches up. */
 uint64_t sched_relaxed_next_event(struct sched *s, struct sched_vcpu *v, uint64_t now)
 {
+    (void)s;
     struct sched_vm *vm = v->vm;
-    uint64_t thr = s->params.gang_skew_ns, rise;
+    uint64_t thr = sched_vm_params(vm)->gang_skew_ns, rise;
     uint64_t least = least_progress(vm, now, &rise), lead = progress(v, now) - least;
     uint64_t t = rise == UINT64_MAX ? SCHED_NO_EVENT
                                     : add_sat(now + rise, lead < thr ? thr - lead : 1);
@@ -131,9 +133,9 @@ static void claim_home(struct sched *s, struct sched_pcpu *home, struct sched_vm
 
 /* How long a backfill that a co-start cut short before gets to run before the next co-start
  * may preempt it. */
-static uint64_t backfill_min_ns(const struct sched *s)
+static uint64_t backfill_min_ns(const struct sched_vm *vm)
 {
-    return u64_max(s->params.ratelimit_ns, s->params.timeslice_ns / 8);
+    return u64_max(sched_vm_params(vm)->ratelimit_ns, sched_vm_params(vm)->timeslice_ns / 8);
 }
 
 /* When every runnable member has been picked on its home, the gang starts — unless a home
@@ -149,7 +151,7 @@ void sched_gang_try_start(struct sched *s, struct sched_vm *vm, uint64_t now, sc
     if (vm->gang_on)
         return;
     bool any = false;
-    uint64_t start = now, min = backfill_min_ns(s);
+    uint64_t start = now, min = backfill_min_ns(vm);
     for (uint32_t k = 0; k < vm->nvcpus; k++) {
         const struct sched_vcpu *u = &vm->vcpus[k];
         if (u->state == SCHED_BLOCKED)
@@ -180,7 +182,7 @@ void sched_gang_try_start(struct sched *s, struct sched_vm *vm, uint64_t now, sc
     }
     vm->gang_start_at_ns = 0;
     vm->gang_on = true;
-    vm->gang_slice_end_ns = now + s->params.timeslice_ns;
+    vm->gang_slice_end_ns = now + sched_vm_params(vm)->timeslice_ns;
     for (uint32_t k = 0; k < vm->nvcpus; k++) {
         struct sched_vcpu *u = &vm->vcpus[k];
         if (u->hold != HOLD_GANG)

@@ -14,6 +14,7 @@
 #define SCHED_MAX_PCPUS 256              /* the width of sched_cpumask_t (cpumask.h) */
 #define SCHED_MAX_VMS 64
 #define SCHED_MAX_VCPUS 4096              /* in total */
+#define SCHED_MAX_POOLS 16                /* [pool] sections: disjoint pCPU sets */
 #define SCHED_MAX_VCPUS_PER_VM 64         /* configuration and VMM; the library takes up to the total */
 #define SCHED_NAME_MAX 24                 /* policy names, including the NUL */
 

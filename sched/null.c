@@ -54,31 +54,16 @@ static int fits(uint32_t npcpus, uint32_t nvms, const uint32_t *vcpus, const sch
     return SCHED_OK;
 }
 
-static int null_check_setup(const struct sched_setup *st)
+/* One pCPU of the pool for each of its vCPUs, within their affinities. */
+static int null_admit(const struct sched_admit *a)
 {
     uint32_t vcpus[SCHED_MAX_VMS];
     sched_cpumask_t aff[SCHED_MAX_VMS];
-    sched_cpumask_t all = cpumask_below(st->npcpus);
-    for (uint32_t k = 0; k < st->nvms; k++) {
-        vcpus[k] = st->vms[k].vcpus;
-        aff[k] = st->vms[k].affinity;
-        cpumask_and(&aff[k], &all);
-        if (!cpumask_any(&st->vms[k].affinity))
-            aff[k] = all; /* empty = all */
+    for (uint32_t k = 0; k < a->nvms; k++) {
+        vcpus[k] = a->vms[k].vcpus;
+        aff[k] = a->vms[k].affinity;
     }
-    return fits(st->npcpus, st->nvms, vcpus, aff);
-}
-
-static int null_adjust(const struct sched *s, const struct sched_change *c)
-{
-    (void)c; /* nothing a change sets alters the vCPU count or the affinities */
-    uint32_t vcpus[SCHED_MAX_VMS];
-    sched_cpumask_t aff[SCHED_MAX_VMS];
-    for (uint32_t k = 0; k < s->nvms; k++) {
-        vcpus[k] = s->vms[k].nvcpus;
-        aff[k] = s->vms[k].affinity;
-    }
-    return fits(s->npcpus, s->nvms, vcpus, aff);
+    return fits(a->npcpus, a->nvms, vcpus, aff);
 }
 
 static uint64_t null_slice_ns(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now)
@@ -98,6 +83,5 @@ const struct sched_policy sched_policy_null = {
     .tick = fifoq_tick,
     .preempts = fifoq_never_preempts,
     .slice_ns = null_slice_ns,
-    .adjust = null_adjust,
-    .check_setup = null_check_setup,
+    .admit = null_admit,
 };

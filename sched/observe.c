@@ -7,7 +7,41 @@
 
 const char *sched_policy_name(const struct sched *s)
 {
-    return s->policy->name;
+    return sched_pool_policy_name(s, 0);
+}
+
+const char *sched_pool_policy_name(const struct sched *s, unsigned pool)
+{
+    if (pool >= s->npools)
+        return NULL;
+    return __atomic_load_n(&s->pools[pool].policy, __ATOMIC_ACQUIRE)->name;
+}
+
+unsigned sched_npools(const struct sched *s)
+{
+    return s->npools;
+}
+
+unsigned sched_vm_pool(const struct sched *s, unsigned vm)
+{
+    return vm < s->nvms ? __atomic_load_n(&s->vms[vm].pool, __ATOMIC_RELAXED) : 0;
+}
+
+unsigned sched_pcpu_pool(const struct sched *s, unsigned cpu)
+{
+    if (cpu >= s->npcpus)
+        return 0;
+    return __atomic_load_n(&s->pcpus[cpu].pool, __ATOMIC_ACQUIRE)->id;
+}
+
+sched_cpumask_t sched_pool_cpus(struct sched *s, unsigned pool)
+{
+    if (pool >= s->npools)
+        return cpumask_none();
+    s->env.lock(s->env.ctx, s->npcpus);
+    sched_cpumask_t m = s->pools[pool].cpus;
+    s->env.unlock(s->env.ctx, s->npcpus);
+    return m;
 }
 
 unsigned sched_npcpus(const struct sched *s)
@@ -90,7 +124,7 @@ void sched_vcpu_acct(struct sched *s, struct sched_vcpu *v, uint64_t now, struct
     default: out->costop_ns += d; break;
     }
     out->lifetime_ns = t - s->start_ns;
-    out->policy_value = s->policy->value ? s->policy->value(p, v, now) : 0;
+    out->policy_value = p->pool->policy->value ? p->pool->policy->value(p, v, now) : 0;
     if (lat)
         *lat = *v->latency;
     rq_unlock(s, p->id);
@@ -163,9 +197,13 @@ size_t sched_dump(struct sched *s, uint64_t now, char *buf, size_t len)
     int e = sched_enter(s, 0);
     for (uint32_t c = 0; c < s->npcpus; c++)
         rq_lock(s, c);
-    put_str(&o, "policy ");
-    put_str(&o, s->policy->name);
-    put_str(&o, "\n");
+    for (uint32_t i = 0; i < s->npools; i++) {
+        put_str(&o, "pool ");
+        put_u64(&o, i);
+        put_str(&o, " policy ");
+        put_str(&o, s->pools[i].policy->name);
+        put_str(&o, "\n");
+    }
     for (uint32_t c = 0; c < s->npcpus; c++) {
         struct sched_pcpu *p = &s->pcpus[c];
         put_str(&o, "pcpu ");
@@ -180,9 +218,11 @@ size_t sched_dump(struct sched *s, uint64_t now, char *buf, size_t len)
         put_u64(&o, p->nr_ready);
         put_str(&o, " load=");
         put_u64(&o, p->load);
-        if (s->policy->dump) {
+        put_str(&o, " pool=");
+        put_u64(&o, p->pool->id);
+        if (p->pool->policy->dump) {
             char tmp[96];
-            size_t n = s->policy->dump(p, tmp, sizeof(tmp));
+            size_t n = p->pool->policy->dump(p, tmp, sizeof(tmp));
             (void)n;
             put_str(&o, " ");
             put_str(&o, tmp);

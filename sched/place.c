@@ -148,6 +148,7 @@ bool sched_steal(struct sched *s, struct sched_pcpu *p, uint64_t now)
     uint32_t queued_before = p->nr_ready;
     struct sched_vcpu *hint = __atomic_exchange_n(&p->steal_hint, NULL, __ATOMIC_SEQ_CST);
     sched_cpumask_t cand = cpumask_atomic_load(&s->ready_mask);
+    cpumask_and(&cand, &p->pool->cpus); /* its pool's vCPUs only may run here */
     cpumask_clear(&cand, p->id);
     int first = hint ? __atomic_load_n(&hint->cpu, __ATOMIC_SEQ_CST) : -1;
     /* i == 0: the hint's pCPU; then every pCPU after P in order (i == npcpus is P itself). */
@@ -223,7 +224,7 @@ static int fairer_pcpu(struct sched *s, struct sched_pcpu *p, struct sched_vcpu 
      * stays behind (debt is forgiven beyond slack + slice + balance period) sends wakers
      * away; moving a vCPU that wakes often is not free (in the VMM under VT-x its VMCS moves
      * with it), and following every rotation moved a 1 ms timer VM 14 times a second. */
-    uint64_t gap = vt_from_ns(FAIR_SLACK_NS + s->params.timeslice_ns, SCHED_WEIGHT_DEFAULT);
+    uint64_t gap = vt_from_ns(FAIR_SLACK_NS + p->pool->params.timeslice_ns, SCHED_WEIGHT_DEFAULT);
     return c >= 0 && vt_before(here + gap, best) ? c : -1;
 }
 
@@ -278,7 +279,7 @@ static uint64_t member_service(struct sched_pcpu *p, struct sched_vcpu *v, uint6
 {
     if (!sched_always_runnable(v, now)) /* its load as of its last change is enough here */
         return GPS_NONE;
-    const struct sched_params *par = &p->s->params;
+    const struct sched_params *par = &p->pool->params;
     uint64_t debt = FAIR_SLACK_NS + par->timeslice_ns + par->balance_ns;
     uint64_t n = sched_gps_service(p, v, now), limit = vt_from_ns(debt, SCHED_WEIGHT_DEFAULT);
     if (top != GPS_NONE && vt_before(n, top - limit)) {
@@ -343,7 +344,7 @@ void sched_gps_clamp_waking(struct sched_pcpu *p, struct sched_vcpu *v)
  * migrates here. */
 void sched_balance(struct sched *s, struct sched_pcpu *p, uint64_t now)
 {
-    p->next_balance_ns = now + s->params.balance_ns;
+    p->next_balance_ns = now + p->pool->params.balance_ns;
     if (s->npcpus == 1)
         return;
     /* The furthest-behind pCPU with queued vCPUs, and the most advanced floor (TOP). */
@@ -351,7 +352,7 @@ void sched_balance(struct sched *s, struct sched_pcpu *p, uint64_t now)
     cpumask_clear(&ready, p->id);
     uint64_t slack = fair_slack_vt(), lowest = GPS_NONE, top = GPS_NONE;
     int src_id = -1;
-    for (unsigned c = 0; c < s->npcpus; c++) {
+    cpumask_for_each(c, &p->pool->cpus) { /* fairness within the pool */
         uint64_t f = __atomic_load_n(&s->pcpus[c].gps_floor_vt, __ATOMIC_RELAXED);
         if (f == GPS_NONE)
             continue;
@@ -396,7 +397,7 @@ void sched_balance(struct sched *s, struct sched_pcpu *p, uint64_t now)
      * and the service moved is not cut into slice-sized steps. */
     struct sched_vcpu *cur = p->curr;
     bool mid_slice = cur && cur->state == SCHED_RUNNING && now < p->slice_end_ns &&
-                     p->slice_end_ns - now <= s->params.timeslice_ns;
+                     p->slice_end_ns - now <= p->pool->params.timeslice_ns;
     /* A move that evens out the runnable weight (a crowded pCPU's vCPU to a less crowded one:
      * an unbalanced start) helps at once; one that only rotates who shares waits. */
     bool evens = best && p->run_weight + 2 * (uint64_t)best->weight <= src->run_weight;

@@ -25,9 +25,9 @@
  *                             exits its timer caused while another vCPU ran: sched_vcpu_charge)
  *   unserved                  [FROM, NOW) of P's time served nobody (its current vCPU was not
  *                             charged for it): a clock of service must not advance over it
- *   adjust                    policy-specific validation of a struct sched_change (the
- *                             target policy's, also when switching to it)
- *   check_setup               policy-specific validation of a set-up (null: no overcommit)
+ *   admit                     may the pool run its VMs as a set-up or a change would leave
+ *                             them (null: one pCPU each; rtds: the reservations fit)?  The
+ *                             pool's policy after the change decides (struct sched_admit)
  *   idle_recheck_ns           when a pCPU with nothing it may run now must decide again
  *                             (rtds: a queued vCPU's budget is replenished)
  *   value, dump               observation
@@ -69,9 +69,22 @@ struct sched_params {
     uint64_t timeslice_ns, ratelimit_ns, gang_skew_ns, balance_ns;
 };
 
+/* A pool: a set of pCPUs with its own policy and parameters (Xen's cpupools).  Its VMs' vCPUs
+ * run only on its pCPUs (their affinity is the VM's within the pool's), so stealing, wake-up
+ * placement, balancing and fairness act within it.  Changed only by sched_change with every
+ * lock held: a holder of any runqueue lock sees a pCPU's pool and a VM's pool stable. */
+struct sched_pool {
+    uint32_t id;
+    const struct sched_policy *policy;
+    struct sched_params params;
+    sched_cpumask_t cpus;
+};
+
 struct sched_vm {
     struct sched *s;
     uint32_t id, nvcpus, weight, cap_pct;
+    uint32_t pool;                  /* its pool (all locks to change) */
+    sched_cpumask_t user_affinity;  /* as set up; affinity = this within the pool's pCPUs */
     uint32_t active;                /* its runnable vCPUs (__atomic): weight_per = vm shares */
     enum sched_gang gang;
     sched_cpumask_t affinity;
@@ -123,6 +136,7 @@ struct sched_vcpu {
 
 struct sched_pcpu {
     struct sched *s;
+    struct sched_pool *pool;        /* its pool: policy and parameters (all locks to change) */
     uint32_t id;
     struct sched_vcpu *curr;
     uint64_t run_start_ns;          /* when curr was dispatched */
@@ -151,6 +165,24 @@ struct sched_pcpu {
     SCHED_POLICY_STORAGE(SCHED_PCPU_WORDS);
 };
 
+/* What a policy's admission sees: one pool's VMs as a set-up or a change would leave them.
+ * VMs are indexed by id; those outside the pool have vcpus = 0.  Affinities are within the
+ * pool's pCPUs. */
+struct sched_admit_vm {
+    uint32_t vcpus;
+    uint32_t util_ppm;          /* rtds: budget / period of each vCPU, rounded up; 0 = none */
+    sched_cpumask_t affinity;
+    bool packed;                /* false: counted in the sum only (strict gang) */
+};
+struct sched_admit {
+    const struct sched *s;      /* the running machine (current vCPUs keep their pCPU), or
+                                   NULL at set-up */
+    uint32_t npcpus;            /* of the machine */
+    sched_cpumask_t cpus;       /* the pool's */
+    uint32_t nvms;
+    struct sched_admit_vm vms[SCHED_MAX_VMS];
+};
+
 struct sched_policy {
     const char *name;
     void (*init_pcpu)(struct sched_pcpu *p, uint64_t now);
@@ -165,8 +197,7 @@ struct sched_policy {
     uint64_t (*recheck_ns)(struct sched_pcpu *p, struct sched_vcpu *cur, uint64_t now); /* may be NULL */
     void (*charge)(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t ns, uint64_t now); /* may be NULL */
     void (*unserved)(struct sched_pcpu *p, uint64_t from, uint64_t now);  /* may be NULL */
-    int (*adjust)(const struct sched *s, const struct sched_change *c);   /* may be NULL */
-    int (*check_setup)(const struct sched_setup *st);                     /* may be NULL */
+    int (*admit)(const struct sched_admit *a);                            /* may be NULL */
     uint64_t (*idle_recheck_ns)(struct sched_pcpu *p, uint64_t now);      /* may be NULL */
     bool partitioned;               /* the core pins reserved vCPUs to pCPUs (reserve.h) */
     int64_t (*value)(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now); /* may be NULL */
@@ -184,10 +215,9 @@ struct sched_trace_ring {
 };
 
 struct sched {
-    const struct sched_policy *policy;
     struct sched_env env;
-    struct sched_params params;
-    uint32_t npcpus, nvms, nvcpus;
+    uint32_t npcpus, nvms, nvcpus, npools;
+    struct sched_pool pools[SCHED_MAX_POOLS];
     uint32_t gang_refs;             /* gang VMs + gang switches in progress (__atomic; sched.h) */
     uint64_t seed, start_ns;
     enum sched_weight_per weight_per;
@@ -274,7 +304,13 @@ static inline void sched_note_deadline_misses(struct sched_vcpu *v, uint64_t n)
 
 static inline uint64_t sched_timeslice(const struct sched_pcpu *p)
 {
-    return p->s->params.timeslice_ns;
+    return p->pool->params.timeslice_ns;
+}
+
+/* The parameters of VM's pool. */
+static inline const struct sched_params *sched_vm_params(const struct sched_vm *vm)
+{
+    return &vm->s->pools[vm->pool].params;
 }
 
 #endif

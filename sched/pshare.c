@@ -251,7 +251,7 @@ static enum sched_preempt ps_preempts(struct sched_pcpu *p, struct sched_vcpu *c
     if (!earlier && !vt_before(pp->v.v, c->ve))
         return SCHED_KEEP; /* still eligible, and nobody eligible has an earlier deadline */
     /* A short request with an earlier deadline goes first at once (Linux: PREEMPT_SHORT). */
-    if (earlier && request_ns(p, vcpu_of(of_hnode(n))) <= p->s->params.ratelimit_ns)
+    if (earlier && request_ns(p, vcpu_of(of_hnode(n))) <= p->pool->params.ratelimit_ns)
         return SCHED_PREEMPT_NOW;
     return SCHED_PREEMPT;
 }

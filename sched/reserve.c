@@ -4,23 +4,19 @@
 #include "sched/gang.h"
 #include "sched/util.h"
 
-static bool allowed(const sched_cpumask_t *aff, uint32_t cpu)
-{
-    return cpumask_test(aff, cpu);
-}
-
-int sched_reserve_pack(uint32_t npcpus, uint32_t nvms, const struct sched_rsv_vm *vms,
+int sched_reserve_pack(const struct sched_admit *a,
                        int32_t (*fixed)(void *ctx, uint32_t vm, uint32_t k),
                        void (*assign)(void *ctx, uint32_t vm, uint32_t k, int32_t cpu), void *ctx)
 {
     uint32_t load[SCHED_MAX_PCPUS] = { 0 };
     uint64_t sum = 0;
-    for (uint32_t i = 0; i < nvms; i++)
+    const struct sched_admit_vm *vms = a->vms;
+    for (uint32_t i = 0; i < a->nvms; i++)
         sum += (uint64_t)vms[i].vcpus * vms[i].util_ppm;
-    if (sum > (uint64_t)npcpus * SCHED_RSV_FULL_PPM)
+    if (sum > (uint64_t)cpumask_count(&a->cpus) * SCHED_RSV_FULL_PPM)
         return SCHED_E_ADMIT;
     /* vCPUs that must stay where they are come first. */
-    for (uint32_t i = 0; i < nvms; i++)
+    for (uint32_t i = 0; i < a->nvms; i++)
         for (uint32_t k = 0; vms[i].packed && vms[i].util_ppm && k < vms[i].vcpus; k++) {
             int32_t c = fixed ? fixed(ctx, i, k) : -1;
             if (c < 0)
@@ -32,25 +28,25 @@ int sched_reserve_pack(uint32_t npcpus, uint32_t nvms, const struct sched_rsv_vm
                 assign(ctx, i, k, c);
         }
     /* Then the VMs by decreasing utilization (ties: lower index), each vCPU on the allowed
-     * pCPU with the most room (worst fit: spreads the reservations, leaving each pCPU slack). */
+     * pCPU with the most room (worst fit: spreads the reservations, leaving each pCPU slack).
+     * Affinities are within the pool. */
     uint64_t done = 0; /* VMs placed, a bit each (nvms <= 64) */
     for (;;) {
         int best = -1;
-        for (uint32_t i = 0; i < nvms; i++)
-            if (!(done >> i & 1) && vms[i].packed && vms[i].util_ppm &&
+        for (uint32_t i = 0; i < a->nvms; i++)
+            if (!(done >> i & 1) && vms[i].packed && vms[i].util_ppm && vms[i].vcpus &&
                 (best < 0 || vms[i].util_ppm > vms[best].util_ppm))
                 best = (int)i;
         if (best < 0)
             return SCHED_OK;
         done |= 1ull << best;
-        const struct sched_rsv_vm *vm = &vms[best];
+        const struct sched_admit_vm *vm = &vms[best];
         for (uint32_t k = 0; k < vm->vcpus; k++) {
             if (fixed && fixed(ctx, (uint32_t)best, k) >= 0)
                 continue;
             int c = -1;
-            for (uint32_t p = 0; p < npcpus; p++)
-                if (allowed(&vm->affinity, p) && load[p] + vm->util_ppm <= SCHED_RSV_FULL_PPM &&
-                    (c < 0 || load[p] < load[c]))
+            cpumask_for_each(p, &vm->affinity)
+                if (load[p] + vm->util_ppm <= SCHED_RSV_FULL_PPM && (c < 0 || load[p] < load[c]))
                     c = (int)p;
             if (c < 0)
                 return SCHED_E_ADMIT;
@@ -61,33 +57,48 @@ int sched_reserve_pack(uint32_t npcpus, uint32_t nvms, const struct sched_rsv_vm
     }
 }
 
-static uint32_t util_ppm(uint64_t budget_ns, uint64_t period_ns)
+uint32_t sched_util_ppm(uint64_t budget_ns, uint64_t period_ns)
 {
     if (!budget_ns || !period_ns)
         return 0;
     return (uint32_t)((budget_ns * SCHED_RSV_FULL_PPM + period_ns - 1) / period_ns);
 }
 
-void sched_reserve_view(const struct sched *s, const struct sched_change *c,
-                        struct sched_rsv_vm *out)
+void sched_admit_view(const struct sched *s, uint32_t pool, const struct sched_change *c,
+                      struct sched_admit *out)
 {
+    uint32_t set = c ? c->set : 0;
+    out->s = s;
+    out->npcpus = s->npcpus;
+    out->nvms = s->nvms;
+    out->cpus = s->pools[pool].cpus;
+    if (set & SCHED_SET_PCPU_POOL) {
+        if (s->pcpus[c->pcpu].pool->id == pool)
+            cpumask_clear(&out->cpus, c->pcpu);
+        if (c->to_pool == pool)
+            cpumask_set(&out->cpus, c->pcpu);
+    }
     for (uint32_t i = 0; i < s->nvms; i++) {
         const struct sched_vm *vm = &s->vms[i];
-        bool changed = c && (c->set & SCHED_SET_RESERVATION) && c->vm == i;
-        out[i].vcpus = vm->nvcpus;
-        out[i].util_ppm = changed ? util_ppm(c->rt_budget_ns, c->rt_period_ns)
-                                  : util_ppm(vm->rt_budget_ns, vm->rt_period_ns);
-        out[i].affinity = vm->affinity;
-        out[i].packed = vm->gang != SCHED_GANG_STRICT;
-        if (c && (c->set & SCHED_SET_GANG) && c->vm == i) /* as it will be */
-            out[i].packed = c->gang != SCHED_GANG_STRICT;
+        struct sched_admit_vm *o = &out->vms[i];
+        bool mine = c && c->vm == i;
+        uint32_t in = (set & SCHED_SET_VM_POOL) && mine ? c->to_pool : vm->pool;
+        o->vcpus = in == pool ? vm->nvcpus : 0;
+        o->util_ppm = (set & SCHED_SET_RESERVATION) && mine
+                          ? sched_util_ppm(c->rt_budget_ns, c->rt_period_ns)
+                          : sched_util_ppm(vm->rt_budget_ns, vm->rt_period_ns);
+        o->affinity = cpumask_any(&vm->user_affinity) ? vm->user_affinity : out->cpus;
+        cpumask_and(&o->affinity, &out->cpus);
+        o->packed = (set & SCHED_SET_GANG) && mine ? c->gang != SCHED_GANG_STRICT
+                                                   : vm->gang != SCHED_GANG_STRICT;
     }
 }
 
-int32_t sched_reserve_current(const struct sched *s, uint32_t vm, uint32_t k)
+int32_t sched_reserve_current(const struct sched_admit *a, uint32_t vm, uint32_t k)
 {
-    const struct sched_vcpu *v = &s->vms[vm].vcpus[k];
-    return s->pcpus[v->cpu].curr == v ? v->cpu : -1;
+    const struct sched_vcpu *v = &a->s->vms[vm].vcpus[k];
+    return a->s->pcpus[v->cpu].curr == v && cpumask_test(&a->cpus, (unsigned)v->cpu) ? v->cpu
+                                                                                    : -1;
 }
 
 static void assign_initial(void *ctx, uint32_t vm, uint32_t k, int32_t cpu)
@@ -98,21 +109,22 @@ static void assign_initial(void *ctx, uint32_t vm, uint32_t k, int32_t cpu)
     v->affinity = cpumask_of((unsigned)cpu);
 }
 
-void sched_reserve_place_initial(struct sched *s)
+void sched_reserve_place_initial(struct sched *s, const struct sched_pool *pool)
 {
-    struct sched_rsv_vm view[SCHED_MAX_VMS];
-    sched_reserve_view(s, NULL, view);
-    (void)sched_reserve_pack(s->npcpus, s->nvms, view, NULL, assign_initial, s);
+    struct sched_admit a;
+    sched_admit_view(s, pool->id, NULL, &a);
+    (void)sched_reserve_pack(&a, NULL, assign_initial, s);
 }
 
 struct pin_ctx {
     struct sched *s;
+    const struct sched_admit *a;
     uint64_t now;
 };
 
 static int32_t fixed_pin(void *ctx, uint32_t vm, uint32_t k)
 {
-    return sched_reserve_current(((struct pin_ctx *)ctx)->s, vm, k);
+    return sched_reserve_current(((struct pin_ctx *)ctx)->a, vm, k);
 }
 
 /* Every lock held; V is not current unless CPU is where it is current (fixed_pin). */
@@ -130,25 +142,25 @@ static bool rsv_pinned(const struct sched_vcpu *v)
     return v->home >= 0 && !is_strict(v);
 }
 
-int sched_reserve_pin(struct sched *s, uint64_t now)
+int sched_reserve_pin(struct sched *s, const struct sched_pool *pool, uint64_t now)
 {
-    struct sched_rsv_vm view[SCHED_MAX_VMS];
-    struct pin_ctx pc = { s, now };
-    sched_reserve_view(s, NULL, view);
-    if (sched_reserve_pack(s->npcpus, s->nvms, view, fixed_pin, NULL, &pc))
+    struct sched_admit a;
+    sched_admit_view(s, pool->id, NULL, &a);
+    struct pin_ctx pc = { s, &a, now };
+    if (sched_reserve_pack(&a, fixed_pin, NULL, &pc))
         return SCHED_E_ADMIT; /* validated first: nothing moves */
     for (uint32_t i = 0; i < s->nvcpus; i++) { /* reservations removed: free again */
         struct sched_vcpu *v = &s->vcpus[i];
-        if (rsv_pinned(v) && !view[v->vm->id].util_ppm)
+        if (v->vm->pool == pool->id && rsv_pinned(v) && !a.vms[v->vm->id].util_ppm)
             sched_set_home(s, v, -1, now);
     }
-    (void)sched_reserve_pack(s->npcpus, s->nvms, view, fixed_pin, assign_pin, &pc);
+    (void)sched_reserve_pack(&a, fixed_pin, assign_pin, &pc);
     return SCHED_OK;
 }
 
-void sched_reserve_unpin(struct sched *s, uint64_t now)
+void sched_reserve_unpin(struct sched *s, const struct sched_pool *pool, uint64_t now)
 {
     for (uint32_t i = 0; i < s->nvcpus; i++)
-        if (rsv_pinned(&s->vcpus[i]))
+        if (s->vcpus[i].vm->pool == pool->id && rsv_pinned(&s->vcpus[i]))
             sched_set_home(s, &s->vcpus[i], -1, now);
 }

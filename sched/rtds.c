@@ -297,36 +297,16 @@ static int64_t rtds_value(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t n
     return (int64_t)RV(v)->budget_ns;
 }
 
-static int rtds_check_setup(const struct sched_setup *st)
-{
-    struct sched_rsv_vm vms[SCHED_MAX_VMS];
-    sched_cpumask_t all = cpumask_below(st->npcpus);
-    for (uint32_t i = 0; i < st->nvms; i++) {
-        const struct sched_vm_setup *vs = &st->vms[i];
-        vms[i].vcpus = vs->vcpus;
-        vms[i].util_ppm = vs->rt_budget_ns
-            ? (uint32_t)((vs->rt_budget_ns * SCHED_RSV_FULL_PPM + vs->rt_period_ns - 1) /
-                         vs->rt_period_ns)
-            : 0;
-        vms[i].affinity = vs->affinity;
-        cpumask_and(&vms[i].affinity, &all);
-        if (!cpumask_any(&vs->affinity))
-            vms[i].affinity = all; /* empty = all */
-        vms[i].packed = vs->gang != SCHED_GANG_STRICT;
-    }
-    return sched_reserve_pack(st->npcpus, st->nvms, vms, NULL, NULL, NULL);
-}
-
 static int32_t fixed_current(void *ctx, uint32_t vm, uint32_t k)
 {
     return sched_reserve_current(ctx, vm, k);
 }
 
-static int rtds_adjust(const struct sched *s, const struct sched_change *c)
+/* Admission: the pool's reservations pack onto its pCPUs (reserve.h); at run time vCPUs
+ * current on one of them keep it. */
+static int rtds_admit(const struct sched_admit *a)
 {
-    struct sched_rsv_vm vms[SCHED_MAX_VMS];
-    sched_reserve_view(s, c, vms);
-    return sched_reserve_pack(s->npcpus, s->nvms, vms, fixed_current, NULL, (void *)s);
+    return sched_reserve_pack(a, a->s ? fixed_current : NULL, NULL, (void *)a);
 }
 
 const struct sched_policy sched_policy_rtds = {
@@ -343,8 +323,7 @@ const struct sched_policy sched_policy_rtds = {
     .slice_ns = rtds_slice_ns,
     .recheck_ns = rtds_recheck_ns,
     .idle_recheck_ns = rtds_idle_recheck_ns,
-    .adjust = rtds_adjust,
-    .check_setup = rtds_check_setup,
+    .admit = rtds_admit,
     .value = rtds_value,
     .partitioned = true,
 };

@@ -75,29 +75,30 @@ void sched_ready_del(struct sched *s, struct sched_pcpu *p, struct sched_vcpu *v
 void sched_reweight(struct sched *s, struct sched_pcpu *p, struct sched_vcpu *v, uint32_t weight,
                     uint64_t now)
 {
+    (void)s;
     if (v->weight == weight)
         return;
     bool cur = p->curr == v && v->state == SCHED_RUNNING;
     if (cur || v->queued)
-        s->policy->sleep(p, v, now);
+        p->pool->policy->sleep(p, v, now);
     sched_runnable_reweight(p, v, weight, now);
     if (cur)
-        s->policy->wake(p, v, now, SCHED_JOIN_CURRENT);
+        p->pool->policy->wake(p, v, now, SCHED_JOIN_CURRENT);
     else if (v->queued)
-        s->policy->wake(p, v, now, SCHED_JOIN_MOVE);
+        p->pool->policy->wake(p, v, now, SCHED_JOIN_MOVE);
 }
 
 void sched_enqueue(struct sched *s, struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now,
                    enum sched_join why)
 {
-    s->policy->wake(p, v, now, why);
+    p->pool->policy->wake(p, v, now, why);
     sched_ready_add(s, p, v);
     p->preempt_check = true; /* a newcomer: may it replace the running vCPU? */
 }
 
 void sched_dequeue(struct sched *s, struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now)
 {
-    s->policy->sleep(p, v, now);
+    p->pool->policy->sleep(p, v, now);
     sched_ready_del(s, p, v);
 }
 

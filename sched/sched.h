@@ -114,7 +114,21 @@ struct sched_vm_setup {
      * runs only in idle time).  RT_NO_EXTRA: never beyond its budget (Xen's extratime = 0). */
     uint64_t rt_budget_ns, rt_period_ns;
     bool rt_no_extra;
+    uint32_t pool;              /* index into sched_setup.pools (0 without pools) */
 };
+
+/* A pool (Xen's cpupools): disjoint pCPU sets, each with its own policy and parameters; a VM
+ * runs only on its pool's pCPUs, and stealing, wake-up placement, balancing and machine-wide
+ * fairness act within a pool.  Without pools the machine is one pool, 0, of every pCPU with
+ * the set-up's policy and parameters. */
+struct sched_pool_setup {
+    sched_cpumask_t cpus;       /* every pCPU of the machine is in exactly one pool; a pool may
+                                   be empty while no VM is in it */
+    const char *policy;         /* NULL = sched_setup.policy */
+    uint64_t timeslice_ns, ratelimit_ns, gang_skew_ns, balance_ns; /* 0 = sched_setup's; a
+                                   rate limit or balancing period of 0: SCHED_PARAM_ZERO */
+};
+#define SCHED_PARAM_ZERO UINT64_MAX /* sched_pool_setup: no rate limit, no balancing */
 
 struct sched_setup {
     uint32_t npcpus;            /* 1..SCHED_MAX_PCPUS */
@@ -127,6 +141,8 @@ struct sched_setup {
     enum sched_weight_per weight_per; /* default SCHED_WEIGHT_PER_VCPU */
     uint32_t nvms;
     const struct sched_vm_setup *vms;
+    uint32_t npools;            /* 0 = one pool of every pCPU; else 1..SCHED_MAX_POOLS */
+    const struct sched_pool_setup *pools;
     uint32_t trace_events;      /* trace ring per pCPU (sched/trace.h), 0 = none; <= SCHED_TRACE_EVENTS_MAX */
     bool trace;                 /* tracing on from the start (needs trace_events) */
 };
@@ -160,10 +176,20 @@ enum {
     SCHED_SET_GANG = 1u << 11,    /* co-scheduling mode; strict: as at setup (SCHED_E_SETUP) */
     SCHED_SET_RESERVATION = 1u << 12, /* rt_budget_ns, rt_period_ns, rt_no_extra (rtds admits
                                          it: SCHED_E_ADMIT when it does not fit) */
+    SCHED_SET_VM_POOL = 1u << 13,   /* VM `vm` moves to pool `to_pool` (not a strict gang) */
+    SCHED_SET_PCPU_POOL = 1u << 14, /* pCPU `pcpu` moves to pool `to_pool` (its vCPUs move to
+                                       its old pool's other pCPUs; none may be a strict
+                                       member's home) */
 };
+/* The policy and the machine parameters (SCHED_SET_POLICY ... SCHED_SET_BALANCE) are those of
+ * pool `pool`.  A pool move is a change of its own (no other bit with it).  Admission (null,
+ * rtds) is checked for every pool as the change would leave it; a running vCPU that a pool
+ * move takes off its pCPU counts as ready from the change (its pCPU is kicked). */
 
 struct sched_change {
     uint32_t set;
+    uint32_t pool;              /* whose policy and parameters */
+    uint32_t to_pool, pcpu;     /* pool moves */
     const char *policy;
     uint64_t timeslice_ns, ratelimit_ns, gang_skew_ns, balance_ns;
     uint32_t vm;
@@ -185,7 +211,8 @@ int sched_init(struct sched **out, void *mem, size_t size, const struct sched_se
 
 /* Policies. */
 bool sched_policy_known(const char *name);  /* a cfg_policy_known_fn */
-const char *sched_policy_name(const struct sched *s);
+const char *sched_policy_name(const struct sched *s);  /* pool 0's */
+const char *sched_pool_policy_name(const struct sched *s, unsigned pool); /* NULL: no such pool */
 const char *sched_policy_list(unsigned i);  /* i-th policy name, NULL past the end */
 const char *sched_strerror(int err);
 
@@ -213,6 +240,11 @@ int sched_change(struct sched *s, const struct sched_change *c, uint64_t now_ns,
 unsigned sched_npcpus(const struct sched *s);
 unsigned sched_nvms(const struct sched *s);
 unsigned sched_vm_nvcpus(const struct sched *s, unsigned vm);
+unsigned sched_npools(const struct sched *s);
+/* Pools now (changed by sched_change at run time; read atomically). */
+unsigned sched_vm_pool(const struct sched *s, unsigned vm);
+unsigned sched_pcpu_pool(const struct sched *s, unsigned cpu);
+sched_cpumask_t sched_pool_cpus(struct sched *s, unsigned pool);  /* takes the machine lock */
 /* The VM's co-scheduling mode now (takes the machine lock; SCHED_GANG_NONE for no such VM). */
 enum sched_gang sched_vm_gang(struct sched *s, unsigned vm);
 struct sched_vcpu *sched_vcpu_get(struct sched *s, unsigned vm, unsigned index);

@@ -42,13 +42,39 @@ int sched_check_reservation(uint64_t budget_ns, uint64_t period_ns)
     return SCHED_OK;
 }
 
-static sched_cpumask_t vm_affinity(const struct sched_vm_setup *vs, uint32_t npcpus)
+/* A pool's parameter: 0 = the set-up's, SCHED_PARAM_ZERO = 0. */
+static uint64_t param_of(uint64_t pool, uint64_t machine)
 {
-    sched_cpumask_t all = cpumask_below(npcpus);
-    if (!cpumask_any(&vs->affinity))
-        return all;
-    sched_cpumask_t m = vs->affinity;
-    cpumask_and(&m, &all);
+    return !pool ? machine : pool == SCHED_PARAM_ZERO ? 0 : pool;
+}
+
+/* Pool I of set-up ST as it will be (ST->npools 0: one pool of every pCPU).  *POLICY and the
+ * parameters are the set-up's where the pool leaves them 0. */
+static void pool_of_setup(const struct sched_setup *st, uint32_t i, struct sched_pool *out)
+{
+    const struct sched_pool_setup *ps = st->npools ? &st->pools[i] : NULL;
+    out->id = i;
+    out->cpus = cpumask_below(st->npcpus);
+    if (ps)
+        cpumask_and(&out->cpus, &ps->cpus);
+    const char *name = ps && ps->policy ? ps->policy : st->policy ? st->policy : "credit";
+    out->policy = sched_policy_find(name);
+    out->params.timeslice_ns = ps && ps->timeslice_ns ? ps->timeslice_ns : st->timeslice_ns;
+    out->params.ratelimit_ns = param_of(ps ? ps->ratelimit_ns : 0, st->ratelimit_ns);
+    out->params.gang_skew_ns = ps && ps->gang_skew_ns ? ps->gang_skew_ns : st->gang_skew_ns;
+    out->params.balance_ns = param_of(ps ? ps->balance_ns : 0, st->balance_ns);
+}
+
+static uint32_t npools_of(const struct sched_setup *st)
+{
+    return st->npools ? st->npools : 1;
+}
+
+/* A VM's affinity: as set up (empty = all), within its pool's pCPUs. */
+static sched_cpumask_t vm_affinity(const struct sched_vm_setup *vs, const sched_cpumask_t *pool)
+{
+    sched_cpumask_t m = cpumask_any(&vs->affinity) ? vs->affinity : *pool;
+    cpumask_and(&m, pool);
     return m;
 }
 
@@ -57,20 +83,71 @@ static int32_t start_pcpu(const struct sched_vm_setup *vs, uint32_t k)
     return vs->start_pcpus ? vs->start_pcpus[k] : vs->start_pcpu;
 }
 
+/* Pools: known policies, valid parameters, disjoint pCPU sets covering the machine (a VM's
+ * pool has a pCPU it may use: checked with the VMs). */
+static int check_pools(const struct sched_setup *st)
+{
+    if (st->npools > SCHED_MAX_POOLS || (st->npools && !st->pools))
+        return st->npools > SCHED_MAX_POOLS ? SCHED_E_RANGE : SCHED_E_SETUP;
+    sched_cpumask_t seen = cpumask_none(), all = cpumask_below(st->npcpus);
+    for (uint32_t i = 0; i < npools_of(st); i++) {
+        if (st->npools && st->pools[i].policy && !sched_policy_find(st->pools[i].policy))
+            return SCHED_E_POLICY;
+        struct sched_pool pool;
+        pool_of_setup(st, i, &pool);
+        int err = sched_check_params(pool.params.timeslice_ns, pool.params.ratelimit_ns,
+                                     pool.params.gang_skew_ns, pool.params.balance_ns);
+        if (err)
+            return err;
+        if (st->npools) {
+            sched_cpumask_t outside = st->pools[i].cpus, both = st->pools[i].cpus;
+            cpumask_andnot(&outside, &all);
+            cpumask_and(&both, &seen);
+            if (cpumask_any(&outside) || cpumask_any(&both))
+                return SCHED_E_SETUP;
+            cpumask_or(&seen, &pool.cpus);
+        }
+    }
+    if (st->npools && !cpumask_equal(&seen, &all))
+        return SCHED_E_SETUP; /* a pCPU in no pool would never run anything */
+    return SCHED_OK;
+}
+
+/* Admission of pool I by its policy (null, rtds), the set-up's VMs as they will be placed. */
+static int admit_setup_pool(const struct sched_setup *st, uint32_t i)
+{
+    struct sched_pool pool;
+    pool_of_setup(st, i, &pool);
+    if (!pool.policy->admit)
+        return SCHED_OK;
+    struct sched_admit a = { .s = NULL, .npcpus = st->npcpus, .cpus = pool.cpus, .nvms = st->nvms };
+    for (uint32_t k = 0; k < st->nvms; k++) {
+        const struct sched_vm_setup *vs = &st->vms[k];
+        bool in = vs->pool == i;
+        a.vms[k].vcpus = in ? vs->vcpus : 0;
+        a.vms[k].util_ppm = in ? sched_util_ppm(vs->rt_budget_ns, vs->rt_period_ns) : 0;
+        a.vms[k].affinity = vm_affinity(vs, &pool.cpus);
+        a.vms[k].packed = vs->gang != SCHED_GANG_STRICT;
+    }
+    return pool.policy->admit(&a);
+}
+
 int sched_setup_check(const struct sched_setup *st)
 {
     if (!in_range(st->npcpus, 1, SCHED_MAX_PCPUS) || st->nvms > SCHED_MAX_VMS)
         return SCHED_E_RANGE;
     if (st->policy && !sched_policy_find(st->policy))
         return SCHED_E_POLICY;
+    int err = check_pools(st);
+    if (err)
+        return err;
     if (st->trace_events > SCHED_TRACE_EVENTS_MAX)
         return SCHED_E_RANGE;
     if (st->trace && !st->trace_events)
         return SCHED_E_SETUP;
     if ((unsigned)st->weight_per >= SCHED_WEIGHT_PER_COUNT)
         return SCHED_E_RANGE;
-    int err = sched_check_params(st->timeslice_ns, st->ratelimit_ns, st->gang_skew_ns,
-                                 st->balance_ns);
+    err = sched_check_params(st->timeslice_ns, st->ratelimit_ns, st->gang_skew_ns, st->balance_ns);
     if (err)
         return err;
     if (st->nvms && !st->vms)
@@ -81,10 +158,13 @@ int sched_setup_check(const struct sched_setup *st)
         if (!in_range(vs->vcpus, 1, SCHED_MAX_VCPUS) || vs->weight > SCHED_WEIGHT_MAX ||
             vs->cap_pct > SCHED_CAP_PER_VCPU * vs->vcpus ||
             (unsigned)vs->gang >= SCHED_GANG_COUNT ||
-            sched_check_reservation(vs->rt_budget_ns, vs->rt_period_ns))
+            sched_check_reservation(vs->rt_budget_ns, vs->rt_period_ns) ||
+            vs->pool >= npools_of(st))
             return SCHED_E_RANGE;
         total += vs->vcpus;
-        sched_cpumask_t aff = vm_affinity(vs, st->npcpus);
+        struct sched_pool pool;
+        pool_of_setup(st, vs->pool, &pool);
+        sched_cpumask_t aff = vm_affinity(vs, &pool.cpus);
         if (!cpumask_any(&aff))
             return SCHED_E_SETUP;
         if (vs->gang == SCHED_GANG_STRICT && cpumask_count(&aff) < vs->vcpus)
@@ -98,8 +178,10 @@ int sched_setup_check(const struct sched_setup *st)
     }
     if (total > SCHED_MAX_VCPUS)
         return SCHED_E_RANGE;
-    const struct sched_policy *pol = sched_policy_find(st->policy ? st->policy : "credit");
-    return pol->check_setup ? pol->check_setup(st) : SCHED_OK;
+    for (uint32_t i = 0; i < npools_of(st); i++)
+        if ((err = admit_setup_pool(st, i)))
+            return err;
+    return SCHED_OK;
 }
 
 static uint32_t total_vcpus(const struct sched_setup *st)
@@ -159,17 +241,18 @@ int sched_init(struct sched **out, void *mem, size_t size, const struct sched_se
         s->trace[c].slot = slots + (size_t)c * s->trace_cap;
     s->trace_on = st->trace && s->trace_cap;
     s->env = *env;
-    s->policy = sched_policy_find(st->policy ? st->policy : "credit");
-    s->params.timeslice_ns = st->timeslice_ns;
-    s->params.ratelimit_ns = st->ratelimit_ns;
-    s->params.gang_skew_ns = st->gang_skew_ns;
-    s->params.balance_ns = st->balance_ns;
+    s->npools = npools_of(st);
+    for (uint32_t i = 0; i < s->npools; i++)
+        pool_of_setup(st, i, &s->pools[i]);
     s->seed = st->seed;
     s->weight_per = st->weight_per;
     s->start_ns = now;
     s->all_mask = cpumask_below(s->npcpus);
     s->idle_mask = s->all_mask;
 
+    for (uint32_t i = 0; i < s->npools; i++)
+        cpumask_for_each(c, &s->pools[i].cpus)
+            s->pcpus[c].pool = &s->pools[i];
     for (uint32_t c = 0; c < s->npcpus; c++) {
         struct sched_pcpu *p = &s->pcpus[c];
         p->s = s;
@@ -180,7 +263,7 @@ int sched_init(struct sched **out, void *mem, size_t size, const struct sched_se
         p->next_event_ns = SCHED_NO_EVENT;
         p->preempt_at_ns = SCHED_NO_EVENT;
         p->recheck_at_ns = SCHED_NO_EVENT;
-        p->next_balance_ns = now + s->params.balance_ns;
+        p->next_balance_ns = now + p->pool->params.balance_ns;
         p->gps_floor_vt = UINT64_MAX; /* none yet (place.c) */
         p->gps_stamp_ns = now;
     }
@@ -193,7 +276,9 @@ int sched_init(struct sched **out, void *mem, size_t size, const struct sched_se
         vm->nvcpus = vs->vcpus;
         vm->weight = vs->weight ? vs->weight : SCHED_WEIGHT_DEFAULT;
         vm->gang = vs->gang;
-        vm->affinity = vm_affinity(vs, s->npcpus);
+        vm->pool = vs->pool;
+        vm->user_affinity = vs->affinity;
+        vm->affinity = vm_affinity(vs, &s->pools[vm->pool].cpus);
         vm->rt_budget_ns = vs->rt_budget_ns;
         vm->rt_period_ns = vs->rt_budget_ns ? vs->rt_period_ns : 0;
         vm->rt_extra = !vs->rt_no_extra;
@@ -217,12 +302,15 @@ int sched_init(struct sched **out, void *mem, size_t size, const struct sched_se
         }
     }
     sched_place_initial(s);
-    if (s->policy->partitioned)
-        sched_reserve_place_initial(s);
+    for (uint32_t i = 0; i < s->npools; i++)
+        if (s->pools[i].policy->partitioned)
+            sched_reserve_place_initial(s, &s->pools[i]);
     for (uint32_t c = 0; c < s->npcpus; c++)
-        s->policy->init_pcpu(&s->pcpus[c], now);
-    for (uint32_t i = 0; i < s->nvcpus; i++)
-        s->policy->init_vcpu(&s->pcpus[s->vcpus[i].cpu], &s->vcpus[i], now);
+        s->pcpus[c].pool->policy->init_pcpu(&s->pcpus[c], now);
+    for (uint32_t i = 0; i < s->nvcpus; i++) {
+        struct sched_pcpu *p = &s->pcpus[s->vcpus[i].cpu];
+        p->pool->policy->init_vcpu(p, &s->vcpus[i], now);
+    }
     *out = s;
     return SCHED_OK;
 }

@@ -16,6 +16,7 @@ struct key {
 };
 
 #define M(field) offsetof(struct cfg_machine, field)
+#define P(field) offsetof(struct cfg_pool, field)
 #define V(field) offsetof(struct cfg_vm, field)
 #define SZ(type, field) sizeof(((struct type *)0)->field)
 
@@ -54,6 +55,7 @@ static const struct key vm_keys[] = {
     { "rt_extratime", K_U32, V(rt_extratime), 0, 0, 1 },
     { "meta_policy", K_POLICY, V(meta_policy), SZ(cfg_vm, meta_policy), 0, 0 },
     { "meta_weight", K_U32,  V(meta_weight), 0, 1, 1000000 },
+    { "pool",      K_FILE,   V(pool_name), SZ(cfg_vm, pool_name), 0, 0 },
     { "expect",    K_EXPECT, V(expect),    0, 0, 0 },
     { "selftest",  K_SELFTEST, V(selftest), 0, 0, 0 },
     { "image",     K_FILE,   V(image),    SZ(cfg_vm, image), 0, 0 },
@@ -62,6 +64,15 @@ static const struct key vm_keys[] = {
     { "cmdline",   K_TEXT,   V(cmdline),  SZ(cfg_vm, cmdline), 0, 0 },
     { "args",      K_TEXT,   V(args),     SZ(cfg_vm, args), 0, 0 },
     { "workload",  K_TEXT,   V(workload), SZ(cfg_vm, workload), 0, 0 },
+};
+
+static const struct key pool_keys[] = {
+    { "pcpus",        K_CPUSET, P(pcpus),        0, 0, 0 },
+    { "policy",       K_POLICY, P(policy), SZ(cfg_pool, policy), 0, 0 },
+    { "timeslice_us", K_U32,    P(timeslice_us), 0, SCHED_TIMESLICE_MIN_US, SCHED_TIMESLICE_MAX_US },
+    { "ratelimit_us", K_U32,    P(ratelimit_us), 0, 0, SCHED_TIMESLICE_MAX_US },
+    { "gang_skew_us", K_U32,    P(gang_skew_us), 0, SCHED_GANG_SKEW_MIN_US, SCHED_GANG_SKEW_MAX_US },
+    { "balance_us",   K_U32,    P(balance_us),   0, 0, SCHED_BALANCE_MAX_US },
 };
 
 #define NKEYS(t) (sizeof(t) / sizeof((t)[0]))
@@ -83,6 +94,12 @@ const char *cfg_expect_name(enum cfg_expect e)
     return (unsigned)e < 2 ? expect_names[e] : "?";
 }
 
+static void pool_defaults(struct cfg_pool *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->timeslice_us = p->ratelimit_us = p->gang_skew_us = p->balance_us = CFG_POOL_INHERIT;
+}
+
 void cfg_defaults(struct cfg *out)
 {
     memset(out, 0, sizeof(*out));
@@ -95,6 +112,46 @@ void cfg_defaults(struct cfg *out)
     out->machine.report_ms = 5000;   /* a 16 x 4-vCPU round takes 45% of 115200 baud (docs/protocol.md) */
     out->machine.seed = 1;
     out->machine.min_timer_period_us = 200;
+    out->npools = 1;
+    pool_defaults(&out->pools[0]);
+    memcpy(out->pools[0].name, "default", sizeof("default"));
+}
+
+
+sched_cpumask_t cfg_pool_cpus(const struct cfg *c, uint32_t i, uint32_t npcpus)
+{
+    sched_cpumask_t m = cpumask_below(npcpus);
+    if (i) {
+        cpumask_and(&m, &c->pools[i].pcpus);
+        return m;
+    }
+    for (uint32_t k = 1; k < c->npools; k++)
+        cpumask_andnot(&m, &c->pools[k].pcpus);
+    return m;
+}
+
+static uint32_t inherit(uint32_t pool, uint32_t machine)
+{
+    return pool == CFG_POOL_INHERIT ? machine : pool;
+}
+
+void cfg_pool_params(const struct cfg *c, uint32_t i, uint32_t *timeslice_us,
+                     uint32_t *ratelimit_us, uint32_t *gang_skew_us, uint32_t *balance_us)
+{
+    const struct cfg_pool *p = &c->pools[i];
+    const struct cfg_machine *m = &c->machine;
+    *timeslice_us = inherit(p->timeslice_us, m->timeslice_us);
+    *ratelimit_us = inherit(p->ratelimit_us, m->ratelimit_us);
+    *gang_skew_us = inherit(p->gang_skew_us, m->gang_skew_us);
+    *balance_us = inherit(p->balance_us, m->balance_us);
+}
+
+int cfg_pool_find(const struct cfg *c, const char *name, size_t len)
+{
+    for (uint32_t i = 0; i < c->npools; i++)
+        if (strlen(c->pools[i].name) == len && memcmp(c->pools[i].name, name, len) == 0)
+            return (int)i;
+    return -1;
 }
 
 static void vm_defaults(struct cfg_vm *vm)
@@ -141,6 +198,14 @@ static bool is_name_char(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
            c == '_' || c == '-';
+}
+
+static bool all_name_chars(struct span s)
+{
+    for (size_t i = 0; i < s.n; i++)
+        if (!is_name_char(s.p[i]))
+            return false;
+    return true;
 }
 
 /* Error text: a bounded formatter for "%s" pieces only, so the parser needs no printf. */
@@ -371,6 +436,37 @@ static int cross_check(const struct cfg *c, struct cfg_error *err)
         err_set(err, 0, "inject_fault_cpu is not below pcpus", no_span, "");
         return -1;
     }
+    sched_cpumask_t named = cpumask_none();
+    for (uint32_t i = 1; i < c->npools; i++) {
+        const struct cfg_pool *p = &c->pools[i];
+        struct span name = { p->name, strlen(p->name) };
+        uint32_t ts, rl, skew, bal;
+        cfg_pool_params(c, i, &ts, &rl, &skew, &bal);
+        if (!cpumask_any(&p->pcpus)) {
+            err_set(err, p->line, "[pool ", name, "]: pcpus is required");
+            return -1;
+        }
+        sched_cpumask_t outside = p->pcpus, both = p->pcpus;
+        cpumask_andnot(&outside, &present);
+        cpumask_and(&both, &named);
+        if (cpumask_any(&outside)) {
+            err_set(err, p->line, "[pool ", name, "]: pcpus names a CPU not below pcpus");
+            return -1;
+        }
+        if (cpumask_any(&both)) {
+            err_set(err, p->line, "[pool ", name, "]: pcpus overlaps an earlier pool's");
+            return -1;
+        }
+        cpumask_or(&named, &p->pcpus);
+        if (rl > ts) {
+            err_set(err, p->line, "[pool ", name, "]: ratelimit_us is larger than timeslice_us");
+            return -1;
+        }
+        if (bal && bal < 100) {
+            err_set(err, p->line, "[pool ", name, "]: balance_us must be 0 (off) or at least 100");
+            return -1;
+        }
+    }
     bool meta_vm = false;
     for (uint32_t i = 0; i < c->nvms; i++)
         meta_vm = meta_vm || c->vms[i].meta_policy[0];
@@ -408,6 +504,13 @@ static int cross_check(const struct cfg *c, struct cfg_error *err)
         if (!cpumask_any(&usable)) {
             err_set(err, vm->line, "[vm ", name, "]: affinity names no CPU below pcpus");
             return -1;
+        }
+        if (vm->pool) { /* in a named pool: its pCPUs (the default pool's are known at boot) */
+            cpumask_and(&usable, &c->pools[vm->pool].pcpus);
+            if (!cpumask_any(&usable)) {
+                err_set(err, vm->line, "[vm ", name, "]: affinity names no CPU of its pool");
+                return -1;
+            }
         }
         /* A VM runs a test guest (image, args) or Linux (kernel, initrd, cmdline). */
         if (vm->kernel[0] && vm->image[0]) {
@@ -461,7 +564,8 @@ int cfg_parse(const char *text, size_t len, cfg_policy_known_fn policy_known, st
     uint32_t line = 0;
     size_t pos = 0;
 
-    _Static_assert(NKEYS(machine_keys) <= 32 && NKEYS(vm_keys) <= 32, "seen is 32 bits");
+    _Static_assert(NKEYS(machine_keys) <= 32 && NKEYS(vm_keys) <= 32 && NKEYS(pool_keys) <= 32,
+                   "seen is 32 bits");
     cfg_defaults(&c);
     err->line = 0;
     err->msg[0] = '\0';
@@ -536,6 +640,29 @@ int cfg_parse(const char *text, size_t len, cfg_policy_known_fn policy_known, st
                 keys = vm_keys;
                 nkeys = NKEYS(vm_keys);
                 base = vm;
+            } else if (inner.n > 5 && memcmp(inner.p, "pool", 4) == 0 && is_space(inner.p[4])) {
+                struct span name = trim((struct span){ inner.p + 5, inner.n - 5 });
+                if (!name.n || name.n >= CFG_NAME_MAX || !all_name_chars(name)) {
+                    err_set(err, line, "bad pool name '", name,
+                            "' (1 to 23 letters, digits, _ and -)");
+                    return -1;
+                }
+                if (cfg_pool_find(&c, name.p, name.n) >= 0) {
+                    err_set(err, line, span_eq(name, "default") ? "pool name '" : "duplicate pool '",
+                            name, span_eq(name, "default") ? "' is the default pool's" : "'");
+                    return -1;
+                }
+                if (c.npools == CFG_MAX_POOLS) {
+                    err_set(err, line, "too many pools (at most 15 besides default)", no_span, "");
+                    return -1;
+                }
+                struct cfg_pool *pool = &c.pools[c.npools++];
+                pool_defaults(pool);
+                copy_text(name, pool->name, sizeof(pool->name));
+                pool->line = line;
+                keys = pool_keys;
+                nkeys = NKEYS(pool_keys);
+                base = pool;
             } else {
                 err_set(err, line, "unknown section [", inner, "]");
                 return -1;
@@ -562,7 +689,8 @@ int cfg_parse(const char *text, size_t len, cfg_policy_known_fn policy_known, st
             k++;
         if (k == nkeys) {
             err_set(err, line, "unknown key '", key,
-                    keys == machine_keys ? "' in [machine]" : "' in [vm]");
+                    keys == machine_keys ? "' in [machine]" : keys == pool_keys ? "' in [pool]"
+                                                                                : "' in [vm]");
             return -1;
         }
         if (seen & (1u << k)) {
@@ -578,6 +706,18 @@ int cfg_parse(const char *text, size_t len, cfg_policy_known_fn policy_known, st
             return -1;
     }
 
+    for (uint32_t i = 0; i < c.nvms; i++) {
+        struct cfg_vm *vm = &c.vms[i];
+        if (!vm->pool_name[0])
+            continue;
+        int p = cfg_pool_find(&c, vm->pool_name, strlen(vm->pool_name));
+        if (p < 0) {
+            err_set(err, vm->line, "unknown pool '",
+                    (struct span){ vm->pool_name, strlen(vm->pool_name) }, "' (no [pool] of that name)");
+            return -1;
+        }
+        vm->pool = (uint32_t)p;
+    }
     if (cross_check(&c, err) < 0)
         return -1;
     *out = c;

@@ -17,6 +17,8 @@
 #include "sched/limits.h"
 
 #define CFG_MAX_VMS        SCHED_MAX_VMS
+#define CFG_MAX_POOLS      SCHED_MAX_POOLS /* with the default pool */
+#define CFG_POOL_INHERIT   UINT32_MAX      /* a [pool] parameter not given: the [machine]'s */
 #define CFG_MAX_VCPUS      SCHED_MAX_VCPUS_PER_VM /* per VM */
 #define CFG_MAX_PCPUS      SCHED_MAX_PCPUS
 #define CFG_NAME_MAX       24   /* VM names, policy names; includes the NUL */
@@ -47,6 +49,8 @@ struct cfg_vm {
     uint32_t rt_extratime;    /* rtds: 1 (default) = may run beyond its budget in idle time */
     char meta_policy[CFG_NAME_MAX]; /* metascheduler: this VM's preferred policy, "" = none */
     uint32_t meta_weight;     /* metascheduler: its slot's weight, 1..1000000, default 1 */
+    char pool_name[CFG_NAME_MAX]; /* its [pool], "" = the default pool */
+    uint32_t pool;            /* index into cfg.pools (0 = default), from pool_name */
     enum cfg_expect expect;   /* default exit */
     enum cfg_vm_selftest selftest; /* bad_entry: start with an illegal CR3, to test reports */
     char image[CFG_PATH_MAX]; /* ELF on the ESP; "" = none */
@@ -79,11 +83,32 @@ struct cfg_machine {
     uint32_t trace_events;    /* trace ring per pCPU, events (sched/trace.h), default 4096 */
 };
 
+/* A CPU pool (Xen's cpupools): its pCPUs run only its VMs, with its own policy and
+ * parameters.  Pool 0 is "default": the pCPUs no [pool] names, with [machine]'s policy and
+ * parameters; [pool NAME] sections are 1.. in file order. */
+struct cfg_pool {
+    char name[CFG_NAME_MAX];
+    sched_cpumask_t pcpus;    /* named pools: required, disjoint; default: the rest */
+    char policy[CFG_NAME_MAX];/* "" = [machine]'s */
+    uint32_t timeslice_us, ratelimit_us, gang_skew_us, balance_us; /* CFG_POOL_INHERIT = [machine]'s */
+    uint32_t line;            /* of its header (0: default) */
+};
+
 struct cfg {
     struct cfg_machine machine;
     uint32_t nvms;
     struct cfg_vm vms[CFG_MAX_VMS];
+    uint32_t npools;          /* 1 (default) + [pool] sections */
+    struct cfg_pool pools[CFG_MAX_POOLS];
 };
+
+/* The pCPUs of pool I on a machine of NPCPUS (default: those no named pool has). */
+sched_cpumask_t cfg_pool_cpus(const struct cfg *c, uint32_t i, uint32_t npcpus);
+/* Pool I's parameters with [machine]'s where it inherits, in microseconds. */
+void cfg_pool_params(const struct cfg *c, uint32_t i, uint32_t *timeslice_us,
+                     uint32_t *ratelimit_us, uint32_t *gang_skew_us, uint32_t *balance_us);
+/* Index of the pool named NAME (of LEN bytes), or -1. */
+int cfg_pool_find(const struct cfg *c, const char *name, size_t len);
 
 struct cfg_error {
     uint32_t line;            /* 1-based; 0 = not tied to one line */

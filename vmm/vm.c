@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "vmm/cfg_sched.h"
 #include "vmm/console.h"
 #include "vmm/cpu.h"
 #include "vmm/cpuid.h"
@@ -269,43 +270,25 @@ static void sched_unlock_fn(void *ctx, unsigned id)
     spin_unlock(&sched_locks[id]);
 }
 
-static const enum sched_gang gang_of[] = {
-    [CFG_GANG_NONE] = SCHED_GANG_NONE,
-    [CFG_GANG_STRICT] = SCHED_GANG_STRICT,
-    [CFG_GANG_RELAXED] = SCHED_GANG_RELAXED,
-};
-
 /* The scheduler library over this machine's pCPUs and VMs.  Its locks are plain spin locks:
  * the VMM runs with interrupts off (they are on only in guest mode and in the idle HLT), so
  * no handler can interrupt a holder. */
 static void create_sched(void)
 {
     const struct cfg *c = &vm_boot->cfg;
-    static struct sched_vm_setup vs[CFG_MAX_VMS];
-    struct sched_setup st;
-    sched_setup_defaults(&st);
-    st.npcpus = vm_boot->ncpus;
-    st.policy = c->machine.policy;
-    st.timeslice_ns = (uint64_t)c->machine.timeslice_us * 1000;
-    st.ratelimit_ns = (uint64_t)c->machine.ratelimit_us * 1000;
-    st.gang_skew_ns = (uint64_t)c->machine.gang_skew_us * 1000;
-    st.balance_ns = (uint64_t)c->machine.balance_us * 1000;
-    st.seed = c->machine.seed;
-    st.weight_per = (enum sched_weight_per)c->machine.weight_per;
-    st.nvms = c->nvms;
-    st.vms = vs;
-    st.trace_events = c->machine.trace_events; /* memory for the console's `trace` */
-    st.trace = c->machine.trace != 0;
+    static struct cfg_sched cs;
+    cfg_sched_setup(c, vm_boot->ncpus, &cs);
+    const struct sched_setup st = cs.setup;
+    /* [pool]s name pCPUs that exist; the default pool (the rest) may have none. */
     for (uint32_t i = 0; i < c->nvms; i++) {
-        const struct cfg_vm *cv = &c->vms[i];
-        vs[i] = (struct sched_vm_setup){ .vcpus = cv->vcpus, .weight = cv->weight,
-                                         .cap_pct = cv->cap, .gang = gang_of[cv->gang],
-                                         .affinity = cv->affinity,
-                                         .start_pcpu = cv->start_pcpus == 1 ? cv->start_pcpu[0] : -1,
-                                         .start_pcpus = cv->start_pcpus > 1 ? cv->start_pcpu : NULL,
-                                         .rt_budget_ns = (uint64_t)cv->rt_budget_us * 1000,
-                                         .rt_period_ns = (uint64_t)cv->rt_period_us * 1000,
-                                         .rt_no_extra = !cv->rt_extratime };
+        sched_cpumask_t cpus = cfg_pool_cpus(c, c->vms[i].pool, vm_boot->ncpus);
+        cpumask_and(&cpus, &c->vms[i].affinity);
+        if (!cpumask_any(&cpus)) {
+            kprintf("vsched.cfg: error: vm %s: its pool %s has no pCPU of its affinity on this "
+                    "machine (%u CPUs)\n", c->vms[i].name, c->pools[c->vms[i].pool].name,
+                    vm_boot->ncpus);
+            machine_halt(HALT_CONFIG);
+        }
     }
     int err = sched_setup_check(&st);
     size_t size = sched_mem_size(&st);

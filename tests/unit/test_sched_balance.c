@@ -255,8 +255,8 @@ static void test_start_pcpu_places_without_pinning(void **state)
                                "[vm b]\nvcpus = 4\nstart_pcpu = 0,0,1,0\nworkload = hog\n";
     /* The library: where each vCPU starts, before anything runs; the affinity stays all. */
     const int16_t list[4] = { 0, 0, 1, 0 };
-    struct sched_vm_setup vms[2] = { { 4, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, 0, NULL, 0, 0, false },
-                                     { 4, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, list, 0, 0, false } };
+    struct sched_vm_setup vms[2] = { { 4, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, 0, NULL, 0, 0, false, 0 },
+                                     { 4, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, list, 0, 0, false, 0 } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.npcpus = 4;

@@ -78,9 +78,9 @@ static void test_fifo_runs_to_completion(void **state)
 static void test_null_refuses_overcommit(void **state)
 {
     (void)state;
-    struct sched_vm_setup vms[3] = { { 2, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false },
-                                     { 1, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false },
-                                     { 1, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false } };
+    struct sched_vm_setup vms[3] = { { 2, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false, 0 },
+                                     { 1, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false, 0 },
+                                     { 1, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false, 0 } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.policy = "null";
@@ -117,8 +117,8 @@ static void test_null_refuses_overcommit(void **state)
 static void test_null_never_slices(void **state)
 {
     (void)state;
-    struct sched_vm_setup vms[2] = { { 2, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false },
-                                     { 1, 512, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false } };
+    struct sched_vm_setup vms[2] = { { 2, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false, 0 },
+                                     { 1, 512, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false, 0 } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.policy = "null";

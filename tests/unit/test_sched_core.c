@@ -10,8 +10,8 @@
 
 #include "tests/unit/sched_testlib.h"
 
-static struct sched_vm_setup two_vms[2] = { { 2, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false },
-                                            { 1, 512, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false } };
+static struct sched_vm_setup two_vms[2] = { { 2, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false, 0 },
+                                            { 1, 512, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false, 0 } };
 
 static void base_setup(struct sched_setup *st)
 {
@@ -38,16 +38,16 @@ static void test_setup_rejects_bad_values(void **state)
     base_setup(&st);
     st.npcpus = 0;
     assert_int_equal(sched_setup_check(&st), SCHED_E_RANGE);
-    struct sched_vm_setup bad[1] = { { 3, 256, 0, SCHED_GANG_STRICT, tmask(0x3), -1, NULL, 0, 0, false } };
+    struct sched_vm_setup bad[1] = { { 3, 256, 0, SCHED_GANG_STRICT, tmask(0x3), -1, NULL, 0, 0, false, 0 } };
     base_setup(&st);
     st.nvms = 1;
     st.vms = bad;
     assert_int_equal(sched_setup_check(&st), SCHED_E_SETUP); /* 3 members, 2 pCPUs allowed */
-    bad[0] = (struct sched_vm_setup){ 1, 70000, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false };
+    bad[0] = (struct sched_vm_setup){ 1, 70000, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false, 0 };
     assert_int_equal(sched_setup_check(&st), SCHED_E_RANGE);
-    bad[0] = (struct sched_vm_setup){ 1, 256, 101, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false };
+    bad[0] = (struct sched_vm_setup){ 1, 256, 101, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false, 0 };
     assert_int_equal(sched_setup_check(&st), SCHED_E_RANGE);
-    bad[0] = (struct sched_vm_setup){ 1, 256, 0, SCHED_GANG_NONE, tmask(0x4), -1, NULL, 0, 0, false }; /* pCPU 2 of 2 */
+    bad[0] = (struct sched_vm_setup){ 1, 256, 0, SCHED_GANG_NONE, tmask(0x4), -1, NULL, 0, 0, false, 0 }; /* pCPU 2 of 2 */
     assert_int_equal(sched_setup_check(&st), SCHED_E_SETUP);
     base_setup(&st);
     char small[64];
@@ -151,7 +151,7 @@ static void test_policy_switch_keeps_accounting_and_weights(void **state)
 static void test_wake_before_reschedule_keeps_vcpu_home(void **state)
 {
     (void)state;
-    struct sched_vm_setup vms[1] = { { 2, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, 0, NULL, 0, 0, false } };
+    struct sched_vm_setup vms[1] = { { 2, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, 0, NULL, 0, 0, false, 0 } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.npcpus = 2;
@@ -187,8 +187,8 @@ static void test_wake_before_reschedule_keeps_vcpu_home(void **state)
 static void test_charge_moves_time_to_the_owner(void **state)
 {
     (void)state;
-    struct sched_vm_setup vms[2] = { { 1, 256, 0, SCHED_GANG_NONE, tmask(1), -1, NULL, 0, 0, false },
-                                     { 1, 256, 50, SCHED_GANG_NONE, tmask(1), -1, NULL, 0, 0, false } };
+    struct sched_vm_setup vms[2] = { { 1, 256, 0, SCHED_GANG_NONE, tmask(1), -1, NULL, 0, 0, false, 0 },
+                                     { 1, 256, 50, SCHED_GANG_NONE, tmask(1), -1, NULL, 0, 0, false, 0 } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.npcpus = 1;
@@ -228,9 +228,9 @@ static void test_charge_reaches_the_policies(void **state)
     (void)state;
     const char *policies[] = { "pshare", "stride", "credit" };
     for (unsigned k = 0; k < 3; k++) {
-        struct sched_vm_setup vms[3] = { { 1, 256, 0, SCHED_GANG_NONE, tmask(1), -1, NULL, 0, 0, false },
-                                         { 1, 256, 0, SCHED_GANG_NONE, tmask(1), -1, NULL, 0, 0, false },
-                                         { 1, 256, 0, SCHED_GANG_NONE, tmask(1), -1, NULL, 0, 0, false } };
+        struct sched_vm_setup vms[3] = { { 1, 256, 0, SCHED_GANG_NONE, tmask(1), -1, NULL, 0, 0, false, 0 },
+                                         { 1, 256, 0, SCHED_GANG_NONE, tmask(1), -1, NULL, 0, 0, false, 0 },
+                                         { 1, 256, 0, SCHED_GANG_NONE, tmask(1), -1, NULL, 0, 0, false, 0 } };
         struct sched_setup st;
         sched_setup_defaults(&st);
         st.npcpus = 1;

@@ -63,9 +63,9 @@ static void test_boost_gives_wakers_low_latency(void **state)
 static void test_ratelimit_defers_preemption(void **state)
 {
     (void)state;
-    struct sched_vm_setup vms[3] = { { 1, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false },
-                                     { 1, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false },
-                                     { 1, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false } };
+    struct sched_vm_setup vms[3] = { { 1, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false, 0 },
+                                     { 1, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false, 0 },
+                                     { 1, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false, 0 } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.nvms = 3;
@@ -94,8 +94,8 @@ static void test_ratelimit_defers_preemption(void **state)
 static void test_yield_before_tick_is_charged(void **state)
 {
     (void)state;
-    struct sched_vm_setup vms[2] = { { 1, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false },
-                                     { 1, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false } };
+    struct sched_vm_setup vms[2] = { { 1, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false, 0 },
+                                     { 1, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false, 0 } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.nvms = 2;

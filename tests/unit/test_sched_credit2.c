@@ -34,8 +34,8 @@ static int64_t credit_of(struct sched *s, unsigned vm, uint64_t now)
 static void test_burn_is_max_weight_over_weight(void **state)
 {
     (void)state;
-    struct sched_vm_setup vms[2] = { { 1, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false },
-                                     { 1, 512, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false } };
+    struct sched_vm_setup vms[2] = { { 1, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false, 0 },
+                                     { 1, 512, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false, 0 } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.policy = "credit2";

@@ -124,8 +124,8 @@ static void snap(struct sched *s, uint64_t now, struct snapshot *out)
 static void test_gang_change_validation_changes_nothing(void **state)
 {
     (void)state;
-    struct sched_vm_setup vms[2] = { { 3, 256, 0, SCHED_GANG_NONE, tmask(0x3), -1, NULL, 0, 0, false },  /* 2 pCPUs only */
-                                     { 2, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false } };
+    struct sched_vm_setup vms[2] = { { 3, 256, 0, SCHED_GANG_NONE, tmask(0x3), -1, NULL, 0, 0, false, 0 },  /* 2 pCPUs only */
+                                     { 2, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false, 0 } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.npcpus = 4;
@@ -169,8 +169,8 @@ static void test_gang_change_validation_changes_nothing(void **state)
 static void test_gang_change_machine_lock_follows_mode(void **state)
 {
     (void)state;
-    struct sched_vm_setup vms[2] = { { 2, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false },
-                                     { 2, 256, 0, SCHED_GANG_RELAXED, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false } };
+    struct sched_vm_setup vms[2] = { { 2, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false, 0 },
+                                     { 2, 256, 0, SCHED_GANG_RELAXED, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false, 0 } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.npcpus = 2;
@@ -214,8 +214,8 @@ static void check_acct_exact(struct sched *s, uint64_t now)
 static void test_gang_change_strict_pins_and_releases(void **state)
 {
     (void)state;
-    struct sched_vm_setup vms[2] = { { 3, 256, 0, SCHED_GANG_NONE, tmask(0xe), 1, NULL, 0, 0, false },  /* all on pCPU 1 */
-                                     { 1, 256, 0, SCHED_GANG_STRICT, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false } };
+    struct sched_vm_setup vms[2] = { { 3, 256, 0, SCHED_GANG_NONE, tmask(0xe), 1, NULL, 0, 0, false, 0 },  /* all on pCPU 1 */
+                                     { 1, 256, 0, SCHED_GANG_STRICT, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false, 0 } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.npcpus = 4;
@@ -285,7 +285,7 @@ static void test_gang_change_strict_pins_and_releases(void **state)
 static void test_gang_change_running_members_stay(void **state)
 {
     (void)state;
-    struct sched_vm_setup vms[1] = { { 3, 256, 0, SCHED_GANG_RELAXED, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false } };
+    struct sched_vm_setup vms[1] = { { 3, 256, 0, SCHED_GANG_RELAXED, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false, 0 } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.npcpus = 3;

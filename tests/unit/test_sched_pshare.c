@@ -72,8 +72,8 @@ static void test_lag_kept_across_short_sleeps_decays_across_long(void **state)
     const uint64_t sleeps[2] = { 1 * MS, 100 * MS };
     const int64_t want[2] = { 4500000, 0 };
     for (int i = 0; i < 2; i++) {
-        struct sched_vm_setup vms[2] = { { 1, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false },
-                                         { 1, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false } };
+        struct sched_vm_setup vms[2] = { { 1, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false, 0 },
+                                         { 1, 0, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false, 0 } };
         struct sched_setup st;
         sched_setup_defaults(&st);
         st.policy = "pshare";
@@ -225,8 +225,8 @@ static void test_gaps_without_service_give_no_lag(void **state)
 {
     (void)state;
     const uint64_t gap = 20000, burst = 30000, sleep = MS, end = 2 * SEC;
-    struct sched_vm_setup vms[2] = { { 1, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false },
-                                     { 1, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false } };
+    struct sched_vm_setup vms[2] = { { 1, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false, 0 },
+                                     { 1, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false, 0 } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.policy = "pshare";

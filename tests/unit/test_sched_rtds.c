@@ -158,7 +158,7 @@ static void test_deadline_misses_counted_as_defined(void **state)
 {
     (void)state;
     struct sched_vm_setup vms[1] = { { 1, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL,
-                                       2 * MS, 10 * MS, false } };
+                                       2 * MS, 10 * MS, false, 0 } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.policy = "rtds";
@@ -205,9 +205,9 @@ static void test_admission_refuses_what_does_not_fit(void **state)
 {
     (void)state;
     struct sched_vm_setup vms[3] = {
-        { 1, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 6 * MS, 10 * MS, false },
-        { 1, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 6 * MS, 10 * MS, false },
-        { 1, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 6 * MS, 10 * MS, false } };
+        { 1, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 6 * MS, 10 * MS, false, 0 },
+        { 1, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 6 * MS, 10 * MS, false, 0 },
+        { 1, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 6 * MS, 10 * MS, false, 0 } };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.policy = "rtds";

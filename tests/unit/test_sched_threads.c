@@ -168,14 +168,14 @@ static void run_machine(enum variant var)
     memset(&m, 0, sizeof(m));
     bool gang = var == GANG_MODE;
     m.switch_gangs = var == GANG_SWITCHES;
-    struct sched_vm_setup vms[4] = { { 6, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false },
-                                     { 6, 512, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false },
-                                     { 6, 256, 150, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false },
-                                     { 6, 256, 0, SCHED_GANG_NONE, tmask(0x3), -1, NULL, 0, 0, false } };
+    struct sched_vm_setup vms[4] = { { 6, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false, 0 },
+                                     { 6, 512, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false, 0 },
+                                     { 6, 256, 150, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false, 0 },
+                                     { 6, 256, 0, SCHED_GANG_NONE, tmask(0x3), -1, NULL, 0, 0, false, 0 } };
     if (gang) {
         vms[2].vcpus = 6;
         vms[0].gang = SCHED_GANG_RELAXED;
-        vms[3] = (struct sched_vm_setup){ 6, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false };
+        vms[3] = (struct sched_vm_setup){ 6, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false, 0 };
         vms[1].gang = SCHED_GANG_NONE;
     }
     if (m.switch_gangs)

@@ -16,7 +16,7 @@
 
 static struct sched *traced(unsigned pcpus, uint32_t events, bool on)
 {
-    static struct sched_vm_setup vm = { 2, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false };
+    static struct sched_vm_setup vm = { 2, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL, 0, 0, false, 0 };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.npcpus = pcpus;

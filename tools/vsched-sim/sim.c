@@ -1,6 +1,8 @@
 /* The discrete-event loop of vsched-sim.  See sim.h. */
 #include "tools/vsched-sim/sim.h"
 
+#include "vmm/cfg_sched.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +47,7 @@ struct sim {
     struct sched *s;
     void *mem;
     struct cfg cfg;
+    struct cfg_sched cs;        /* the library's set-up (names point into cfg) */
     uint32_t npcpus, nvcpus;
     uint64_t now, seq, events, switch_cost;
     struct sim_pcpu pcpu[SCHED_MAX_PCPUS];
@@ -624,19 +627,11 @@ int sim_create(struct sim **out, const struct cfg *cfg, const struct sim_options
     sim->check = opt->check;
     sim->trace = getenv("VSCHED_SIM_TRACE") != NULL; /* debugging aid: one line per event */
 
-    struct sched_vm_setup vms[CFG_MAX_VMS];
-    struct sched_setup st;
-    sched_setup_defaults(&st);
-    st.npcpus = m->pcpus;
-    st.policy = m->policy;
-    st.timeslice_ns = (uint64_t)m->timeslice_us * 1000;
-    st.ratelimit_ns = (uint64_t)m->ratelimit_us * 1000;
-    st.gang_skew_ns = (uint64_t)m->gang_skew_us * 1000;
-    st.balance_ns = (uint64_t)m->balance_us * 1000;
-    st.seed = m->seed;
-    st.weight_per = (enum sched_weight_per)m->weight_per;
-    st.nvms = sim->cfg.nvms;
-    st.vms = vms;
+    cfg_sched_setup(&sim->cfg, m->pcpus, &sim->cs);
+    struct sched_setup st = sim->cs.setup;
+    struct sched_vm_setup *vms = sim->cs.vms;
+    st.trace_events = 0;
+    st.trace = false;
     if (opt->trace_events && opt->trace_out) {
         st.trace_events = opt->trace_events;
         st.trace = true;
@@ -663,16 +658,10 @@ int sim_create(struct sim **out, const struct cfg *cfg, const struct sim_options
             free(sim);
             return -1;
         }
-        vms[i] = (struct sched_vm_setup){ cv->vcpus, cv->weight, cv->cap, (enum sched_gang)cv->gang,
-                                          cv->affinity, -1, NULL,
-                                          (uint64_t)cv->rt_budget_us * 1000,
-                                          (uint64_t)cv->rt_period_us * 1000, !cv->rt_extratime };
-        if (opt->start_on_pcpu0)
+        if (opt->start_on_pcpu0) {
             vms[i].start_pcpu = 0;
-        else if (cv->start_pcpus == 1)
-            vms[i].start_pcpu = cv->start_pcpu[0];
-        else if (cv->start_pcpus)
-            vms[i].start_pcpus = cv->start_pcpu;
+            vms[i].start_pcpus = NULL;
+        }
         sim->nvcpus += cv->vcpus;
     }
     int rc = sched_setup_check(&st);
