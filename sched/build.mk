@@ -16,7 +16,7 @@ SCHED_TEST_SIM := tools/vsched-sim/sim.c tools/vsched-sim/workload.c vmm/config.
 SCHED_TESTS := test_sched_heap test_sched_hist test_sched_core test_sched_credit \
                test_sched_pshare test_sched_baselines test_sched_gang test_sched_balance \
                test_sched_props test_sched_threads test_sched_sim test_sched_shares \
-               test_sched_rtds test_sched_credit2 test_sched_trace
+               test_sched_rtds test_sched_credit2 test_sched_trace test_sched_pools
 UNIT_TESTS += $(SCHED_TESTS)
 $(foreach t,$(SCHED_TESTS),$(eval $(call host_prog,$(t),tests/unit/$(t).c tests/unit/sched_testlib.c $(SCHED_TEST_SIM) $(SCHED_SRCS),-lcmocka -lm -lpthread)))
 

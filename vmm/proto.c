@@ -506,6 +506,8 @@ void proto_put_vm(struct proto_writer *w, const struct proto_round *r,
     if (strcmp(v->gang, "none") != 0)
         proto_tok(&l, "gang", v->gang);
     proto_tok(&l, "state", v->state);
+    if (v->pool)
+        proto_tok(&l, "pool", v->pool);
     if (v->skew)
         put_nz(&l, "gmax", v->skew->max);
     put_hist_emit(w, r, &l, "gh", v->skew, &who);
@@ -563,6 +565,10 @@ void proto_put_pcpu(struct proto_writer *w, const struct proto_round *r,
     struct who who = { "pcpu", NULL, 0, p->pcpu };
     member_begin(&l, w, r, "pcpu");
     put_who(&l, &who);
+    if (p->pool) {
+        proto_tok(&l, "pool", p->pool);
+        proto_tok(&l, "policy", p->policy);
+    }
     put_nz(&l, "idle", p->idle_ns);
     put_nz(&l, "ks", p->kicks_sent);
     put_nz(&l, "kr", p->kicks_recv);
@@ -877,7 +883,7 @@ bool proto_get_hist(const struct proto_msg *m, const char *key, uint64_t *bucket
 /* ---- commands ---- */
 
 static const char *const cmd_names[] = { "?", "dump", "set", "policy", "gang", "report", "trace",
-                                          "reserve", "meta" };
+                                          "reserve", "meta", "pool" };
 static const char *const gang_modes[] = { "none", "strict", "relaxed" };
 
 const char *proto_cmd_name(enum proto_cmd_kind k)
@@ -888,15 +894,16 @@ const char *proto_cmd_name(enum proto_cmd_kind k)
 /* Keys each command takes besides cmd and id. */
 static const char *const dump_keys[] = { NULL };
 static const char *const set_keys[] = { "vm", "weight", "cap", NULL };
-static const char *const policy_keys[] = { "name", NULL };
+static const char *const policy_keys[] = { "name", "pool", NULL };
 static const char *const gang_keys[] = { "vm", "mode", NULL };
 static const char *const report_keys[] = { "period_ms", NULL };
 static const char *const trace_keys[] = { "on", NULL };
 static const char *const reserve_keys[] = { "vm", "budget_us", "period_us", "extratime", NULL };
 static const char *const meta_keys[] = { "tb_us", NULL };
+static const char *const pool_keys[] = { "vm", "pcpu", "to", NULL };
 static const char *const *const cmd_keys[] = { dump_keys, dump_keys, set_keys, policy_keys,
                                                gang_keys, report_keys, trace_keys, reserve_keys,
-                                               meta_keys };
+                                               meta_keys, pool_keys };
 
 static bool allowed(const char *const *keys, const char *key)
 {
@@ -996,7 +1003,7 @@ int proto_parse_cmd(const char *line, size_t len, struct proto_cmd *out, char *e
             kind = (enum proto_cmd_kind)k;
     if (kind == PROTO_CMD_NONE)
         return fail3(err, errlen, "unknown command ", c->val, strlen(c->val),
-                     " (dump, set, policy, gang, report, trace, reserve, meta)");
+                     " (dump, set, policy, gang, report, trace, reserve, meta, pool)");
 
     for (uint32_t i = 0; i < m.npairs; i++) {
         const char *key = m.pairs[i].key;
@@ -1042,6 +1049,11 @@ int proto_parse_cmd(const char *line, size_t len, struct proto_cmd *out, char *e
             get_name(&m, "name", "bad policy name ", r.policy, err, errlen))
             return PROTO_ERROR;
         r.has_policy = true;
+        if (proto_find(&m, "pool")) {
+            if (get_name(&m, "pool", "bad pool name ", r.pool, err, errlen))
+                return PROTO_ERROR;
+            r.has_pool = true;
+        }
         break;
     case PROTO_CMD_GANG: {
         if (need(&m, "vm", err, errlen) ||
@@ -1110,6 +1122,24 @@ int proto_parse_cmd(const char *line, size_t len, struct proto_cmd *out, char *e
             return PROTO_ERROR;
         r.has_tb = true;
         r.tb_us = (uint32_t)v;
+        break;
+    case PROTO_CMD_POOL:
+        if (need(&m, "to", err, errlen) ||
+            get_name(&m, "to", "bad pool name ", r.pool, err, errlen))
+            return PROTO_ERROR;
+        r.has_pool = true;
+        if (!proto_find(&m, "vm") == !proto_find(&m, "pcpu"))
+            return fail(err, errlen, "pool needs vm= or pcpu= (one of them)");
+        if (proto_find(&m, "vm")) {
+            if (get_name(&m, "vm", "bad VM name ", r.vm, err, errlen))
+                return PROTO_ERROR;
+            r.has_vm = true;
+        } else {
+            if (get_num(&m, "pcpu", 0, CFG_MAX_PCPUS - 1, &v, err, errlen))
+                return PROTO_ERROR;
+            r.has_pcpu = true;
+            r.pcpu = (uint32_t)v;
+        }
         break;
     }
     *out = r;

@@ -109,6 +109,7 @@ struct proto_vm_rec {
     const char *gang;        /* "none", "strict", "relaxed" */
     const char *state;       /* "running", "exited", "stopped", "timed_out" */
     const struct hist *skew; /* gang start skew; NULL = none */
+    const char *pool;        /* its CPU pool's name; NULL = the machine has no pools */
 };
 
 /* The st= name of a scheduler state (enum sched_state): "blk", "rdy", "run", "cs". */
@@ -126,6 +127,7 @@ struct proto_vcpu_rec {
 
 struct proto_pcpu_rec {
     uint32_t pcpu;
+    const char *pool, *policy;    /* its pool and that pool's policy; NULL = no pools */
     uint64_t idle_ns, kicks_sent, kicks_recv, notifies_sent;
     const struct hist *kick;      /* kick latency; NULL = none measured */
 };
@@ -217,13 +219,14 @@ enum proto_cmd_kind {
     PROTO_CMD_NONE,    /* only after an error: no command recognized */
     PROTO_CMD_DUMP,    /* print an accounting round now */
     PROTO_CMD_SET,     /* vm= and weight= and/or cap= */
-    PROTO_CMD_POLICY,  /* name= */
+    PROTO_CMD_POLICY,  /* name= [pool=] (the pool's policy; default: the default pool) */
     PROTO_CMD_GANG,    /* vm= mode= */
     PROTO_CMD_REPORT,  /* period_ms= */
     PROTO_CMD_TRACE,   /* [on=0|1]: tracing on or off, then drain the rings */
     PROTO_CMD_RESERVE, /* vm= budget_us= period_us= [extratime=] (rtds reservation) */
     PROTO_CMD_META,    /* tb_us= (metascheduler base timeslice, 0 = off) */
-    PROTO_CMD_LAST = PROTO_CMD_META,
+    PROTO_CMD_POOL,    /* vm= or pcpu=, to= (moves a VM or a pCPU to pool `to`) */
+    PROTO_CMD_LAST = PROTO_CMD_POOL,
 };
 
 #define PROTO_CMD_NAME_MAX  16  /* the cmd= echo, NUL included */
@@ -260,6 +263,10 @@ struct proto_cmd {
     bool rt_extratime;             /* reserve: extratime=0|1, default 1 */
     bool has_tb;
     uint32_t tb_us;                /* meta: 0..10000000 */
+    bool has_pool;
+    char pool[CFG_NAME_MAX];       /* policy: pool=, pool: to= (a name, as VM names) */
+    bool has_pcpu;
+    uint32_t pcpu;                 /* pool: pcpu= 0..CFG_MAX_PCPUS-1 */
 };
 
 /* Parses and checks a command line as far as that is possible without the machine (the VMM

@@ -103,6 +103,12 @@ static size_t round_bytes_max(void)
     return (size_t)(2 * (vm_count + vcpu_count + vm_boot->ncpus) + 1) * PROTO_LINE_MAX;
 }
 
+/* Pool I's name in records, NULL when the machine is one pool (records stay as they were). */
+static const char *pool_name(unsigned i)
+{
+    return vm_boot->cfg.npools > 1 ? vm_boot->cfg.pools[i].name : NULL;
+}
+
 void report_round(bool final)
 {
     static struct hist lat; /* pCPU 0 only */
@@ -116,7 +122,7 @@ void report_round(bool final)
         struct proto_vm_rec vr = {
             .vm = vm->cfg->name, .id = i, .vcpus = vm->cfg->vcpus, .weight = vm->weight,
             .cap = vm->cap, .gang = gang_names[vm->gang_mode], .state = vm_state_name(vm),
-            .skew = &vm->gang_skew,
+            .skew = &vm->gang_skew, .pool = pool_name(sched_vm_pool(vm_sched, i)),
         };
         proto_put_vm(&out, &r, &vr);
         for (uint32_t k = 0; k < vm->cfg->vcpus; k++) {
@@ -142,7 +148,8 @@ void report_round(bool final)
         struct proto_pcpu_rec pr = {
             .pcpu = p, .idle_ns = pc->idle_ns, .kicks_sent = pc->kicks_sent,
             .kicks_recv = pc->kicks_recv, .notifies_sent = pc->notifies_sent,
-            .kick = &pc->kick_lat,
+            .kick = &pc->kick_lat, .pool = pool_name(sched_pcpu_pool(vm_sched, p)),
+            .policy = sched_pool_policy_name(vm_sched, sched_pcpu_pool(vm_sched, p)),
         };
         proto_put_pcpu(&out, &r, &pr);
     }
@@ -168,6 +175,18 @@ static void reply_error(const struct proto_cmd *c, const char *msg)
     reply_begin(&l, "error", c);
     proto_str(&l, "msg", msg);
     proto_emit(&out, &l);
+}
+
+/* The pool named NAME, or -1 with an error reply. */
+static int find_pool(const struct proto_cmd *c, const char *name)
+{
+    int p = cfg_pool_find(&vm_boot->cfg, name, strlen(name));
+    if (p < 0) {
+        char msg[PROTO_ERR_MAX];
+        fmt_snprintf(msg, sizeof(msg), "no pool named %s", name);
+        reply_error(c, msg);
+    }
+    return p;
 }
 
 static struct vm *find_vm(const char *name)
@@ -209,7 +228,10 @@ static void command(const char *line, size_t len)
         return;
     }
     struct proto_line l;
-    const char *old_policy = sched_policy_name(vm_sched);
+    int pool = 0;
+    if (c.has_pool && (pool = find_pool(&c, c.pool)) < 0)
+        return;
+    const char *old_policy = sched_pool_policy_name(vm_sched, (unsigned)pool);
     switch (c.kind) {
     case PROTO_CMD_DUMP:
         break;
@@ -236,13 +258,38 @@ static void command(const char *line, size_t len)
             reply_error(&c, msg);
             return;
         }
-        struct sched_change ch = { .set = SCHED_SET_POLICY, .policy = c.policy };
+        struct sched_change ch = { .set = SCHED_SET_POLICY, .policy = c.policy,
+                                   .pool = (uint32_t)pool };
         if (!change(&c, &ch))
             return;
         proto_begin(&l, out.seq, "policy");
         proto_u64(&l, "t_ns", vm_now_ns());
+        if (pool_name((unsigned)pool))
+            proto_tok(&l, "pool", pool_name((unsigned)pool));
         proto_tok(&l, "from", old_policy);
-        proto_tok(&l, "to", sched_policy_name(vm_sched));
+        proto_tok(&l, "to", sched_pool_policy_name(vm_sched, (unsigned)pool));
+        proto_emit(&out, &l);
+        break;
+    }
+    case PROTO_CMD_POOL: { /* the library validates (a strict gang, a VM without pCPUs) */
+        if (c.has_pcpu && c.pcpu >= vm_boot->ncpus) {
+            fmt_snprintf(msg, sizeof(msg), "no pCPU %u (the machine has %u)", c.pcpu,
+                         vm_boot->ncpus);
+            reply_error(&c, msg);
+            return;
+        }
+        struct sched_change ch = { .set = vm ? SCHED_SET_VM_POOL : SCHED_SET_PCPU_POOL,
+                                   .vm = vm ? vm->id : 0, .pcpu = c.pcpu,
+                                   .to_pool = (uint32_t)pool };
+        if (!change(&c, &ch))
+            return;
+        proto_begin(&l, out.seq, "pool");
+        proto_u64(&l, "t_ns", vm_now_ns());
+        if (vm)
+            proto_tok(&l, "vm", vm->cfg->name);
+        else
+            proto_u64(&l, "pcpu", c.pcpu);
+        proto_tok(&l, "to", pool_name((unsigned)pool) ? pool_name((unsigned)pool) : "default");
         proto_emit(&out, &l);
         break;
     }

@@ -429,6 +429,27 @@ static void test_cmd_accepted(void **state)
     assert_int_equal(cmd("@vs2 cmd=meta tb_us=0", &c, err), PROTO_OK); /* off */
     assert_int_equal(cmd("@vs2 cmd=meta", &c, err), PROTO_ERROR);
     assert_int_equal(cmd("@vs2 cmd=meta tb_us=10000001", &c, err), PROTO_ERROR);
+    /* Pools: a pool's policy, a VM or a pCPU moved to a pool. */
+    assert_int_equal(cmd("@vs2 cmd=policy name=rr pool=rt", &c, err), PROTO_OK);
+    assert_true(c.kind == PROTO_CMD_POLICY && c.has_pool && !strcmp(c.pool, "rt") &&
+                !strcmp(c.policy, "rr"));
+    assert_int_equal(cmd("@vs2 cmd=policy name=rr", &c, err), PROTO_OK);
+    assert_false(c.has_pool);
+    assert_int_equal(cmd("@vs2 cmd=policy name=rr pool=b%d", &c, err), PROTO_ERROR);
+    assert_int_equal(cmd("@vs2 cmd=pool vm=web to=rt", &c, err), PROTO_OK);
+    assert_true(c.kind == PROTO_CMD_POOL && c.has_vm && !strcmp(c.vm, "web") && c.has_pool &&
+                !strcmp(c.pool, "rt") && !c.has_pcpu);
+    assert_int_equal(cmd("@vs2 cmd=pool pcpu=3 to=default id=7", &c, err), PROTO_OK);
+    assert_true(c.kind == PROTO_CMD_POOL && c.has_pcpu && c.pcpu == 3 && !c.has_vm &&
+                !strcmp(c.pool, "default") && c.id == 7);
+    assert_int_equal(cmd("@vs2 cmd=pool pcpu=3", &c, err), PROTO_ERROR); /* to= needed */
+    assert_string_equal(err, "missing key 'to'");
+    assert_int_equal(cmd("@vs2 cmd=pool to=rt", &c, err), PROTO_ERROR);
+    assert_string_equal(err, "pool needs vm= or pcpu= (one of them)");
+    assert_int_equal(cmd("@vs2 cmd=pool vm=web pcpu=1 to=rt", &c, err), PROTO_ERROR);
+    assert_int_equal(cmd("@vs2 cmd=pool pcpu=256 to=rt", &c, err), PROTO_ERROR);
+    assert_int_equal(cmd("@vs2 cmd=pool pcpu=1 to=rt weight=2", &c, err), PROTO_ERROR);
+    assert_string_equal(proto_cmd_name(PROTO_CMD_POOL), "pool");
     assert_string_equal(proto_cmd_name(PROTO_CMD_SET), "set");
     assert_string_equal(proto_cmd_name(PROTO_CMD_REPORT), "report");
     assert_string_equal(proto_cmd_name(PROTO_CMD_NONE), "?");
@@ -463,14 +484,14 @@ static void test_cmd_rejected(void **state)
                      "?", -1);
     /* Unknown command, missing cmd, cmd not first. */
     expect_cmd_error("@vs2 cmd=reboot id=3", "unknown command 'reboot' (dump, set, policy, "
-                     "gang, report, trace, reserve, meta)", "reboot", 3);
+                     "gang, report, trace, reserve, meta, pool)", "reboot", 3);
     expect_cmd_error("@vs2 cmd=\"dump\" id=3", "unknown command 'dump' (dump, set, policy, "
-                     "gang, report, trace, reserve, meta)", "?", 3);
+                     "gang, report, trace, reserve, meta, pool)", "?", 3);
     expect_cmd_error("@vs2 cmd=DUMP", "unknown command 'DUMP' (dump, set, policy, gang, "
-                     "report, trace, reserve, meta)", "?", -1);
+                     "report, trace, reserve, meta, pool)", "?", -1);
     expect_cmd_error("@vs2 cmd=averyveryverylongcommand",
                      "unknown command 'averyveryverylongcommand' (dump, set, policy, gang, "
-                     "report, trace, reserve, meta)", "?", -1);
+                     "report, trace, reserve, meta, pool)", "?", -1);
     expect_cmd_error("@vs2 id=4 vm=web", "missing key 'cmd'", "?", 4);
     expect_cmd_error("@vs2 seq=1 type=vm", "missing key 'cmd'", "?", -1);
     expect_cmd_error("@vs2", "missing key 'cmd'", "?", -1);
