@@ -157,7 +157,7 @@ const char *sched_strerror(int err)
     case SCHED_E_POLICY: return "unknown policy";
     case SCHED_E_VM: return "no such VM";
     case SCHED_E_NOMEM: return "memory block too small or misaligned";
-    case SCHED_E_SETUP: return "inconsistent setup (affinity, gang width, start pCPU)";
+    case SCHED_E_SETUP: return "inconsistent setup (affinity, gang width, start pCPU, pools)";
     case SCHED_E_OVERCOMMIT: return "null: more vCPUs than pCPUs (one pCPU each, within affinity)";
     case SCHED_E_ADMIT: return "rtds: reservations exceed the pCPUs (sum of budget/period > 1 on a pCPU)";
     default: return "unknown error";

@@ -17,3 +17,4 @@ sched_overcommit
 sched_ipi
 GANG_GUEST_CHECK=0 sched_gang
 sched_policy_switch
+POOL_TOL_PERMILLE=150 sched_pools

@@ -270,3 +270,72 @@ sched_ipi() {
     ((wakeups >= 100)) || fail "the halted vCPU woke only $wakeups times for 300 IPIs"
     echo "ok: the halted vCPU woke $wakeups times for 300 IPIs"
 }
+
+# CPU pools (tests/configs/pools.cfg): a1 alone in the default pool (pCPU 0), b1 and b2 in
+# pool rt (pCPU 1, rr).  After the first round the console moves b2 to the default pool: the
+# shares follow (before: b1 and b2 half of what a1 gets; after: a1 and b2 half of what b1
+# gets), the records name each VM's pool and show it on its pool's pCPU; bad pool commands
+# get one error each and change nothing; rt's policy switches alone.
+# POOL_TOL_PERMILLE: how far a half share may be from 500 permille here.
+sched_pools() {
+    local esp log="$WORK/pools.log"
+    esp=$(make_esp "$WORK/pools" tests/configs/pools.cfg "$GUEST_DIR/hog.elf")
+    session "$log" "$esp" 2 \
+        --send-after 'type=round ' 'pool vm=b2 to=default id=1' \
+        --send-after 'cmd=pool id=1' 'pool vm=b1 to=nosuch id=2' \
+        --send-after 'cmd=pool id=2' 'pool pcpu=1 to=default id=3' \
+        --send-after 'cmd=pool id=3' 'pool pcpu=9 to=rt id=4' \
+        --send-after 'cmd=pool id=4' 'policy name=pshare pool=rt id=5'
+    expect_status $? 0
+    expect_exact_accounting "$log"
+    expect_line "$log" '^@vs2 seq=[0-9]+ type=ok cmd=pool id=1 vm=b2$'
+    expect_line "$log" '^@vs2 seq=[0-9]+ type=pool t_ns=[0-9]+ vm=b2 to=default$'
+    expect_line "$log" '^@vs2 seq=[0-9]+ type=error cmd=pool id=2 msg="no pool named nosuch"$'
+    expect_line "$log" '^@vs2 seq=[0-9]+ type=error cmd=pool id=3 msg="inconsistent setup \(affinity, gang width, start pCPU, pools\)"$'
+    expect_line "$log" '^@vs2 seq=[0-9]+ type=error cmd=pool id=4 msg="no pCPU 9 \(the machine has 2\)"$'
+    expect_line "$log" '^@vs2 seq=[0-9]+ type=policy t_ns=[0-9]+ pool=rt from=rr to=pshare$'
+    expect_line "$log" '^@vs2 seq=[0-9]+ type=pcpu r=0 p=0 pool=default policy=credit( |$)'
+    expect_line "$log" '^@vs2 seq=[0-9]+ type=pcpu r=0 p=1 pool=rt policy=rr( |$)'
+    # Where each VM's vCPU was in the first round and in the last one in which all ran, and
+    # its running time.
+    awk -v tol="$POOL_TOL_PERMILLE" '
+        function val(k,   i, kv) { for (i = 1; i <= NF; i++) { split($i, kv, "=");
+                                   if (kv[1] == k) return kv[2] } return "" }
+        /type=pool .*vm=b2 to=default/ { moved = 1 }
+        /^@vs2 / && val("type") == "vm" { pool[val("r"), val("vm")] = val("pool")
+                                          if (val("state") != "running") ended[val("r")] = 1 }
+        /^@vs2 / && val("type") == "vcpu" { p[val("r"), val("vm")] = val("p"); run[val("r"), val("vm")] = val("run") }
+        /^@vs2 / && val("type") == "pcpu" && val("p") == 1 { pol[val("r")] = val("policy") }
+        # last: the last round in which all three still ran (the window ends there)
+        /^@vs2 / && val("type") == "round" { r = val("r"); if (!moved) before = r
+                                             if (!ended[r]) last = r }
+        END {
+            bad = 0
+            if (before == "" || last == before) { print "no round before or after the move"; exit 1 }
+            if (pool[0, "a1"] != "default" || pool[0, "b1"] != "rt" || pool[0, "b2"] != "rt" ||
+                p[0, "a1"] != 0 || p[0, "b1"] != 1 || p[0, "b2"] != 1) { print "round 0 placement wrong"; bad = 1 }
+            if (pool[last, "b2"] != "default" || p[last, "b2"] != 0 || pool[last, "b1"] != "rt" ||
+                p[last, "b1"] != 1 || pol[last] != "pshare") { print "final placement wrong"; bad = 1 }
+            # Before the move (round 0 .. before): b1 and b2 each half of a1.
+            for (i = 1; i <= 2; i++) {
+                vm = "b" i
+                pm = int(1000 * run[before, vm] / run[before, "a1"])
+                printf "before the move: %s ran %d permille of a1 (want 500 +- %d)\n", vm, pm, tol
+                if (pm < 500 - tol || pm > 500 + tol) bad = 1
+            }
+            # After it (before .. last): a1 and b2 each half of b1.
+            db1 = run[last, "b1"] - run[before, "b1"]
+            split("a1 b2", after, " ")
+            for (i = 1; i <= 2; i++) {
+                vm = after[i]
+                pm = int(1000 * (run[last, vm] - run[before, vm]) / db1)
+                printf "after the move: %s ran %d permille of b1 (want 500 +- %d)\n", vm, pm, tol
+                if (pm < 500 - tol || pm > 500 + tol) bad = 1
+            }
+            exit bad
+        }' "$log" || fail "pool shares or placement wrong (above)"
+    echo "ok: pools: placement, shares before and after the move, rt's policy switched alone"
+    for vm in a1 b1 b2; do
+        expect_line "$log" "^outcome $vm: exited status=0 expect=exit ok\$"
+    done
+}
