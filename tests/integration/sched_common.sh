@@ -335,6 +335,10 @@ sched_pools() {
             exit bad
         }' "$log" || fail "pool shares or placement wrong (above)"
     echo "ok: pools: placement, shares before and after the move, rt's policy switched alone"
+    local where
+    where=$(acct "$log" b2 pool)
+    [[ $where == default ]] || fail "vsched-ctl reads b2's pool as '$where', not default"
+    echo "ok: vsched-ctl: b2 is in pool default at the end"
     for vm in a1 b1 b2; do
         expect_line "$log" "^outcome $vm: exited status=0 expect=exit ok\$"
     done

@@ -33,6 +33,7 @@ struct vm_rec {
     char vm[NAME_MAX_];
     uint64_t id, vcpus, weight, cap;
     char gang[8], state[12];
+    char pool[NAME_MAX_];                /* "" = the machine has no pools */
     uint64_t gmax;
     uint64_t gh[HIST_BUCKETS];
 };
@@ -48,6 +49,7 @@ struct vcpu_rec {
 };
 
 struct pcpu_rec {
+    char pool[NAME_MAX_], policy[NAME_MAX_]; /* "" = no pools */
     uint64_t pcpu, idle, ks, kr, nt, kmax;
     uint64_t kh[HIST_BUCKETS];
 };
@@ -111,7 +113,7 @@ extern const char *const rec_kind_names[K_KINDS];   /* round, vm, vcpu, pcpu */
 struct ent {
     enum rec_kind kind;
     const struct round *round;
-    const char *vm, *state, *gang;
+    const char *vm, *state, *gang, *pool, *policy;
     uint64_t id, vcpus, weight, cap, vcpu, pcpu;
     uint64_t run, rdy, blk, cs, life, runs, pre, mig, wak, irq, tirq, exits, wmax, dm;
     uint64_t ex[PROTO_EXITS];

@@ -9,7 +9,7 @@ const char *const rec_kind_names[K_KINDS] = { "round", "vm", "vcpu", "pcpu" };
 
 enum fid {
     F_ROUND, F_T, F_DT, F_LIFE, F_POLICY, F_FINAL, F_RECORDS, F_SEQ,
-    F_VM, F_ID, F_VCPUS, F_WEIGHT, F_CAP, F_GANG, F_STATE, F_VCPU, F_PCPU,
+    F_VM, F_ID, F_VCPUS, F_WEIGHT, F_CAP, F_GANG, F_STATE, F_POOL, F_PPOLICY, F_VCPU, F_PCPU,
     F_RUN, F_RDY, F_BLK, F_CS, F_RUNS, F_PRE, F_MIG, F_WAK, F_DM,
     F_WAKE_N, F_WAKE_P50, F_WAKE_P99, F_WAKE_MAX,
     F_EXITS, F_EX0, F_EX_LAST = F_EX0 + PROTO_EXITS - 1, F_IRQS, F_TIRQS,
@@ -40,7 +40,7 @@ static const struct field round_fields[] = {
 };
 static const struct field vm_fields[] = {
     COMMON, F("vm", F_VM), F("id", F_ID), F("vcpus", F_VCPUS), F("weight", F_WEIGHT),
-    F("cap", F_CAP), F("gang", F_GANG), F("state", F_STATE), ACCT, F("irqs", F_IRQS),
+    F("cap", F_CAP), F("gang", F_GANG), F("state", F_STATE), F("pool", F_POOL), ACCT, F("irqs", F_IRQS),
     F("timer_irqs", F_TIRQS), F("gang_skew_n", F_SKEW_N), F("gang_skew_p50_ns", F_SKEW_P50),
     F("gang_skew_max_ns", F_SKEW_MAX), RATES, I("share_pct", F_SHARE_PCT),
     I("gang_skew_p99_ns_interval", F_SKEW_P99_I),
@@ -55,7 +55,7 @@ static const struct field vcpu_fields[] = {
     RATES,
 };
 static const struct field pcpu_fields[] = {
-    COMMON, F("pcpu", F_PCPU), F("idle_ns", F_IDLE), F("kicks_sent", F_KS),
+    COMMON, F("pcpu", F_PCPU), F("pool", F_POOL), F("pool_policy", F_PPOLICY), F("idle_ns", F_IDLE), F("kicks_sent", F_KS),
     F("kicks_recv", F_KR), F("notifies_sent", F_NT), F("kick_n", F_KICK_N),
     F("kick_p50_ns", F_KICK_P50), F("kick_p99_ns", F_KICK_P99), F("kick_max_ns", F_KICK_MAX),
     I("idle_pct", F_IDLE_PCT), I("kicks_per_s", F_KICKS_S), I("kick_p99_ns_interval", F_KICK_P99_I),
@@ -151,12 +151,12 @@ void ent_get(enum rec_kind k, const struct round *r, size_t i, struct ent *e)
     memset(e, 0, sizeof(*e));
     e->kind = k;
     e->round = r;
-    e->vm = e->state = e->gang = "";
+    e->vm = e->state = e->gang = e->pool = e->policy = "";
     if (k == K_ROUND) {
         e->life = r->life_ns;
     } else if (k == K_VM) {
         const struct vm_rec *v = &r->vm[i];
-        e->vm = v->vm, e->state = v->state, e->gang = v->gang;
+        e->vm = v->vm, e->state = v->state, e->gang = v->gang, e->pool = v->pool;
         e->id = v->id, e->vcpus = v->vcpus, e->weight = v->weight, e->cap = v->cap;
         e->gmax = v->gmax;
         memcpy(e->gh, v->gh, sizeof(e->gh));
@@ -172,6 +172,7 @@ void ent_get(enum rec_kind k, const struct round *r, size_t i, struct ent *e)
         add_vcpu(e, v);
     } else {
         const struct pcpu_rec *p = &r->pcpu[i];
+        e->pool = p->pool, e->policy = p->policy;
         e->pcpu = p->pcpu, e->idle = p->idle, e->ks = p->ks, e->kr = p->kr, e->nt = p->nt;
         e->kmax = p->kmax;
         memcpy(e->kh, p->kh, sizeof(e->kh));
@@ -286,6 +287,8 @@ struct value field_value(const struct field *f, const struct ent *c, const struc
     case F_WEIGHT: return num(c->weight);
     case F_CAP: return num(c->cap);
     case F_GANG: return str(c->gang);
+    case F_POOL: return str(c->pool);
+    case F_PPOLICY: return str(c->policy);
     case F_STATE: return str(c->state);
     case F_VCPU: return num(c->vcpu);
     case F_PCPU: return num(c->pcpu);

@@ -165,6 +165,7 @@ static void add_member(struct reader *rd, const struct proto_msg *m, const char 
         if (!v->gang[0])
             strcpy(v->gang, "none");
         copy_tok(v->state, sizeof(v->state), m, "state");
+        copy_tok(v->pool, sizeof(v->pool), m, "pool");
         v->gmax = u(m, "gmax");
         get_hist(rd, m, "gh", v->gh);
     } else if (!strcmp(type, "vcpu")) {
@@ -183,6 +184,8 @@ static void add_member(struct reader *rd, const struct proto_msg *m, const char 
     } else if (!strcmp(type, "pcpu")) {
         struct pcpu_rec *v = grow(&p->pcpu, &p->npcpu, sizeof(*v));
         v->pcpu = u(m, "p");
+        copy_tok(v->pool, sizeof(v->pool), m, "pool");
+        copy_tok(v->policy, sizeof(v->policy), m, "policy");
         v->idle = u(m, "idle"), v->ks = u(m, "ks"), v->kr = u(m, "kr"), v->nt = u(m, "nt");
         v->kmax = u(m, "kmax");
         get_hist(rd, m, "kh", v->kh);
