@@ -137,6 +137,58 @@ static void test_syntax_errors(void **state)
     expect_error("[vm abcdefghijklmnopqrstuvwxyz]\n", 1, "1 to 23");
 }
 
+/* [pool NAME]: named pools after the default one, VMs by name, the default pool's pCPUs are
+ * the rest; every error names its line. */
+static void test_pools(void **state)
+{
+    (void)state;
+    struct cfg c;
+    struct cfg_error e;
+    const char *text = "[machine]\npcpus = 4\ntimeslice_us = 20000\n"
+                       "[pool rt]\npcpus = 2-3\npolicy = rr\nratelimit_us = 0\n"
+                       "[vm a]\n[vm b]\npool = rt\naffinity = 3\n[vm c]\npool = default\n";
+    assert_int_equal(parse(text, &c, &e), 0);
+    assert_int_equal(c.npools, 2);
+    assert_string_equal(c.pools[0].name, "default");
+    assert_string_equal(c.pools[1].name, "rt");
+    assert_string_equal(c.pools[1].policy, "rr");
+    assert_int_equal(c.vms[0].pool, 0);
+    assert_int_equal(c.vms[1].pool, 1);
+    assert_int_equal(c.vms[2].pool, 0);
+    sched_cpumask_t d = cfg_pool_cpus(&c, 0, 4), r = cfg_pool_cpus(&c, 1, 4);
+    assert_true(cpumask_test(&d, 0) && cpumask_test(&d, 1) && cpumask_count(&d) == 2);
+    assert_true(cpumask_test(&r, 2) && cpumask_test(&r, 3) && cpumask_count(&r) == 2);
+    uint32_t ts, rl, skew, bal;
+    cfg_pool_params(&c, 1, &ts, &rl, &skew, &bal);
+    assert_int_equal(ts, 20000); /* inherited */
+    assert_int_equal(rl, 0);     /* its own, 0 */
+    assert_int_equal(bal, 10000);
+    assert_int_equal(cfg_pool_find(&c, "rt", 2), 1);
+    assert_int_equal(cfg_pool_find(&c, "r", 1), -1);
+    /* No pools: one, default, with everything. */
+    assert_int_equal(parse("[vm a]\n", &c, &e), 0);
+    assert_int_equal(c.npools, 1);
+    sched_cpumask_t all = cfg_pool_cpus(&c, 0, 8);
+    assert_int_equal(cpumask_count(&all), 8);
+
+    expect_error("[pool rt]\n", 1, "[pool rt]: pcpus is required");
+    expect_error("[pool rt]\npcpus = 1\n[pool rt]\n", 3, "duplicate pool 'rt'");
+    expect_error("[pool default]\npcpus = 1\n", 1, "is the default pool's");
+    expect_error("[pool a/b]\n", 1, "bad pool name");
+    expect_error("[pool rt]\nweight = 3\n", 2, "unknown key 'weight' in [pool]");
+    expect_error("[pool rt]\npcpus = 1\npolicy = nosuch\n", 3, "unknown policy 'nosuch'");
+    expect_error("[pool a]\npcpus = 0-1\n[pool b]\npcpus = 1-2\n", 3,
+                 "[pool b]: pcpus overlaps an earlier pool's");
+    expect_error("[machine]\npcpus = 2\n[pool a]\npcpus = 2\n", 3,
+                 "[pool a]: pcpus names a CPU not below pcpus");
+    expect_error("[pool a]\npcpus = 1\ntimeslice_us = 1000\nratelimit_us = 2000\n", 1,
+                 "[pool a]: ratelimit_us is larger than timeslice_us");
+    expect_error("[pool a]\npcpus = 1\nbalance_us = 50\n", 1, "balance_us must be 0");
+    expect_error("[vm x]\npool = nosuch\n", 1, "unknown pool 'nosuch'");
+    expect_error("[pool a]\npcpus = 1\n[vm x]\npool = a\naffinity = 0\n", 3,
+                 "[vm x]: affinity names no CPU of its pool");
+}
+
 static void test_nul_byte_rejected(void **state)
 {
     (void)state;
@@ -358,6 +410,7 @@ int main(void)
         cmocka_unit_test(test_text_limits),
         cmocka_unit_test(test_null_policy_callback_accepts_any),
         cmocka_unit_test(test_no_trailing_newline),
+        cmocka_unit_test(test_pools),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
