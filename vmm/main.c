@@ -16,6 +16,7 @@ enum phase { PHASE_BOOT, PHASE_STARTED /* all APs up */, PHASE_RUN /* VMs built 
 static const struct boot_info *boot;
 static const struct arch_ops *arch;
 static volatile int phase;
+static struct machine *machine; /* built by the BSP before PHASE_RUN */
 
 static void wait_phase(int p)
 {
@@ -71,7 +72,7 @@ void vmm_ap_entry(struct percpu *cpu)
     wait_phase(PHASE_STARTED);
     maybe_inject_fault();
     wait_phase(PHASE_RUN);
-    vm_run_cpu();
+    vm_run_cpu(machine);
 }
 
 void vmm_main(void)
@@ -124,7 +125,7 @@ void vmm_main(void)
                 c->nvms);
         machine_halt(HALT_VM_FAILED);
     }
-    vm_create_all(boot, arch);
+    machine = vm_create_all(boot, arch);
     __atomic_store_n(&phase, PHASE_RUN, __ATOMIC_RELEASE);
-    vm_run_cpu();
+    vm_run_cpu(machine);
 }

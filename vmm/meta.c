@@ -25,9 +25,9 @@ static struct {
 
 
 /* Slot lengths for base timeslice TB_US (the VMs and weights of the configuration). */
-static void set_slots(uint32_t tb_us)
+static void set_slots(const struct machine *m, uint32_t tb_us)
 {
-    const struct cfg *c = &vm_boot->cfg;
+    const struct cfg *c = &m->boot->cfg;
     uint64_t wsum = 0, tb_tsc = (uint64_t)tb_us * (tsc_hz() / 1000000);
     for (uint32_t k = 0; k < meta.n; k++)
         wsum += c->vms[meta.vm[k]].meta_weight;
@@ -37,22 +37,22 @@ static void set_slots(uint32_t tb_us)
     }
 }
 
-void meta_init(void)
+void meta_init(struct machine *m)
 {
-    const struct cfg *c = &vm_boot->cfg;
+    const struct cfg *c = &m->boot->cfg;
     meta.n = 0;
     for (uint32_t i = 0; i < c->nvms; i++)
         if (c->vms[i].meta_policy[0])
             meta.vm[meta.n++] = i;
     if (!c->machine.meta_tb_us || !meta.n)
         return;
-    set_slots(c->machine.meta_tb_us);
+    set_slots(m, c->machine.meta_tb_us);
     meta.slot = meta.n - 1; /* the first boundary (now) starts slot 0 */
-    meta.next_tsc = run_start_tsc;
+    meta.next_tsc = m->run_start_tsc;
     kprintf("meta: %u VMs take turns, base timeslice %u us\n", meta.n, c->machine.meta_tb_us);
 }
 
-bool meta_set_tb(uint32_t tb_us)
+bool meta_set_tb(struct machine *m, uint32_t tb_us)
 {
     if (!meta.n)
         return false;
@@ -60,38 +60,38 @@ bool meta_set_tb(uint32_t tb_us)
         meta.next_tsc = 0;
         return true;
     }
-    set_slots(tb_us);
+    set_slots(m, tb_us);
     if (!meta.next_tsc)
         meta.next_tsc = rdtsc(); /* switched on: the next slot starts now */
     return true;
 }
 
 /* pCPU 0, between runs: the slot boundary, if due.  Returns the next one (0 = off). */
-uint64_t meta_poll(uint64_t now_tsc)
+uint64_t meta_poll(struct machine *m, uint64_t now_tsc)
 {
     if (!meta.next_tsc || now_tsc < meta.next_tsc)
         return meta.next_tsc;
     meta.slot = (meta.slot + 1) % meta.n;
     uint32_t i = meta.vm[meta.slot];
-    const char *want = vm_boot->cfg.vms[i].meta_policy;
-    if (strcmp(sched_policy_name(vm_sched), want) != 0) {
+    const char *want = m->boot->cfg.vms[i].meta_policy;
+    if (strcmp(sched_policy_name(m->sched), want) != 0) {
         struct sched_change ch = { .set = SCHED_SET_POLICY, .policy = want };
         sched_cpumask_t kick = cpumask_none();
         uint64_t t0 = rdtsc();
-        int err = sched_change(vm_sched, &ch, vm_now_ns(), &kick);
+        int err = sched_change(m->sched, &ch, vm_now_ns(m), &kick);
         uint64_t dt = rdtsc() - t0;
         if (err) {
             meta.refused++;
             if (!meta.told[i])
                 kprintf("meta: switch to %s (vm %s) refused: %s; the slot keeps %s\n", want,
-                        vm_boot->cfg.vms[i].name, sched_strerror(err),
-                        sched_policy_name(vm_sched));
+                        m->boot->cfg.vms[i].name, sched_strerror(err),
+                        sched_policy_name(m->sched));
             meta.told[i] = true;
         } else {
             meta.switches++;
             meta.sum_tsc += dt;
             meta.max_tsc = dt > meta.max_tsc ? dt : meta.max_tsc;
-            run_kick(kick);
+            run_kick(m, kick);
         }
     }
     uint64_t late = now_tsc - meta.next_tsc;
@@ -99,9 +99,9 @@ uint64_t meta_poll(uint64_t now_tsc)
     return meta.next_tsc;
 }
 
-void meta_finish(void)
+void meta_finish(const struct machine *m)
 {
-    if (!meta.n || (!vm_boot->cfg.machine.meta_tb_us && !meta.switches && !meta.refused))
+    if (!meta.n || (!m->boot->cfg.machine.meta_tb_us && !meta.switches && !meta.refused))
         return;
     kprintf("meta: switches=%lu refused=%lu ns_avg=%lu ns_max=%lu\n",
             (unsigned long)meta.switches, (unsigned long)meta.refused,

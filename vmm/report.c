@@ -45,15 +45,15 @@ static bool trace_draining;
 static uint32_t trace_cpu, trace_empty_run;
 static uint64_t trace_events_out, trace_lost_out;
 
-static void trace_drain_step(void)
+static void trace_drain_step(struct machine *m)
 {
     static struct sched_trace_event buf[TRACE_CHUNK]; /* pCPU 0 only */
     /* TRACE_CHUNK events make at most this many full records (an item takes >= 10 bytes). */
     size_t need = (TRACE_CHUNK * 80 / (PROTO_LINE_MAX - 64) + 2) * PROTO_LINE_MAX;
-    uint32_t n = vm_boot->ncpus;
+    uint32_t n = m->boot->ncpus;
     while (trace_draining && console_room() >= need) {
         uint64_t lost;
-        unsigned got = sched_trace_drain(vm_sched, trace_cpu, buf, TRACE_CHUNK, &lost);
+        unsigned got = sched_trace_drain(m->sched, trace_cpu, buf, TRACE_CHUNK, &lost);
         if (got || lost) {
             proto_put_trace(&out, trace_cpu, buf, got, lost);
             trace_events_out += got;
@@ -64,7 +64,7 @@ static void trace_drain_step(void)
             proto_begin(&l, out.seq, "trace_end");
             proto_u64(&l, "events", trace_events_out);
             proto_u64(&l, "lost", trace_lost_out);
-            proto_u64(&l, "on", sched_trace_enabled(vm_sched));
+            proto_u64(&l, "on", sched_trace_enabled(m->sched));
             proto_emit(&out, &l);
             trace_draining = false;
             return;
@@ -98,31 +98,31 @@ _Static_assert((int)PROTO_EXITS == (int)VX_KINDS, "every exit kind has a protoco
 
 /* The most a round can take in the console's ring: every record, and a histogram
  * continuation after each, of a full line. */
-static size_t round_bytes_max(void)
+static size_t round_bytes_max(const struct machine *m)
 {
-    return (size_t)(2 * (vm_count + vcpu_count + vm_boot->ncpus) + 1) * PROTO_LINE_MAX;
+    return (size_t)(2 * (m->nvms + m->nvcpus + m->boot->ncpus) + 1) * PROTO_LINE_MAX;
 }
 
 /* Pool I's name in records, NULL when the machine is one pool (records stay as they were). */
-static const char *pool_name(unsigned i)
+static const char *pool_name(const struct machine *m, unsigned i)
 {
-    return vm_boot->cfg.npools > 1 ? vm_boot->cfg.pools[i].name : NULL;
+    return m->boot->cfg.npools > 1 ? m->boot->cfg.pools[i].name : NULL;
 }
 
-void report_round(bool final)
+void report_round(struct machine *m, bool final)
 {
     static struct hist lat; /* pCPU 0 only */
     if (final)
-        console_wait_room(round_bytes_max()); /* every vCPU is parked: waiting costs no one */
-    uint64_t now = vm_now_ns(), lifetime = 0;
+        console_wait_room(round_bytes_max(m)); /* every vCPU is parked: waiting costs no one */
+    uint64_t now = vm_now_ns(m), lifetime = 0;
     struct proto_round r;
     proto_round_begin(&out, &r, round_no);
-    for (uint32_t i = 0; i < vm_count; i++) {
-        struct vm *vm = &vm_table[i];
+    for (uint32_t i = 0; i < m->nvms; i++) {
+        struct vm *vm = &m->vms[i];
         struct proto_vm_rec vr = {
             .vm = vm->cfg->name, .id = i, .vcpus = vm->cfg->vcpus, .weight = vm->weight,
             .cap = vm->cap, .gang = gang_names[vm->gang_mode], .state = vm_state_name(vm),
-            .skew = &vm->gang_skew, .pool = pool_name(sched_vm_pool(vm_sched, i)),
+            .skew = &vm->gang_skew, .pool = pool_name(m, sched_vm_pool(m->sched, i)),
         };
         proto_put_vm(&out, &r, &vr);
         for (uint32_t k = 0; k < vm->cfg->vcpus; k++) {
@@ -130,8 +130,8 @@ void report_round(bool final)
             struct sched_vcpu_info info;
             struct sched_acct a;
             uint64_t exits[PROTO_EXITS];
-            sched_vcpu_acct(vm_sched, v->sv, now, &a, &lat);
-            sched_vcpu_info(vm_sched, v->sv, &info);
+            sched_vcpu_acct(m->sched, v->sv, now, &a, &lat);
+            sched_vcpu_info(m->sched, v->sv, &info);
             lifetime = a.lifetime_ns;
             for (unsigned x = 0; x < PROTO_EXITS; x++)
                 exits[x] = v->exits[exit_kind[x]];
@@ -143,18 +143,18 @@ void report_round(bool final)
             proto_put_vcpu(&out, &r, &cr);
         }
     }
-    for (uint32_t p = 0; p < vm_boot->ncpus; p++) {
-        const struct pcpu *pc = &pcpu_table[p];
+    for (uint32_t p = 0; p < m->boot->ncpus; p++) {
+        const struct pcpu *pc = &m->pcpus[p];
         struct proto_pcpu_rec pr = {
             .pcpu = p, .idle_ns = pc->idle_ns, .kicks_sent = pc->kicks_sent,
             .kicks_recv = pc->kicks_recv, .notifies_sent = pc->notifies_sent,
-            .kick = &pc->kick_lat, .pool = pool_name(sched_pcpu_pool(vm_sched, p)),
-            .policy = sched_pool_policy_name(vm_sched, sched_pcpu_pool(vm_sched, p)),
+            .kick = &pc->kick_lat, .pool = pool_name(m, sched_pcpu_pool(m->sched, p)),
+            .policy = sched_pool_policy_name(m->sched, sched_pcpu_pool(m->sched, p)),
         };
         proto_put_pcpu(&out, &r, &pr);
     }
     struct proto_round_rec rr = { .t_ns = now, .lifetime_ns = lifetime,
-                                  .policy = sched_policy_name(vm_sched), .final = final };
+                                  .policy = sched_policy_name(m->sched), .final = final };
     proto_round_end(&out, &r, &rr);
     round_no++;
 }
@@ -178,9 +178,9 @@ static void reply_error(const struct proto_cmd *c, const char *msg)
 }
 
 /* The pool named NAME, or -1 with an error reply. */
-static int find_pool(const struct proto_cmd *c, const char *name)
+static int find_pool(const struct machine *m, const struct proto_cmd *c, const char *name)
 {
-    int p = cfg_pool_find(&vm_boot->cfg, name, strlen(name));
+    int p = cfg_pool_find(&m->boot->cfg, name, strlen(name));
     if (p < 0) {
         char msg[PROTO_ERR_MAX];
         fmt_snprintf(msg, sizeof(msg), "no pool named %s", name);
@@ -189,28 +189,29 @@ static int find_pool(const struct proto_cmd *c, const char *name)
     return p;
 }
 
-static struct vm *find_vm(const char *name)
+static struct vm *find_vm(struct machine *m, const char *name)
 {
-    for (uint32_t i = 0; i < vm_count; i++)
-        if (!strcmp(vm_table[i].cfg->name, name))
-            return &vm_table[i];
+    for (uint32_t i = 0; i < m->nvms; i++)
+        if (!strcmp(m->vms[i].cfg->name, name))
+            return &m->vms[i];
     return NULL;
 }
 
 /* Apply CH through the scheduler; on refusal one error record and nothing changed. */
-static bool change(const struct proto_cmd *c, const struct sched_change *ch)
+static bool change(struct machine *m, const struct proto_cmd *c,
+                   const struct sched_change *ch)
 {
     sched_cpumask_t kick = cpumask_none();
-    int err = sched_change(vm_sched, ch, vm_now_ns(), &kick);
+    int err = sched_change(m->sched, ch, vm_now_ns(m), &kick);
     if (err) {
         reply_error(c, sched_strerror(err));
         return false;
     }
-    run_kick(kick);
+    run_kick(m, kick);
     return true;
 }
 
-static void command(const char *line, size_t len)
+static void command(struct machine *m, const char *line, size_t len)
 {
     struct proto_cmd c;
     char err[PROTO_ERR_MAX], msg[PROTO_ERR_MAX];
@@ -222,16 +223,16 @@ static void command(const char *line, size_t len)
         return;
     }
     struct vm *vm = NULL;
-    if (c.has_vm && !(vm = find_vm(c.vm))) {
+    if (c.has_vm && !(vm = find_vm(m, c.vm))) {
         fmt_snprintf(msg, sizeof(msg), "no VM named %s", c.vm);
         reply_error(&c, msg);
         return;
     }
     struct proto_line l;
     int pool = 0;
-    if (c.has_pool && (pool = find_pool(&c, c.pool)) < 0)
+    if (c.has_pool && (pool = find_pool(m, &c, c.pool)) < 0)
         return;
-    const char *old_policy = sched_pool_policy_name(vm_sched, (unsigned)pool);
+    const char *old_policy = sched_pool_policy_name(m->sched, (unsigned)pool);
     switch (c.kind) {
     case PROTO_CMD_DUMP:
         break;
@@ -244,7 +245,7 @@ static void command(const char *line, size_t len)
         }
         struct sched_change ch = { .vm = vm->id, .weight = c.weight, .cap_pct = c.cap };
         ch.set = (c.has_weight ? SCHED_SET_WEIGHT : 0) | (c.has_cap ? SCHED_SET_CAP : 0);
-        if (!change(&c, &ch))
+        if (!change(m, &c, &ch))
             return;
         if (c.has_weight)
             vm->weight = c.weight;
@@ -260,36 +261,37 @@ static void command(const char *line, size_t len)
         }
         struct sched_change ch = { .set = SCHED_SET_POLICY, .policy = c.policy,
                                    .pool = (uint32_t)pool };
-        if (!change(&c, &ch))
+        if (!change(m, &c, &ch))
             return;
         proto_begin(&l, out.seq, "policy");
-        proto_u64(&l, "t_ns", vm_now_ns());
-        if (pool_name((unsigned)pool))
-            proto_tok(&l, "pool", pool_name((unsigned)pool));
+        proto_u64(&l, "t_ns", vm_now_ns(m));
+        if (pool_name(m, (unsigned)pool))
+            proto_tok(&l, "pool", pool_name(m, (unsigned)pool));
         proto_tok(&l, "from", old_policy);
-        proto_tok(&l, "to", sched_pool_policy_name(vm_sched, (unsigned)pool));
+        proto_tok(&l, "to", sched_pool_policy_name(m->sched, (unsigned)pool));
         proto_emit(&out, &l);
         break;
     }
     case PROTO_CMD_POOL: { /* the library validates (a strict gang, a VM without pCPUs) */
-        if (c.has_pcpu && c.pcpu >= vm_boot->ncpus) {
+        if (c.has_pcpu && c.pcpu >= m->boot->ncpus) {
             fmt_snprintf(msg, sizeof(msg), "no pCPU %u (the machine has %u)", c.pcpu,
-                         vm_boot->ncpus);
+                         m->boot->ncpus);
             reply_error(&c, msg);
             return;
         }
         struct sched_change ch = { .set = vm ? SCHED_SET_VM_POOL : SCHED_SET_PCPU_POOL,
                                    .vm = vm ? vm->id : 0, .pcpu = c.pcpu,
                                    .to_pool = (uint32_t)pool };
-        if (!change(&c, &ch))
+        if (!change(m, &c, &ch))
             return;
         proto_begin(&l, out.seq, "pool");
-        proto_u64(&l, "t_ns", vm_now_ns());
+        proto_u64(&l, "t_ns", vm_now_ns(m));
         if (vm)
             proto_tok(&l, "vm", vm->cfg->name);
         else
             proto_u64(&l, "pcpu", c.pcpu);
-        proto_tok(&l, "to", pool_name((unsigned)pool) ? pool_name((unsigned)pool) : "default");
+        const char *to = pool_name(m, (unsigned)pool);
+        proto_tok(&l, "to", to ? to : "default");
         proto_emit(&out, &l);
         break;
     }
@@ -298,7 +300,7 @@ static void command(const char *line, size_t len)
                                                     SCHED_GANG_RELAXED };
         struct sched_change ch = { .set = SCHED_SET_GANG, .vm = vm->id,
                                    .gang = to_sched[c.gang] };
-        if (!change(&c, &ch))
+        if (!change(m, &c, &ch))
             return;
         __atomic_store_n(&vm->gang_mode, c.gang, __ATOMIC_RELAXED);
         break;
@@ -308,12 +310,12 @@ static void command(const char *line, size_t len)
                                    .rt_budget_ns = (uint64_t)c.rt_budget_us * 1000,
                                    .rt_period_ns = (uint64_t)c.rt_period_us * 1000,
                                    .rt_no_extra = !c.rt_extratime };
-        if (!change(&c, &ch))
+        if (!change(m, &c, &ch))
             return;
         break;
     }
     case PROTO_CMD_META:
-        if (!meta_set_tb(c.tb_us)) {
+        if (!meta_set_tb(m, c.tb_us)) {
             reply_error(&c, "meta: no [vm] names a meta_policy");
             return;
         }
@@ -323,7 +325,7 @@ static void command(const char *line, size_t len)
         next_round_tsc = period_tsc ? rdtsc() + period_tsc : 0;
         break;
     case PROTO_CMD_TRACE:
-        if (c.has_on && sched_trace_enable(vm_sched, c.on)) {
+        if (c.has_on && sched_trace_enable(m->sched, c.on)) {
             reply_error(&c, "no trace rings (trace_events = 0 in [machine])");
             return;
         }
@@ -342,10 +344,10 @@ static void command(const char *line, size_t len)
         proto_tok(&l, "vm", vm->cfg->name);
     proto_emit(&out, &l);
     if (c.kind == PROTO_CMD_DUMP)
-        report_round(false);
+        report_round(m, false);
 }
 
-static void read_console(void)
+static void read_console(struct machine *m)
 {
     int ch;
     while ((ch = console_getc()) >= 0) {
@@ -364,39 +366,39 @@ static void read_console(void)
             if (input_len >= 3 && input[0] == '@' && input[1] == 'v' && input[2] == 's')
                 reply_error(&c, "line longer than 512 bytes");
         } else {
-            command(input, input_len);
+            command(m, input, input_len);
         }
         input_len = 0;
         input_overlong = false;
     }
 }
 
-void report_init(void)
+void report_init(struct machine *m)
 {
-    const struct cfg_machine *m = &vm_boot->cfg.machine;
-    for (uint32_t i = 0; i < vm_count; i++) {
-        vm_table[i].weight = vm_table[i].cfg->weight;
-        vm_table[i].cap = vm_table[i].cfg->cap;
+    const struct cfg_machine *mc = &m->boot->cfg.machine;
+    for (uint32_t i = 0; i < m->nvms; i++) {
+        m->vms[i].weight = m->vms[i].cfg->weight;
+        m->vms[i].cap = m->vms[i].cfg->cap;
     }
-    period_tsc = (uint64_t)m->report_ms * (tsc_hz() / 1000);
-    next_round_tsc = period_tsc ? run_start_tsc + period_tsc : 0;
+    period_tsc = (uint64_t)mc->report_ms * (tsc_hz() / 1000);
+    next_round_tsc = period_tsc ? m->run_start_tsc + period_tsc : 0;
     struct proto_hello_rec h = {
-        .version = VSCHED_VERSION, .backend = vm_arch->name,
-        .policy = sched_policy_name(vm_sched), .pcpus = vm_boot->ncpus, .vms = vm_count,
-        .report_ms = m->report_ms, .tsc_khz = tsc_hz() / 1000,
+        .version = VSCHED_VERSION, .backend = m->arch->name,
+        .policy = sched_policy_name(m->sched), .pcpus = m->boot->ncpus, .vms = m->nvms,
+        .report_ms = mc->report_ms, .tsc_khz = tsc_hz() / 1000,
     };
     proto_put_hello(&out, &h);
 }
 
-uint64_t report_poll(uint64_t now_tsc)
+uint64_t report_poll(struct machine *m, uint64_t now_tsc)
 {
-    read_console();
+    read_console(m);
     if (trace_draining)
-        trace_drain_step();
+        trace_drain_step(m);
     /* A round goes into the console's ring whole or waits for room (the line is slower than
      * the period asks): a late round, never a cut one. */
-    if (next_round_tsc && now_tsc >= next_round_tsc && console_room() >= round_bytes_max()) {
-        report_round(false);
+    if (next_round_tsc && now_tsc >= next_round_tsc && console_room() >= round_bytes_max(m)) {
+        report_round(m, false);
         uint64_t late = now_tsc - next_round_tsc;
         next_round_tsc += (late / period_tsc + 1) * period_tsc; /* missed periods: one round */
     }

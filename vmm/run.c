@@ -24,7 +24,7 @@ static uint64_t earliest(uint64_t a, uint64_t b)
 static void kick_irq(struct irq_frame *f)
 {
     (void)f;
-    struct pcpu *pc = &pcpu_table[cpu_index()];
+    struct pcpu *pc = &machine_get()->pcpus[cpu_index()]; /* a handler gets no context */
     pc->resched = true;
     pc->kicks_recv++;
 }
@@ -42,36 +42,36 @@ void run_init(void)
     irq_register(VEC_NOTIFY, notify_irq);
 }
 
-void run_kick(sched_cpumask_t mask)
+void run_kick(struct machine *m, sched_cpumask_t mask)
 {
     uint32_t self = cpu_index();
     uint64_t now = rdtsc();
     cpumask_for_each(c, &mask) {
         uint32_t i = (uint32_t)c;
-        if (i >= vm_boot->ncpus)
+        if (i >= m->boot->ncpus)
             break;
         if (i == self) {
-            pcpu_table[self].resched = true;
+            m->pcpus[self].resched = true;
             continue;
         }
         /* Kick latency is measured from the first unserved kick's decision. */
         uint64_t none = 0;
-        __atomic_compare_exchange_n(&pcpu_table[i].kick_sent_tsc, &none, now, false,
+        __atomic_compare_exchange_n(&m->pcpus[i].kick_sent_tsc, &none, now, false,
                                     __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
-        pcpu_table[self].kicks_sent++;
+        m->pcpus[self].kicks_sent++;
         lapic_send_ipi(cpu_get(i)->apic_id, VEC_KICK);
     }
 }
 
-void run_notify(uint32_t pcpu)
+void run_notify(struct machine *m, uint32_t pcpu)
 {
-    pcpu_table[cpu_index()].notifies_sent++;
+    m->pcpus[cpu_index()].notifies_sent++;
     lapic_send_ipi(cpu_get(pcpu)->apic_id, VEC_NOTIFY);
 }
 
-void run_kick_all(void)
+void run_kick_all(struct machine *m)
 {
-    run_kick(cpumask_below(vm_boot->ncpus));
+    run_kick(m, cpumask_below(m->boot->ncpus));
 }
 
 /* ---- gang rounds: skew from the first sibling entering to the last ---- */
@@ -110,11 +110,11 @@ static void gang_leave(struct vcpu *v)
 
 /* Before the final accounting: every vCPU off its pCPU and blocked in the scheduler, so the
  * last round sees every event (bounded: a pCPU that does not answer is not waited for). */
-static void settle(void)
+static void settle(const struct machine *m)
 {
     uint64_t give_up = rdtsc() + 100 * (tsc_hz() / 1000);
-    for (uint32_t i = 0; i < vcpu_count; i++)
-        while (!__atomic_load_n(&vcpu_table[i].blocked, __ATOMIC_ACQUIRE) && rdtsc() < give_up)
+    for (uint32_t i = 0; i < m->nvcpus; i++)
+        while (!__atomic_load_n(&m->vcpus[i].blocked, __ATOMIC_ACQUIRE) && rdtsc() < give_up)
             cpu_relax();
 }
 
@@ -122,47 +122,49 @@ static void settle(void)
  * accounting period.  Returns the TSC at which it wants to run again (0 = none).  When every
  * VM has ended, pCPU 0 leaves its vCPU (in_run) so the loop parks it; the final report comes
  * once this pCPU has nothing left to run (run_finish). */
-static uint64_t housekeeping(uint32_t self, bool in_run, uint64_t exit_tsc)
+static uint64_t housekeeping(struct machine *m, uint32_t self, bool in_run, uint64_t exit_tsc)
 {
     uint64_t now_tsc = rdtsc();
-    uint64_t next = vm_fire_timers(self, now_tsc, in_run ? exit_tsc : 0);
+    uint64_t next = vm_fire_timers(m, self, now_tsc, in_run ? exit_tsc : 0);
     console_poll(); /* whichever pCPU passes by feeds the UART, never waiting for it */
     /* Self-test: an exception in the VMM while the other pCPUs run guests. */
-    const struct cfg_machine *m = &vm_boot->cfg.machine;
-    if (m->inject_fault != CFG_FAULT_NONE && m->inject_fault_ms && m->inject_fault_cpu == self) {
-        uint64_t at = run_start_tsc + (uint64_t)m->inject_fault_ms * (tsc_hz() / 1000);
+    const struct cfg_machine *mc = &m->boot->cfg.machine;
+    if (mc->inject_fault != CFG_FAULT_NONE && mc->inject_fault_ms &&
+        mc->inject_fault_cpu == self) {
+        uint64_t at = m->run_start_tsc + (uint64_t)mc->inject_fault_ms * (tsc_hz() / 1000);
         if (now_tsc >= at)
-            cpu_inject_fault(m->inject_fault);
+            cpu_inject_fault(mc->inject_fault);
         next = earliest(next, at);
     }
     if (self != 0)
         return next;
     /* pCPU 0 comes back when the UART's FIFO has drained or input may be arriving. */
     next = earliest(next, console_next_poll_tsc(now_tsc));
-    if (run_end_tsc && now_tsc >= run_end_tsc)
-        vm_timeout_all();
-    if (in_run && vm_all_ended())
-        pcpu_table[self].resched = true; /* report from the loop, off every vCPU */
-    next = earliest(next, report_poll(now_tsc));
-    next = earliest(next, meta_poll(now_tsc));
-    return earliest(next, run_end_tsc);
+    if (m->run_end_tsc && now_tsc >= m->run_end_tsc)
+        vm_timeout_all(m);
+    if (in_run && vm_all_ended(m))
+        m->pcpus[self].resched = true; /* report from the loop, off every vCPU */
+    next = earliest(next, report_poll(m, now_tsc));
+    next = earliest(next, meta_poll(m, now_tsc));
+    return earliest(next, m->run_end_tsc);
 }
 
 /* A vCPU that must never run again (its VM ended, or its pCPU cannot run guests): blocked
  * in the scheduler for good. */
 static void park(struct vcpu *v)
 {
+    struct machine *m = v->vm->m;
     vcpu_lock(v);
     v->blocked = true;
     v->halted_for_good = true;
-    sched_cpumask_t kick = sched_vcpu_block(vm_sched, v->sv, vm_now_ns());
+    sched_cpumask_t kick = sched_vcpu_block(m->sched, v->sv, vm_now_ns(m));
     vcpu_unlock(v);
-    run_kick(kick);
+    run_kick(m, kick);
 }
 
-static void idle(uint32_t self, uint64_t until_tsc)
+static void idle(struct machine *m, uint32_t self, uint64_t until_tsc)
 {
-    struct pcpu *pc = &pcpu_table[self];
+    struct pcpu *pc = &m->pcpus[self];
     uint64_t t0 = rdtsc();
     while (!pc->resched && (!until_tsc || rdtsc() < until_tsc)) {
         /* Re-armed each time: a far deadline may exceed the APIC timer's range.  STI's
@@ -174,9 +176,10 @@ static void idle(uint32_t self, uint64_t until_tsc)
     pc->idle_ns += tsc_to_ns(rdtsc() - t0);
 }
 
-static void run_vcpu(uint32_t self, struct vcpu *v, uint64_t slice_end_ns, uint64_t house_tsc)
+static void run_vcpu(struct machine *m, uint32_t self, struct vcpu *v, uint64_t slice_end_ns,
+                     uint64_t house_tsc)
 {
-    struct pcpu *pc = &pcpu_table[self];
+    struct pcpu *pc = &m->pcpus[self];
     /* The pCPU it last ran on may still be leaving it (a vCPU that halted can be woken and
      * picked here before that pCPU put it away): wait until it has. */
     while (__atomic_load_n(&v->running_on, __ATOMIC_ACQUIRE) >= 0)
@@ -187,26 +190,26 @@ static void run_vcpu(uint32_t self, struct vcpu *v, uint64_t slice_end_ns, uint6
     vcpu_unlock(v);
     gang_enter(v);
     lx_vcpu_steal_update(v); /* its ready time so far is its guest's steal time */
-    uint64_t slice_end_tsc = vm_ns_to_tsc(slice_end_ns);
+    uint64_t slice_end_tsc = vm_ns_to_tsc(m, slice_end_ns);
     enum vcpu_next next;
     for (;;) {
-        vm_arch->vcpu_set_timer(v->arch,
+        m->arch->vcpu_set_timer(v->arch,
                                 earliest(earliest(slice_end_tsc, house_tsc), v->timer_tsc));
         vcpu_prepare_entry(v);
         struct vexit e;
-        vm_arch->vcpu_run(v->arch, &e);
+        m->arch->vcpu_run(v->arch, &e);
         uint64_t exit_tsc = rdtsc();
         vcpu_after_exit(v);
         next = vcpu_handle_exit(v, &e);
         if (next != VCPU_CONTINUE)
             break;
         if (e.reason == VEXIT_TIMER || e.reason == VEXIT_EXTINT || e.reason == VEXIT_NMI)
-            house_tsc = housekeeping(self, true, exit_tsc);
+            house_tsc = housekeeping(m, self, true, exit_tsc);
         /* A kick, or a wake-up this exit caused that should preempt (run_kick to self). */
         if (pc->resched || (slice_end_tsc && rdtsc() >= slice_end_tsc))
             break;
     }
-    vm_arch->vcpu_put(v->arch);
+    m->arch->vcpu_put(v->arch);
     gang_leave(v);
     vcpu_lock(v);
     __atomic_store_n(&v->running_on, -1, __ATOMIC_RELEASE);
@@ -214,20 +217,20 @@ static void run_vcpu(uint32_t self, struct vcpu *v, uint64_t slice_end_ns, uint6
     if (next == VCPU_CONTINUE)
         lx_vcpu_preempted(v);
     if (next == VCPU_YIELD)
-        run_kick(sched_vcpu_yield(vm_sched, v->sv, vm_now_ns()));
+        run_kick(m, sched_vcpu_yield(m->sched, v->sv, vm_now_ns(m)));
     else if (next == VCPU_ENDED)
         park(v);
 }
 
-void vm_run_cpu(void)
+void vm_run_cpu(struct machine *m)
 {
     uint32_t self = cpu_index();
-    struct pcpu *pc = &pcpu_table[self];
-    bool enabled = vm_arch->cpu_enable() == 0;
+    struct pcpu *pc = &m->pcpus[self];
+    bool enabled = m->arch->cpu_enable() == 0;
     if (!enabled)
         kprintf("cpu %u: virtualization could not be enabled; its vCPUs are stopped\n", self);
     for (;;) {
-        uint64_t house_tsc = housekeeping(self, false, 0);
+        uint64_t house_tsc = housekeeping(m, self, false, 0);
         uint64_t sent = __atomic_exchange_n(&pc->kick_sent_tsc, 0, __ATOMIC_ACQ_REL);
         if (sent) {
             uint64_t now = rdtsc();
@@ -235,19 +238,19 @@ void vm_run_cpu(void)
         }
         pc->resched = false;
         struct sched_decision d;
-        sched_schedule(vm_sched, self, vm_now_ns(), &d);
+        sched_schedule(m->sched, self, vm_now_ns(m), &d);
         cpumask_clear(&d.kick, self);
-        run_kick(d.kick);
+        run_kick(m, d.kick);
         if (!d.run) {
             /* Every VM ended and this pCPU's vCPUs are parked (blocked in the scheduler, so
              * the teardown wait below is charged to nobody): the final round, then halt. */
-            if (self == 0 && vm_all_ended()) {
-                settle();
-                meta_finish();
-                report_round(true);
-                vm_final_report();
+            if (self == 0 && vm_all_ended(m)) {
+                settle(m);
+                meta_finish(m);
+                report_round(m, true);
+                vm_final_report(m);
             }
-            idle(self, earliest(vm_ns_to_tsc(d.next_event_ns), house_tsc));
+            idle(m, self, earliest(vm_ns_to_tsc(m, d.next_event_ns), house_tsc));
             continue;
         }
         struct vcpu *v = sched_vcpu_user(d.run);
@@ -257,7 +260,7 @@ void vm_run_cpu(void)
         } else if (vm_ended(v->vm)) {
             park(v);
         } else {
-            run_vcpu(self, v, d.next_event_ns, house_tsc);
+            run_vcpu(m, self, v, d.next_event_ns, house_tsc);
         }
     }
 }

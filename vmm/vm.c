@@ -25,31 +25,28 @@
 /* KVM's signature sits where Linux scans for it, above vsched's own leaves (kvm_pv.h). */
 #define VSCHED_KVM_CPUID_BASE 0x40000100u
 
-const struct arch_ops *vm_arch;
-const struct boot_info *vm_boot;
-struct vm vm_table[CFG_MAX_VMS];
-uint32_t vm_count;
-struct vcpu vcpu_table[MAX_VCPUS_TOTAL] __attribute__((aligned(64)));
-uint32_t vcpu_count;
-struct sched *vm_sched;
-struct pcpu pcpu_table[MAX_CPUS];
-uint64_t run_start_tsc;        /* when the VMs were built: time 0 of the scheduler's clock */
-uint64_t run_end_tsc;          /* 0 = no limit */
+/* The one machine (machine.h). */
+static struct machine the_machine;
 
-static struct spinlock sched_locks[SCHED_MAX_PCPUS + 1 + SCHED_MAX_VMS];
-
-uint64_t vm_now_ns(void)
+/* Only kick_irq (run.c) uses it: an interrupt handler gets no context.  Everything else is
+ * handed the machine as a parameter, or reaches it from its VM (vm->m). */
+struct machine *machine_get(void)
 {
-    uint64_t t = rdtsc();
-    return t > run_start_tsc ? tsc_to_ns(t - run_start_tsc) : 0;
+    return &the_machine;
 }
 
-uint64_t vm_ns_to_tsc(uint64_t ns)
+uint64_t vm_now_ns(const struct machine *m)
+{
+    uint64_t t = rdtsc();
+    return t > m->run_start_tsc ? tsc_to_ns(t - m->run_start_tsc) : 0;
+}
+
+uint64_t vm_ns_to_tsc(const struct machine *m, uint64_t ns)
 {
     if (ns == SCHED_NO_EVENT)
         return 0;
     uint64_t hz = tsc_hz();
-    return run_start_tsc + ns / 1000000000u * hz + ns % 1000000000u * hz / 1000000000u;
+    return m->run_start_tsc + ns / 1000000000u * hz + ns % 1000000000u * hz / 1000000000u;
 }
 
 void vcpu_lock(struct vcpu *v)
@@ -84,7 +81,7 @@ static bool vm_end(struct vm *vm, enum vm_state state, int64_t status, const cha
     }
     spin_unlock(&vm->lock);
     if (first)
-        run_kick_all();
+        run_kick_all(vm->m);
     return first;
 }
 
@@ -111,26 +108,26 @@ static void vm_exit(struct vm *vm, int64_t status)
                             vm->exit_status);
 }
 
-void vm_timeout_all(void)
+void vm_timeout_all(struct machine *m)
 {
-    for (uint32_t i = 0; i < vm_count; i++)
-        vm_end(&vm_table[i], VM_TIMED_OUT, 0, NULL);
+    for (uint32_t i = 0; i < m->nvms; i++)
+        vm_end(&m->vms[i], VM_TIMED_OUT, 0, NULL);
 }
 
-bool vm_all_ended(void)
+bool vm_all_ended(const struct machine *m)
 {
-    for (uint32_t i = 0; i < vm_count; i++)
-        if (!vm_ended(&vm_table[i]))
+    for (uint32_t i = 0; i < m->nvms; i++)
+        if (!vm_ended(&m->vms[i]))
             return false;
     return true;
 }
 
-void vm_final_report(void)
+void vm_final_report(const struct machine *m)
 {
     uint32_t bad = 0;
-    kprintf("run: ended after %lu ms\n", vm_now_ns() / 1000000);
-    for (uint32_t i = 0; i < vm_count; i++) {
-        struct vm *vm = &vm_table[i];
+    kprintf("run: ended after %lu ms\n", vm_now_ns(m) / 1000000);
+    for (uint32_t i = 0; i < m->nvms; i++) {
+        const struct vm *vm = &m->vms[i];
         bool ok;
         switch (vm->state) {
         case VM_EXITED:
@@ -176,11 +173,12 @@ static void __attribute__((noreturn)) create_failed(const struct cfg_vm *c, cons
     machine_halt(HALT_CONFIG);
 }
 
-static void create_vm(uint32_t i)
+static void create_vm(struct machine *m, uint32_t i)
 {
-    const struct cfg_vm *c = &vm_boot->cfg.vms[i];
-    struct vm *vm = &vm_table[i];
+    const struct cfg_vm *c = &m->boot->cfg.vms[i];
+    struct vm *vm = &m->vms[i];
     char err[160];
+    vm->m = m;
     vm->cfg = c;
     vm->id = i;
     vm->state = VM_RUNNING;
@@ -189,7 +187,7 @@ static void create_vm(uint32_t i)
     hist_clear(&vm->gang_skew);
     if (!c->image[0] && !c->kernel[0])
         create_failed(c, "has no image");
-    sched_cpumask_t online = cpumask_below(vm_boot->ncpus);
+    sched_cpumask_t online = cpumask_below(m->boot->ncpus);
     if (!cpumask_intersects(&c->affinity, &online))
         create_failed(c, "affinity names no CPU of this machine");
     vm->mem_size = (uint64_t)c->memory_mb << 20;
@@ -197,7 +195,7 @@ static void create_vm(uint32_t i)
     if (!vm->mem_hpa)
         create_failed(c, "not enough free memory for memory_mb");
     void *mem = (void *)(uintptr_t)vm->mem_hpa;
-    const struct boot_image *img = &vm_boot->images[i];
+    const struct boot_image *img = &m->boot->images[i];
     struct elf_info elf = { 0 };
     struct guest_layout layout;
     struct vcpu_start lx_bsp;
@@ -212,8 +210,8 @@ static void create_vm(uint32_t i)
                              &layout, err, sizeof(err)) < 0)
             create_failed(c, err);
     }
-    vm->arch = vm_arch->vm_create(i + 1);
-    if (!vm->arch || vm_arch->vm_map(vm->arch, 0, vm->mem_hpa, vm->mem_size) < 0)
+    vm->arch = m->arch->vm_create(i + 1);
+    if (!vm->arch || m->arch->vm_map(vm->arch, 0, vm->mem_hpa, vm->mem_size) < 0)
         create_failed(c, "out of memory for nested page tables");
     for (uint32_t k = 0; k < c->vcpus; k++) {
         struct vcpu_start s;
@@ -230,81 +228,80 @@ static void create_vm(uint32_t i)
          * be zero (SDM Vol. 3C 27.3.1.1; APM Vol. 2 15.5.1), so the CPU refuses the entry. */
         if (c->selftest == CFG_SELFTEST_BAD_ENTRY)
             s.cr3 |= 1ull << 62;
-        if (vcpu_count == MAX_VCPUS_TOTAL)
+        if (m->nvcpus == MAX_VCPUS_TOTAL)
             create_failed(c, "too many vCPUs in all");
-        struct vcpu *v = &vcpu_table[vcpu_count];
+        struct vcpu *v = &m->vcpus[m->nvcpus];
         v->vm = vm;
         v->id = k;
         v->running_on = -1;
         v->sipi = vm->is_linux && k ? SIPI_WAIT_INIT : SIPI_STARTED;
         vlapic_init(&v->lapic, k);
-        vlapic_set_min_period(&v->lapic, (uint64_t)vm_boot->cfg.machine.min_timer_period_us *
+        vlapic_set_min_period(&v->lapic, (uint64_t)m->boot->cfg.machine.min_timer_period_us *
                                              (tsc_hz() / 1000000));
         v->pi = (struct pi_desc *)(uintptr_t)phys_alloc_pages(1);
         if (!v->pi)
             create_failed(c, "out of memory for a vCPU");
         pi_init(v->pi, VEC_NOTIFY, 0); /* the VMM sends the notification IPIs itself */
-        v->arch = vm_arch->vcpu_create(vm->arch, k, &s);
+        v->arch = m->arch->vcpu_create(vm->arch, k, &s);
         if (!v->arch)
             create_failed(c, "out of memory for a vCPU");
-        v->hw_posted = vm_arch->vcpu_posted_init &&
-                       vm_arch->vcpu_posted_init(v->arch, (uint64_t)(uintptr_t)v->pi,
+        v->hw_posted = m->arch->vcpu_posted_init &&
+                       m->arch->vcpu_posted_init(v->arch, (uint64_t)(uintptr_t)v->pi,
                                                  VEC_NOTIFY);
         vm->vcpus[k] = v;
-        vcpu_count++;
+        m->nvcpus++;
     }
     kprintf("vm %s: %u vCPU(s), %u MiB at 0x%lx, entry 0x%lx, %s %s\n", c->name, c->vcpus,
             c->memory_mb, vm->mem_hpa, elf.entry, vm->is_linux ? "kernel" : "image",
             vm->is_linux ? c->kernel : c->image);
 }
 
+/* CTX: the machine (create_sched's env). */
 static void sched_lock_fn(void *ctx, unsigned id)
 {
-    (void)ctx;
-    spin_lock(&sched_locks[id]);
+    spin_lock(&((struct machine *)ctx)->sched_locks[id]);
 }
 
 static void sched_unlock_fn(void *ctx, unsigned id)
 {
-    (void)ctx;
-    spin_unlock(&sched_locks[id]);
+    spin_unlock(&((struct machine *)ctx)->sched_locks[id]);
 }
 
 /* The scheduler library over this machine's pCPUs and VMs.  Its locks are plain spin locks:
  * the VMM runs with interrupts off (they are on only in guest mode and in the idle HLT), so
  * no handler can interrupt a holder. */
-static void create_sched(void)
+static void create_sched(struct machine *m)
 {
-    const struct cfg *c = &vm_boot->cfg;
+    const struct cfg *c = &m->boot->cfg;
     static struct cfg_sched cs;
-    cfg_sched_setup(c, vm_boot->ncpus, &cs);
+    cfg_sched_setup(c, m->boot->ncpus, &cs);
     const struct sched_setup st = cs.setup;
     /* [pool]s name pCPUs that exist; the default pool (the rest) may have none. */
     for (uint32_t i = 0; i < c->nvms; i++) {
-        sched_cpumask_t cpus = cfg_pool_cpus(c, c->vms[i].pool, vm_boot->ncpus);
+        sched_cpumask_t cpus = cfg_pool_cpus(c, c->vms[i].pool, m->boot->ncpus);
         cpumask_and(&cpus, &c->vms[i].affinity);
         if (!cpumask_any(&cpus)) {
             kprintf("vsched.cfg: error: vm %s: its pool %s has no pCPU of its affinity on this "
                     "machine (%u CPUs)\n", c->vms[i].name, c->pools[c->vms[i].pool].name,
-                    vm_boot->ncpus);
+                    m->boot->ncpus);
             machine_halt(HALT_CONFIG);
         }
     }
     int err = sched_setup_check(&st);
     size_t size = sched_mem_size(&st);
     uint64_t mem = err ? 0 : phys_alloc_pages((size + 4095) / 4096);
-    static const struct sched_env env = { NULL, sched_lock_fn, sched_unlock_fn };
+    const struct sched_env env = { m, sched_lock_fn, sched_unlock_fn }; /* copied */
     if (!err && !mem)
         err = SCHED_E_NOMEM;
     if (!err)
-        err = sched_init(&vm_sched, (void *)(uintptr_t)mem, size, &st, &env, 0);
+        err = sched_init(&m->sched, (void *)(uintptr_t)mem, size, &st, &env, 0);
     for (uint32_t i = 0; !err && i < c->nvms; i++) {
         if (!c->vms[i].request_us)
             continue;
         struct sched_change ch = { .set = SCHED_SET_REQUEST, .vm = i,
                                    .request_ns = (uint64_t)c->vms[i].request_us * 1000 };
         sched_cpumask_t kick;
-        err = sched_change(vm_sched, &ch, 0, &kick);
+        err = sched_change(m->sched, &ch, 0, &kick);
     }
     if (err) {
         kprintf("vsched.cfg: error: the scheduler refused the configuration: %s\n",
@@ -313,50 +310,52 @@ static void create_sched(void)
     }
     for (uint32_t i = 0; i < c->nvms; i++)
         for (uint32_t k = 0; k < c->vms[i].vcpus; k++)
-            sched_vcpu_set_user(sched_vcpu_get(vm_sched, i, k), vm_table[i].vcpus[k]);
+            sched_vcpu_set_user(sched_vcpu_get(m->sched, i, k), m->vms[i].vcpus[k]);
     for (uint32_t i = 0; i < c->nvms; i++)
         for (uint32_t k = 0; k < c->vms[i].vcpus; k++) {
-            struct vcpu *v = vm_table[i].vcpus[k];
-            v->sv = sched_vcpu_get(vm_sched, i, k);
+            struct vcpu *v = m->vms[i].vcpus[k];
+            v->sv = sched_vcpu_get(m->sched, i, k);
             /* vCPUs start blocked in the library: every one is runnable at power-on, but
              * a Linux VM's others, which wait for INIT-SIPI-SIPI (sipi.h). */
             if (v->sipi == SIPI_STARTED)
-                sched_vcpu_wake(vm_sched, v->sv, 0);
+                sched_vcpu_wake(m->sched, v->sv, 0);
             else
                 v->blocked = true;
         }
 }
 
-void vm_create_all(const struct boot_info *bi, const struct arch_ops *ops)
+struct machine *vm_create_all(const struct boot_info *bi, const struct arch_ops *ops)
 {
-    vm_boot = bi;
-    vm_arch = ops;
-    vm_count = bi->cfg.nvms;
-    for (uint32_t i = 0; i < vm_count; i++)
-        create_vm(i);
+    struct machine *m = &the_machine;
+    m->boot = bi;
+    m->arch = ops;
+    m->nvms = bi->cfg.nvms;
+    for (uint32_t i = 0; i < m->nvms; i++)
+        create_vm(m, i);
     for (uint32_t i = 0; i < MAX_CPUS; i++)
-        hist_clear(&pcpu_table[i].kick_lat);
-    bool hw = vcpu_count && vcpu_table[0].hw_posted;
+        hist_clear(&m->pcpus[i].kick_lat);
+    bool hw = m->nvcpus && m->vcpus[0].hw_posted;
     kprintf("interrupts: virtual x2APIC per vCPU; posted interrupts: %s\n",
             hw ? "hardware path (notification processed by the CPU, virtual-interrupt delivery)"
                : "software path (the descriptor is moved into the vlapic before each entry)");
-    run_start_tsc = rdtsc();
-    create_sched();
-    for (uint32_t i = 0; i < vm_count; i++) {
+    m->run_start_tsc = rdtsc();
+    create_sched(m);
+    for (uint32_t i = 0; i < m->nvms; i++) {
         struct sched_vcpu_info info;
-        for (uint32_t k = 0; k < vm_table[i].cfg->vcpus; k++) {
-            struct vcpu *v = vm_table[i].vcpus[k];
-            sched_vcpu_info(vm_sched, v->sv, &info);
+        for (uint32_t k = 0; k < m->vms[i].cfg->vcpus; k++) {
+            struct vcpu *v = m->vms[i].vcpus[k];
+            sched_vcpu_info(m->sched, v->sv, &info);
             v->owner = info.pcpu;
         }
     }
     if (bi->cfg.machine.run_ms)
-        run_end_tsc = run_start_tsc + (uint64_t)bi->cfg.machine.run_ms * (tsc_hz() / 1000);
+        m->run_end_tsc = m->run_start_tsc + (uint64_t)bi->cfg.machine.run_ms * (tsc_hz() / 1000);
     run_init();
-    report_init();
-    meta_init();
+    report_init(m);
+    meta_init(m);
     /* From here on nothing that prints may wait for the UART (console.h). */
     console_set_async(true);
+    return m;
 }
 
 /* ---- virtual interrupts ----
@@ -375,16 +374,18 @@ static void refresh_timer(struct vcpu *v)
 /* Under V's lock: a halted vCPU with an interrupt to take becomes runnable. */
 static sched_cpumask_t wake_locked(struct vcpu *v)
 {
+    struct machine *m = v->vm->m;
     if (!v->blocked || v->halted_for_good || vm_ended(v->vm) || v->sipi != SIPI_STARTED ||
         vlapic_pending(&v->lapic) < 0)
         return cpumask_none();
     v->blocked = false;
-    return sched_vcpu_wake(vm_sched, v->sv, vm_now_ns());
+    return sched_vcpu_wake(m->sched, v->sv, vm_now_ns(m));
 }
 
 /* A fixed interrupt VECTOR for V, from any pCPU. */
 static void vcpu_post(struct vcpu *v, uint8_t vector)
 {
+    struct machine *m = v->vm->m;
     bool notify = pi_post(v->pi, vector);
     vcpu_lock(v);
     sched_cpumask_t kick = cpumask_none();
@@ -395,8 +396,8 @@ static void vcpu_post(struct vcpu *v, uint8_t vector)
     int32_t on = v->running_on;
     vcpu_unlock(v);
     if (notify && on >= 0 && (uint32_t)on != cpu_index())
-        run_notify((uint32_t)on);
-    run_kick(kick);
+        run_notify(m, (uint32_t)on);
+    run_kick(m, kick);
 }
 
 static void deliver_ipi(struct vcpu *from, const struct vlapic_ipi *ipi)
@@ -427,16 +428,17 @@ static void deliver_ipi(struct vcpu *from, const struct vlapic_ipi *ipi)
 
 void vcpu_after_exit(struct vcpu *v)
 {
+    struct machine *m = v->vm->m;
     if (!v->hw_posted) {
         /* The guest's CR8 writes went to the backend's copy of its TPR. */
-        uint8_t tpr = vm_arch->vcpu_tpr_save(v->arch);
+        uint8_t tpr = m->arch->vcpu_tpr_save(v->arch);
         vcpu_lock(v);
         vlapic_set_tpr(&v->lapic, tpr);
         vcpu_unlock(v);
         return;
     }
     struct vlapic_vectors vec;
-    vm_arch->vcpu_apic_save(v->arch, &vec);
+    m->arch->vcpu_apic_save(v->arch, &vec);
     vcpu_lock(v);
     vlapic_set_vectors(&v->lapic, &vec);
     vcpu_unlock(v);
@@ -444,6 +446,7 @@ void vcpu_after_exit(struct vcpu *v)
 
 void vcpu_prepare_entry(struct vcpu *v)
 {
+    struct machine *m = v->vm->m;
     if (v->hw_posted) {
         /* The CPU delivers; it needs the posts that came while the vCPU was out. */
         struct vlapic_vectors vec;
@@ -457,7 +460,7 @@ void vcpu_prepare_entry(struct vcpu *v)
         }
         vlapic_get_vectors(&v->lapic, &vec);
         vcpu_unlock(v);
-        vm_arch->vcpu_apic_load(v->arch, &vec);
+        m->arch->vcpu_apic_load(v->arch, &vec);
         return;
     }
     vcpu_lock(v);
@@ -472,8 +475,8 @@ void vcpu_prepare_entry(struct vcpu *v)
     int vector = vlapic_pending(&v->lapic);
     bool want_window = false;
     if (vector >= 0) {
-        if (vm_arch->vcpu_irq_ready(v->arch)) {
-            vm_arch->vcpu_inject_irq(v->arch, (uint8_t)vector);
+        if (m->arch->vcpu_irq_ready(v->arch)) {
+            m->arch->vcpu_inject_irq(v->arch, (uint8_t)vector);
             vlapic_ack(&v->lapic, (uint8_t)vector);
             v->irqs_injected++;
             /* Another may wait behind it: ask to hear when the guest can take it. */
@@ -485,9 +488,9 @@ void vcpu_prepare_entry(struct vcpu *v)
     uint8_t tpr = (uint8_t)vlapic_tpr(&v->lapic);
     uint8_t blocked = vlapic_tpr_blocked_class(&v->lapic);
     vcpu_unlock(v);
-    vm_arch->vcpu_tpr_load(v->arch, tpr, blocked);
+    m->arch->vcpu_tpr_load(v->arch, tpr, blocked);
     if (want_window != v->window) {
-        vm_arch->vcpu_irq_window(v->arch, want_window);
+        m->arch->vcpu_irq_window(v->arch, want_window);
         v->window = want_window;
     }
 }
@@ -503,7 +506,7 @@ static bool timer_waits_here(const struct vcpu *v, uint32_t self)
     return v->owner == self && !vm_ended(v->vm) && __atomic_load_n(&v->blocked, __ATOMIC_ACQUIRE);
 }
 
-uint64_t vm_fire_timers(uint32_t self, uint64_t now_tsc, uint64_t exit_tsc)
+uint64_t vm_fire_timers(struct machine *m, uint32_t self, uint64_t now_tsc, uint64_t exit_tsc)
 {
     uint64_t next = 0;
     /* The exit that brought this pCPU here, and the handling up to now, were for the timers
@@ -513,19 +516,19 @@ uint64_t vm_fire_timers(uint32_t self, uint64_t now_tsc, uint64_t exit_tsc)
     if (exit_tsc) {
         struct sched_vcpu *due[8];
         uint32_t ndue = 0;
-        for (uint32_t i = 0; i < vcpu_count && ndue < sizeof(due) / sizeof(due[0]); i++) {
-            struct vcpu *v = &vcpu_table[i];
+        for (uint32_t i = 0; i < m->nvcpus && ndue < sizeof(due) / sizeof(due[0]); i++) {
+            struct vcpu *v = &m->vcpus[i];
             if (timer_waits_here(v, self) && v->timer_tsc && v->timer_tsc <= now_tsc)
                 due[ndue++] = v->sv;
         }
         if (ndue) {
-            uint64_t ns = tsc_to_ns(rdtsc() - exit_tsc) / ndue, now = vm_now_ns();
+            uint64_t ns = tsc_to_ns(rdtsc() - exit_tsc) / ndue, now = vm_now_ns(m);
             for (uint32_t k = 0; k < ndue; k++)
-                sched_vcpu_charge(vm_sched, due[k], self, ns, now);
+                sched_vcpu_charge(m->sched, due[k], self, ns, now);
         }
     }
-    for (uint32_t i = 0; i < vcpu_count; i++) {
-        struct vcpu *v = &vcpu_table[i];
+    for (uint32_t i = 0; i < m->nvcpus; i++) {
+        struct vcpu *v = &m->vcpus[i];
         if (!timer_waits_here(v, self))
             continue;
         uint64_t t = v->timer_tsc;
@@ -541,7 +544,7 @@ uint64_t vm_fire_timers(uint32_t self, uint64_t now_tsc, uint64_t exit_tsc)
             refresh_timer(v);
             t = v->timer_tsc;
             vcpu_unlock(v);
-            run_kick(kick);
+            run_kick(m, kick);
         }
         if (t && (!next || t < next))
             next = t;
@@ -597,12 +600,14 @@ static void console_byte(struct vcpu *v, char c)
 
 static void skip(struct vcpu *v, const struct vexit *e)
 {
-    vm_arch->vcpu_set_rip(v->arch, e->rip + e->insn_len);
+    struct machine *m = v->vm->m;
+    m->arch->vcpu_set_rip(v->arch, e->rip + e->insn_len);
 }
 
 static void handle_cpuid(struct vcpu *v, const struct vexit *e)
 {
-    struct vcpu_gprs *g = vm_arch->vcpu_gprs(v->arch);
+    struct machine *m = v->vm->m;
+    struct vcpu_gprs *g = m->arch->vcpu_gprs(v->arch);
     uint32_t leaf = (uint32_t)g->rax, sub = (uint32_t)g->rcx;
     struct cpuid_regs r = { 0, 0, 0, 0 };
     if (leaf == VSCHED_CPUID_BASE) {
@@ -620,12 +625,12 @@ static void handle_cpuid(struct vcpu *v, const struct vexit *e)
             r = (struct cpuid_regs){ kl.eax, kl.ebx, kl.ecx, kl.edx };
     } else if (leaf < 0x40000000u || leaf >= 0x80000000u) {
         struct arch_guest_caps caps;
-        vm_arch->guest_caps(&caps);
+        m->arch->guest_caps(&caps);
         struct cpuid_vcpu cv = {
             .id = v->id,
             .nvcpus = v->vm->cfg->vcpus,
-            .cr4 = vm_arch->vcpu_get_reg(v->arch, VCPU_REG_CR4),
-            .xcr0 = vm_arch->vcpu_get_reg(v->arch, VCPU_REG_XCR0),
+            .cr4 = m->arch->vcpu_get_reg(v->arch, VCPU_REG_CR4),
+            .xcr0 = m->arch->vcpu_get_reg(v->arch, VCPU_REG_XCR0),
             .xcr0_allowed = xstate_xcr0_allowed(),
             .rdtscp = caps.rdtscp,
             .invpcid = caps.invpcid,
@@ -657,7 +662,8 @@ static bool msr_other(struct vcpu *v, bool write, uint32_t msr, uint64_t *value)
 
 static void handle_msr(struct vcpu *v, const struct vexit *e)
 {
-    struct vcpu_gprs *g = vm_arch->vcpu_gprs(v->arch);
+    struct machine *m = v->vm->m;
+    struct vcpu_gprs *g = m->arch->vcpu_gprs(v->arch);
     uint32_t msr = (uint32_t)g->rcx;
     bool read = e->reason == VEXIT_RDMSR;
     uint64_t value = read ? 0 : (uint32_t)g->rax | g->rdx << 32;
@@ -672,12 +678,12 @@ static void handle_msr(struct vcpu *v, const struct vexit *e)
         vcpu_unlock(v);
         ok = rc != VLAPIC_GP;
     } else {
-        enum arch_msr_result ar = vm_arch->vcpu_msr(v->arch, !read, msr, &value);
+        enum arch_msr_result ar = m->arch->vcpu_msr(v->arch, !read, msr, &value);
         ok = ar == ARCH_MSR_NOT_MINE ? msr_other(v, !read, msr, &value) : ar == ARCH_MSR_OK;
     }
     if (!ok) {
         /* Refused by the vlapic or not on the allow list: #GP(0), as the hardware does. */
-        vm_arch->vcpu_inject_exception(v->arch, 13, true, 0);
+        m->arch->vcpu_inject_exception(v->arch, 13, true, 0);
         return;
     }
     if (read) {
@@ -691,7 +697,8 @@ static void handle_msr(struct vcpu *v, const struct vexit *e)
 
 static void handle_io(struct vcpu *v, const struct vexit *e)
 {
-    struct vcpu_gprs *g = vm_arch->vcpu_gprs(v->arch);
+    struct machine *m = v->vm->m;
+    struct vcpu_gprs *g = m->arch->vcpu_gprs(v->arch);
     if (e->io.string || e->io.rep) {
         vm_stop(v->vm, "string port I/O is not supported", e->rip, e->io.port);
         return;
@@ -722,13 +729,14 @@ static void handle_io(struct vcpu *v, const struct vexit *e)
 
 static enum vcpu_next handle_hypercall(struct vcpu *v, const struct vexit *e)
 {
-    struct vcpu_gprs *g = vm_arch->vcpu_gprs(v->arch);
+    struct machine *m = v->vm->m;
+    struct vcpu_gprs *g = m->arch->vcpu_gprs(v->arch);
     struct vm *vm = v->vm;
     enum vcpu_next next = VCPU_CONTINUE;
     /* Only the guest's kernel may call the VMM: VMCALL/VMMCALL exit at any privilege level,
      * so the VMM checks, and answers user mode with #UD as KVM does. */
-    if (vm_arch->vcpu_get_reg(v->arch, VCPU_REG_CPL) != 0) {
-        vm_arch->vcpu_inject_exception(v->arch, 6, false, 0);
+    if (m->arch->vcpu_get_reg(v->arch, VCPU_REG_CPL) != 0) {
+        m->arch->vcpu_inject_exception(v->arch, 6, false, 0);
         return VCPU_CONTINUE;
     }
     switch (g->rax) {
@@ -770,15 +778,16 @@ static enum vcpu_next handle_hypercall(struct vcpu *v, const struct vexit *e)
  * than XCR0 or a value it does not allow; else the vCPU's XCR0 (xstate.c switches it). */
 static void handle_xsetbv(struct vcpu *v, const struct vexit *e)
 {
-    struct vcpu_gprs *g = vm_arch->vcpu_gprs(v->arch);
+    struct machine *m = v->vm->m;
+    struct vcpu_gprs *g = m->arch->vcpu_gprs(v->arch);
     uint64_t value = (uint32_t)g->rax | g->rdx << 32;
-    if (!(vm_arch->vcpu_get_reg(v->arch, VCPU_REG_CR4) & CR4_OSXSAVE_BIT)) {
-        vm_arch->vcpu_inject_exception(v->arch, 6, false, 0);
+    if (!(m->arch->vcpu_get_reg(v->arch, VCPU_REG_CR4) & CR4_OSXSAVE_BIT)) {
+        m->arch->vcpu_inject_exception(v->arch, 6, false, 0);
         return;
     }
-    if (vm_arch->vcpu_get_reg(v->arch, VCPU_REG_CPL) != 0 || (uint32_t)g->rcx != 0 ||
-        !vm_arch->vcpu_set_reg(v->arch, VCPU_REG_XCR0, value)) {
-        vm_arch->vcpu_inject_exception(v->arch, 13, true, 0);
+    if (m->arch->vcpu_get_reg(v->arch, VCPU_REG_CPL) != 0 || (uint32_t)g->rcx != 0 ||
+        !m->arch->vcpu_set_reg(v->arch, VCPU_REG_XCR0, value)) {
+        m->arch->vcpu_inject_exception(v->arch, 13, true, 0);
         return;
     }
     skip(v, e);
@@ -790,13 +799,14 @@ static void handle_xsetbv(struct vcpu *v, const struct vexit *e)
 static bool mov_source(struct vcpu *v, const struct vexit *e, bool debug, uint64_t *value,
                        uint32_t *len)
 {
-    struct vcpu_gprs *g = vm_arch->vcpu_gprs(v->arch);
+    struct machine *m = v->vm->m;
+    struct vcpu_gprs *g = m->arch->vcpu_gprs(v->arch);
     int gpr = e->mov.gpr;
     *len = e->insn_len;
     if (gpr < 0 || !*len) {
         uint8_t bytes[15];
-        struct guest_memory m = { (const uint8_t *)(uintptr_t)v->vm->mem_hpa, v->vm->mem_size };
-        size_t n = guest_fetch(&m, vm_arch->vcpu_get_reg(v->arch, VCPU_REG_CR3), e->rip, bytes,
+        struct guest_memory gm = { (const uint8_t *)(uintptr_t)v->vm->mem_hpa, v->vm->mem_size };
+        size_t n = guest_fetch(&gm, m->arch->vcpu_get_reg(v->arch, VCPU_REG_CR3), e->rip, bytes,
                                sizeof(bytes));
         struct insn_mov_ctl d;
         if (!insn_decode_mov_ctl(bytes, n, &d) || !d.write || d.debug != debug ||
@@ -808,7 +818,7 @@ static bool mov_source(struct vcpu *v, const struct vexit *e, bool debug, uint64
         gpr = d.gpr;
         *len = d.len;
     }
-    *value = gpr == 4 ? vm_arch->vcpu_get_reg(v->arch, VCPU_REG_RSP)
+    *value = gpr == 4 ? m->arch->vcpu_get_reg(v->arch, VCPU_REG_RSP)
                       : ((const uint64_t *)g)[gpr];
     return true;
 }
@@ -817,34 +827,36 @@ static bool mov_source(struct vcpu *v, const struct vexit *e, bool debug, uint64
  * #GP(0) (SDM Vol. 2B MOV); bit 10 reads as 1, bits 11, 12, 14, 15 as 0. */
 static void handle_dr_write(struct vcpu *v, const struct vexit *e)
 {
+    struct machine *m = v->vm->m;
     uint64_t value;
     uint32_t len;
     if (!mov_source(v, e, true, &value, &len))
         return;
     if (value >> 32) {
-        vm_arch->vcpu_inject_exception(v->arch, 13, true, 0);
+        m->arch->vcpu_inject_exception(v->arch, 13, true, 0);
         return;
     }
-    vm_arch->vcpu_set_reg(v->arch, VCPU_REG_DR7, (value & 0xffff2bffull) | 0x400);
-    vm_arch->vcpu_set_rip(v->arch, e->rip + len);
+    m->arch->vcpu_set_reg(v->arch, VCPU_REG_DR7, (value & 0xffff2bffull) | 0x400);
+    m->arch->vcpu_set_rip(v->arch, e->rip + len);
 }
 
 /* MOV to CR8 while TPR holds an interrupt back: the vCPU's TPR (CR8 = TPR[7:4]); bits 63:4
  * set: #GP(0).  The next entry injects what the lower TPR lets in. */
 static void handle_cr8_write(struct vcpu *v, const struct vexit *e)
 {
+    struct machine *m = v->vm->m;
     uint64_t value;
     uint32_t len;
     if (!mov_source(v, e, false, &value, &len))
         return;
     if (value >> 4) {
-        vm_arch->vcpu_inject_exception(v->arch, 13, true, 0);
+        m->arch->vcpu_inject_exception(v->arch, 13, true, 0);
         return;
     }
     vcpu_lock(v);
     vlapic_set_tpr(&v->lapic, (uint32_t)value << 4);
     vcpu_unlock(v);
-    vm_arch->vcpu_set_rip(v->arch, e->rip + len);
+    m->arch->vcpu_set_rip(v->arch, e->rip + len);
 }
 
 /* A VM whose every vCPU halted with interrupts off can never run again (nor can the ones
@@ -861,11 +873,12 @@ static void check_all_halted(struct vm *vm)
  * 9.x: HLT resumes on an unmasked interrupt).  With RFLAGS.IF=0 nothing can wake it. */
 static enum vcpu_next handle_hlt(struct vcpu *v, const struct vexit *e)
 {
+    struct machine *m = v->vm->m;
     skip(v, e);
     sched_cpumask_t kick = cpumask_none();
     bool sleeps = false;
     vcpu_lock(v);
-    if (!vm_arch->vcpu_if_set(v->arch)) {
+    if (!m->arch->vcpu_if_set(v->arch)) {
         v->halted_for_good = true;
         sleeps = true;
     } else {
@@ -874,10 +887,10 @@ static enum vcpu_next handle_hlt(struct vcpu *v, const struct vexit *e)
     }
     if (sleeps) {
         v->blocked = true;
-        kick = sched_vcpu_block(vm_sched, v->sv, vm_now_ns());
+        kick = sched_vcpu_block(m->sched, v->sv, vm_now_ns(m));
     }
     vcpu_unlock(v);
-    run_kick(kick);
+    run_kick(m, kick);
     if (v->halted_for_good)
         check_all_halted(v->vm);
     return sleeps ? VCPU_BLOCKED : VCPU_CONTINUE;
@@ -895,6 +908,7 @@ static const enum vcpu_exit_kind kind_of[] = {
 
 enum vcpu_next vcpu_handle_exit(struct vcpu *v, const struct vexit *e)
 {
+    struct machine *m = v->vm->m;
     struct vm *vm = v->vm;
     char why[96];
     v->exits[kind_of[e->reason]]++;
@@ -914,7 +928,7 @@ enum vcpu_next vcpu_handle_exit(struct vcpu *v, const struct vexit *e)
         break;
     case VEXIT_FAULT: /* the guest may not use it: the fault it would get without the VMM */
         v->refused_insns++;
-        vm_arch->vcpu_inject_exception(v->arch, e->fault.vector, e->fault.vector == 13, 0);
+        m->arch->vcpu_inject_exception(v->arch, e->fault.vector, e->fault.vector == 13, 0);
         break;
     case VEXIT_HANDLED:
     case VEXIT_IRQ_WINDOW: /* vcpu_prepare_entry injects now */
@@ -930,7 +944,7 @@ enum vcpu_next vcpu_handle_exit(struct vcpu *v, const struct vexit *e)
         break;
     case VEXIT_TRIPLE_FAULT:
         vm_stop(vm, "triple fault", e->rip, e->raw_qual);
-        vm_arch->vcpu_dump(v->arch);
+        m->arch->vcpu_dump(v->arch);
         break;
     case VEXIT_ENTRY_FAILED:
         vm_stop(vm, "VM entry failed (report above)", e->rip, e->raw_reason);

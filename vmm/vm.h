@@ -8,11 +8,14 @@
 #include "vmm/arch.h"
 #include "vmm/bootinfo.h"
 
-/* BSP, once, before any pCPU runs guests: build every VM of the configuration (memory, image,
- * vCPUs) on backend ARCH.  Stops the boot (status 2) when a VM cannot be built. */
-void vm_create_all(const struct boot_info *bi, const struct arch_ops *arch);
+struct machine;
+
+/* BSP, once, before any pCPU runs guests: build the machine, every VM of the configuration
+ * (memory, image, vCPUs) on backend ARCH.  Stops the boot (status 2) when a VM cannot be
+ * built. */
+struct machine *vm_create_all(const struct boot_info *bi, const struct arch_ops *arch);
 /* Every pCPU: run the vCPUs placed on this pCPU until the run ends.  The last pCPU to finish
  * prints the final report and halts the machine. */
-void vm_run_cpu(void) __attribute__((noreturn));
+void vm_run_cpu(struct machine *m) __attribute__((noreturn));
 
 #endif

@@ -32,7 +32,8 @@ static void uart_tx(void *ctx, uint8_t byte)
 void lx_vm_load(struct vm *vm, struct vcpu_start *bsp)
 {
     const struct cfg_vm *c = vm->cfg;
-    const struct boot_image *kf = &vm_boot->kernels[vm->id], *rd = &vm_boot->initrds[vm->id];
+    const struct machine *m = vm->m;
+    const struct boot_image *kf = &m->boot->kernels[vm->id], *rd = &m->boot->initrds[vm->id];
     char err[160];
     struct lx_kernel k;
     if (lx_inspect(kf->data, kf->size, &k, err, sizeof(err)) < 0)
@@ -92,7 +93,7 @@ bool lx_vm_io(struct vcpu *v, uint16_t port, bool in, uint32_t *value)
         case ACPI_PM_POWEROFF: vm_poweroff(vm); break;
         case ACPI_PM_RESET:
             vm_stop(vm, "reset through the ACPI reset register (a reboot, or a panic)",
-                    vm_arch->vcpu_rip(v->arch), port);
+                    vm->m->arch->vcpu_rip(v->arch), port);
             break;
         case ACPI_PM_NONE: break;
         }
@@ -106,6 +107,7 @@ bool lx_vm_io(struct vcpu *v, uint16_t port, bool in, uint32_t *value)
 void lx_vcpu_init_sipi(struct vcpu *from, struct vcpu *to, const struct vlapic_ipi *ipi)
 {
     struct vm *vm = from->vm;
+    struct machine *m = vm->m;
     enum sipi_event ev = ipi->delivery_mode == VLAPIC_DM_SIPI ? SIPI_EV_STARTUP
                          : ipi->level_assert                  ? SIPI_EV_INIT
                                                               : SIPI_EV_INIT_DEASSERT;
@@ -118,14 +120,14 @@ void lx_vcpu_init_sipi(struct vcpu *from, struct vcpu *to, const struct vlapic_i
          * while it waited are dropped with it. */
         vlapic_sync_pir(&to->lapic, to->pi);
         vlapic_init(&to->lapic, to->id);
-        vlapic_set_min_period(&to->lapic, (uint64_t)vm_boot->cfg.machine.min_timer_period_us *
+        vlapic_set_min_period(&to->lapic, (uint64_t)m->boot->cfg.machine.min_timer_period_us *
                                               (tsc_hz() / 1000000));
         to->timer_tsc = 0;
-        if (!vm_arch->vcpu_sipi || !vm_arch->vcpu_sipi(to->arch, ipi->vector)) {
+        if (!m->arch->vcpu_sipi || !m->arch->vcpu_sipi(to->arch, ipi->vector)) {
             failed = true;
         } else {
             to->blocked = false;
-            kick = sched_vcpu_wake(vm_sched, to->sv, vm_now_ns());
+            kick = sched_vcpu_wake(m->sched, to->sv, vm_now_ns(m));
         }
     }
     vcpu_unlock(to);
@@ -134,7 +136,7 @@ void lx_vcpu_init_sipi(struct vcpu *from, struct vcpu *to, const struct vlapic_i
     if (failed)
         vm_stop(vm, "this backend cannot start a vCPU in real mode (STARTUP IPI)", 0,
                 ipi->vector);
-    run_kick(kick);
+    run_kick(m, kick);
 }
 
 /* ---- KVM paravirtual MSRs ---- */
@@ -174,8 +176,8 @@ bool lx_kvm_msr(struct vcpu *v, bool write, uint32_t msr, uint64_t *value, bool 
                 *ok = false;
                 return true;
             }
-            uint64_t tsc = rdtsc();
-            uint64_t ns = tsc > run_start_tsc ? tsc_to_ns(tsc - run_start_tsc) : 0;
+            uint64_t tsc = rdtsc(), start_tsc = v->vm->m->run_start_tsc;
+            uint64_t ns = tsc > start_tsc ? tsc_to_ns(tsc - start_tsc) : 0;
             kvm_pvclock_write(gpa_ptr(v->vm, gpa), tsc, ns, mul, shift, KVM_PV_TSC_STABLE);
         }
         break;
@@ -198,8 +200,9 @@ void lx_vcpu_steal_update(struct vcpu *v)
 {
     if (!v->steal)
         return;
+    struct machine *m = v->vm->m;
     struct sched_acct a;
-    sched_vcpu_acct(vm_sched, v->sv, vm_now_ns(), &a, NULL);
+    sched_vcpu_acct(m->sched, v->sv, vm_now_ns(m), &a, NULL);
     kvm_steal_update(v->steal, a.ready_ns);
 }
 
