@@ -79,6 +79,10 @@ $(BUILD)/host/obj/%.o: %.c
 $(BUILD)/vsched.so: $(EFI_OBJS)
 	$(call say,LD,$@)
 	$(Q)ld $(EFI_LDFLAGS) /usr/lib/crt0-efi-x86_64.o $^ -o $@ -lefi -lgnuefi
+	@# A shared object links with undefined symbols (a libgcc helper such as __udivti3): the
+	@# firmware would jump to nowhere.  The VMM is freestanding: none may be left.
+	$(Q)if nm -u $@ | grep -q .; then echo "$@: undefined symbols (the VMM has no libgcc):" >&2; \
+	    nm -u $@ >&2; rm -f $@; exit 1; fi
 
 $(VMM_EFI): $(BUILD)/vsched.so
 	$(call say,EFI,$@)

@@ -2,7 +2,7 @@
 SCHED_SRCS := sched/runq.c sched/cap.c sched/place.c sched/gang.c sched/core.c sched/setup.c \
               sched/change.c sched/observe.c sched/policies.c sched/credit.c sched/pshare.c \
               sched/rr.c sched/fifo.c sched/lottery.c sched/stride.c sched/null.c \
-              sched/rtds.c sched/reserve.c sched/credit2.c \
+              sched/rtds.c sched/reserve.c sched/credit2.c sched/meta.c \
               sched/heap.c sched/hist.c sched/trace.c
 EFI_SRCS += $(SCHED_SRCS)
 

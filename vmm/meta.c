@@ -9,14 +9,18 @@
  * not fit) is reported once per policy and its slot keeps the policy that runs. */
 #include <string.h>
 
+#include "sched/meta.h"
 #include "sched/sched.h"
 #include "vmm/console.h"
+#include "vmm/halt.h"
+#include "vmm/meta_profile.h"
 #include "vmm/tsc.h"
 #include "vmm/vm_impl.h"
 
 static struct {
     uint32_t n, slot;             /* VMs that take part; the current slot */
     uint32_t vm[CFG_MAX_VMS];     /* their indices */
+    uint32_t weight[CFG_MAX_VMS]; /* their slots' weights (meta_weight, or from the profile) */
     uint64_t len_tsc[CFG_MAX_VMS];
     uint64_t next_tsc;            /* the next boundary, 0 = off */
     uint64_t switches, refused, sum_tsc, max_tsc;
@@ -27,14 +31,38 @@ static struct {
 /* Slot lengths for base timeslice TB_US (the VMs and weights of the configuration). */
 static void set_slots(uint32_t tb_us)
 {
-    const struct cfg *c = &vm_boot->cfg;
     uint64_t wsum = 0, tb_tsc = (uint64_t)tb_us * (tsc_hz() / 1000000);
     for (uint32_t k = 0; k < meta.n; k++)
-        wsum += c->vms[meta.vm[k]].meta_weight;
+        wsum += meta.weight[k];
     for (uint32_t k = 0; k < meta.n; k++) {
-        uint64_t t = meta.n * tb_tsc * c->vms[meta.vm[k]].meta_weight / wsum;
+        uint64_t t = meta.n * tb_tsc * meta.weight[k] / wsum;
         meta.len_tsc[k] = t ? t : 1;
     }
+}
+
+/* [machine] meta_profile: the weights by meta_rule from the profile (the same function as
+ * tools/vsched-meta: sched/meta.h), printed; a bad profile stops the boot like a bad config. */
+static void weights_from_profile(const struct cfg *c)
+{
+    static const char *const rules[] = { SCHED_META_RULE_NAMES };
+    static struct sched_meta_vm prof[CFG_MAX_VMS];
+    struct sched_meta_vm in[CFG_MAX_VMS];
+    const char *general = c->machine.meta_general[0] ? c->machine.meta_general : c->machine.policy;
+    char err[160];
+    if (meta_profile_parse(vm_boot->meta_profile.data, vm_boot->meta_profile.size, c, general,
+                           prof, err, sizeof(err)) < 0) {
+        kprintf("vsched.cfg: error: [machine] meta_profile '%s': %s\n", c->machine.meta_profile,
+                err);
+        machine_halt(HALT_CONFIG);
+    }
+    for (uint32_t k = 0; k < meta.n; k++)
+        in[k] = prof[meta.vm[k]];
+    sched_meta_weights((enum sched_meta_rule)c->machine.meta_rule, meta.n, in, meta.weight);
+    kprintf("meta: weights from %s by %s against %s (ppm):", c->machine.meta_profile,
+            rules[c->machine.meta_rule], general);
+    for (uint32_t k = 0; k < meta.n; k++)
+        kprintf(" %s=%u", c->vms[meta.vm[k]].name, meta.weight[k]);
+    kprintf("\n");
 }
 
 void meta_init(void)
@@ -46,6 +74,10 @@ void meta_init(void)
             meta.vm[meta.n++] = i;
     if (!c->machine.meta_tb_us || !meta.n)
         return;
+    for (uint32_t k = 0; k < meta.n; k++)
+        meta.weight[k] = c->vms[meta.vm[k]].meta_weight ? c->vms[meta.vm[k]].meta_weight : 1;
+    if (c->machine.meta_profile[0])
+        weights_from_profile(c);
     set_slots(c->machine.meta_tb_us);
     meta.slot = meta.n - 1; /* the first boundary (now) starts slot 0 */
     meta.next_tsc = run_start_tsc;
