@@ -200,6 +200,7 @@ help:
 	@echo "  make mutants      semantic mutations of sched/ the unit tests must catch (tests/mutants)"
 	@echo "  make bench-latency  guest wake-up latency under each policy (BENCH_EMU=bochs|qemu);"
 	@echo "                   logs, CSV and plots in $(BUILD)/bench-latency"
+	@echo "  make bench-meta   the metascheduler experiment in the VMM (META_EMU=qemu|bochs)"
 	@echo "  make exp EXP=FILE run an experiment matrix (tools/vsched-exp; EXP_OUT=DIR)"
 	@echo "  make bench-ipi    IPI/kick latency: software posted interrupts (Bochs 2.7) vs hardware (Bochs 3.0)"
 	@echo "  make bench-linux  Linux guest: cyclictest per policy next to hogs, hackbench per gang mode (QEMU)"

@@ -35,6 +35,15 @@ bench-latency: deps-$(BENCH_EMU) $(BUILD)/host/sched-bench
 	@$(MAKE) --no-print-directory all $(GUEST_IMAGES)
 	tools/bench-latency --build $(BUILD) --emu $(BENCH_EMU)
 
+# make bench-meta: the metascheduler experiment in the VMM (QEMU by default: META_EMU=bochs is
+# deterministic but ~1 min per run): profile per policy, then every rule x base timeslice with
+# the VMM weighting from that profile (tools/bench-meta).
+META_EMU ?= qemu
+.PHONY: bench-meta
+bench-meta: deps-$(META_EMU) $(BUILD)/host/sched-bench
+	@$(MAKE) --no-print-directory all $(GUEST_IMAGES)
+	tools/bench-meta --build $(BUILD) --emu $(META_EMU)
+
 # make mutants: every semantic mutation of tests/mutants/*.patch must make a scheduler unit
 # test fail (tests/mutants/run.sh: KILLED / SURVIVED per mutant; non-zero if one survives).
 .PHONY: mutants
