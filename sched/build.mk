@@ -25,6 +25,7 @@ $(foreach t,$(SCHED_TESTS),$(eval $(call host_prog,$(t),tests/unit/$(t).c tests/
 .PHONY: bench-sched
 bench-sched: $(BUILD)/host/sched-bench
 	tools/vsched-sim/bench.sh $(BUILD)/host/sched-bench
+HOST_TOOLS += sched-bench # built with everything, so that a change that breaks it shows at once
 $(eval $(call host_prog,sched-bench,tools/vsched-sim/bench.c $(SCHED_SRCS),))
 
 # make bench-latency: the guest tail-latency benchmark, policies side by side (Bochs by
