@@ -647,7 +647,8 @@ int cfg_parse(const char *text, size_t len, cfg_policy_known_fn policy_known, st
                     }
                 }
                 if (c.nvms == CFG_MAX_VMS) {
-                    err_set(err, line, "too many VMs (at most 16)", no_span, "");
+                    _Static_assert(CFG_MAX_VMS == 64, "the message says 64");
+                    err_set(err, line, "too many VMs (at most 64)", no_span, "");
                     return -1;
                 }
                 struct cfg_vm *vm = &c.vms[c.nvms++];

@@ -121,6 +121,16 @@ static void two_pools(struct cfg *c, const char *policy_b)
     c->pools[1].gang_skew_us = c->pools[1].balance_us = CFG_POOL_INHERIT;
 }
 
+/* N 1-vCPU hogs PREFIX0.. in pool POOL. */
+static void hogs(struct cfg *c, const char *prefix, unsigned n, uint32_t pool)
+{
+    for (unsigned i = 0; i < n; i++) {
+        char name[8];
+        snprintf(name, sizeof(name), "%s%u", prefix, i);
+        tcfg_vm(c, name, 1, "hog")->pool = pool;
+    }
+}
+
 static struct sim *traced(const struct cfg *c, struct dispatches *d)
 {
     struct sim_options o = { .check = true, .trace_events = 4096, .trace_out = collect,
@@ -144,12 +154,8 @@ static void test_pools_isolate_and_share_within(void **state)
     static struct dispatches d;
     d.n = 0;
     two_pools(&c, "pshare");
-    for (unsigned i = 0; i < 3; i++) {
-        char name[8];
-        snprintf(name, sizeof(name), "a%u", i);
-        tcfg_vm(&c, name, 1, "hog");
-    }
-    tcfg_vm(&c, "b0", 1, "hog")->pool = 1;
+    hogs(&c, "a", 3, 0);
+    hogs(&c, "b", 1, 1);
     struct sim *sim = traced(&c, &d);
     struct sched *s = sim_sched(sim);
     assert_int_equal(sched_npools(s), 2);
@@ -189,12 +195,8 @@ static void test_vm_moves_between_pools(void **state)
     static struct dispatches d;
     d.n = 0;
     two_pools(&c, "pshare");
-    for (unsigned i = 0; i < 3; i++) {
-        char name[8];
-        snprintf(name, sizeof(name), "a%u", i);
-        tcfg_vm(&c, name, 1, "hog");
-    }
-    tcfg_vm(&c, "b0", 1, "hog")->pool = 1;
+    hogs(&c, "a", 3, 0);
+    hogs(&c, "b", 1, 1);
     struct sim *sim = traced(&c, &d);
     tsim_run(sim, 2 * SEC);
     uint64_t before[4];
@@ -229,13 +231,10 @@ static void test_pcpu_moves_between_pools(void **state)
     d.n = 0;
     two_pools(&c, "credit");
     c.pools[1].pcpus = tmask(0x8);
-    for (unsigned i = 0; i < 3; i++) {
-        char name[8];
-        snprintf(name, sizeof(name), "a%u", i);
-        tcfg_vm(&c, name, 1, "hog")->affinity = tmask(0x5); /* pCPUs 0 and 2 */
-    }
-    tcfg_vm(&c, "b0", 1, "hog")->pool = 1;
-    tcfg_vm(&c, "b1", 1, "hog")->pool = 1;
+    hogs(&c, "a", 3, 0);
+    for (unsigned i = 0; i < 3; i++)
+        c.vms[i].affinity = tmask(0x5); /* pCPUs 0 and 2 */
+    hogs(&c, "b", 2, 1);
     struct sim *sim = traced(&c, &d);
     tsim_run(sim, 2 * SEC);
     /* Before: 3 hogs on pCPUs 0 and 2 (2/3 each), 2 hogs on pCPU 3 (1/2 each). */
@@ -272,10 +271,8 @@ static void test_pool_policy_switch(void **state)
     static struct dispatches d;
     d.n = 0;
     two_pools(&c, "pshare");
-    tcfg_vm(&c, "a0", 1, "hog");
-    tcfg_vm(&c, "b0", 1, "hog")->pool = 1;
-    tcfg_vm(&c, "b1", 1, "hog")->pool = 1;
-    tcfg_vm(&c, "b2", 1, "hog")->pool = 1;
+    hogs(&c, "a", 1, 0);
+    hogs(&c, "b", 3, 1);
     struct sim *sim = traced(&c, &d);
     tsim_run(sim, 1 * SEC);
     struct sched_change ch = { .set = SCHED_SET_POLICY | SCHED_SET_TIMESLICE, .pool = 1,
