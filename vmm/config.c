@@ -42,6 +42,7 @@ static const struct key machine_keys[] = {
     { "meta_profile",     K_FILE,   M(meta_profile), SZ(cfg_machine, meta_profile), 0, 0 },
     { "meta_rule",        K_META_RULE, M(meta_rule),     0, 0, 0 },
     { "meta_general",     K_POLICY, M(meta_general), SZ(cfg_machine, meta_general), 0, 0 },
+    { "meta_pool",        K_FILE,   M(meta_pool_name), SZ(cfg_machine, meta_pool_name), 0, 0 },
     { "trace",            K_ONOFF,  M(trace),            0, 0, 0 },
     { "trace_events",     K_U32,    M(trace_events),     0, 0, SCHED_TRACE_EVENTS_MAX },
 };
@@ -482,8 +483,8 @@ static int cross_check(const struct cfg *c, struct cfg_error *err)
         err_set(err, 0, "meta_tb_us needs a [vm] with meta_policy", no_span, "");
         return -1;
     }
-    if ((m->meta_profile[0] || m->meta_general[0]) && !m->meta_tb_us) {
-        err_set(err, 0, "meta_profile and meta_general need meta_tb_us", no_span, "");
+    if ((m->meta_profile[0] || m->meta_general[0] || m->meta_pool_name[0]) && !m->meta_tb_us) {
+        err_set(err, 0, "meta_profile, meta_general and meta_pool need meta_tb_us", no_span, "");
         return -1;
     }
     for (uint32_t i = 0; i < c->nvms; i++) {
@@ -491,6 +492,11 @@ static int cross_check(const struct cfg *c, struct cfg_error *err)
         struct span name = { vm->name, strlen(vm->name) };
         if (vm->meta_policy[0] && !m->meta_tb_us) {
             err_set(err, vm->line, "[vm ", name, "]: meta_policy needs [machine] meta_tb_us");
+            return -1;
+        }
+        if (vm->meta_policy[0] && vm->pool != m->meta_pool) {
+            err_set(err, vm->line, "[vm ", name,
+                    "]: meta_policy needs the VM in [machine] meta_pool's pool");
             return -1;
         }
         if (vm->meta_weight && m->meta_profile[0]) {
@@ -735,6 +741,15 @@ int cfg_parse(const char *text, size_t len, cfg_policy_known_fn policy_known, st
             return -1;
         }
         vm->pool = (uint32_t)p;
+    }
+    if (c.machine.meta_pool_name[0]) {
+        const char *n = c.machine.meta_pool_name;
+        int p = cfg_pool_find(&c, n, strlen(n));
+        if (p < 0) {
+            err_set(err, 0, "meta_pool: unknown pool '", (struct span){ n, strlen(n) }, "'");
+            return -1;
+        }
+        c.machine.meta_pool = (uint32_t)p;
     }
     if (cross_check(&c, err) < 0)
         return -1;

@@ -84,6 +84,8 @@ struct cfg_machine {
                                         (tools/vsched-meta --profile-out), "" = meta_weight */
     int meta_rule;            /* enum sched_meta_rule: how the profile gives weights */
     char meta_general[CFG_NAME_MAX]; /* the profile's general scheduler, "" = policy */
+    char meta_pool_name[CFG_NAME_MAX]; /* the pool whose policy it switches, "" = default */
+    uint32_t meta_pool;       /* its index (cfg.pools), from meta_pool_name */
     int trace;                /* scheduling trace on from the start (0 off, 1 on) */
     uint32_t trace_events;    /* trace ring per pCPU, events (sched/trace.h), default 4096 */
 };

@@ -81,7 +81,9 @@ void meta_init(void)
     set_slots(c->machine.meta_tb_us);
     meta.slot = meta.n - 1; /* the first boundary (now) starts slot 0 */
     meta.next_tsc = run_start_tsc;
-    kprintf("meta: %u VMs take turns, base timeslice %u us\n", meta.n, c->machine.meta_tb_us);
+    bool pools = c->npools > 1;
+    kprintf("meta: %u VMs take turns, base timeslice %u us%s%s\n", meta.n, c->machine.meta_tb_us,
+            pools ? ", in pool " : "", pools ? c->pools[c->machine.meta_pool].name : "");
 }
 
 bool meta_set_tb(uint32_t tb_us)
@@ -106,8 +108,9 @@ uint64_t meta_poll(uint64_t now_tsc)
     meta.slot = (meta.slot + 1) % meta.n;
     uint32_t i = meta.vm[meta.slot];
     const char *want = vm_boot->cfg.vms[i].meta_policy;
-    if (strcmp(sched_policy_name(vm_sched), want) != 0) {
-        struct sched_change ch = { .set = SCHED_SET_POLICY, .policy = want };
+    uint32_t pool = vm_boot->cfg.machine.meta_pool;
+    if (strcmp(sched_pool_policy_name(vm_sched, pool), want) != 0) {
+        struct sched_change ch = { .set = SCHED_SET_POLICY, .policy = want, .pool = pool };
         sched_cpumask_t kick = cpumask_none();
         uint64_t t0 = rdtsc();
         int err = sched_change(vm_sched, &ch, vm_now_ns(), &kick);
@@ -117,7 +120,7 @@ uint64_t meta_poll(uint64_t now_tsc)
             if (!meta.told[i])
                 kprintf("meta: switch to %s (vm %s) refused: %s; the slot keeps %s\n", want,
                         vm_boot->cfg.vms[i].name, sched_strerror(err),
-                        sched_policy_name(vm_sched));
+                        sched_pool_policy_name(vm_sched, pool));
             meta.told[i] = true;
         } else {
             meta.switches++;

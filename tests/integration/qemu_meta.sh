@@ -40,6 +40,8 @@ esp=$(make_esp "$WORK/meta_profile" tests/configs/meta_profile.cfg "$GUEST_DIR/h
                "$GUEST_DIR/timer.elf" "$WORK/meta.prof")
 boot_qemu "$log" --esp "$esp" --smp 2
 expect_status $? 0
+expect_line "$log" '^meta: 3 VMs take turns, base timeslice 10000 us, in pool m$'
+expect_line "$log" '^@vs2 seq=[0-9]+ type=pcpu r=[0-9]+ p=1 pool=m policy=(pshare|rr|lottery|credit)( |$)'
 line=$(grep -a '^meta: weights from meta.prof by delta-benefit against credit (ppm): ' "$log") ||
     fail "no weights line in $log"
 echo "$line"
