@@ -375,6 +375,41 @@ static void test_bad_moves_change_nothing(void **state)
     tsched_free(s);
 }
 
+/* A VM moved while its vCPU runs on pCPU 0 (pool 0), and the vCPU halts before pCPU 0 has
+ * decided (the VMM: its HLT exit came before the kick): it is blocked on pCPU 0, outside its
+ * new affinity; when it wakes it must go to pool 1's pCPU, never run on pCPU 0. */
+static void test_blocked_before_its_pcpu_decides(void **state)
+{
+    (void)state;
+    struct sched_pool_setup pools[2] = { { .cpus = tmask(0x1) }, { .cpus = tmask(0x2),
+                                                                    .policy = "pshare" } };
+    struct sched_vm_setup vms[1] = { vm1(0, cpumask_none()) };
+    struct sched_setup st;
+    sched_setup_defaults(&st);
+    st.npcpus = 2;
+    st.pools = pools;
+    st.npools = 2;
+    st.vms = vms;
+    st.nvms = 1;
+    struct sched *s = tsched_new(&st);
+    struct sched_vcpu *v = sched_vcpu_get(s, 0, 0);
+    sched_cpumask_t kick;
+    (void)sched_vcpu_wake(s, v, 1 * MS);
+    assert_ptr_equal(tsched_decide(s, 0, 1 * MS, NULL), v);
+    struct sched_change ch = { .set = SCHED_SET_VM_POOL, .vm = 0, .to_pool = 1 };
+    assert_int_equal(sched_change(s, &ch, 2 * MS, &kick), SCHED_OK);
+    assert_true(cpumask_test(&kick, 0));
+    (void)sched_vcpu_block(s, v, 3 * MS); /* before pCPU 0's decision */
+    assert_null(tsched_decide(s, 0, 4 * MS, NULL));
+    (void)sched_vcpu_wake(s, v, 5 * MS);
+    struct sched_vcpu_info info;
+    sched_vcpu_info(s, v, &info);
+    assert_int_equal(info.pcpu, 1);
+    assert_null(tsched_decide(s, 0, 6 * MS, NULL));
+    assert_ptr_equal(tsched_decide(s, 1, 6 * MS, NULL), v);
+    tsched_free(s);
+}
+
 /* ---- property: random pools, every policy, random run-time moves ------------------------- */
 
 static uint64_t rnd(uint64_t *s)
@@ -512,6 +547,7 @@ int main(void)
         cmocka_unit_test(test_pcpu_moves_between_pools),
         cmocka_unit_test(test_pool_policy_switch),
         cmocka_unit_test(test_bad_moves_change_nothing),
+        cmocka_unit_test(test_blocked_before_its_pcpu_decides),
         cmocka_unit_test(test_random_pools_every_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
