@@ -79,6 +79,10 @@ $(BUILD)/host/obj/%.o: %.c
 $(BUILD)/vsched.so: $(EFI_OBJS)
 	$(call say,LD,$@)
 	$(Q)ld $(EFI_LDFLAGS) /usr/lib/crt0-efi-x86_64.o $^ -o $@ -lefi -lgnuefi
+	@# A shared object links with undefined symbols (a libgcc helper such as __udivti3): the
+	@# firmware would jump to nowhere.  The VMM is freestanding: none may be left.
+	$(Q)if nm -u $@ | grep -q .; then echo "$@: undefined symbols (the VMM has no libgcc):" >&2; \
+	    nm -u $@ >&2; rm -f $@; exit 1; fi
 
 $(VMM_EFI): $(BUILD)/vsched.so
 	$(call say,EFI,$@)
@@ -196,6 +200,7 @@ help:
 	@echo "  make mutants      semantic mutations of sched/ the unit tests must catch (tests/mutants)"
 	@echo "  make bench-latency  guest wake-up latency under each policy (BENCH_EMU=bochs|qemu);"
 	@echo "                   logs, CSV and plots in $(BUILD)/bench-latency"
+	@echo "  make bench-meta   the metascheduler experiment in the VMM (META_EMU=qemu|bochs)"
 	@echo "  make exp EXP=FILE run an experiment matrix (tools/vsched-exp; EXP_OUT=DIR)"
 	@echo "  make bench-ipi    IPI/kick latency: software posted interrupts (Bochs 2.7) vs hardware (Bochs 3.0)"
 	@echo "  make bench-linux  Linux guest: cyclictest per policy next to hogs, hackbench per gang mode (QEMU)"

@@ -149,6 +149,18 @@ static void load_config(void)
     for (uint32_t i = 0; i < bi.cfg.nvms; i++)
         if (bi.cfg.vms[i].kernel[0])
             load_linux(i);
+    if (bi.cfg.machine.meta_profile[0]) {
+        void *data;
+        UINTN size;
+        st = esp_read(bi.cfg.machine.meta_profile, &data, &size);
+        if (EFI_ERROR(st)) {
+            kprintf("%s: error: [machine] meta_profile '%s': %s\n", CONFIG_FILE,
+                    bi.cfg.machine.meta_profile, efi_error(st));
+            machine_halt(HALT_CONFIG);
+        }
+        bi.meta_profile.data = data;
+        bi.meta_profile.size = size;
+    }
     kprintf("config: %s read, %u VM(s)\n", CONFIG_FILE, bi.cfg.nvms);
 }
 

@@ -2,7 +2,7 @@
 SCHED_SRCS := sched/runq.c sched/cap.c sched/place.c sched/gang.c sched/core.c sched/setup.c \
               sched/change.c sched/observe.c sched/policies.c sched/credit.c sched/pshare.c \
               sched/rr.c sched/fifo.c sched/lottery.c sched/stride.c sched/null.c \
-              sched/rtds.c sched/reserve.c sched/credit2.c \
+              sched/rtds.c sched/reserve.c sched/credit2.c sched/meta.c \
               sched/heap.c sched/hist.c sched/trace.c
 EFI_SRCS += $(SCHED_SRCS)
 
@@ -25,6 +25,7 @@ $(foreach t,$(SCHED_TESTS),$(eval $(call host_prog,$(t),tests/unit/$(t).c tests/
 .PHONY: bench-sched
 bench-sched: $(BUILD)/host/sched-bench
 	tools/vsched-sim/bench.sh $(BUILD)/host/sched-bench
+HOST_TOOLS += sched-bench # built with everything, so that a change that breaks it shows at once
 $(eval $(call host_prog,sched-bench,tools/vsched-sim/bench.c $(SCHED_SRCS),))
 
 # make bench-latency: the guest tail-latency benchmark, policies side by side (Bochs by
@@ -34,6 +35,15 @@ BENCH_EMU ?= bochs
 bench-latency: deps-$(BENCH_EMU) $(BUILD)/host/sched-bench
 	@$(MAKE) --no-print-directory all $(GUEST_IMAGES)
 	tools/bench-latency --build $(BUILD) --emu $(BENCH_EMU)
+
+# make bench-meta: the metascheduler experiment in the VMM (QEMU by default: META_EMU=bochs is
+# deterministic but ~1 min per run): profile per policy, then every rule x base timeslice with
+# the VMM weighting from that profile (tools/bench-meta).
+META_EMU ?= qemu
+.PHONY: bench-meta
+bench-meta: deps-$(META_EMU) $(BUILD)/host/sched-bench
+	@$(MAKE) --no-print-directory all $(GUEST_IMAGES)
+	tools/bench-meta --build $(BUILD) --emu $(META_EMU)
 
 # make mutants: every semantic mutation of tests/mutants/*.patch must make a scheduler unit
 # test fail (tests/mutants/run.sh: KILLED / SURVIVED per mutant; non-zero if one survives).

@@ -150,38 +150,42 @@ static void switch_policy(struct sched *s, struct sched_pool *pool, const struct
 
 /* ---- pool moves (every lock held) ------------------------------------------------------------ */
 
-/* V leaves its pCPU for the least loaded pCPU of its affinity: out of its pCPU's policy (a
- * current vCPU stops there: ready from now, its pCPU is kicked), moved, and — runnable — into
- * the new pCPU's policy: fresh (FRESH: another pool's policy) or as a migration. */
+/* V leaves its pCPU for the least loaded pCPU of its affinity, out of its pCPU's policy and —
+ * runnable — into the new pCPU's: afresh (FRESH: another pool's policy, init_vcpu) or as a
+ * migration.  A vCPU running there is stopped first: it waits on that pCPU's held list
+ * (HOLD_MOVE, ready) until the pCPU, kicked, has taken it off and decides (place.c), so that no
+ * other pCPU runs it meanwhile. */
 static void move_out(struct sched *s, struct sched_vcpu *v, bool fresh, uint64_t now,
                      sched_cpumask_t *kick)
 {
     struct sched_pcpu *p = &s->pcpus[v->cpu];
+    v->move_fresh = v->move_fresh || fresh;
     bool runnable = false;
     if (p->curr == v) {
+        p->curr = NULL;
+        cpumask_set(kick, p->id);
         if (v->state == SCHED_RUNNING) { /* charged already (sched_change) */
             p->pool->policy->sleep(p, v, now);
-            sched_acct_state(v, SCHED_READY, now);
             v->acct.preemptions++;
             v->yield = false;
             sched_run_end(s, p, v);
-            runnable = true;
+            sched_hold(p, v, now, HOLD_MOVE);
+            return;
         }
-        p->curr = NULL;
-        cpumask_set(kick, p->id);
     } else if (v->queued) {
         sched_dequeue(s, p, v, now);
         runnable = true;
+    } else if (v->hold == HOLD_MOVE) {
+        cpumask_set(kick, p->id); /* still to be moved by its pCPU's decision */
+        return;
     }
-    int best = -1;
-    cpumask_for_each(c, &v->affinity)
-        if (best < 0 || s->pcpus[c].load < s->pcpus[best].load)
-            best = (int)c;
-    struct sched_pcpu *q = &s->pcpus[best];
+    struct sched_pcpu *q = sched_least_loaded(s, &v->affinity);
     if (q != p)
         sched_move_vcpu(s, p, q, v, now);
-    if (fresh)
+    if (v->move_fresh) {
         q->pool->policy->init_vcpu(q, v, now);
+        v->move_fresh = false;
+    }
     if (runnable) {
         sched_enqueue(s, q, v, now, fresh ? SCHED_JOIN_MOVE : SCHED_JOIN_MIGRATE);
         cpumask_set(kick, q->id);

@@ -245,7 +245,12 @@ static uint64_t next_event(struct sched *s, struct sched_pcpu *p, uint64_t now)
         else if (h->hold == HOLD_GANG && sched_gang_start_at(h->vm) > now)
             t = u64_min(t, sched_gang_start_at(h->vm));
     }
-    return t;
+    /* An event already due means: decide again at once.  It happens when this decision comes
+     * after the event was set — a strict member forced by a co-start on another pCPU and
+     * dispatched here after its gang's slice ended, or state stamped by a caller whose clock
+     * is ahead of this pCPU's (a cap's budget, callers read their clocks before taking
+     * locks): the next decision, 1 ns on, acts on it (stops the gang, releases the cap). */
+    return t > now ? t : now + 1;
 }
 
 /* ---- entry points ----------------------------------------------------------------------------- */
@@ -265,6 +270,7 @@ void sched_schedule(struct sched *s, unsigned cpu, uint64_t now, struct sched_de
         now >= p->next_balance_ns)
         sched_balance(s, p, now);
     release_held(s, p, now, &kick);
+    sched_move_held_out(s, p, now, &kick);
 
     struct sched_vcpu *prev = p->curr, *next = NULL;
     bool kept = false, descheduled = false;
@@ -342,6 +348,10 @@ sched_cpumask_t sched_vcpu_wake(struct sched *s, struct sched_vcpu *v, uint64_t 
     struct sched_pcpu *p = sched_lock_vcpu_rq(s, v);
     if (v->state == SCHED_BLOCKED)
         p = sched_place_waking(s, p, v, now);
+    if (v->state == SCHED_BLOCKED && v->move_fresh) { /* a pool move while it was blocked */
+        p->pool->policy->init_vcpu(p, v, now);
+        v->move_fresh = false;
+    }
     if (v->state == SCHED_BLOCKED) {
         trace_ev(s, p->id, SCHED_TR_WAKE, v, p->curr == v, now); /* 1: still current */
         __atomic_fetch_add(&v->vm->active, 1, __ATOMIC_RELAXED);

@@ -25,7 +25,9 @@ static uint64_t progress(const struct sched_vcpu *v, uint64_t now)
     uint64_t p = v->acct.running_ns + v->acct.blocked_ns;
     if ((v->state == SCHED_RUNNING || v->state == SCHED_BLOCKED) && now > v->since_ns)
         p += now - v->since_ns;
-    return p - v->relaxed_base_ns;
+    /* Callers' clocks may be behind the one that set the base (threaded callers read theirs
+     * before taking locks): no progress rather than a wrapped one. */
+    return p > v->relaxed_base_ns ? p - v->relaxed_base_ns : 0;
 }
 
 uint64_t sched_relaxed_lead(struct sched_vcpu *v, uint64_t now)
@@ -92,7 +94,7 @@ uint64_t sched_relaxed_next_event(struct sched *s, struct sched_vcpu *v, uint64_
     uint64_t thr = sched_vm_params(vm)->gang_skew_ns, rise;
     uint64_t least = least_progress(vm, now, &rise), lead = progress(v, now) - least;
     uint64_t t = rise == UINT64_MAX ? SCHED_NO_EVENT
-                                    : add_sat(now + rise, lead < thr ? thr - lead : 1);
+                                    : add_sat(add_sat(now, rise), lead < thr ? thr - lead : 1);
     if (lead != 0)
         return t;
     for (uint32_t k = 0; k < vm->nvcpus; k++) {
@@ -100,7 +102,7 @@ uint64_t sched_relaxed_next_event(struct sched *s, struct sched_vcpu *v, uint64_
         if (u->hold != HOLD_LEAD)
             continue;
         uint64_t lu = progress(u, now) - least;
-        t = u64_min(t, now + (lu > thr / 2 ? lu - thr / 2 : 0) + 1);
+        t = u64_min(t, add_sat(now, (lu > thr / 2 ? lu - thr / 2 : 0) + 1));
     }
     return t;
 }

@@ -115,6 +115,58 @@ void sched_move_vcpu(struct sched *s, struct sched_pcpu *from, struct sched_pcpu
     trace_ev(s, to->id, SCHED_TR_MIGRATE, v, from->id, now);
 }
 
+struct sched_pcpu *sched_least_loaded(struct sched *s, const sched_cpumask_t *mask)
+{
+    int best = -1;
+    cpumask_for_each(c, mask)
+        if (best < 0 || __atomic_load_n(&s->pcpus[c].load, __ATOMIC_RELAXED) <
+                            __atomic_load_n(&s->pcpus[best].load, __ATOMIC_RELAXED))
+            best = (int)c;
+    return &s->pcpus[best];
+}
+
+/* V (runnable, off every list, on TO, locked) joins TO's policy: afresh after a pool move. */
+static void join_moved(struct sched *s, struct sched_pcpu *to, struct sched_vcpu *v, uint64_t now)
+{
+    enum sched_join why = v->move_fresh ? SCHED_JOIN_MOVE : SCHED_JOIN_MIGRATE;
+    if (v->move_fresh)
+        to->pool->policy->init_vcpu(to, v, now);
+    v->move_fresh = false;
+    sched_enqueue(s, to, v, now, why);
+}
+
+void sched_move_held_out(struct sched *s, struct sched_pcpu *p, uint64_t now, sched_cpumask_t *kick)
+{
+    for (unsigned n = 0; n < s->nvcpus; n++) { /* each pass moves one: a bound, not a loop */
+        struct sched_vcpu *v = NULL;
+        struct slist *pos;
+        slist_for_each(pos, &p->held) {
+            struct sched_vcpu *h = SCHED_CONTAINER_OF(pos, struct sched_vcpu, qnode);
+            if (h->hold == HOLD_MOVE) {
+                v = h;
+                break;
+            }
+        }
+        if (!v)
+            return;
+        struct sched_pcpu *to = sched_least_loaded(s, &v->affinity);
+        if (to != p) {
+            rq_unlock(s, p->id);
+            sched_rq_lock_two(s, p->id, to->id);
+        }
+        /* Re-check: it may have blocked (and been woken elsewhere) while no lock was held. */
+        if (v->cpu == (int32_t)p->id && v->hold == HOLD_MOVE) {
+            sched_unhold(p, v, now);
+            if (to != p)
+                sched_move_vcpu(s, p, to, v, now);
+            join_moved(s, to, v, now);
+            cpumask_set(kick, to->id);
+        }
+        if (to != p)
+            rq_unlock(s, to->id);
+    }
+}
+
 /* Both runqueue locks held; V is queued on FROM. */
 static void migrate_queued(struct sched *s, struct sched_pcpu *from, struct sched_pcpu *to,
                            struct sched_vcpu *v, uint64_t now)
@@ -240,6 +292,17 @@ struct sched_pcpu *sched_place_waking(struct sched *s, struct sched_pcpu *p, str
 {
     if (v->home >= 0 || p->curr == v || s->npcpus == 1)
         return p;
+    if (!cpumask_test(&v->affinity, p->id)) { /* a pool move left it here while blocked */
+        struct sched_pcpu *to = sched_least_loaded(s, &v->affinity);
+        rq_unlock(s, p->id);
+        sched_rq_lock_two(s, p->id, to->id);
+        if (__atomic_load_n(&v->cpu, __ATOMIC_SEQ_CST) == (int32_t)p->id &&
+            v->state == SCHED_BLOCKED && p->curr != v)
+            sched_move_vcpu(s, p, to, v, now);
+        rq_unlock(s, p->id);
+        rq_unlock(s, to->id);
+        return sched_lock_vcpu_rq(s, v);
+    }
     bool busy = (p->curr && p->curr->state == SCHED_RUNNING) || p->nr_ready || p->forced;
     sched_cpumask_t idle = cpumask_atomic_load(&s->idle_mask);
     cpumask_and(&idle, &v->affinity);

@@ -24,6 +24,12 @@ void sched_place_initial(struct sched *s);
 /* Homes for VM's strict members (HOME[k] >= 0 kept); COUNT and PINNED per pCPU updated. */
 void sched_place_gang(const struct sched *s, const struct sched_vm *vm, int32_t *home,
                       uint32_t *count, uint32_t *pinned);
+/* The pCPU of MASK (non-empty) with the least load. */
+struct sched_pcpu *sched_least_loaded(struct sched *s, const sched_cpumask_t *mask);
+/* P (locked) at its decision: the vCPUs a pool move took off it while they ran (HOLD_MOVE)
+ * go to the least-loaded pCPU of their affinity (locks dropped and retaken, as stealing);
+ * the pCPUs to kick are added to *KICK. */
+void sched_move_held_out(struct sched *s, struct sched_pcpu *p, uint64_t now, sched_cpumask_t *kick);
 /* V, assigned to FROM but neither current nor queued there, moves to TO (both locked). */
 void sched_move_vcpu(struct sched *s, struct sched_pcpu *from, struct sched_pcpu *to,
                      struct sched_vcpu *v, uint64_t now);

@@ -57,7 +57,9 @@ enum sched_join {
                             over; machine-wide fairness is the balancer's (place.c) */
 };
 
-enum sched_hold { HOLD_NONE, HOLD_CAP, HOLD_GANG, HOLD_LEAD };
+/* HOLD_MOVE: taken off its pCPU by a pool move while it ran; that pCPU's next decision (it
+ * has stopped the vCPU by then) moves it into its affinity (place.c). */
+enum sched_hold { HOLD_NONE, HOLD_CAP, HOLD_GANG, HOLD_LEAD, HOLD_MOVE };
 
 /* What preempts answers: keep the running vCPU, replace it (once it has run the rate limit),
  * or replace it now — for a vCPU that asks for less than the rate limit itself (pshare's short
@@ -115,6 +117,8 @@ struct sched_vcpu {
     bool waking;                    /* woke and has not run yet: latency pending */
     bool lead_hold;                 /* relaxed gang: co-stopped, resumes at half the skew */
     bool costart_victim;            /* a strict co-start cut its last backfill run short */
+    bool move_fresh;                /* a pool move: it joins its next pCPU's policy afresh
+                                       (init_vcpu), not as a migration */
     uint64_t relaxed_base_ns;       /* relaxed gang: progress before its VM became relaxed */
     sched_cpumask_t affinity;
     uint64_t since_ns;              /* start of the current accounting state */

@@ -105,22 +105,24 @@ void sched_dequeue(struct sched *s, struct sched_pcpu *p, struct sched_vcpu *v, 
 void sched_hold(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now, enum sched_hold why)
 {
     SCHED_ASSERT(!v->queued && v->hold == HOLD_NONE && p->curr != v && why != HOLD_NONE);
-    trace_ev(p->s, p->id, why == HOLD_CAP ? SCHED_TR_CAP_PARK : SCHED_TR_COSTOP, v,
-             why == HOLD_GANG ? 0 : 1, now);
+    if (why != HOLD_MOVE) /* a move is traced when it happens (SCHED_TR_MIGRATE) */
+        trace_ev(p->s, p->id, why == HOLD_CAP ? SCHED_TR_CAP_PARK : SCHED_TR_COSTOP, v,
+                 why == HOLD_GANG ? 0 : 1, now);
     if (why == HOLD_CAP)
         sched_runnable_leave(p, v, now); /* a parked vCPU's demand is the cap */
     v->hold = (uint8_t)why;
     if (why == HOLD_LEAD)
         v->lead_hold = true;
     slist_add_tail(&p->held, &v->qnode);
-    sched_acct_state(v, why == HOLD_CAP ? SCHED_READY : SCHED_COSTOP, now);
+    sched_acct_state(v, why == HOLD_CAP || why == HOLD_MOVE ? SCHED_READY : SCHED_COSTOP, now);
 }
 
 void sched_unhold(struct sched_pcpu *p, struct sched_vcpu *v, uint64_t now)
 {
     slist_del(&v->qnode);
     bool cap = v->hold == HOLD_CAP;
-    trace_ev(p->s, p->id, cap ? SCHED_TR_CAP_UNPARK : SCHED_TR_UNHOLD, v, 0, now);
+    if (v->hold != HOLD_MOVE)
+        trace_ev(p->s, p->id, cap ? SCHED_TR_CAP_UNPARK : SCHED_TR_UNHOLD, v, 0, now);
     v->hold = HOLD_NONE;
     if (cap)
         sched_runnable_join(p, v, now);

@@ -183,8 +183,9 @@ enum {
 };
 /* The policy and the machine parameters (SCHED_SET_POLICY ... SCHED_SET_BALANCE) are those of
  * pool `pool`.  A pool move is a change of its own (no other bit with it).  Admission (null,
- * rtds) is checked for every pool as the change would leave it; a running vCPU that a pool
- * move takes off its pCPU counts as ready from the change (its pCPU is kicked). */
+ * rtds) is checked for every pool as the change would leave it.  A running vCPU that a pool
+ * move takes off its pCPU is ready from the change and waits until that pCPU (kicked) decides
+ * before it may run elsewhere. */
 
 struct sched_change {
     uint32_t set;

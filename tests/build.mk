@@ -2,6 +2,8 @@
 UNIT_TESTS += test_config
 $(eval $(call host_prog,test_config,tests/unit/test_config.c vmm/config.c,-lcmocka))
 
+UNIT_TESTS += test_meta
+$(eval $(call host_prog,test_meta,tests/unit/test_meta.c sched/meta.c vmm/meta_profile.c vmm/config.c vmm/fmt.c,-lcmocka))
 UNIT_TESTS += test_fmt
 $(eval $(call host_prog,test_fmt,tests/unit/test_fmt.c vmm/fmt.c,-lcmocka))
 UNIT_TESTS += test_pmm

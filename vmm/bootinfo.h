@@ -47,6 +47,7 @@ struct boot_info {
      * the initrd ({NULL, 0} when none).  VMs naming the same file share one copy. */
     struct boot_image kernels[CFG_MAX_VMS];
     struct boot_image initrds[CFG_MAX_VMS];
+    struct boot_image meta_profile;  /* [machine] meta_profile ({NULL, 0} when none) */
 };
 
 #endif

@@ -4,8 +4,10 @@
 
 #include <string.h>
 
+#include "sched/meta.h"
+
 enum key_kind { K_U32, K_U64, K_TEXT, K_POLICY, K_GANG, K_EXPECT, K_FAULT, K_SELFTEST, K_CPUSET,
-                K_FILE, K_WEIGHT_PER, K_PCPU_LIST, K_ONOFF };
+                K_FILE, K_WEIGHT_PER, K_PCPU_LIST, K_ONOFF, K_META_RULE };
 
 struct key {
     const char *name;
@@ -37,6 +39,10 @@ static const struct key machine_keys[] = {
     { "inject_fault_cpu", K_U32,    M(inject_fault_cpu), 0, 0, CFG_MAX_PCPUS - 1 },
     { "inject_fault_ms",  K_U32,    M(inject_fault_ms),  0, 0, 3600000 },
     { "meta_tb_us",       K_U32,    M(meta_tb_us),       0, 0, 10000000 },
+    { "meta_profile",     K_FILE,   M(meta_profile), SZ(cfg_machine, meta_profile), 0, 0 },
+    { "meta_rule",        K_META_RULE, M(meta_rule),     0, 0, 0 },
+    { "meta_general",     K_POLICY, M(meta_general), SZ(cfg_machine, meta_general), 0, 0 },
+    { "meta_pool",        K_FILE,   M(meta_pool_name), SZ(cfg_machine, meta_pool_name), 0, 0 },
     { "trace",            K_ONOFF,  M(trace),            0, 0, 0 },
     { "trace_events",     K_U32,    M(trace_events),     0, 0, SCHED_TRACE_EVENTS_MAX },
 };
@@ -83,6 +89,7 @@ static const char *const expect_names[] = { "exit", "stopped" };
 static const char *const fault_names[] = { "none", "ud", "pf", "de" };
 static const char *const selftest_names[] = { "none", "bad_entry" };
 static const char *const onoff_names[] = { "off", "on" };
+static const char *const meta_rule_names[] = { SCHED_META_RULE_NAMES };
 
 const char *cfg_gang_name(enum cfg_gang g)
 {
@@ -162,7 +169,6 @@ static void vm_defaults(struct cfg_vm *vm)
     vm->weight = SCHED_WEIGHT_DEFAULT;
     vm->affinity = cpumask_below(CFG_MAX_PCPUS);
     vm->rt_extratime = 1;
-    vm->meta_weight = 1;
 }
 
 /* ---- small freestanding string helpers ---- */
@@ -364,15 +370,18 @@ static int set_value(const struct key *k, void *base, struct span v, uint32_t li
     case K_FAULT:
     case K_SELFTEST:
     case K_ONOFF:
+    case K_META_RULE:
     case K_WEIGHT_PER: {
         const char *const *names = k->kind == K_GANG     ? gang_names
                                    : k->kind == K_EXPECT ? expect_names
                                    : k->kind == K_FAULT  ? fault_names
                                    : k->kind == K_WEIGHT_PER ? weight_per_names
                                    : k->kind == K_ONOFF  ? onoff_names
+                                   : k->kind == K_META_RULE ? meta_rule_names
                                                          : selftest_names;
         int count = k->kind == K_GANG ? SCHED_GANG_COUNT : k->kind == K_EXPECT ? 2
-                  : k->kind == K_FAULT ? 4 : k->kind == K_WEIGHT_PER ? SCHED_WEIGHT_PER_COUNT : 2;
+                  : k->kind == K_FAULT ? 4 : k->kind == K_WEIGHT_PER ? SCHED_WEIGHT_PER_COUNT
+                  : k->kind == K_META_RULE ? SCHED_META_RULES : 2;
         idx = lookup_name(v, names, count);
         if (idx < 0) {
             err_set(err, line, "bad value '", v, "' (see docs/config.md)");
@@ -474,11 +483,25 @@ static int cross_check(const struct cfg *c, struct cfg_error *err)
         err_set(err, 0, "meta_tb_us needs a [vm] with meta_policy", no_span, "");
         return -1;
     }
+    if ((m->meta_profile[0] || m->meta_general[0] || m->meta_pool_name[0]) && !m->meta_tb_us) {
+        err_set(err, 0, "meta_profile, meta_general and meta_pool need meta_tb_us", no_span, "");
+        return -1;
+    }
     for (uint32_t i = 0; i < c->nvms; i++) {
         const struct cfg_vm *vm = &c->vms[i];
         struct span name = { vm->name, strlen(vm->name) };
         if (vm->meta_policy[0] && !m->meta_tb_us) {
             err_set(err, vm->line, "[vm ", name, "]: meta_policy needs [machine] meta_tb_us");
+            return -1;
+        }
+        if (vm->meta_policy[0] && vm->pool != m->meta_pool) {
+            err_set(err, vm->line, "[vm ", name,
+                    "]: meta_policy needs the VM in [machine] meta_pool's pool");
+            return -1;
+        }
+        if (vm->meta_weight && m->meta_profile[0]) {
+            err_set(err, vm->line, "[vm ", name,
+                    "]: meta_weight comes from [machine] meta_profile (give one of them)");
             return -1;
         }
         if (vm->request_us && vm->request_us < 100) {
@@ -630,7 +653,8 @@ int cfg_parse(const char *text, size_t len, cfg_policy_known_fn policy_known, st
                     }
                 }
                 if (c.nvms == CFG_MAX_VMS) {
-                    err_set(err, line, "too many VMs (at most 16)", no_span, "");
+                    _Static_assert(CFG_MAX_VMS == 64, "the message says 64");
+                    err_set(err, line, "too many VMs (at most 64)", no_span, "");
                     return -1;
                 }
                 struct cfg_vm *vm = &c.vms[c.nvms++];
@@ -717,6 +741,15 @@ int cfg_parse(const char *text, size_t len, cfg_policy_known_fn policy_known, st
             return -1;
         }
         vm->pool = (uint32_t)p;
+    }
+    if (c.machine.meta_pool_name[0]) {
+        const char *n = c.machine.meta_pool_name;
+        int p = cfg_pool_find(&c, n, strlen(n));
+        if (p < 0) {
+            err_set(err, 0, "meta_pool: unknown pool '", (struct span){ n, strlen(n) }, "'");
+            return -1;
+        }
+        c.machine.meta_pool = (uint32_t)p;
     }
     if (cross_check(&c, err) < 0)
         return -1;

@@ -48,7 +48,8 @@ struct cfg_vm {
     uint32_t rt_period_us;    /* rtds: 100..1000000 when a budget is set */
     uint32_t rt_extratime;    /* rtds: 1 (default) = may run beyond its budget in idle time */
     char meta_policy[CFG_NAME_MAX]; /* metascheduler: this VM's preferred policy, "" = none */
-    uint32_t meta_weight;     /* metascheduler: its slot's weight, 1..1000000, default 1 */
+    uint32_t meta_weight;     /* metascheduler: its slot's weight, 1..1000000; 0 = not given
+                                 (1, or from [machine] meta_profile) */
     char pool_name[CFG_NAME_MAX]; /* its [pool], "" = the default pool */
     uint32_t pool;            /* index into cfg.pools (0 = default), from pool_name */
     enum cfg_expect expect;   /* default exit */
@@ -79,6 +80,12 @@ struct cfg_machine {
     uint32_t inject_fault_cpu;    /* on this CPU */
     uint32_t inject_fault_ms;     /* 0: after boot; else this long into the VMs' run */
     uint32_t meta_tb_us;      /* metascheduler base timeslice, 0 = off (vmm/meta.c) */
+    char meta_profile[CFG_PATH_MAX]; /* metascheduler: weights from this profile on the ESP
+                                        (tools/vsched-meta --profile-out), "" = meta_weight */
+    int meta_rule;            /* enum sched_meta_rule: how the profile gives weights */
+    char meta_general[CFG_NAME_MAX]; /* the profile's general scheduler, "" = policy */
+    char meta_pool_name[CFG_NAME_MAX]; /* the pool whose policy it switches, "" = default */
+    uint32_t meta_pool;       /* its index (cfg.pools), from meta_pool_name */
     int trace;                /* scheduling trace on from the start (0 off, 1 on) */
     uint32_t trace_events;    /* trace ring per pCPU, events (sched/trace.h), default 4096 */
 };

@@ -315,7 +315,7 @@ static void command(struct machine *m, const char *line, size_t len)
         break;
     }
     case PROTO_CMD_META:
-        if (!meta_set_tb(m, c.tb_us)) {
+        if (!meta_set_tb(c.tb_us)) {
             reply_error(&c, "meta: no [vm] names a meta_policy");
             return;
         }

@@ -75,6 +75,6 @@ uint64_t meta_poll(struct machine *m, uint64_t now_tsc); /* pCPU 0; next boundar
 void meta_finish(const struct machine *m); /* the switch count and cost line */
 /* Console: a new base timeslice from the next boundary (0 = off); false (nothing changed)
  * when no VM names a preferred policy. */
-bool meta_set_tb(struct machine *m, uint32_t tb_us);
+bool meta_set_tb(uint32_t tb_us);
 
 #endif

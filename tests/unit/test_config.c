@@ -103,7 +103,7 @@ static void test_full_example(void **state)
     assert_int_equal(c.vms[0].rt_extratime, 0);
     assert_int_equal(c.vms[1].rt_budget_us, 0);
     assert_int_equal(c.vms[1].rt_extratime, 1); /* the default */
-    assert_int_equal(c.vms[1].meta_weight, 1);
+    assert_int_equal(c.vms[1].meta_weight, 0); /* not given: 1 in the VMM */
     assert_string_equal(c.vms[1].meta_policy, "");
     assert_int_equal(c.vms[0].selftest, CFG_SELFTEST_BAD_ENTRY);
     assert_int_equal(c.vms[1].selftest, CFG_SELFTEST_NONE);
@@ -245,6 +245,31 @@ static void test_cross_checks(void **state)
                  "meta_weight");
     expect_error("[machine]\npcpus = 2\ninject_fault = ud\ninject_fault_cpu = 2\n", 0,
                  "inject_fault_cpu");
+    expect_error("[machine]\nmeta_profile = m.prof\n", 0,
+                 "meta_profile, meta_general and meta_pool need meta_tb_us");
+    expect_error("[machine]\nmeta_tb_us = 1000\nmeta_rule = best\n", 3, "bad value 'best'");
+    expect_error("[machine]\nmeta_tb_us = 1000\nmeta_profile = m.prof\n[vm a]\n"
+                 "meta_policy = rr\nmeta_weight = 3\n", 4,
+                 "[vm a]: meta_weight comes from [machine] meta_profile");
+    {
+        struct cfg m;
+        struct cfg_error me;
+        const char *text = "[machine]\nmeta_tb_us = 1000\nmeta_profile = m.prof\n"
+                           "meta_rule = delta-benefit\nmeta_general = pshare\n[vm a]\nmeta_policy = rr\n";
+        assert_int_equal(parse(text, &m, &me), 0);
+        assert_string_equal(m.machine.meta_profile, "m.prof");
+        assert_int_equal(m.machine.meta_rule, 3);
+        assert_string_equal(m.machine.meta_general, "pshare");
+        assert_int_equal(m.machine.meta_pool, 0);
+        const char *pooled = "[machine]\nmeta_tb_us = 1000\nmeta_pool = p\n[pool p]\npcpus = 1\n"
+                             "[vm a]\npool = p\nmeta_policy = rr\n";
+        assert_int_equal(parse(pooled, &m, &me), 0);
+        assert_int_equal(m.machine.meta_pool, 1);
+    }
+    expect_error("[machine]\nmeta_tb_us = 1000\nmeta_pool = q\n[vm a]\nmeta_policy = rr\n", 0,
+                 "meta_pool: unknown pool 'q'");
+    expect_error("[machine]\nmeta_tb_us = 1000\nmeta_pool = p\n[pool p]\npcpus = 1\n[vm a]\n"
+                 "meta_policy = rr\n", 6, "[vm a]: meta_policy needs the VM in [machine] meta_pool's pool");
 
     struct cfg c;
     struct cfg_error e;

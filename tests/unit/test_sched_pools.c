@@ -121,6 +121,16 @@ static void two_pools(struct cfg *c, const char *policy_b)
     c->pools[1].gang_skew_us = c->pools[1].balance_us = CFG_POOL_INHERIT;
 }
 
+/* N 1-vCPU hogs PREFIX0.. in pool POOL. */
+static void hogs(struct cfg *c, const char *prefix, unsigned n, uint32_t pool)
+{
+    for (unsigned i = 0; i < n; i++) {
+        char name[8];
+        snprintf(name, sizeof(name), "%s%u", prefix, i);
+        tcfg_vm(c, name, 1, "hog")->pool = pool;
+    }
+}
+
 static struct sim *traced(const struct cfg *c, struct dispatches *d)
 {
     struct sim_options o = { .check = true, .trace_events = 4096, .trace_out = collect,
@@ -144,12 +154,8 @@ static void test_pools_isolate_and_share_within(void **state)
     static struct dispatches d;
     d.n = 0;
     two_pools(&c, "pshare");
-    for (unsigned i = 0; i < 3; i++) {
-        char name[8];
-        snprintf(name, sizeof(name), "a%u", i);
-        tcfg_vm(&c, name, 1, "hog");
-    }
-    tcfg_vm(&c, "b0", 1, "hog")->pool = 1;
+    hogs(&c, "a", 3, 0);
+    hogs(&c, "b", 1, 1);
     struct sim *sim = traced(&c, &d);
     struct sched *s = sim_sched(sim);
     assert_int_equal(sched_npools(s), 2);
@@ -189,12 +195,8 @@ static void test_vm_moves_between_pools(void **state)
     static struct dispatches d;
     d.n = 0;
     two_pools(&c, "pshare");
-    for (unsigned i = 0; i < 3; i++) {
-        char name[8];
-        snprintf(name, sizeof(name), "a%u", i);
-        tcfg_vm(&c, name, 1, "hog");
-    }
-    tcfg_vm(&c, "b0", 1, "hog")->pool = 1;
+    hogs(&c, "a", 3, 0);
+    hogs(&c, "b", 1, 1);
     struct sim *sim = traced(&c, &d);
     tsim_run(sim, 2 * SEC);
     uint64_t before[4];
@@ -229,13 +231,10 @@ static void test_pcpu_moves_between_pools(void **state)
     d.n = 0;
     two_pools(&c, "credit");
     c.pools[1].pcpus = tmask(0x8);
-    for (unsigned i = 0; i < 3; i++) {
-        char name[8];
-        snprintf(name, sizeof(name), "a%u", i);
-        tcfg_vm(&c, name, 1, "hog")->affinity = tmask(0x5); /* pCPUs 0 and 2 */
-    }
-    tcfg_vm(&c, "b0", 1, "hog")->pool = 1;
-    tcfg_vm(&c, "b1", 1, "hog")->pool = 1;
+    hogs(&c, "a", 3, 0);
+    for (unsigned i = 0; i < 3; i++)
+        c.vms[i].affinity = tmask(0x5); /* pCPUs 0 and 2 */
+    hogs(&c, "b", 2, 1);
     struct sim *sim = traced(&c, &d);
     tsim_run(sim, 2 * SEC);
     /* Before: 3 hogs on pCPUs 0 and 2 (2/3 each), 2 hogs on pCPU 3 (1/2 each). */
@@ -272,10 +271,8 @@ static void test_pool_policy_switch(void **state)
     static struct dispatches d;
     d.n = 0;
     two_pools(&c, "pshare");
-    tcfg_vm(&c, "a0", 1, "hog");
-    tcfg_vm(&c, "b0", 1, "hog")->pool = 1;
-    tcfg_vm(&c, "b1", 1, "hog")->pool = 1;
-    tcfg_vm(&c, "b2", 1, "hog")->pool = 1;
+    hogs(&c, "a", 1, 0);
+    hogs(&c, "b", 3, 1);
     struct sim *sim = traced(&c, &d);
     tsim_run(sim, 1 * SEC);
     struct sched_change ch = { .set = SCHED_SET_POLICY | SCHED_SET_TIMESLICE, .pool = 1,
@@ -378,6 +375,169 @@ static void test_bad_moves_change_nothing(void **state)
     tsched_free(s);
 }
 
+/* A VM moved while its vCPU runs on pCPU 0 (pool 0), and the vCPU halts before pCPU 0 has
+ * decided (the VMM: its HLT exit came before the kick): it is blocked on pCPU 0, outside its
+ * new affinity; when it wakes it must go to pool 1's pCPU, never run on pCPU 0. */
+static void test_blocked_before_its_pcpu_decides(void **state)
+{
+    (void)state;
+    struct sched_pool_setup pools[2] = { { .cpus = tmask(0x1) }, { .cpus = tmask(0x2),
+                                                                    .policy = "pshare" } };
+    struct sched_vm_setup vms[1] = { vm1(0, cpumask_none()) };
+    struct sched_setup st;
+    sched_setup_defaults(&st);
+    st.npcpus = 2;
+    st.pools = pools;
+    st.npools = 2;
+    st.vms = vms;
+    st.nvms = 1;
+    struct sched *s = tsched_new(&st);
+    struct sched_vcpu *v = sched_vcpu_get(s, 0, 0);
+    sched_cpumask_t kick;
+    (void)sched_vcpu_wake(s, v, 1 * MS);
+    assert_ptr_equal(tsched_decide(s, 0, 1 * MS, NULL), v);
+    struct sched_change ch = { .set = SCHED_SET_VM_POOL, .vm = 0, .to_pool = 1 };
+    assert_int_equal(sched_change(s, &ch, 2 * MS, &kick), SCHED_OK);
+    assert_true(cpumask_test(&kick, 0));
+    (void)sched_vcpu_block(s, v, 3 * MS); /* before pCPU 0's decision */
+    assert_null(tsched_decide(s, 0, 4 * MS, NULL));
+    (void)sched_vcpu_wake(s, v, 5 * MS);
+    struct sched_vcpu_info info;
+    sched_vcpu_info(s, v, &info);
+    assert_int_equal(info.pcpu, 1);
+    assert_null(tsched_decide(s, 0, 6 * MS, NULL));
+    assert_ptr_equal(tsched_decide(s, 1, 6 * MS, NULL), v);
+    tsched_free(s);
+}
+
+/* ---- property: random pools, every policy, random run-time moves ------------------------- */
+
+static uint64_t rnd(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+#define MAX_SNAP 16
+struct snapshots {
+    unsigned n;
+    struct { unsigned from_ev; unsigned vm_pool[8]; unsigned pcpu_pool[8]; } s[MAX_SNAP];
+};
+
+static void snap(struct sim *sim, struct snapshots *ss, const struct dispatches *d, unsigned nvms,
+                 unsigned npcpus)
+{
+    assert_true(ss->n < MAX_SNAP);
+    memset(&ss->s[ss->n], 0, sizeof(ss->s[0]));
+    ss->s[ss->n].from_ev = d->n;
+    for (unsigned i = 0; i < nvms; i++)
+        ss->s[ss->n].vm_pool[i] = sched_vm_pool(sim_sched(sim), i);
+    for (unsigned c = 0; c < npcpus; c++)
+        ss->s[ss->n].pcpu_pool[c] = sched_pcpu_pool(sim_sched(sim), c);
+    ss->n++;
+}
+
+/* Random machines of 2..6 pCPUs in 2 or 3 pools under random policies of the table, 3..6 VMs
+ * (hogs and periodic wakers) in random pools; five random changes at random instants — a VM
+ * moved, a pCPU moved, a pool's policy switched — each accepted or refused.  Every instant the
+ * simulator checks its invariants (accounting against its own record, work conservation within
+ * affinity); here, every dispatch is of a VM on a pCPU of the VM's pool as it was then, and a
+ * refused change left every pool as it was. */
+static void test_random_pools_every_policy(void **state)
+{
+    (void)state;
+    static struct cfg c;
+    static struct dispatches d;
+    static struct snapshots ss;
+    unsigned npol = 0, ran = 0, accepted = 0, refused = 0;
+    while (sched_policy_list(npol))
+        npol++;
+    for (uint64_t seed = 1; seed <= 24; seed++) {
+        uint64_t r = seed * 7919;
+        unsigned npcpus = 2 + (unsigned)(rnd(&r) % 5), npools = 2 + (unsigned)(rnd(&r) % 2);
+        if (npools > npcpus)
+            npools = npcpus;
+        tcfg_init(&c, npcpus, sched_policy_list((unsigned)(rnd(&r) % npol)));
+        c.npools = npools;
+        for (unsigned p = 1; p < npools; p++) {
+            memset(&c.pools[p], 0, sizeof(c.pools[p]));
+            snprintf(c.pools[p].name, sizeof(c.pools[p].name), "p%u", p);
+            c.pools[p].pcpus = cpumask_of(npcpus - p); /* one pCPU each from the top */
+            snprintf(c.pools[p].policy, sizeof(c.pools[p].policy), "%s",
+                     sched_policy_list((unsigned)(rnd(&r) % npol)));
+            c.pools[p].timeslice_us = c.pools[p].ratelimit_us = CFG_POOL_INHERIT;
+            c.pools[p].gang_skew_us = c.pools[p].balance_us = CFG_POOL_INHERIT;
+        }
+        unsigned nvms = 3 + (unsigned)(rnd(&r) % 4);
+        for (unsigned i = 0; i < nvms; i++) {
+            char name[8];
+            snprintf(name, sizeof(name), "v%u", i);
+            struct cfg_vm *vm = tcfg_vm(&c, name, 1 + (unsigned)(rnd(&r) % 2),
+                                        rnd(&r) % 2 ? "hog" : "periodic period_us=5000 run_us=1000");
+            vm->pool = (uint32_t)(rnd(&r) % npools);
+        }
+        struct sim_options o = { .check = true, .trace_events = 4096, .trace_out = collect,
+                                 .trace_ctx = &d };
+        struct sim *sim;
+        char err[200];
+        if (sim_create(&sim, &c, &o, err, sizeof(err)) < 0)
+            continue; /* null or rtds refused this machine: its admission is tested above */
+        ran++;
+        d.n = 0;
+        ss.n = 0;
+        snap(sim, &ss, &d, nvms, npcpus);
+        struct sched *s = sim_sched(sim);
+        uint64_t t = 0;
+        for (unsigned k = 0; k < 5; k++) {
+            t += 100 * MS + rnd(&r) % (400 * MS);
+            tsim_run(sim, t);
+            struct sched_change ch = { 0 };
+            unsigned kind = (unsigned)(rnd(&r) % 3);
+            if (kind == 0)
+                ch = (struct sched_change){ .set = SCHED_SET_VM_POOL,
+                                            .vm = (uint32_t)(rnd(&r) % nvms),
+                                            .to_pool = (uint32_t)(rnd(&r) % npools) };
+            else if (kind == 1)
+                ch = (struct sched_change){ .set = SCHED_SET_PCPU_POOL,
+                                            .pcpu = (uint32_t)(rnd(&r) % npcpus),
+                                            .to_pool = (uint32_t)(rnd(&r) % npools) };
+            else
+                ch = (struct sched_change){ .set = SCHED_SET_POLICY,
+                                            .pool = (uint32_t)(rnd(&r) % npools),
+                                            .policy = sched_policy_list((unsigned)(rnd(&r) % npol)) };
+            unsigned before = ss.n - 1;
+            sched_cpumask_t kick;
+            int rc = sched_change(s, &ch, sim_now(sim), &kick);
+            snap(sim, &ss, &d, nvms, npcpus);
+            if (rc) {
+                refused++;
+                assert_memory_equal(ss.s[before].vm_pool, ss.s[ss.n - 1].vm_pool,
+                                    sizeof(ss.s[0].vm_pool));
+                assert_memory_equal(ss.s[before].pcpu_pool, ss.s[ss.n - 1].pcpu_pool,
+                                    sizeof(ss.s[0].pcpu_pool));
+            } else {
+                accepted++;
+                sim_kick(sim, kick);
+            }
+        }
+        tsim_run(sim, t + 500 * MS);
+        for (unsigned i = 0, k = 0; i < d.n; i++) {
+            while (k + 1 < ss.n && ss.s[k + 1].from_ev <= i)
+                k++;
+            if (ss.s[k].vm_pool[d.ev[i].vm] != ss.s[k].pcpu_pool[d.ev[i].pcpu])
+                fail_msg("seed %llu: vm %u dispatched on pCPU %u of pool %u, its pool %u",
+                         (unsigned long long)seed, d.ev[i].vm, d.ev[i].pcpu,
+                         ss.s[k].pcpu_pool[d.ev[i].pcpu], ss.s[k].vm_pool[d.ev[i].vm]);
+        }
+        sim_destroy(sim);
+    }
+    tfigure("random pools: %u machines ran, %u changes accepted, %u refused", ran, accepted,
+            refused);
+    assert_true(ran >= 12 && accepted >= 20 && refused >= 5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -387,6 +547,8 @@ int main(void)
         cmocka_unit_test(test_pcpu_moves_between_pools),
         cmocka_unit_test(test_pool_policy_switch),
         cmocka_unit_test(test_bad_moves_change_nothing),
+        cmocka_unit_test(test_blocked_before_its_pcpu_decides),
+        cmocka_unit_test(test_random_pools_every_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -53,7 +53,7 @@ int main(int argc, char **argv)
     unsigned nv = (unsigned)atoi(argv[2]), np = (unsigned)atoi(argv[3]);
     unsigned long n = strtoul(argv[4], NULL, 10);
     struct sched_vm_setup vm = { nv, 256, 0, SCHED_GANG_NONE, CPUMASK_NONE_INIT, -1, NULL,
-                                 0, 0, false };
+                                 0, 0, false, 0 };
     struct sched_setup st;
     sched_setup_defaults(&st);
     st.policy = argv[1];

@@ -111,7 +111,9 @@ static void records_round(struct proto_writer *w, struct sim *sim, const struct 
         const struct cfg_vm *vm = &cfg->vms[m];
         struct proto_vm_rec vr = { .vm = vm->name, .id = m, .vcpus = sched_vm_nvcpus(s, m),
                                    .weight = vm->weight, .cap = vm->cap,
-                                   .gang = cfg_gang_name(vm->gang), .state = "running" };
+                                   .gang = cfg_gang_name(vm->gang), .state = "running",
+                                   .pool = cfg->npools > 1 ? cfg->pools[sched_vm_pool(s, m)].name
+                                                           : NULL };
         proto_put_vm(w, &r, &vr);
         for (unsigned k = 0; k < sched_vm_nvcpus(s, m); k++) {
             struct sched_vcpu *v = sched_vcpu_get(s, m, k);
@@ -281,6 +283,11 @@ int main(int argc, char **argv)
         return 2;
     }
     free(text);
+    if (cfg.machine.meta_tb_us) { /* simulated without it, the results would look real */
+        fprintf(stderr, "%s: error: vsched-sim does not run the metascheduler (meta_tb_us); "
+                "tools/vsched-meta does (docs/sched.md)\n", path);
+        return 2;
+    }
     if (!run_ms)
         run_ms = cfg.machine.run_ms ? cfg.machine.run_ms : 1000;
     struct trace_file tf = { 0 };

@@ -24,13 +24,20 @@
 #include <string.h>
 #include <time.h>
 
+#include "sched/meta.h"
 #include "tools/vsched-sim/sim.h"
 
 #define MAX_POL 16
 #define NRULES 4
 
-static const char *const rule_names[NRULES] = { "round-robin", "delta", "benefit",
-                                                "delta-benefit" };
+static const char *const rule_names[NRULES] = { SCHED_META_RULE_NAMES };
+_Static_assert(NRULES == SCHED_META_RULES, "the rules are sched/meta.h's");
+
+/* Throughput in the profile's unit: millionths of a pCPU. */
+static uint64_t thr_ppm(double thr)
+{
+    return thr > 0 ? (uint64_t)(thr * 1e6 + 0.5) : 0;
+}
 
 struct result {
     double thr[CFG_MAX_VMS];     /* pCPU-equivalents of work */
@@ -245,15 +252,16 @@ int main(int argc, char **argv)
     }
     for (unsigned k = 0; pf && k < np; k++)
         for (unsigned i = 0; prof[k].ok && i < mix.nvms; i++)
-            fprintf(pf, "vm=%s policy=%s throughput_ppm=%.0f p99_ns=%llu\n", mix.vms[i].name,
-                    pols[k], prof[k].thr[i] * 1e6, (unsigned long long)prof[k].p99[i]);
+            fprintf(pf, "vm=%s policy=%s throughput_ppm=%llu p99_ns=%llu\n", mix.vms[i].name,
+                    pols[k], (unsigned long long)thr_ppm(prof[k].thr[i]),
+                    (unsigned long long)prof[k].p99[i]);
     if (pf)
         fclose(pf);
 
     /* 2. Preferences. */
     const char *pref[CFG_MAX_VMS];
     unsigned prefk[CFG_MAX_VMS];
-    double delta[CFG_MAX_VMS], benefit[CFG_MAX_VMS];
+    struct sched_meta_vm mv[CFG_MAX_VMS]; /* what the profile file says of each VM */
     for (unsigned i = 0; i < mix.nvms; i++) {
         unsigned best = gen;
         for (unsigned k = 0; k < np; k++) {
@@ -271,9 +279,9 @@ int main(int argc, char **argv)
         }
         pref[i] = pols[best];
         prefk[i] = best;
-        delta[i] = (double)prof[gen].p99[i] + 1;
-        double g = prof[gen].thr[i] > 0 ? prof[best].thr[i] / prof[gen].thr[i] - 1 : 0;
-        benefit[i] = g > 0.001 ? g : 0.001;
+        mv[i] = (struct sched_meta_vm){ .general_p99_ns = prof[gen].p99[i],
+                                        .general_thr_ppm = thr_ppm(prof[gen].thr[i]),
+                                        .preferred_thr_ppm = thr_ppm(prof[best].thr[i]) };
     }
     printf("mix %s: %u VMs on %u pCPUs, %.1f s per run, general scheduler %s\n", path, mix.nvms,
            mix.machine.pcpus ? mix.machine.pcpus : 4, run_ns / 1e9, general);
@@ -298,7 +306,8 @@ int main(int argc, char **argv)
     double best_score = -1e300;
     char best[64] = "";
     struct result bestr = { 0 };
-    double best_w[CFG_MAX_VMS] = { 0 }, best_sum = 1;
+    uint32_t best_w[CFG_MAX_VMS] = { 0 };
+    unsigned best_rule = 0;
     uint64_t best_tb = 0;
     uint64_t total_sw = 0, total_sw_ns = 0;
     for (char *tok = strtok(tb_list, ","); tok; tok = strtok(NULL, ",")) {
@@ -306,15 +315,14 @@ int main(int argc, char **argv)
         if (!tb)
             continue;
         for (unsigned rule = 0; rule < NRULES; rule++) {
-            double w[CFG_MAX_VMS], sum = 0;
-            for (unsigned i = 0; i < mix.nvms; i++) {
-                w[i] = rule == 0 ? 1 : rule == 1 ? delta[i] : rule == 2 ? benefit[i]
-                                                            : delta[i] * benefit[i];
+            uint32_t w[CFG_MAX_VMS]; /* the VMM computes the same from the profile file */
+            uint64_t sum = 0;
+            sched_meta_weights((enum sched_meta_rule)rule, mix.nvms, mv, w);
+            for (unsigned i = 0; i < mix.nvms; i++)
                 sum += w[i];
-            }
             uint64_t slot[CFG_MAX_VMS];
             for (unsigned i = 0; i < mix.nvms; i++)
-                slot[i] = (uint64_t)((double)mix.nvms * (double)tb * w[i] / sum);
+                slot[i] = mix.nvms * tb * w[i] / sum;
             struct result r;
             run_meta(general, pref, slot, &r);
             char what[64];
@@ -328,8 +336,8 @@ int main(int argc, char **argv)
                 snprintf(best, sizeof(best), "%s", what);
                 bestr = r;
                 memcpy(best_w, w, sizeof(best_w));
-                best_sum = sum;
                 best_tb = tb;
+                best_rule = rule;
             }
         }
     }
@@ -340,12 +348,18 @@ int main(int argc, char **argv)
                pct((double)bestr.mix_p99, (double)prof[gen].mix_p99), general);
     if (best[0]) { /* the VMM runs the same slots from these keys (vmm/meta.c) */
         printf("VMM keys for it: [machine] meta_tb_us = %llu;", (unsigned long long)(best_tb / 1000));
-        for (unsigned i = 0; i < mix.nvms; i++) {
-            unsigned long long wt = (unsigned long long)(best_w[i] * 1000000.0 / best_sum + 0.5);
-            printf(" [vm %s] meta_policy = %s, meta_weight = %llu;", mix.vms[i].name, pref[i],
-                   wt ? wt : 1);
-        }
+        for (unsigned i = 0; i < mix.nvms; i++)
+            printf(" [vm %s] meta_policy = %s, meta_weight = %u;", mix.vms[i].name, pref[i],
+                   best_w[i]);
         printf("\n");
+        if (profile_out) { /* or the VMM computes the weights from the profile itself */
+            printf("or, with the profile on the ESP: [machine] meta_tb_us = %llu, meta_profile = "
+                   "%s, meta_rule = %s, meta_general = %s;", (unsigned long long)(best_tb / 1000),
+                   profile_out, rule_names[best_rule], general);
+            for (unsigned i = 0; i < mix.nvms; i++)
+                printf(" [vm %s] meta_policy = %s;", mix.vms[i].name, pref[i]);
+            printf("\n");
+        }
     }
     if (total_sw)
         printf("policy switch (sched_change, host clock): %.0f ns each over %llu switches "
