@@ -271,6 +271,22 @@ static void command(const char *line, size_t len)
             return;
         }
         break;
+    case PROTO_CMD_INPUT: {
+        uint32_t waiting = 0;
+        int rc = vm->state != VM_RUNNING ? -3 : lx_vm_input(vm, c.input, c.input_len, &waiting);
+        if (rc) {
+            if (rc == -1)
+                fmt_snprintf(msg, sizeof(msg), "VM %s has no UART (not a Linux VM)", c.vm);
+            else if (rc == -3)
+                fmt_snprintf(msg, sizeof(msg), "VM %s has ended (%s)", c.vm, vm_state_name(vm));
+            else
+                fmt_snprintf(msg, sizeof(msg), "input of VM %s full: %u bytes not read yet "
+                             "(it holds %u)", c.vm, waiting, UART_INPUT_MAX + UART_FIFO_SIZE);
+            reply_error(&c, msg);
+            return;
+        }
+        break;
+    }
     case PROTO_CMD_REPORT:
         period_tsc = (uint64_t)c.period_ms * (tsc_hz() / 1000);
         next_round_tsc = period_tsc ? rdtsc() + period_tsc : 0;
@@ -293,6 +309,8 @@ static void command(const char *line, size_t len)
     reply_begin(&l, "ok", &c);
     if (vm)
         proto_tok(&l, "vm", vm->cfg->name);
+    if (c.kind == PROTO_CMD_INPUT)
+        proto_u64(&l, "bytes", c.input_len);
     proto_emit(&out, &l);
     if (c.kind == PROTO_CMD_DUMP)
         report_round(false);
