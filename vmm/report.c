@@ -320,9 +320,9 @@ static void read_console(void)
 {
     int ch;
     while ((ch = console_getc()) >= 0) {
-        if (ch == '\r')
-            continue;
-        if (ch != '\n') {
+        /* A terminal in raw mode (make run: QEMU's stdio) ends a line with '\r' alone; the
+         * '\n' of a "\r\n" then ends an empty line, which is no command. */
+        if (ch != '\n' && ch != '\r') {
             if (input_len < PROTO_LINE_MAX)
                 input[input_len++] = (char)ch;
             else
