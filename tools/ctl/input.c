@@ -1,5 +1,6 @@
 /* vsched-ctl input: one line of console input for a Linux VM's COM1 (cmd=input), sent over
  * the VMM's console; and the command line that session --input builds for each line typed. */
+#define _GNU_SOURCE /* memmem */
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -12,12 +13,15 @@
 
 static const char input_help[] =
     "usage: vsched-ctl input (--socket PATH | --tcp HOST:PORT) [--no-newline] [--id N]\n"
-    "                        [--timeout S] VM TEXT\n"
+    "                        [--timeout S] [--after PATTERN] VM TEXT\n"
     "Sends TEXT and a line feed to the COM1 of Linux VM VM (the VMM's input command,\n"
     "docs/protocol.md) and waits for the VMM's reply.  TEXT: printable ASCII, at most 255\n"
     "bytes (256 with --no-newline).  The emulator's console must have no other client.\n"
     "  --no-newline   no line feed after TEXT\n"
     "  --id N         the command's id (default 1)\n"
+    "  --after PATTERN  send once a console line contains PATTERN (e.g. type=hello when\n"
+    "                 the emulator starts with this client: the VMM reads commands only\n"
+    "                 while its VMs run; bytes sent during the firmware's boot are lost)\n"
     "  --timeout S    give up after S seconds (default 30)\n"
     "  -h, --help     this text\n"
     "Exit status: 0 ok; 1 the VMM refused it (its error on stderr); 124 no reply in time;\n"
@@ -60,10 +64,12 @@ int cmd_input(int argc, char **argv)
     uint64_t id = 1, v;
     double timeout = 30;
     bool nl = true;
+    const char *after = NULL;
     static const struct option opts[] = {
         { "socket", required_argument, 0, 's' }, { "tcp", required_argument, 0, 't' },
         { "no-newline", no_argument, 0, 'n' }, { "id", required_argument, 0, 'i' },
         { "timeout", required_argument, 0, 'T' }, { "help", no_argument, 0, 'h' },
+        { "after", required_argument, 0, 'a' },
         { 0, 0, 0, 0 },
     };
     int o;
@@ -72,6 +78,7 @@ int cmd_input(int argc, char **argv)
         case 's': sock_path = optarg; break;
         case 't': tcp = optarg; break;
         case 'n': nl = false; break;
+        case 'a': after = optarg; break;
         case 'i':
             if (!parse_uint(optarg, &id))
                 usage_error("--id wants a decimal number, not '%s'", optarg);
@@ -97,7 +104,8 @@ int cmd_input(int argc, char **argv)
     int fd = ctl_connect(sock_path, tcp, timeout);
     if (fd < 0)
         return 125;
-    if (!write_all(fd, line, strlen(line))) {
+    bool sent = false;
+    if (!after && !(sent = write_all(fd, line, strlen(line)))) {
         fprintf(stderr, "%s: send failed: %s\n", prog, strerror(errno));
         return 125;
     }
@@ -107,7 +115,8 @@ int cmd_input(int argc, char **argv)
     for (;;) {
         double left = deadline - now_s();
         if (left <= 0) {
-            fprintf(stderr, "%s: no reply within %.0f s\n", prog, timeout);
+            fprintf(stderr, "%s: %s within %.0f s\n", prog,
+                    sent ? "no reply" : "the --after line did not come", timeout);
             return 124;
         }
         struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -124,6 +133,13 @@ int cmd_input(int argc, char **argv)
         char *nlp;
         while ((nlp = memchr(buf, '\n', len))) {
             size_t ll = (size_t)(nlp - buf) + 1;
+            if (!sent && memmem(buf, ll, after, strlen(after))) {
+                if (!write_all(fd, line, strlen(line))) {
+                    fprintf(stderr, "%s: send failed: %s\n", prog, strerror(errno));
+                    return 125;
+                }
+                sent = true;
+            }
             struct proto_msg m;
             const char *type, *cmd;
             uint64_t rid;
