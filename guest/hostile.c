@@ -11,6 +11,8 @@
  *   cr8            CR8 = 15 holds back interrupts, CR8 = 0 lets them in, then it keeps CR8 = 15
  *   regs           x87/SSE/AVX, XCR0, DR0-3/DR7, CR2 and the syscall MSRs keep its own pattern
  *                  (seed=) across preemption, while a sibling VM writes another into them
+ *   com1_spy       reads COM1's RBR, IIR and LSR for run_ms=, yielding between reads: it
+ *                  must never see received data (a Linux VM beside it gets console input)
  * Modes that load the machine for a victim, for run_ms= (then exit 0):
  *   timer_storm    a periodic APIC timer of count 1 (vector=, 5 = an illegal one), HLT loop
  *   if0_spin       spins with interrupts off
@@ -284,6 +286,13 @@ static void outb(uint16_t port, uint8_t v)
     __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
 }
 
+static uint8_t inb(uint16_t port)
+{
+    uint8_t v;
+    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
 static void outl(uint16_t port, uint32_t v)
 {
     __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
@@ -314,6 +323,26 @@ static int mode_ports(void)
     outb(0x3fb, 0x03);
     rt_printf("hostile ports: the VM and the machine went on -> all as expected\n");
     return 0;
+}
+
+/* Console input is per VM: what the host sends a Linux VM beside this one must never show up
+ * here.  A test guest's COM1 receives nothing: LSR.DR clear, RBR all ones. */
+static int mode_com1_spy(void)
+{
+    uint64_t end = rt_rdtsc() + ms_to_tsc(arg("run_ms", 3000));
+    uint64_t reads = 0, data_ready = 0, bytes = 0;
+    while (rt_rdtsc() < end) {
+        uint8_t lsr = inb(0x3fd), rbr = inb(0x3f8);
+        (void)inb(0x3fa);
+        reads++;
+        data_ready += lsr & 0x01;
+        bytes += rbr != 0xff;
+        hc_yield();
+    }
+    bool ok = reads && !data_ready && !bytes;
+    rt_printf("hostile com1_spy: %lu reads, data ready %lu, bytes %lu -> %s\n", reads,
+              data_ready, bytes, ok ? "all as expected" : "FAILED");
+    return ok ? 0 : 1;
 }
 
 /* ---- user mode ---- */
@@ -982,6 +1011,8 @@ int guest_main(uint32_t vcpu, const struct guest_boot_info *bi)
         return mode_msrs();
     if (!strcmp(mode, "ports"))
         return mode_ports();
+    if (!strcmp(mode, "com1_spy"))
+        return mode_com1_spy();
     if (!strcmp(mode, "user_hypercall"))
         return mode_user_hypercall();
     if (!strcmp(mode, "cr8"))

@@ -47,7 +47,8 @@ bool console_chan_put(struct console_chan *c, const char *line, size_t len);
 void console_chan_printf(struct console_chan *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Move what the UART can take now (never waits).  Any CPU, any time interrupts are off. */
+/* Move what the UART has received into the receive ring (at most 64 bytes a call) and what it
+ * can take now to it (never waits).  Any CPU, any time interrupts are off. */
 void console_poll(void);
 /* When console_poll should run again: 0 when nothing waits to be sent or received, else the
  * TSC value at which the transmit FIFO will have drained (16 character times). */
@@ -60,7 +61,8 @@ void console_wait_room(size_t bytes);
 /* VMM output dropped because its ring was full. */
 uint64_t console_dropped(void);
 
-/* The next received byte, or -1 when none is waiting (polled, never waits; one CPU reads). */
+/* The next received byte from the ring console_poll fills, or -1 when none is waiting (never
+ * waits; one CPU reads). */
 int console_getc(void);
 /* Send everything buffered, waiting for the UART, until it has sent every character (before
  * the machine stops). */

@@ -883,7 +883,7 @@ bool proto_get_hist(const struct proto_msg *m, const char *key, uint64_t *bucket
 /* ---- commands ---- */
 
 static const char *const cmd_names[] = { "?", "dump", "set", "policy", "gang", "report", "trace",
-                                          "reserve", "meta", "pool" };
+                                          "reserve", "meta", "pool", "input" };
 static const char *const gang_modes[] = { "none", "strict", "relaxed" };
 
 const char *proto_cmd_name(enum proto_cmd_kind k)
@@ -901,9 +901,12 @@ static const char *const trace_keys[] = { "on", NULL };
 static const char *const reserve_keys[] = { "vm", "budget_us", "period_us", "extratime", NULL };
 static const char *const meta_keys[] = { "tb_us", NULL };
 static const char *const pool_keys[] = { "vm", "pcpu", "to", NULL };
+static const char *const input_keys[] = { "vm", "text", "hex", "nl", NULL };
 static const char *const *const cmd_keys[] = { dump_keys, dump_keys, set_keys, policy_keys,
                                                gang_keys, report_keys, trace_keys, reserve_keys,
-                                               meta_keys, pool_keys };
+                                               meta_keys, pool_keys, input_keys };
+_Static_assert(sizeof(cmd_names) / sizeof(cmd_names[0]) == PROTO_CMD_LAST + 1, "every command named");
+_Static_assert(sizeof(cmd_keys) / sizeof(cmd_keys[0]) == PROTO_CMD_LAST + 1, "every command's keys");
 
 static bool allowed(const char *const *keys, const char *key)
 {
@@ -963,6 +966,67 @@ static int need(const struct proto_msg *m, const char *key, char *err, size_t er
     return PROTO_ERROR;
 }
 
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static int input_too_long(char *err, size_t errlen)
+{
+    struct errbuf e = { err, errlen, 0 };
+    err_s(&e, "input longer than ");
+    err_u64(&e, PROTO_INPUT_MAX);
+    err_s(&e, " bytes");
+    return PROTO_ERROR;
+}
+
+/* input's bytes: text= (a string or token, as written) or hex= (pairs of hex digits, any
+ * byte), then a line feed with nl=1. */
+static int get_input(const struct proto_msg *m, struct proto_cmd *r, char *err, size_t errlen)
+{
+    const struct proto_pair *text = proto_find(m, "text"), *hex = proto_find(m, "hex");
+    uint64_t nl = 0;
+    if (!text == !hex)
+        return fail(err, errlen, "input needs text= or hex= (one of them)");
+    if (proto_find(m, "nl") && get_num(m, "nl", 0, 1, &nl, err, errlen))
+        return PROTO_ERROR;
+    uint32_t n = 0;
+    if (text) {
+        size_t tn = strlen(text->val);
+        if (tn > PROTO_INPUT_MAX)
+            return input_too_long(err, errlen);
+        memcpy(r->input, text->val, tn);
+        n = (uint32_t)tn;
+    } else {
+        size_t hn = strlen(hex->val);
+        if (hex->quoted || hn % 2)
+            return fail(err, errlen, "value of 'hex' is not pairs of hex digits");
+        if (hn / 2 > PROTO_INPUT_MAX)
+            return input_too_long(err, errlen);
+        for (size_t i = 0; i < hn; i += 2) {
+            int hi = hex_digit(hex->val[i]), lo = hex_digit(hex->val[i + 1]);
+            if (hi < 0 || lo < 0)
+                return fail(err, errlen, "value of 'hex' is not pairs of hex digits");
+            r->input[n++] = (uint8_t)(hi << 4 | lo);
+        }
+    }
+    if (nl) {
+        if (n == PROTO_INPUT_MAX)
+            return input_too_long(err, errlen);
+        r->input[n++] = '\n';
+    }
+    if (!n)
+        return fail(err, errlen, "input is empty (no text, no nl=1)");
+    r->input_len = n;
+    return PROTO_OK;
+}
+
 int proto_parse_cmd(const char *line, size_t len, struct proto_cmd *out, char *err,
                     size_t errlen)
 {
@@ -1003,7 +1067,7 @@ int proto_parse_cmd(const char *line, size_t len, struct proto_cmd *out, char *e
             kind = (enum proto_cmd_kind)k;
     if (kind == PROTO_CMD_NONE)
         return fail3(err, errlen, "unknown command ", c->val, strlen(c->val),
-                     " (dump, set, policy, gang, report, trace, reserve, meta, pool)");
+                     " (dump, set, policy, gang, report, trace, reserve, meta, pool, input)");
 
     for (uint32_t i = 0; i < m.npairs; i++) {
         const char *key = m.pairs[i].key;
@@ -1140,6 +1204,13 @@ int proto_parse_cmd(const char *line, size_t len, struct proto_cmd *out, char *e
             r.has_pcpu = true;
             r.pcpu = (uint32_t)v;
         }
+        break;
+    case PROTO_CMD_INPUT:
+        if (need(&m, "vm", err, errlen) ||
+            get_name(&m, "vm", "bad VM name ", r.vm, err, errlen) ||
+            get_input(&m, &r, err, errlen))
+            return PROTO_ERROR;
+        r.has_vm = true;
         break;
     }
     *out = r;

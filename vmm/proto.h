@@ -226,13 +226,15 @@ enum proto_cmd_kind {
     PROTO_CMD_RESERVE, /* vm= budget_us= period_us= [extratime=] (rtds reservation) */
     PROTO_CMD_META,    /* tb_us= (metascheduler base timeslice, 0 = off) */
     PROTO_CMD_POOL,    /* vm= or pcpu=, to= (moves a VM or a pCPU to pool `to`) */
-    PROTO_CMD_LAST = PROTO_CMD_POOL,
+    PROTO_CMD_INPUT,   /* vm= and text= or hex=, [nl=0|1]: bytes for the VM's COM1 */
+    PROTO_CMD_LAST = PROTO_CMD_INPUT,
 };
 
 #define PROTO_CMD_NAME_MAX  16  /* the cmd= echo, NUL included */
 #define PROTO_WEIGHT_MAX    65535
 #define PROTO_CAP_MAX       (100 * CFG_MAX_VCPUS) /* the VMM checks 100 * the VM's vCPUs */
 #define PROTO_PERIOD_MS_MAX 60000
+#define PROTO_INPUT_MAX     256   /* bytes of one input command */
 
 struct proto_cmd {
     enum proto_cmd_kind kind;
@@ -267,6 +269,8 @@ struct proto_cmd {
     char pool[CFG_NAME_MAX];       /* policy: pool=, pool: to= (a name, as VM names) */
     bool has_pcpu;
     uint32_t pcpu;                 /* pool: pcpu= 0..CFG_MAX_PCPUS-1 */
+    uint32_t input_len;            /* input: 1..PROTO_INPUT_MAX bytes */
+    uint8_t input[PROTO_INPUT_MAX];
 };
 
 /* Parses and checks a command line as far as that is possible without the machine (the VMM

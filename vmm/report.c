@@ -320,6 +320,22 @@ static void command(struct machine *m, const char *line, size_t len)
             return;
         }
         break;
+    case PROTO_CMD_INPUT: {
+        uint32_t waiting = 0;
+        int rc = vm->state != VM_RUNNING ? -3 : lx_vm_input(vm, c.input, c.input_len, &waiting);
+        if (rc) {
+            if (rc == -1)
+                fmt_snprintf(msg, sizeof(msg), "VM %s has no UART (not a Linux VM)", c.vm);
+            else if (rc == -3)
+                fmt_snprintf(msg, sizeof(msg), "VM %s has ended (%s)", c.vm, vm_state_name(vm));
+            else
+                fmt_snprintf(msg, sizeof(msg), "input of VM %s full: %u bytes not read yet "
+                             "(it holds %u)", c.vm, waiting, UART_INPUT_MAX + UART_FIFO_SIZE);
+            reply_error(&c, msg);
+            return;
+        }
+        break;
+    }
     case PROTO_CMD_REPORT:
         period_tsc = (uint64_t)c.period_ms * (tsc_hz() / 1000);
         next_round_tsc = period_tsc ? rdtsc() + period_tsc : 0;
@@ -342,6 +358,8 @@ static void command(struct machine *m, const char *line, size_t len)
     reply_begin(&l, "ok", &c);
     if (vm)
         proto_tok(&l, "vm", vm->cfg->name);
+    if (c.kind == PROTO_CMD_INPUT)
+        proto_u64(&l, "bytes", c.input_len);
     proto_emit(&out, &l);
     if (c.kind == PROTO_CMD_DUMP)
         report_round(m, false);
@@ -351,9 +369,9 @@ static void read_console(struct machine *m)
 {
     int ch;
     while ((ch = console_getc()) >= 0) {
-        if (ch == '\r')
-            continue;
-        if (ch != '\n') {
+        /* A terminal in raw mode (make run: QEMU's stdio) ends a line with '\r' alone; the
+         * '\n' of a "\r\n" then ends an empty line, which is no command. */
+        if (ch != '\n' && ch != '\r') {
             if (input_len < PROTO_LINE_MAX)
                 input[input_len++] = (char)ch;
             else

@@ -46,6 +46,10 @@ void lx_vm_load(struct vm *vm, struct vcpu_start *bsp);
 /* Port I/O of a Linux VM's platform (COM1, ACPI PM ports, the fixed legacy ports): true when
  * handled (*VALUE read), false for the default (writes ignored, reads all ones). */
 bool lx_vm_io(struct vcpu *v, uint16_t port, bool in, uint32_t *value);
+/* Console input for a Linux VM's COM1 (cmd=input): queued all or nothing.  0, or -1 when the
+ * VM has no UART (not a Linux VM), -2 when its queue lacks room (*WAITING: the bytes the
+ * guest has not read yet). */
+int lx_vm_input(struct vm *vm, const uint8_t *bytes, uint32_t n, uint32_t *waiting);
 /* INIT and STARTUP IPIs from FROM to TO (any VM vCPU). */
 void lx_vcpu_init_sipi(struct vcpu *from, struct vcpu *to, const struct vlapic_ipi *ipi);
 /* The KVM MSRs: true when MSR is one (then *OK says whether the access is allowed). */

@@ -102,6 +102,17 @@ bool lx_vm_io(struct vcpu *v, uint16_t port, bool in, uint32_t *value)
     return in && platform_port_read(port, 4, value);
 }
 
+int lx_vm_input(struct vm *vm, const uint8_t *bytes, uint32_t n, uint32_t *waiting)
+{
+    if (!vm->is_linux)
+        return -1;
+    spin_lock(&vm->uart_lock);
+    bool queued = uart_input(&vm->uart, bytes, n);
+    *waiting = uart_input_waiting(&vm->uart);
+    spin_unlock(&vm->uart_lock);
+    return queued ? 0 : -2;
+}
+
 /* ---- INIT / STARTUP ---- */
 
 void lx_vcpu_init_sipi(struct vcpu *from, struct vcpu *to, const struct vlapic_ipi *ipi)

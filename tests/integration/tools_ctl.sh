@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 CTL="$BUILD/host/vsched-ctl" SIM="$BUILD/host/vsched-sim"
 
 # ---- every tool: --help on stdout with exit 0, a bad option exits 2 ----
-for t in "$CTL" "$CTL session" "$CTL summary" "$CTL top" "$CTL export" "$CTL plot" "$CTL trace" "$SIM" \
+for t in "$CTL" "$CTL session" "$CTL summary" "$CTL top" "$CTL export" "$CTL plot" "$CTL trace" "$CTL input" "$SIM" \
          "$BUILD/host/vmlinux-extract" \
          tools/vsched-exp tools/bench-latency tools/run-qemu tools/run-bochs tools/mkesp \
          tools/mkimage tools/deps.sh; do

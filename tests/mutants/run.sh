@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make mutants: applies each semantic mutation in tests/mutants/*.patch to a copy of the tree,
-# rebuilds the scheduler's unit tests there and runs them; a mutant is KILLED when a test
+# rebuilds the scheduler's unit tests (and those of the console-input path: test_uart,
+# test_proto) there and runs them; a mutant is KILLED when a test
 # program fails (or times out), SURVIVED when all pass.  A patch that no longer applies or
 # builds is STALE (refresh it: the code it mutates changed).  Exits non-zero if any mutant
 # survived or is stale.  Usage: tests/mutants/run.sh [BUILD] [NAME...]
@@ -19,6 +20,7 @@ include sched/build.mk
 print-sched-tests: ; @echo $(SCHED_TESTS)
 MK
 )
+tests="$tests test_uart test_proto"   # the console-input mutants (uart-*, input-*)
 # Cheap, sharp programs first: most mutants die there and the rest is not run.
 order="test_sched_core test_sched_shares test_sched_credit test_sched_pshare test_sched_baselines \
        test_sched_rtds test_sched_credit2 \

@@ -474,6 +474,87 @@ static void expect_cmd_error(const char *line, const char *want, const char *wan
         assert_int_equal(c.id, want_id);
     assert_false(c.has_vm || c.has_weight || c.has_cap || c.has_policy || c.has_gang ||
                  c.has_period);
+    assert_int_equal(c.input_len, 0);
+}
+
+/* cmd=input: the bytes for a VM's COM1, text= as written (protocol escapes undone) or hex=
+ * for any byte, nl=1 a line feed after them; at most PROTO_INPUT_MAX bytes. */
+static void test_cmd_input(void **state)
+{
+    (void)state;
+    struct proto_cmd c;
+    char err[PROTO_ERR_MAX];
+    assert_int_equal(cmd("@vs2 cmd=input id=7 vm=lx1 text=\"hello \\\"you\\\" \\\\\" nl=1", &c,
+                         err), PROTO_OK);
+    assert_int_equal(c.kind, PROTO_CMD_INPUT);
+    assert_true(c.has_vm && c.has_id && c.id == 7);
+    assert_string_equal(c.vm, "lx1");
+    assert_int_equal(c.input_len, 14);
+    assert_memory_equal(c.input, "hello \"you\" \\\n", 14);
+    assert_string_equal(proto_cmd_name(PROTO_CMD_INPUT), "input");
+
+    assert_int_equal(cmd("@vs2 cmd=input vm=lx1 text=ls", &c, err), PROTO_OK);
+    assert_int_equal(c.input_len, 2);                /* no nl: no line feed */
+    assert_memory_equal(c.input, "ls", 2);
+    assert_int_equal(cmd("@vs2 cmd=input vm=lx1 text=\"\" nl=1", &c, err), PROTO_OK);
+    assert_int_equal(c.input_len, 1);
+    assert_int_equal(c.input[0], '\n');
+    assert_int_equal(cmd("@vs2 cmd=input vm=lx1 hex=00fF0d0A7f nl=0", &c, err), PROTO_OK);
+    assert_int_equal(c.input_len, 5);
+    assert_memory_equal(c.input, "\x00\xff\r\n\x7f", 5);
+
+    /* The largest: 256 bytes of text, or 255 and a line feed; hex= is held to about 240
+     * bytes by the line's 512. */
+    char line[PROTO_LINE_MAX + 64], body[PROTO_INPUT_MAX + 2];
+    memset(body, 'a', sizeof(body));
+    body[PROTO_INPUT_MAX] = '\0';
+    snprintf(line, sizeof(line), "@vs2 cmd=input vm=v text=%s", body);
+    assert_int_equal(cmd(line, &c, err), PROTO_OK);
+    assert_int_equal(c.input_len, PROTO_INPUT_MAX);
+    body[PROTO_INPUT_MAX - 1] = '\0';
+    snprintf(line, sizeof(line), "@vs2 cmd=input vm=v text=%s nl=1", body);
+    assert_int_equal(cmd(line, &c, err), PROTO_OK);
+    assert_int_equal(c.input_len, PROTO_INPUT_MAX);
+    assert_int_equal(c.input[PROTO_INPUT_MAX - 1], '\n');
+    memset(body, '4', sizeof(body));
+    body[200] = '\0';
+    snprintf(line, sizeof(line), "@vs2 cmd=input vm=v hex=%s%s", body, body);
+    assert_int_equal(cmd(line, &c, err), PROTO_OK);
+    assert_int_equal(c.input_len, 200);
+    assert_int_equal(c.input[199], 0x44);
+
+    /* Rejected, nothing taken. */
+    memset(body, 'a', sizeof(body));
+    body[PROTO_INPUT_MAX + 1] = '\0';
+    snprintf(line, sizeof(line), "@vs2 cmd=input vm=v text=%s", body);
+    expect_cmd_error(line, "input longer than 256 bytes", "input", -1);
+    body[PROTO_INPUT_MAX] = '\0';
+    snprintf(line, sizeof(line), "@vs2 cmd=input vm=v text=%s nl=1", body);
+    expect_cmd_error(line, "input longer than 256 bytes", "input", -1);
+    expect_cmd_error("@vs2 cmd=input id=9 text=x", "missing key 'vm'", "input", 9);
+    expect_cmd_error("@vs2 cmd=input vm=a/b text=x", "bad VM name 'a/b' (1 to 23 of A-Z a-z "
+                     "0-9 _ -)", "input", -1);
+    expect_cmd_error("@vs2 cmd=input vm=lx1", "input needs text= or hex= (one of them)",
+                     "input", -1);
+    expect_cmd_error("@vs2 cmd=input vm=lx1 text=a hex=61",
+                     "input needs text= or hex= (one of them)", "input", -1);
+    expect_cmd_error("@vs2 cmd=input vm=lx1 text=\"\"", "input is empty (no text, no nl=1)",
+                     "input", -1);
+    expect_cmd_error("@vs2 cmd=input vm=lx1 hex=6", "value of 'hex' is not pairs of hex digits",
+                     "input", -1);
+    expect_cmd_error("@vs2 cmd=input vm=lx1 hex=6g", "value of 'hex' is not pairs of hex digits",
+                     "input", -1);
+    expect_cmd_error("@vs2 cmd=input vm=lx1 hex=\"61\"",
+                     "value of 'hex' is not pairs of hex digits", "input", -1);
+    expect_cmd_error("@vs2 cmd=input vm=lx1 text=a nl=2", "value of 'nl' is out of range (0..1)",
+                     "input", -1);
+    expect_cmd_error("@vs2 cmd=input vm=lx1 text=a cr=1", "unknown key 'cr' for cmd=input",
+                     "input", -1);
+    /* A tab or a newline cannot be in a protocol line at all: hex= carries them. */
+    expect_cmd_error("@vs2 cmd=input vm=lx1 text=\"a\tb\"", "bad character 0x09 at column 30",
+                     "?", -1);
+    expect_cmd_error("@vs2 cmd=input vm=lx1 text=\"a\\nb\"",
+                     "bad escape in 'text' (only \\\" and \\\\)", "?", -1);
 }
 
 static void test_cmd_rejected(void **state)
@@ -484,14 +565,14 @@ static void test_cmd_rejected(void **state)
                      "?", -1);
     /* Unknown command, missing cmd, cmd not first. */
     expect_cmd_error("@vs2 cmd=reboot id=3", "unknown command 'reboot' (dump, set, policy, "
-                     "gang, report, trace, reserve, meta, pool)", "reboot", 3);
+                     "gang, report, trace, reserve, meta, pool, input)", "reboot", 3);
     expect_cmd_error("@vs2 cmd=\"dump\" id=3", "unknown command 'dump' (dump, set, policy, "
-                     "gang, report, trace, reserve, meta, pool)", "?", 3);
+                     "gang, report, trace, reserve, meta, pool, input)", "?", 3);
     expect_cmd_error("@vs2 cmd=DUMP", "unknown command 'DUMP' (dump, set, policy, gang, "
-                     "report, trace, reserve, meta, pool)", "?", -1);
+                     "report, trace, reserve, meta, pool, input)", "?", -1);
     expect_cmd_error("@vs2 cmd=averyveryverylongcommand",
                      "unknown command 'averyveryverylongcommand' (dump, set, policy, gang, "
-                     "report, trace, reserve, meta, pool)", "?", -1);
+                     "report, trace, reserve, meta, pool, input)", "?", -1);
     expect_cmd_error("@vs2 id=4 vm=web", "missing key 'cmd'", "?", 4);
     expect_cmd_error("@vs2 seq=1 type=vm", "missing key 'cmd'", "?", -1);
     expect_cmd_error("@vs2", "missing key 'cmd'", "?", -1);
@@ -1165,6 +1246,7 @@ int main(void)
         cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_cmd_accepted),
         cmocka_unit_test(test_cmd_rejected),
+        cmocka_unit_test(test_cmd_input),
         cmocka_unit_test(test_fuzz),
         cmocka_unit_test(test_roundtrip_random),
         cmocka_unit_test(test_hist_format),

@@ -220,6 +220,31 @@ static void test_vm_moves_between_pools(void **state)
     sim_destroy(sim);
 }
 
+/* A hog that ran 2 s under credit moves to pool b (pCPU 3, rtds) where another hog runs: it
+ * joins rtds afresh, and the two share pCPU 3 evenly from then on (its credit state read as
+ * rtds's queue membership would not even be consistent). */
+static void test_moved_vm_joins_afresh(void **state)
+{
+    (void)state;
+    static struct cfg c;
+    static struct dispatches d;
+    d.n = 0;
+    two_pools(&c, "rtds"); /* unreserved hogs: extratime round robin */
+    c.pools[1].pcpus = tmask(0x8);
+    hogs(&c, "a", 3, 0);
+    hogs(&c, "b", 1, 1);
+    struct sim *sim = traced(&c, &d);
+    tsim_run(sim, 2 * SEC);
+    struct sched_change ch = { .set = SCHED_SET_VM_POOL, .vm = 2, .to_pool = 1 };
+    change_ok(sim, &ch);
+    tsim_run(sim, 2500 * MS);
+    uint64_t a2 = trec_vm_run_ns(sim, 2), b0 = trec_vm_run_ns(sim, 3);
+    tsim_run(sim, 6 * SEC);
+    assert_share(trec_vm_run_ns(sim, 2) - a2, 3500 * MS, 0.5, 0.02, "moved hog on pCPU 3");
+    assert_share(trec_vm_run_ns(sim, 3) - b0, 3500 * MS, 0.5, 0.02, "pool b's hog on pCPU 3");
+    sim_destroy(sim);
+}
+
 /* Pool b starts with pCPU 3 only; at 2 s pCPU 2 moves from the default pool to b: the default
  * pool's 3 hogs then share 1 pCPU (1/3 each), b's 2 hogs have one each; after the move no
  * default-pool VM runs on pCPU 2. */
@@ -545,6 +570,7 @@ int main(void)
         cmocka_unit_test(test_pools_isolate_and_share_within),
         cmocka_unit_test(test_vm_moves_between_pools),
         cmocka_unit_test(test_pcpu_moves_between_pools),
+        cmocka_unit_test(test_moved_vm_joins_afresh),
         cmocka_unit_test(test_pool_policy_switch),
         cmocka_unit_test(test_bad_moves_change_nothing),
         cmocka_unit_test(test_blocked_before_its_pcpu_decides),

@@ -3,7 +3,8 @@
  * expects to read), transmit, receive with the FIFO and its trigger level, interrupt
  * identification by priority, loopback with the modem-status deltas, and a property test:
  * bytes pushed come out of RBR in order, none lost or duplicated, under random interleavings
- * with IER/FCR/IIR/LSR traffic, and LSR/IIR always agree with the FIFO's state. */
+ * with IER/FCR/IIR/LSR traffic, and LSR/IIR always agree with the FIFO's state; console input
+ * (uart_input) queued whole or refused, fed to the FIFO as the guest reads. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -177,6 +178,75 @@ static void test_receive_fifo_and_trigger(void **state)
     assert_int_equal(in(LSR) & 0x01, 0);
 }
 
+/* Console input (uart_input): queued whole or refused, fed into the FIFO as the guest drains
+ * it, in order; the FIFO never overruns; a full queue refuses and keeps what it has. */
+static void test_input_queue_and_flow_control(void **state)
+{
+    (void)state;
+    static uint8_t msg[UART_INPUT_MAX + 32];
+    for (unsigned i = 0; i < sizeof(msg); i++)
+        msg[i] = (uint8_t)(i * 7 + 1);
+    out(IIR, 0xc1);                           /* FIFO on, trigger 14 (what Linux sets) */
+    out(IER, 0x05);                           /* RDI | RLSI, as the 8250 driver's startup */
+    assert_int_equal(in(IIR), 0xc1);          /* nothing yet */
+    assert_true(uart_input(&u, msg, 40));
+    assert_int_equal(uart_input_waiting(&u), 40);
+    assert_int_equal(uart_rx_room(&u), 0);    /* 16 in the FIFO at once, 24 queued */
+    assert_int_equal(in(LSR), 0x61);          /* DR */
+    assert_int_equal(in(IIR), 0xc4);          /* 16 >= 14: data available */
+    /* The guest reads all 40 in order: the FIFO refills behind each read. */
+    for (unsigned i = 0; i < 40; i++) {
+        assert_int_equal(in(LSR) & 0x01, 1);
+        assert_int_equal(in(RBR), msg[i]);
+        assert_int_equal(uart_input_waiting(&u), 40 - i - 1);
+    }
+    assert_int_equal(in(LSR), 0x60);
+    assert_int_equal(in(IIR), 0xc1);
+    assert_int_equal(in(RBR), 0);             /* an empty FIFO reads 0, takes nothing */
+
+    /* Full: exactly UART_INPUT_MAX bytes beyond the FIFO's 16 fit; one more is refused and
+     * nothing of it is stored. */
+    assert_false(uart_input(&u, msg, UART_INPUT_MAX + 17));
+    assert_int_equal(uart_input_waiting(&u), 0);
+    assert_true(uart_input(&u, msg, 16));     /* straight into the FIFO */
+    assert_true(uart_input(&u, msg + 16, UART_INPUT_MAX));
+    assert_int_equal(uart_input_waiting(&u), UART_INPUT_MAX + 16);
+    assert_false(uart_input(&u, msg, 1));
+    assert_int_equal(uart_input_waiting(&u), UART_INPUT_MAX + 16);
+    for (unsigned i = 0; i < UART_INPUT_MAX + 16; i++)
+        assert_int_equal(in(RBR), msg[i]);
+    assert_int_equal(uart_input_waiting(&u), 0);
+    assert_true(uart_input(&u, msg, UART_INPUT_MAX));  /* room again */
+}
+
+/* FIFOs off: one byte at a time.  Loopback: input waits (the receiver hears THR).  Clearing
+ * the FIFO loses only what was in it, as on the chip; the queue's next bytes follow. */
+static void test_input_holding_loopback_clear(void **state)
+{
+    (void)state;
+    const uint8_t msg[] = "abcdefghijklmnopqrstuvwxyz";
+    assert_true(uart_input(&u, msg, 26));
+    assert_int_equal(uart_rx_room(&u), 0);    /* holding register full, 25 queued */
+    assert_int_equal(in(RBR), 'a');
+    assert_int_equal(in(RBR), 'b');
+    out(MCR, 0x10);                           /* loopback */
+    assert_int_equal(in(RBR), 'c');           /* already received */
+    assert_int_equal(in(LSR) & 0x01, 0);      /* the queue waits */
+    out(RBR, 'X');
+    assert_int_equal(in(RBR), 'X');
+    out(MCR, 0x00);
+    assert_int_equal(uart_input_waiting(&u), 23);
+    assert_int_equal(in(RBR), 'd');
+    out(IIR, 0x01);                           /* FIFO on: resets it ('e' lost); f..u in */
+    assert_int_equal(uart_input_waiting(&u), 21);
+    assert_int_equal(in(RBR), 'f');           /* and 'v' moves in behind it */
+    out(IIR, 0x03);                           /* clear: 'g'..'v' lost, 'w'..'z' come in */
+    assert_int_equal(uart_input_waiting(&u), 4);
+    for (char c = 'w'; c <= 'z'; c++)
+        assert_int_equal(in(RBR), c);
+    assert_int_equal(in(LSR) & 0x01, 0);
+}
+
 static void test_loopback_and_modem_status(void **state)
 {
     (void)state;
@@ -280,6 +350,8 @@ int main(void)
         cmocka_unit_test_setup(test_thre_reasserts, setup),
         cmocka_unit_test_setup(test_transmit_and_divisor, setup),
         cmocka_unit_test_setup(test_receive_fifo_and_trigger, setup),
+        cmocka_unit_test_setup(test_input_queue_and_flow_control, setup),
+        cmocka_unit_test_setup(test_input_holding_loopback_clear, setup),
         cmocka_unit_test_setup(test_loopback_and_modem_status, setup),
         cmocka_unit_test_setup(test_property_receive_order, setup),
     };

@@ -174,5 +174,10 @@ int cmd_export(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
+int cmd_input(int argc, char **argv);
+/* The input command (cmd=input) for one line of TEXT to VM, into OUT; false with ERR when
+ * TEXT is not printable ASCII or does not pass the VMM's checks (too long, bad VM name). */
+bool input_command(char *out, size_t cap, const char *vm, const char *text, bool nl,
+                   uint64_t id, char *err, size_t errlen);
 
 #endif

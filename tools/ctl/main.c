@@ -18,6 +18,7 @@ static const char main_help[] =
     "  export    a log's rounds as CSV or JSON (one schema per record type)\n"
     "  plot      latency CDFs, shares, ready and co-stop over time (gnuplot: PNG, SVG)\n"
     "  trace     a log's scheduling trace as Chrome/Perfetto trace JSON\n"
+    "  input     send a line to a Linux VM's console (its COM1)\n"
     "The protocol and the export schema: docs/protocol.md; the tools: tools/README.md.\n";
 
 void usage_error(const char *fmt, ...)
@@ -62,6 +63,7 @@ int main(int argc, char **argv)
     } cmds[] = {
         { "session", cmd_session }, { "summary", cmd_summary }, { "top", cmd_top },
         { "export", cmd_export }, { "plot", cmd_plot }, { "trace", cmd_trace },
+        { "input", cmd_input },
     };
     if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
                       !strcmp(argv[1], "help"))) {
@@ -77,5 +79,5 @@ int main(int argc, char **argv)
             optind = 1;
             return cmds[i].fn(argc - 1, argv + 1);
         }
-    usage_error("unknown command '%s' (session, summary, top, export, plot, trace; --help)", argv[1]);
+    usage_error("unknown command '%s' (session, summary, top, export, plot, trace, input; --help)", argv[1]);
 }

@@ -19,7 +19,7 @@
 static const char session_help[] =
     "usage: vsched-ctl session (--socket PATH | --tcp HOST:PORT) --log FILE [--echo]\n"
     "                          [--send-after PATTERN COMMAND]... [--timeout S]\n"
-    "                          [--connect-timeout S]\n"
+    "                          [--connect-timeout S] [--input VM]\n"
     "Connects to the VMM's console (tools/run-qemu --console-socket, tools/run-bochs\n"
     "--console-tcp), copies it to FILE, and sends COMMAND once a line contains PATTERN\n"
     "(re:EXPR for a regular expression); the pairs fire once each, in order.  COMMAND is\n"
@@ -27,6 +27,8 @@ static const char session_help[] =
     "  --echo                also copy the console to stdout\n"
     "  --timeout S           give up after S seconds (default 600)\n"
     "  --connect-timeout S   keep trying to connect for S seconds (default 30)\n"
+    "  --input VM            send each line read from stdin to Linux VM VM's console\n"
+    "                        (an input command, ids from 1000000 on; replies in the log)\n"
     "  -h, --help            this text\n"
     "Exit status: the VMM's halt status; 124 timeout; 125 closed without a halt line;\n"
     "2 usage.\n";
@@ -154,6 +156,7 @@ int cmd_session(int argc, char **argv)
     const char *sock_path = NULL, *tcp = NULL, *log_path = NULL;
     double timeout = 600, connect_timeout = 30;
     bool echo = false;
+    const char *input_vm = NULL;
     struct trigger *trig = NULL;
     size_t ntrig = 0;
     uint64_t v;
@@ -163,6 +166,7 @@ int cmd_session(int argc, char **argv)
         { "timeout", required_argument, 0, 'T' },
         { "connect-timeout", required_argument, 0, 'C' },
         { "send-after", required_argument, 0, 'a' }, { "help", no_argument, 0, 'h' },
+        { "input", required_argument, 0, 'I' },
         { 0, 0, 0, 0 },
     };
     int o;
@@ -185,6 +189,7 @@ int cmd_session(int argc, char **argv)
             trig = xrealloc(trig, (ntrig + 1) * sizeof(*trig));
             trigger_add(&trig[ntrig++], optarg, argv[optind++]);
             break;
+        case 'I': input_vm = optarg; break;
         case 'h': fputs(session_help, stdout); return 0;
         default: usage_error("session: see vsched-ctl session --help");
         }
@@ -208,15 +213,49 @@ int cmd_session(int argc, char **argv)
     char *buf = NULL;
     size_t blen = 0, bcap = 0;
     unsigned lineno = 0;
+    char typed[PROTO_LINE_MAX + 1];    /* --input: the line being typed */
+    size_t typed_len = 0;
+    uint64_t input_id = 1000000;
+    bool stdin_open = input_vm != NULL;
     for (;;) {
         double left = deadline - now_s();
         if (left <= 0) {
             fprintf(stderr, "%s: timeout after %.0f s\n", prog, timeout);
             return 124;
         }
-        struct pollfd p = { .fd = fd, .events = POLLIN };
-        int pr = poll(&p, 1, (int)(left * 1000) + 1);
+        struct pollfd ps[2] = { { .fd = fd, .events = POLLIN }, { .fd = 0, .events = POLLIN } };
+        int pr = poll(ps, stdin_open ? 2 : 1, (int)(left * 1000) + 1);
         if (pr <= 0)
+            continue;
+        if (stdin_open && (ps[1].revents & (POLLIN | POLLHUP))) {
+            char in[512];
+            ssize_t k = read(0, in, sizeof(in));
+            if (k <= 0)
+                stdin_open = false;
+            for (ssize_t i = 0; i < k; i++) {
+                if (in[i] == '\r')
+                    continue;
+                if (in[i] != '\n') {
+                    if (typed_len < sizeof(typed) - 1)
+                        typed[typed_len++] = in[i];
+                    continue;
+                }
+                typed[typed_len] = '\0';
+                typed_len = 0;
+                char cl[PROTO_LINE_MAX + 1], err[PROTO_ERR_MAX];
+                if (!input_command(cl, sizeof(cl), input_vm, typed, true, input_id, err,
+                                   sizeof(err))) {
+                    fprintf(stderr, "%s: not sent: %s\n", prog, err);
+                    continue;
+                }
+                input_id++;
+                if (!write_all(fd, cl, strlen(cl))) {
+                    fprintf(stderr, "%s: send failed: %s\n", prog, strerror(errno));
+                    return 125;
+                }
+            }
+        }
+        if (!(ps[0].revents & (POLLIN | POLLHUP | POLLERR)))
             continue;
         char chunk[4096];
         ssize_t n = read(fd, chunk, sizeof(chunk));

@@ -123,6 +123,33 @@ bool uart_rx_push(struct uart *u, uint8_t byte)
     return true;
 }
 
+/* Queued input into the FIFO, as much as it takes (none in loopback: the receiver listens to
+ * THR then, and the input waits). */
+static void refill(struct uart *u)
+{
+    while (u->input_count && uart_rx_room(u)) {
+        rx_put(u, u->input[u->input_head]);
+        u->input_head = (u->input_head + 1) % UART_INPUT_MAX;
+        u->input_count--;
+    }
+}
+
+bool uart_input(struct uart *u, const uint8_t *bytes, uint32_t n)
+{
+    if (n > UART_INPUT_MAX - u->input_count)
+        return false;
+    for (uint32_t i = 0; i < n; i++)
+        u->input[(u->input_head + u->input_count + i) % UART_INPUT_MAX] = bytes[i];
+    u->input_count += n;
+    refill(u);
+    return true;
+}
+
+uint32_t uart_input_waiting(const struct uart *u)
+{
+    return u->input_count + ((u->mcr & MCR_LOOP) ? 0 : u->rx_count);
+}
+
 /* The highest-priority pending interrupt's IIR bits 3:0 (IIR_NO_INT when none). */
 static uint8_t pending_id(const struct uart *u)
 {
@@ -243,9 +270,14 @@ static uint8_t read_reg(struct uart *u, uint8_t offset)
 uint8_t uart_io(struct uart *u, uint8_t offset, bool is_write, uint8_t value)
 {
     offset &= UART_PORTS - 1;
-    if (is_write) {
+    /* Before: what the guest sees includes the input queued since its last access; after:
+     * the byte it just read (or a FIFO it just cleared, or loopback ended) makes room. */
+    refill(u);
+    uint8_t r = 0;
+    if (is_write)
         write_reg(u, offset, value);
-        return 0;
-    }
-    return read_reg(u, offset);
+    else
+        r = read_reg(u, offset);
+    refill(u);
+    return r;
 }
