@@ -244,6 +244,7 @@ void vm_run_cpu(void)
             if (self == 0 && vm_all_ended()) {
                 settle();
                 meta_finish();
+                report_finish();
                 report_round(true);
                 vm_final_report();
             }
