@@ -291,6 +291,7 @@ void console_drain(void)
     bool locked = console_owner == (int)cpu_index();
     while (!locked && !(locked = try_lock()) && rdtsc() < give_up)
         cpu_relax();
+    console_owner = (int)cpu_index(); /* its kprintfs from now on: out at once, no lock */
     send_all();
     while (!(inb(COM1 + UART_LSR) & LSR_TEMT))
         cpu_relax();

@@ -41,6 +41,10 @@ void machine_halt(enum halt_status status)
     uint64_t give_up = rdtsc() + 50 * (tsc_hz() / 1000);
     while (__atomic_load_n(&stopped, __ATOMIC_ACQUIRE) < others && rdtsc() < give_up)
         cpu_relax();
+    /* The console first: a CPU the NMI stopped may hold its lock, and a kprintf would wait
+     * for it for ever (seen once: a 4-pCPU run hung mid-record until the emulator's
+     * timeout); console_drain waits at most 10 ms and makes this CPU the console's owner. */
+    console_drain();
     kprintf("halt: %u of %u other CPUs stopped\n", stopped, others);
     kprintf("halt: status=%d\n", (int)status);
     console_drain();

@@ -45,13 +45,14 @@ static bool trace_draining;
 static uint32_t trace_cpu, trace_empty_run;
 static uint64_t trace_events_out, trace_lost_out;
 
+/* TRACE_CHUNK events make at most this many full records (an item takes >= 10 bytes). */
+#define TRACE_CHUNK_BYTES ((TRACE_CHUNK * 80 / (PROTO_LINE_MAX - 64) + 2) * PROTO_LINE_MAX)
+
 static void trace_drain_step(struct machine *m)
 {
     static struct sched_trace_event buf[TRACE_CHUNK]; /* pCPU 0 only */
-    /* TRACE_CHUNK events make at most this many full records (an item takes >= 10 bytes). */
-    size_t need = (TRACE_CHUNK * 80 / (PROTO_LINE_MAX - 64) + 2) * PROTO_LINE_MAX;
     uint32_t n = m->boot->ncpus;
-    while (trace_draining && console_room() >= need) {
+    while (trace_draining && console_room() >= TRACE_CHUNK_BYTES) {
         uint64_t lost;
         unsigned got = sched_trace_drain(m->sched, trace_cpu, buf, TRACE_CHUNK, &lost);
         if (got || lost) {
@@ -365,10 +366,13 @@ static void command(struct machine *m, const char *line, size_t len)
         report_round(m, false);
 }
 
-static void read_console(struct machine *m)
+/* Reads what has come in; true when it read anything. */
+static bool read_console(struct machine *m)
 {
     int ch;
+    bool any = false;
     while ((ch = console_getc()) >= 0) {
+        any = true;
         /* A terminal in raw mode (make run: QEMU's stdio) ends a line with '\r' alone; the
          * '\n' of a "\r\n" then ends an empty line, which is no command. */
         if (ch != '\n' && ch != '\r') {
@@ -389,6 +393,7 @@ static void read_console(struct machine *m)
         input_len = 0;
         input_overlong = false;
     }
+    return any;
 }
 
 void report_init(struct machine *m)
@@ -406,6 +411,40 @@ void report_init(struct machine *m)
         .report_ms = mc->report_ms, .tsc_khz = tsc_hz() / 1000,
     };
     proto_put_hello(&out, &h);
+}
+
+/* The run's end, on pCPU 0 with every vCPU parked, before the final round: a command whose
+ * line is still coming in gets a few ms to arrive (bytes come one per read), every command
+ * read is answered, and a drain under way runs to its trace_end, waiting for the line now
+ * that waiting costs no one (the rings no longer fill).  Without this a `trace` acknowledged
+ * late in the run lost its trace_end: the run ended before a sweep found every ring empty. */
+#define FINISH_QUIET_MS 5  /* input silent this long: nothing more is coming */
+#define FINISH_INPUT_MS 50 /* at most this long for input at the end */
+void report_finish(struct machine *m)
+{
+    uint64_t ms = tsc_hz() / 1000, start = rdtsc(), quiet_since = start;
+    for (;;) {
+        uint32_t before = input_len;
+        bool read = read_console(m);
+        uint64_t now = rdtsc();
+        if (read || input_len != before)
+            quiet_since = now;
+        if ((input_len == 0 && now - quiet_since >= FINISH_QUIET_MS * ms) ||
+            now - start >= FINISH_INPUT_MS * ms)
+            break;
+        cpu_relax();
+    }
+    if (input_len) {
+        struct proto_cmd c = { .kind = PROTO_CMD_NONE, .cmd = "?" };
+        if (input_len >= 3 && input[0] == '@' && input[1] == 'v' && input[2] == 's')
+            reply_error(&c, "the run ended before the command's end of line");
+        input_len = 0;
+        input_overlong = false;
+    }
+    while (trace_draining) {
+        console_wait_room(TRACE_CHUNK_BYTES);
+        trace_drain_step(m);
+    }
 }
 
 uint64_t report_poll(struct machine *m, uint64_t now_tsc)

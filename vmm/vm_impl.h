@@ -71,6 +71,7 @@ void report_init(struct machine *m);
  * wants to run again (0 = none). */
 uint64_t report_poll(struct machine *m, uint64_t now_tsc);
 void report_round(struct machine *m, bool final);
+void report_finish(struct machine *m); /* the run's end: answer what came in, finish a trace drain */
 void report_gang_round(struct vm *vm, uint64_t skew_tsc);
 
 /* meta.c: the metascheduler's slots ([machine] meta_tb_us, [vm] meta_policy, meta_weight) */

@@ -9,6 +9,9 @@
 #   WORK                        a fresh directory for this test's files (removed at exit)
 #   GUEST_DIR                   where the built guest images are ($BUILD/guest)
 #   BOOT_TIMEOUT                seconds per boot (default 300 for QEMU, 600 for Bochs)
+#   END_SILENT_S                a boot whose VMM printed `run: every VM has ended` and then
+#                               nothing for this long (default 30 s) hung at its end: stopped
+#                               then, status 124, with a line saying so (watch_end)
 #   VSCHED_BOCHS                Bochs version run-bochs uses without --bochs (default 2.7 here)
 #   make_esp DIR CONFIG [IMG..] build an ESP in DIR with $EFI (CONFIG '' = no vsched.cfg);
 #                               prints DIR:  esp=$(make_esp "$WORK/esp" tests/configs/x.cfg)
@@ -56,12 +59,34 @@ make_esp() {
     echo "$dir"
 }
 
+# watch_end LOG PID: wait for the emulator runner PID that writes LOG and return its status.
+# Once the VMM printed `run: every VM has ended` the emulator exits within seconds; if LOG then
+# stops growing for END_SILENT_S seconds, the run hung at its end (seen once: the halt path
+# waiting for a lock), and the runner is stopped now (124) rather than at its --timeout.
+watch_end() {
+    local log=$1 pid=$2 size=-1 s since=$SECONDS
+    while kill -0 "$pid" 2> /dev/null; do
+        sleep 0.2
+        s=$(stat -c %s "$log" 2> /dev/null || echo 0)
+        if [[ $s != "$size" ]]; then
+            size=$s since=$SECONDS
+        elif ((SECONDS - since >= ${END_SILENT_S:-30})) && grep -aq '^run: every VM has ended' "$log"; then
+            echo "boot: console silent for $((SECONDS - since)) s after the run's end began: the emulator hung there; stopped" >&2
+            kill -TERM "$pid" 2> /dev/null
+            wait "$pid"
+            return 124
+        fi
+    done
+    wait "$pid"
+}
+
 boot_qemu() {
     local log=$1
     shift
     LAST_LOG=$log
     echo "+ run-qemu $*"
-    tools/run-qemu --log "$log" --timeout "${BOOT_TIMEOUT:-300}" "$@" > /dev/null
+    tools/run-qemu --log "$log" --timeout "${BOOT_TIMEOUT:-300}" "$@" > /dev/null &
+    watch_end "$log" $!
 }
 
 boot_bochs() {
@@ -69,7 +94,8 @@ boot_bochs() {
     shift
     LAST_LOG=$log
     echo "+ run-bochs $*"
-    tools/run-bochs --log "$log" --timeout "${BOOT_TIMEOUT:-600}" "$@" > /dev/null
+    tools/run-bochs --log "$log" --timeout "${BOOT_TIMEOUT:-600}" "$@" > /dev/null &
+    watch_end "$log" $!
 }
 
 expect_status() {

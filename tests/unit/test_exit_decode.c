@@ -101,6 +101,41 @@ static void test_svm_without_nrip(void **state)
     assert_int_equal(svm(0x40 + 6, 0, 0, 0, false).reason, VEXIT_UNHANDLED); /* #UD intercept */
 }
 
+/* The lost wake-up of qemu_sched's pshare latency run: QEMU 7.2 exits at `hlt` after `sti`
+ * with INT_SHADOW clear; the backend must see that the shadow still holds. */
+static void test_svm_shadow_dropped(void **state)
+{
+    (void)state;
+    const uint64_t hlt = 0x100529;
+    struct svm_shadow_run r = { .entered_in_shadow = true, .entry_rip = hlt,
+                                .exit_code = SVM_EXIT_VINTR, .exit_rip = hlt };
+    assert_true(svm_shadow_dropped(&r));
+    r.exit_code = SVM_EXIT_INTR;
+    assert_true(svm_shadow_dropped(&r));
+    r.exit_code = SVM_EXIT_NMI;
+    assert_true(svm_shadow_dropped(&r));
+    /* The CPU kept it: nothing to do. */
+    r.exit_in_shadow = true;
+    assert_false(svm_shadow_dropped(&r));
+    r.exit_in_shadow = false;
+    /* An instruction retired (the RIP moved), or the exit is the instruction itself (HLT,
+     * MSR, I/O intercepts end the shadow when the VMM steps over it). */
+    r.exit_rip = hlt + 1;
+    assert_false(svm_shadow_dropped(&r));
+    r.exit_rip = hlt;
+    r.exit_code = SVM_EXIT_HLT;
+    assert_false(svm_shadow_dropped(&r));
+    r.exit_code = SVM_EXIT_MSR;
+    assert_false(svm_shadow_dropped(&r));
+    r.exit_code = SVM_EXIT_INTR;
+    /* Not entered in a shadow; or an event was being delivered (EXITINTINFO). */
+    r.entered_in_shadow = false;
+    assert_false(svm_shadow_dropped(&r));
+    r.entered_in_shadow = true;
+    r.exit_int_info = true;
+    assert_false(svm_shadow_dropped(&r));
+}
+
 static void test_svm_io_npf_and_nrip(void **state)
 {
     (void)state;
@@ -185,6 +220,7 @@ int main(void)
         cmocka_unit_test(test_vmx_io_and_ept),
         cmocka_unit_test(test_svm_without_nrip),
         cmocka_unit_test(test_svm_io_npf_and_nrip),
+        cmocka_unit_test(test_svm_shadow_dropped),
     };
     return cmocka_run_group_tests_name("exit_decode", tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
 #include "vmm/pagetable.h"
 #include "vmm/svm/svm_caps.h"
 #include "vmm/svm/svm_exit.h"
+#include "vmm/tsc.h"
 #include "vmm/x86.h"
 #include "vmm/xstate.h"
 
@@ -134,7 +135,18 @@ struct arch_vcpu {
     uint8_t tpr_class;     /* class of the interrupt TPR holds back, 0 = none */
     struct xstate xs;      /* x87/SSE/AVX, XCR0, DR0-3: not in the VMCB */
     uint64_t tsc_aux;      /* not in the VMCB either */
+    uint8_t shadow_kept;   /* consecutive runs that ended in a shadow the CPU dropped and this
+                              backend set again (svm_shadow_dropped) */
+    uint64_t shadow_restores;
 };
+
+/* A shadow the CPU dropped is kept for at most this many runs in a row: a guest looping on
+ * one instruction (`sti; jmp .`) retires it between exits at the same RIP, and must get its
+ * interrupt after a few exits rather than never. */
+#define SHADOW_KEEP_MAX 8
+/* While a kept shadow holds, the VMM's interrupt window comes from the timer this soon
+ * (a V_IRQ would be taken at once, before the shadowed instruction, by the same CPU). */
+#define SHADOW_STEP_PER_S 50000 /* 20 us */
 
 static struct svm_caps caps;
 static bool usable;
@@ -150,6 +162,12 @@ void svm_enter(struct vcpu_gprs *gprs, uint64_t vmcb_pa, uint64_t host_save_pa);
 #define VMCB16(v, off) (*(volatile uint16_t *)(uintptr_t)((v)->vmcb_pa + (off)))
 #define VMCB32(v, off) (*(volatile uint32_t *)(uintptr_t)((v)->vmcb_pa + (off)))
 #define VMCB64(v, off) (*(volatile uint64_t *)(uintptr_t)((v)->vmcb_pa + (off)))
+
+/* The shadow the guest is in is one the CPU dropped and this backend set again. */
+static bool kept_shadow(struct arch_vcpu *v)
+{
+    return v->shadow_kept && (VMCB64(v, VMCB_INT_SHADOW) & 1);
+}
 
 /* ---- probe ---- */
 
@@ -412,7 +430,14 @@ static void svm_vcpu_run(struct arch_vcpu *v, struct vexit *e)
     v->dirty = 0;
     v->last_cpu = (int32_t)cpu;
     last_run_on[cpu] = v;
-    lapic_timer_arm(v->timer_deadline_tsc);
+    bool shadow_in = VMCB64(v, VMCB_INT_SHADOW) & 1;
+    uint64_t rip_in = VMCB64(v, VMCB_RIP);
+    uint64_t deadline = v->timer_deadline_tsc;
+    if (v->window && kept_shadow(v)) {
+        uint64_t soon = rdtsc() + tsc_hz() / SHADOW_STEP_PER_S;
+        deadline = deadline && deadline < soon ? deadline : soon;
+    }
+    lapic_timer_arm(deadline);
     if (has_tsc_aux && hw_tsc_aux[cpu] != v->tsc_aux)
         wrmsr(MSR_TSC_AUX, hw_tsc_aux[cpu] = v->tsc_aux);
     xstate_enter(&v->xs);
@@ -424,6 +449,26 @@ static void svm_vcpu_run(struct arch_vcpu *v, struct vexit *e)
      * (APM Vol. 2 15.7.2). */
     uint64_t pending = VMCB64(v, VMCB_EXITINTINFO);
     VMCB64(v, VMCB_EVENTINJ) = (pending & EVENT_VALID) ? pending : 0;
+    struct svm_shadow_run sr = {
+        .entered_in_shadow = shadow_in,
+        .entry_rip = rip_in,
+        .exit_code = VMCB64(v, VMCB_EXITCODE),
+        .exit_rip = VMCB64(v, VMCB_RIP),
+        .exit_in_shadow = VMCB64(v, VMCB_INT_SHADOW) & 1,
+        .exit_int_info = (pending & EVENT_VALID) != 0,
+    };
+    if (svm_shadow_dropped(&sr) && v->shadow_kept < SHADOW_KEEP_MAX) {
+        /* No instruction retired: the shadow holds (APM Vol. 2 15.21.5), so the VMM's
+         * injection waits until the guest's next instruction has run. */
+        VMCB64(v, VMCB_INT_SHADOW) |= 1;
+        v->shadow_kept++;
+        if (v->shadow_restores++ == 0)
+            kprintf("svm: vm %u vcpu %u: the CPU dropped the guest's interrupt shadow at VMRUN "
+                    "(QEMU before 9.1 does not load INT_SHADOW); vsched keeps it\n",
+                    v->vm->id - 1, v->id);
+    } else {
+        v->shadow_kept = 0;
+    }
     decode_exit(v, e);
     if (e->reason != VEXIT_TIMER)
         lapic_timer_arm(0);
@@ -450,6 +495,7 @@ static void svm_vcpu_set_rip(struct arch_vcpu *v, uint64_t rip)
 {
     VMCB64(v, VMCB_RIP) = rip;
     VMCB64(v, VMCB_INT_SHADOW) &= ~1ull; /* the shadow covered the instruction stepped over */
+    v->shadow_kept = 0;
 }
 
 static bool svm_vcpu_if_set(struct arch_vcpu *v)
@@ -477,11 +523,12 @@ static void update_vintr(struct arch_vcpu *v)
 {
     uint64_t vintr = VMCB64(v, VMCB_VINTR) & ~(VINTR_REQUEST | VINTR_V_TPR);
     vintr |= (uint64_t)(v->tpr >> 4);
-    if (v->window)
+    bool request = v->window && !kept_shadow(v);
+    if (request)
         vintr |= VINTR_REQUEST;
     uint32_t misc1 = VMCB32(v, VMCB_INTERCEPT_MISC1), cr = VMCB32(v, VMCB_INTERCEPT_CR);
     VMCB64(v, VMCB_VINTR) = vintr;
-    VMCB32(v, VMCB_INTERCEPT_MISC1) = v->window ? misc1 | MISC1_VINTR : misc1 & ~MISC1_VINTR;
+    VMCB32(v, VMCB_INTERCEPT_MISC1) = request ? misc1 | MISC1_VINTR : misc1 & ~MISC1_VINTR;
     VMCB32(v, VMCB_INTERCEPT_CR) = v->tpr_class ? cr | CR8_WRITE : cr & ~CR8_WRITE;
     v->dirty |= CLEAN_INTERCEPTS | CLEAN_TPR;
 }

@@ -91,3 +91,11 @@ void svm_exit_decode(const struct svm_exit_raw *raw, struct vexit *e)
     default: e->reason = VEXIT_UNHANDLED; break;
     }
 }
+
+bool svm_shadow_dropped(const struct svm_shadow_run *r)
+{
+    bool between = r->exit_code == SVM_EXIT_INTR || r->exit_code == SVM_EXIT_NMI ||
+                   r->exit_code == SVM_EXIT_VINTR;
+    return r->entered_in_shadow && between && r->exit_rip == r->entry_rip &&
+           !r->exit_in_shadow && !r->exit_int_info;
+}

@@ -51,4 +51,22 @@ struct svm_exit_raw {
 /* INTR exits decode to VEXIT_EXTINT; the backend decides whether it was its timer. */
 void svm_exit_decode(const struct svm_exit_raw *raw, struct vexit *e);
 
+/* One VMRUN as the interrupt shadow sees it (VMCB INTERRUPT_SHADOW bit 0, APM Vol. 2 15.21.5). */
+struct svm_shadow_run {
+    bool entered_in_shadow; /* INT_SHADOW was set at VMRUN */
+    uint64_t entry_rip;
+    uint64_t exit_code;
+    uint64_t exit_rip;
+    bool exit_in_shadow;    /* INT_SHADOW as the #VMEXIT left it */
+    bool exit_int_info;     /* EXITINTINFO valid: an event's delivery was interrupted */
+};
+
+/* True when the CPU dropped a shadow it should have kept: the run entered in one and ended
+ * by an exit that comes between instructions (INTR, NMI, VINTR) at the RIP it entered at,
+ * so no instruction retired and the shadow still holds, yet INT_SHADOW is clear.  QEMU
+ * before 9.1 (TCG) does not load INT_SHADOW at VMRUN; an interrupt then injected lands
+ * before the STI-shadowed instruction: after `sti; hlt` the handler returns to the HLT, which
+ * sleeps with nothing left to wake it. */
+bool svm_shadow_dropped(const struct svm_shadow_run *r);
+
 #endif
