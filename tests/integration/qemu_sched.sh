@@ -8,8 +8,10 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/sched_common.sh"
 BOOT=boot_qemu EXTRA=()
 # pshare's short requests preempt at once since issue 11: its bound is credit's (was 60 ms, two
-# slices, which plain round robin meets).
-LAT_ALONE_US=20000 LAT_CREDIT_US=40000 LAT_PSHARE_US=40000 GUEST_TOL=100
+# slices, which plain round robin meets).  The timer guest alone: p99 32.8 ms measured in a
+# clean-clone CI run (this 4-CPU QEMU beside a Bochs test on the 2 host cores: host
+# descheduling, not the VMM); 40 ms = that + 20 %.  A lost wake-up shows as seconds.
+LAT_ALONE_US=40000 LAT_CREDIT_US=40000 LAT_PSHARE_US=40000 GUEST_TOL=100
 sched_shares
 sched_latency credit
 sched_latency pshare
