@@ -94,9 +94,10 @@ boot_bochs() {
     shift
     LAST_LOG=$log
     echo "+ run-bochs $*"
-    tools/run-bochs --log "$log" --timeout "${BOOT_TIMEOUT:-600}" "$@" > /dev/null &
-    watch_end "$log" $!
+    tools/run-bochs --log "$log" --timeout "${BOOT_TIMEOUT:-600}" "$@" > /dev/null
 }
+# (No watch_end for Bochs: under CI's load a Bochs run was silent 78 s between its final
+# round and its halt lines and still ended well; its own timeout stops a real hang.)
 
 expect_status() {
     [[ "$1" == "$2" ]] || fail "run status $1, expected $2"
